@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// One suite for every package. WebGPU (Dawn) is a native addon: run test files in forked
+// processes, with timeouts that fit a software adapter (Mesa's lavapipe) on a 2-core machine.
+export default defineConfig({
+  resolve: { conditions: ['wgru-source'] },
+  ssr: { resolve: { conditions: ['wgru-source'] } },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    globalSetup: ['./test-support/global-setup.ts'],
+  },
+});
