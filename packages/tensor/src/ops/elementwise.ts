@@ -1,0 +1,166 @@
+import { type DType, isFloat, promote, type Shape } from '../dtype.js';
+import type { Expr } from '../expr.js';
+import { broadcastShapes, shapeString } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { backendOf, broadcastView, checkTensor, empty } from './core.js';
+import { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './table.js';
+
+/** A tensor or a plain number (a scalar that broadcasts). */
+export type TensorLike = Tensor | number;
+
+const input = (index: number, dtype: DType): Expr => ({ kind: 'input', index, dtype });
+const castTo = (e: Expr, dtype: DType): Expr => (e.dtype === dtype ? e : { kind: 'cast', a: e, dtype });
+
+/**
+ * Runs an elementwise expression over tensor operands broadcast together (numbers are folded
+ * into the expression as constants, so `add(x, 1)` uploads nothing).
+ */
+export function elementwise(op: string, operands: readonly TensorLike[], build: (leaves: Expr[]) => Expr): Tensor {
+  const tensors: Tensor[] = [];
+  operands.forEach((x, i) => {
+    if (typeof x !== 'number') checkTensor(op, `operand ${i}`, x);
+  });
+  const backend = backendOf(op, ...operands);
+  const shapes = operands.filter((x): x is Tensor => x instanceof Tensor).map((t) => t.shape);
+  const shape = broadcastShapes(op, ...shapes);
+  const leaves = operands.map((x) => {
+    if (typeof x === 'number') return { kind: 'const', value: x, dtype: scalarDType(x, operands) } as Expr;
+    tensors.push(x);
+    return input(tensors.length - 1, x.dtype);
+  });
+  const expr = build(leaves);
+  const out = empty(backend, shape, expr.dtype, op);
+  backend.map(expr, tensors.map((t) => broadcastView(t, shape)), out.view);
+  return out;
+}
+
+/** A number's dtype beside tensor operands: int32 only if it is an integer and the tensors are int32. */
+function scalarDType(x: number, operands: readonly TensorLike[]): DType {
+  const ts = operands.filter((o): o is Tensor => o instanceof Tensor);
+  if (ts.some((t) => t.dtype === 'float64')) return 'float64';
+  if (Number.isInteger(x) && ts.length > 0 && ts.every((t) => t.dtype === 'int32')) return 'int32';
+  return 'float32';
+}
+
+/** The expression node of a unary primitive, with the dtype rules applied. */
+export function unaryExpr(op: UnaryOp, a: Expr): Expr {
+  const spec = unaryOps[op];
+  const x = !spec.keepsInt && a.dtype === 'int32' ? castTo(a, 'float32') : a;
+  return { kind: 'unary', op, a: x, dtype: spec.mask ? (x.dtype === 'float64' ? 'float64' : 'float32') : x.dtype };
+}
+
+/** The expression node of a binary primitive: operands promoted to a common dtype first. */
+export function binaryExpr(op: BinaryOp, a: Expr, b: Expr): Expr {
+  const spec = binaryOps[op];
+  let t = promote(a.dtype, b.dtype);
+  if (!spec.keepsInt && t === 'int32') t = 'float32';
+  const x = castTo(a, t);
+  const y = castTo(b, t);
+  const outType: DType = spec.mask ? (t === 'float64' ? 'float64' : 'float32') : t;
+  return { kind: 'binary', op, a: x, b: y, dtype: outType };
+}
+
+export function unary(op: UnaryOp, x: Tensor): Tensor {
+  checkTensor(op, 'x', x);
+  return elementwise(op, [x], ([a]) => unaryExpr(op, a as Expr));
+}
+
+export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a Tensor`);
+  return elementwise(op, [a, b], ([x, y]) => binaryExpr(op, x as Expr, y as Expr));
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+export const sign = (x: Tensor): Tensor => unary('sign', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sin = (x: Tensor): Tensor => unary('sin', x);
+export const cos = (x: Tensor): Tensor => unary('cos', x);
+export const floor = (x: Tensor): Tensor => unary('floor', x);
+export const ceil = (x: Tensor): Tensor => unary('ceil', x);
+export const round = (x: Tensor): Tensor => unary('round', x);
+export const isNaN = (x: Tensor): Tensor => unary('isnan', x);
+export const isInf = (x: Tensor): Tensor => unary('isinf', x);
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => binary('mul', a, b);
+export const div = (a: TensorLike, b: TensorLike): Tensor => binary('div', a, b);
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binary('pow', a, b);
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binary('maximum', a, b);
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binary('minimum', a, b);
+export const equal = (a: TensorLike, b: TensorLike): Tensor => binary('equal', a, b);
+export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binary('notEqual', a, b);
+export const less = (a: TensorLike, b: TensorLike): Tensor => binary('less', a, b);
+export const lessEqual = (a: TensorLike, b: TensorLike): Tensor => binary('lessEqual', a, b);
+export const greater = (a: TensorLike, b: TensorLike): Tensor => binary('greater', a, b);
+export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => binary('greaterEqual', a, b);
+
+/** x * x. */
+export const square = (x: Tensor): Tensor => elementwise('square', [x], ([a]) => binaryExpr('mul', a as Expr, a as Expr));
+
+/** cond ? a : b elementwise; `cond` is a mask (nonzero = true), all three broadcast together. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  checkTensor('where', 'cond', cond);
+  return elementwise('where', [cond, a, b], ([c, x, y]) => {
+    const t = promote((x as Expr).dtype, (y as Expr).dtype);
+    return { kind: 'where', cond: c as Expr, a: castTo(x as Expr, t), b: castTo(y as Expr, t), dtype: t };
+  });
+}
+
+/** Converts to `dtype` (float to int truncates toward zero; NaN becomes 0). */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  checkTensor('cast', 'x', x);
+  return elementwise('cast', [x], ([a]) => castTo(a as Expr, dtype));
+}
+
+/** A contiguous copy. */
+export function clone(x: Tensor): Tensor {
+  checkTensor('clone', 'x', x);
+  return elementwise('clone', [x], ([a]) => a as Expr);
+}
+
+/** x itself when already contiguous (a new handle on the same storage), else a contiguous copy. */
+export function contiguous(x: Tensor): Tensor {
+  checkTensor('contiguous', 'x', x);
+  let s = 1;
+  let ok = x.offset === 0;
+  for (let i = x.rank - 1; i >= 0 && ok; i--) {
+    if (x.shape[i] !== 1 && x.strides[i] !== s) ok = false;
+    s *= x.shape[i] as number;
+  }
+  return ok ? new Tensor(x.backend, x.storage, x.shape, x.dtype) : clone(x);
+}
+
+/**
+ * Writes `source` (broadcast to target's shape, converted to its dtype) into `target` in place.
+ * For optimizers and buffers outside the tape.
+ */
+export function assign(target: Tensor, source: TensorLike): void {
+  checkTensor('assign', 'target', target);
+  const backend = backendOf('assign', target, source);
+  if (source instanceof Tensor) {
+    const shape = broadcastShapes('assign', target.shape, source.shape);
+    if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {
+      throw new Error(`assign: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`);
+    }
+    backend.map(castTo(input(0, source.dtype), target.dtype), [broadcastView(source, target.shape)], target.view);
+  } else {
+    backend.map({ kind: 'const', value: source, dtype: target.dtype }, [], target.view);
+  }
+}
+
+/** A tensor of `shape` filled with `value` (a kernel, not an upload). */
+export function fillOn(backend: ReturnType<typeof backendOf>, shape: Shape, value: number, dtype: DType, op: string): Tensor {
+  const out = empty(backend, shape, dtype, op);
+  backend.map({ kind: 'const', value, dtype }, [], out.view);
+  return out;
+}
+
+export { isFloat };

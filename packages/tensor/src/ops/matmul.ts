@@ -1,0 +1,49 @@
+import { promote } from '../dtype.js';
+import { broadcastShapes, shapeString } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { backendOf, checkTensor, empty } from './core.js';
+import { cast } from './elementwise.js';
+import { reshape, unsqueeze } from './movement.js';
+
+/**
+ * Matrix product over the last two axes, batched over the leading ones with NumPy broadcasting:
+ * [..., m, k] @ [..., k, n] -> [..., m, n]. A 1-D operand is a row (left) or column (right)
+ * vector, and its axis is dropped from the result, as in numpy.matmul. Transposed views are read
+ * in place, without copies.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
+  const backend = backendOf('matmul', a, b);
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  const A = a.rank === 1 ? unsqueeze(a, 0) : a;
+  const B = b.rank === 1 ? unsqueeze(b, 1) : b;
+  const k = A.shape[A.rank - 1] as number;
+  if (B.shape[B.rank - 2] !== k) {
+    throw new Error(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${B.shape[B.rank - 2]})`);
+  }
+  const batch = broadcastShapes('matmul (batch axes)', A.shape.slice(0, -2), B.shape.slice(0, -2));
+  const m = A.shape[A.rank - 2] as number;
+  const n = B.shape[B.rank - 1] as number;
+  const dtype = promote(A.dtype, B.dtype);
+  const Ac = A.dtype === dtype ? A : cast(A, dtype);
+  const Bc = B.dtype === dtype ? B : cast(B, dtype);
+  const out = empty(backend, [...batch, m, n], dtype, 'matmul');
+  const bview = (t: Tensor) => {
+    const off = batch.length - (t.rank - 2);
+    const strides = batch.map((d, i) => (i < off || t.shape[i - off] === 1 ? 0 : (t.strides[i - off] as number)));
+    return { ...t.view, shape: [...batch, ...t.shape.slice(-2)], strides: [...strides, ...t.strides.slice(-2)] };
+  };
+  backend.matmul(bview(Ac), bview(Bc), out.view);
+  if (Ac !== A && Ac !== a) Ac.dispose();
+  if (Bc !== B && Bc !== b) Bc.dispose();
+  if (A !== a) A.dispose();
+  if (B !== b) B.dispose();
+  if (a.rank === 1 || b.rank === 1) {
+    const shape = [...batch, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
+    const r = reshape(out, shape);
+    out.dispose();
+    return r;
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+import type { Shape } from '../dtype.js';
+import { checkShape, contiguousStrides, normalizeAxis, shapeString, sizeOf } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { backendOf, broadcastView, checkTensor, empty } from './core.js';
+import { contiguous } from './elementwise.js';
+
+/** A new tensor handle on `x`'s storage with another shape/strides/offset (no copy). */
+function view(x: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
+  return new Tensor(x.backend, x.storage, shape, x.dtype, strides, offset);
+}
+
+/**
+ * The same elements in another shape (row-major order). One entry may be -1 (inferred). A view
+ * when `x` is contiguous, else a copy.
+ */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor('reshape', 'x', x);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= -1)) {
+    throw new Error(`reshape: shape must be a list of integers (one may be -1), got ${JSON.stringify(shape)}`);
+  }
+  const unknown = shape.filter((d) => d === -1).length;
+  if (unknown > 1) throw new Error(`reshape: only one dimension may be -1, got ${shapeString(shape)}`);
+  let target = [...shape];
+  if (unknown === 1) {
+    const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)}`);
+    target = shape.map((d) => (d === -1 ? x.size / known : d));
+  }
+  if (sizeOf(target) !== x.size) {
+    throw new Error(`reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)} (${sizeOf(target)} elements)`);
+  }
+  const c = contiguous(x);
+  const out = view(c, target, contiguousStrides(target), c.offset);
+  if (c.offset === 0) out.hostValues = x.hostValues;
+  c.dispose();
+  return out;
+}
+
+/** Reorders axes: out.shape[i] = x.shape[perm[i]]. A view. */
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  checkTensor('permute', 'x', x);
+  const p = perm.map((a) => normalizeAxis('permute', a, x.rank));
+  if (p.length !== x.rank || new Set(p).size !== p.length) {
+    throw new Error(`permute: perm ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${shapeString(x.shape)}`);
+  }
+  return view(x, p.map((a) => x.shape[a] as number), p.map((a) => x.strides[a] as number), x.offset);
+}
+
+/** Permutes axes; with no `perm`, reverses them (NumPy's transpose). A view. */
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  checkTensor('transpose', 'x', x);
+  return permute(x, perm ?? x.shape.map((_, i) => x.rank - 1 - i));
+}
+
+/**
+ * The block starting at `begin` of extent `size` (-1: to the end of that axis). A view.
+ * Like tf.slice; negative `begin` counts from the end.
+ */
+export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  checkTensor('slice', 'x', x);
+  if (!Array.isArray(begin) || begin.length > x.rank || !begin.every(Number.isInteger)) {
+    throw new Error(`slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ${shapeString(x.shape)}`);
+  }
+  if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length || !size.every((s) => Number.isInteger(s) && s >= -1))) {
+    throw new Error(`slice: size ${JSON.stringify(size)} must be a list of ${begin.length} integers >= -1`);
+  }
+  const shape = [...x.shape];
+  let offset = x.offset;
+  begin.forEach((b0, i) => {
+    const dim = x.shape[i] as number;
+    const b = b0 < 0 ? b0 + dim : b0;
+    const s = size === undefined || size[i] === -1 ? dim - b : (size[i] as number);
+    if (b < 0 || b > dim || b + s > dim) {
+      throw new Error(`slice: begin ${JSON.stringify(begin)} with size ${JSON.stringify(size ?? [])} is out of bounds for ${shapeString(x.shape)} (axis ${i})`);
+    }
+    shape[i] = s;
+    offset += b * (x.strides[i] as number);
+  });
+  return view(x, shape, x.strides, offset);
+}
+
+/** `x` broadcast to `shape` (stride 0 along repeated axes). A view. */
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor('broadcastTo', 'x', x);
+  checkShape('broadcastTo', 'shape', shape);
+  const off = shape.length - x.rank;
+  const ok = off >= 0 && x.shape.every((d, i) => d === shape[i + off] || d === 1);
+  if (!ok) throw new Error(`broadcastTo: cannot broadcast ${shapeString(x.shape)} to ${shapeString(shape)}`);
+  const v = broadcastView(x, shape);
+  return view(x, shape, v.strides, x.offset);
+}
+
+/** Inserts a size-1 axis at `axis`. */
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  checkTensor('unsqueeze', 'x', x);
+  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const shape = [...x.shape];
+  const strides = [...x.strides];
+  shape.splice(a, 0, 1);
+  strides.splice(a, 0, a < x.rank ? (x.strides[a] as number) * (x.shape[a] as number) : 1);
+  return view(x, shape, strides, x.offset);
+}
+
+/** Removes size-1 axes (all of them, or those listed). */
+export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  checkTensor('squeeze', 'x', x);
+  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis('squeeze', a, x.rank));
+  for (const a of list) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
+  const keep = x.shape.map((_, i) => i).filter((i) => !list.includes(i));
+  return view(x, keep.map((i) => x.shape[i] as number), keep.map((i) => x.strides[i] as number), x.offset);
+}
+
+/** Joins tensors along an existing axis. All shapes must agree except along `axis`. */
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of tensors');
+  xs.forEach((x, i) => checkTensor('concat', `tensors[${i}]`, x));
+  const first = xs[0] as Tensor;
+  const backend = backendOf('concat', ...xs);
+  const a = normalizeAxis('concat', axis, first.rank);
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as Tensor;
+    if (x.rank !== first.rank || x.shape.some((d, j) => j !== a && d !== first.shape[j])) {
+      throw new Error(`concat: tensors[${i}] has shape ${shapeString(x.shape)}, incompatible with ${shapeString(first.shape)} along axis ${axis}`);
+    }
+    if (x.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${x.dtype}, tensors[0] is ${first.dtype}`);
+  }
+  const shape = [...first.shape];
+  shape[a] = xs.reduce((n, x) => n + (x.shape[a] as number), 0);
+  const out = empty(backend, shape, first.dtype, 'concat');
+  let at = 0;
+  for (const x of xs) {
+    const part = slice(out, shape.map((_, j) => (j === a ? at : 0)), x.shape);
+    backend.map({ kind: 'input', index: 0, dtype: x.dtype }, [x.view], part.view);
+    part.dispose();
+    at += x.shape[a] as number;
+  }
+  return out;
+}
+
+/** Joins same-shaped tensors along a new axis. */
+export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty list of tensors');
+  xs.forEach((x, i) => checkTensor('stack', `tensors[${i}]`, x));
+  const first = xs[0] as Tensor;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i] as Tensor;
+    if (x.rank !== first.rank || x.shape.some((d, j) => d !== first.shape[j])) {
+      throw new Error(`stack: tensors[${i}] has shape ${shapeString(x.shape)}, tensors[0] has ${shapeString(first.shape)}`);
+    }
+  }
+  const a = normalizeAxis('stack', axis, first.rank + 1);
+  const parts = xs.map((x) => unsqueeze(x, a));
+  const out = concat(parts, a);
+  for (const p of parts) p.dispose();
+  return out;
+}

@@ -1,0 +1,122 @@
+import type { ReduceOp, View } from '../backend.js';
+import { normalizeAxes, normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { backendOf, checkTensor, empty } from './core.js';
+import { div, exp, log, sub, add, where, isInf } from './elementwise.js';
+import { reshape } from './movement.js';
+
+export type Axes = number | readonly number[];
+
+/**
+ * Merges neighbouring axes that are both kept or both reduced and laid out contiguously with
+ * respect to each other, and drops size-1 axes, so the kernel walks as few, as long, runs as
+ * possible. Returns the simplified view and its reduced axes.
+ */
+function coalesce(x: View, axes: readonly number[]): { view: View; axes: number[] } {
+  const dims: Array<{ size: number; stride: number; red: boolean }> = [];
+  x.shape.forEach((size, i) => {
+    if (size === 1) return;
+    const red = axes.includes(i);
+    const stride = x.strides[i] as number;
+    const last = dims[dims.length - 1];
+    if (last && last.red === red && last.stride === stride * size) {
+      last.size *= size;
+      last.stride = stride;
+    } else dims.push({ size, stride, red });
+  });
+  return {
+    view: { ...x, shape: dims.map((d) => d.size), strides: dims.map((d) => d.stride) },
+    axes: dims.flatMap((d, i) => (d.red ? [i] : [])),
+  };
+}
+
+function reduceOp(op: ReduceOp, x: Tensor, axes: Axes | undefined, keepDims: boolean): Tensor {
+  checkTensor(op, 'x', x);
+  const backend = backendOf(op, x);
+  const ax = normalizeAxes(op, axes, x.rank);
+  if ((op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin') && ax.some((a) => x.shape[a] === 0)) {
+    throw new Error(`${op}: cannot reduce over a zero-size axis of a tensor ${JSON.stringify(x.shape)}`);
+  }
+  const kept = x.shape.filter((_, i) => !ax.includes(i));
+  const dtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype;
+  const out = empty(backend, kept, dtype, op);
+  const c = coalesce(x.view, ax);
+  backend.reduce(op, c.view, c.axes, out.view);
+  if (!keepDims) return out;
+  const shape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  const r = reshape(out, shape);
+  out.dispose();
+  return r;
+}
+
+/** Sum over `axes` (all when omitted), NumPy style. */
+export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('sum', x, axes, keepDims);
+export const prod = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('prod', x, axes, keepDims);
+export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('max', x, axes, keepDims);
+export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('min', x, axes, keepDims);
+
+/** Index of the largest element along one axis (int32; the first on ties; NaN counts as largest). */
+export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
+  checkTensor('argmax', 'x', x);
+  return reduceOp('argmax', x, normalizeAxis('argmax', axis, x.rank), keepDims);
+}
+
+export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
+  checkTensor('argmin', 'x', x);
+  return reduceOp('argmin', x, normalizeAxis('argmin', axis, x.rank), keepDims);
+}
+
+/** Mean over `axes` (always a float result). */
+export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
+  checkTensor('mean', 'x', x);
+  const ax = normalizeAxes('mean', axes, x.rank);
+  const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
+  const s = sum(x, ax, keepDims);
+  const m = div(s, count);
+  s.dispose();
+  return m;
+}
+
+/**
+ * log(sum(exp(x))) along `axis`, computed stably as m + log(sum(exp(x - m))) with m the maximum
+ * (taken as 0 where it is infinite, so rows of -Infinity give -Infinity, not NaN).
+ */
+export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
+  checkTensor('logSumExp', 'x', x);
+  const ax = normalizeAxis('logSumExp', axis, x.rank);
+  const m0 = max(x, ax, true);
+  const inf = isInf(m0);
+  const m = where(inf, 0, m0);
+  const shifted = sub(x, m);
+  const e = exp(shifted);
+  const s = sum(e, ax, true);
+  const l = log(s);
+  const r = add(l, m);
+  for (const t of [m0, inf, m, shifted, e, s, l]) t.dispose();
+  if (keepDims) return r;
+  const out = reshape(r, x.shape.filter((_, i) => i !== ax));
+  r.dispose();
+  return out;
+}
+
+/** exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large logits cannot overflow. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('softmax', 'x', x);
+  const ax = normalizeAxis('softmax', axis, x.rank);
+  const m = max(x, ax, true);
+  const shifted = sub(x, m);
+  const e = exp(shifted);
+  const s = sum(e, ax, true);
+  const out = div(e, s);
+  for (const t of [m, shifted, e, s]) t.dispose();
+  return out;
+}
+
+/** x - logSumExp(x) along `axis`. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('logSoftmax', 'x', x);
+  const lse = logSumExp(x, axis, true);
+  const out = sub(x, lse);
+  lse.dispose();
+  return out;
+}

@@ -1,0 +1,153 @@
+/**
+ * The table of elementwise primitives. Each entry has its WGSL body and an independent CPU
+ * reference written with JavaScript's Math (a real oracle for the shader, not a translation of
+ * it). Gradients live in @wgru/autograd's VJP table, keyed by these same names.
+ *
+ * WGSL leaves some results undefined (`log` of a negative number, `tanh` beyond ±90, `pow` with a
+ * negative base): the bodies below spell out the IEEE answer instead of trusting the driver.
+ */
+
+/** Names of the unary elementwise primitives. */
+export type UnaryOp =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'reciprocal' | 'sigmoid' | 'tanh' | 'relu'
+  | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'isnan' | 'isinf';
+
+/** Names of the binary elementwise primitives (NumPy broadcasting applies to all). */
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual';
+
+export interface UnarySpec {
+  /** WGSL expression of `x` (a value of type `t`, 'f32' or 'i32'). */
+  wgsl: (x: string, t: 'f32' | 'i32') => string;
+  /** Independent reference on the CPU. */
+  cpu: (x: number) => number;
+  /** Whether int32 inputs stay int32 (neg, abs, ...); otherwise they are converted to float. */
+  keepsInt: boolean;
+  /** Whether the result is a float32 0/1 mask regardless of the input type. */
+  mask?: boolean;
+}
+
+export interface BinarySpec {
+  wgsl: (a: string, b: string, t: 'f32' | 'i32') => string;
+  cpu: (a: number, b: number) => number;
+  keepsInt: boolean;
+  mask?: boolean;
+}
+
+const bool = (c: boolean) => (c ? 1 : 0);
+
+export const unaryOps: Record<UnaryOp, UnarySpec> = {
+  neg: { wgsl: (x) => `(-${x})`, cpu: (x) => -x, keepsInt: true },
+  abs: { wgsl: (x) => `abs(${x})`, cpu: Math.abs, keepsInt: true },
+  sign: { wgsl: (x) => `sign(${x})`, cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0), keepsInt: true },
+  exp: { wgsl: (x) => `exp(${x})`, cpu: Math.exp, keepsInt: false },
+  log: { wgsl: (x) => `wgru_log(${x})`, cpu: Math.log, keepsInt: false },
+  sqrt: { wgsl: (x) => `wgru_sqrt(${x})`, cpu: Math.sqrt, keepsInt: false },
+  reciprocal: { wgsl: (x) => `(1.0 / ${x})`, cpu: (x) => 1 / x, keepsInt: false },
+  sigmoid: { wgsl: (x) => `wgru_sigmoid(${x})`, cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))), keepsInt: false },
+  tanh: { wgsl: (x) => `wgru_tanh(${x})`, cpu: Math.tanh, keepsInt: false },
+  relu: { wgsl: (x, t) => `max(${x}, ${t === 'f32' ? '0.0' : '0'})`, cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), keepsInt: true },
+  sin: { wgsl: (x) => `sin(${x})`, cpu: Math.sin, keepsInt: false },
+  cos: { wgsl: (x) => `cos(${x})`, cpu: Math.cos, keepsInt: false },
+  floor: { wgsl: (x) => `floor(${x})`, cpu: Math.floor, keepsInt: false },
+  ceil: { wgsl: (x) => `ceil(${x})`, cpu: Math.ceil, keepsInt: false },
+  // Round half to even, as NumPy and WGSL do.
+  round: { wgsl: (x) => `round(${x})`, cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, keepsInt: false },
+  isnan: { wgsl: (x) => `wgru_mask(${x} != ${x})`, cpu: (x) => bool(Number.isNaN(x)), keepsInt: false, mask: true },
+  isinf: { wgsl: (x) => `wgru_mask(abs(${x}) == wgru_inf())`, cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY), keepsInt: false, mask: true },
+};
+
+export const binaryOps: Record<BinaryOp, BinarySpec> = {
+  add: { wgsl: (a, b) => `(${a} + ${b})`, cpu: (a, b) => a + b, keepsInt: true },
+  sub: { wgsl: (a, b) => `(${a} - ${b})`, cpu: (a, b) => a - b, keepsInt: true },
+  mul: { wgsl: (a, b) => `(${a} * ${b})`, cpu: (a, b) => a * b, keepsInt: true },
+  div: { wgsl: (a, b) => `(${a} / ${b})`, cpu: (a, b) => a / b, keepsInt: false },
+  pow: { wgsl: (a, b) => `wgru_pow(${a}, ${b})`, cpu: Math.pow, keepsInt: false },
+  maximum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_max(${a}, ${b})` : `max(${a}, ${b})`), cpu: Math.max, keepsInt: true },
+  minimum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_min(${a}, ${b})` : `min(${a}, ${b})`), cpu: Math.min, keepsInt: true },
+  equal: { wgsl: (a, b) => `wgru_mask(${a} == ${b})`, cpu: (a, b) => bool(a === b), keepsInt: true, mask: true },
+  notEqual: { wgsl: (a, b) => `wgru_mask(${a} != ${b})`, cpu: (a, b) => bool(a !== b), keepsInt: true, mask: true },
+  less: { wgsl: (a, b) => `wgru_mask(${a} < ${b})`, cpu: (a, b) => bool(a < b), keepsInt: true, mask: true },
+  lessEqual: { wgsl: (a, b) => `wgru_mask(${a} <= ${b})`, cpu: (a, b) => bool(a <= b), keepsInt: true, mask: true },
+  greater: { wgsl: (a, b) => `wgru_mask(${a} > ${b})`, cpu: (a, b) => bool(a > b), keepsInt: true, mask: true },
+  greaterEqual: { wgsl: (a, b) => `wgru_mask(${a} >= ${b})`, cpu: (a, b) => bool(a >= b), keepsInt: true, mask: true },
+};
+
+/**
+ * WGSL helpers the bodies above call. NaN and Inf come from a private variable so that no
+ * constant expression ever evaluates to a non-finite value (a shader-creation error in WGSL).
+ */
+export const WGSL_PRELUDE = /* wgsl */ `
+var<private> wgru_bits_nan: u32 = 0x7fc00000u;
+var<private> wgru_bits_inf: u32 = 0x7f800000u;
+fn wgru_nan() -> f32 { return bitcast<f32>(wgru_bits_nan); }
+fn wgru_inf() -> f32 { return bitcast<f32>(wgru_bits_inf); }
+fn wgru_mask(c: bool) -> f32 { return select(0.0, 1.0, c); }
+fn wgru_isnan(x: f32) -> bool { return x != x; }
+fn wgru_log(x: f32) -> f32 {
+  if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
+  if (x == 0.0) { return -wgru_inf(); }
+  if (x == wgru_inf()) { return x; }
+  return log(x);
+}
+fn wgru_sqrt(x: f32) -> f32 {
+  if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
+  if (x == wgru_inf()) { return x; }
+  return sqrt(x);
+}
+// 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: never exp of a large positive number.
+fn wgru_sigmoid(x: f32) -> f32 {
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+// WGSL's tanh is undefined beyond about ±90 on some drivers, and (e^2x - 1)/(e^2x + 1) loses
+// relative precision near 0. So: Lambert's continued fraction (relative error < 3e-12) for |x| < 1,
+// and sign(x)(1 - e^-2|x|) / (1 + e^-2|x|), which cannot overflow, beyond.
+fn wgru_tanh(x: f32) -> f32 {
+  if (wgru_isnan(x)) { return x; }
+  let a = abs(x);
+  if (a < 1.0) {
+    let x2 = x * x;
+    return x * (135135.0 + x2 * (17325.0 + x2 * (378.0 + x2))) /
+      (135135.0 + x2 * (62370.0 + x2 * (3150.0 + 28.0 * x2)));
+  }
+  let e = exp(-2.0 * a);
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn wgru_max(a: f32, b: f32) -> f32 {
+  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
+  return max(a, b);
+}
+fn wgru_min(a: f32, b: f32) -> f32 {
+  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
+  return min(a, b);
+}
+// a^b with IEEE/NumPy semantics: integer powers of negative bases are exact (repeated squaring),
+// a negative base with a fractional exponent is NaN.
+fn wgru_pow(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
+  let isInt = floor(b) == b;
+  if (isInt && abs(b) <= 64.0) {
+    var n = u32(abs(b));
+    var base = a;
+    var acc = 1.0;
+    loop {
+      if (n == 0u) { break; }
+      if ((n & 1u) == 1u) { acc = acc * base; }
+      base = base * base;
+      n = n >> 1u;
+    }
+    return select(acc, 1.0 / acc, b < 0.0);
+  }
+  if (a < 0.0) {
+    if (!isInt) { return wgru_nan(); }
+    let odd = abs(b) < 16777216.0 && (u32(abs(b)) & 1u) == 1u;
+    let m = exp2(b * log2(-a));
+    return select(m, -m, odd);
+  }
+  if (a == 0.0) { return select(0.0, wgru_inf(), b < 0.0); }
+  return exp2(b * log2(a));
+}
+`;

@@ -1,0 +1,121 @@
+import type { Backend, BackendInfo } from './backend.js';
+import { CpuBackend } from './cpu/backend.js';
+import { liveTensorCount } from './tensor.js';
+import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE } from './webgpu/device.js';
+import { WebGpuBackend } from './webgpu/backend.js';
+
+/**
+ * Which backend new tensors are made on. `setBackend` chooses explicitly; with no call, the first
+ * use picks WebGPU when an adapter exists (probed when this module loads) and the CPU backend
+ * otherwise, and says which once on stderr. `WGRU_BACKEND=webgpu|cpu` forces the choice.
+ */
+
+let active: Backend | null = null;
+let cpu: CpuBackend | null = null;
+let gpu: WebGpuBackend | null = null;
+/** A device found by the probe at load time, not yet wrapped in a backend. */
+let probed: AcquiredDevice | null = null;
+
+export type BackendName = 'webgpu' | 'cpu';
+
+function envChoice(): BackendName | undefined {
+  const v = typeof process !== 'undefined' ? process.env?.WGRU_BACKEND : undefined;
+  if (v === undefined || v === '') return undefined;
+  if (v !== 'webgpu' && v !== 'cpu') throw new Error(`WGRU_BACKEND must be 'webgpu' or 'cpu', got '${v}'`);
+  return v;
+}
+
+/** Probes for an adapter before first use (module load), so that the first use can stay synchronous. */
+export async function probe(): Promise<void> {
+  if (envChoice() === 'cpu') return;
+  try {
+    probed = await acquireDevice();
+  } catch {
+    probed = null;
+  }
+}
+
+function describe(b: Backend): string {
+  const a = b.info.adapter;
+  return a ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})` : b.info.name;
+}
+
+/** The CPU backend (always available; the reference for the WebGPU kernels). */
+export function cpuBackend(): CpuBackend {
+  cpu ??= new CpuBackend();
+  return cpu;
+}
+
+/** The active backend, choosing one on first use. */
+export function activeBackend(): Backend {
+  if (active) return active;
+  const forced = envChoice();
+  if (forced === 'webgpu' && !probed) throw new Error(`WGRU_BACKEND=webgpu: ${NO_ADAPTER_MESSAGE}`);
+  if (probed && forced !== 'cpu') {
+    gpu = new WebGpuBackend(probed);
+    probed = null;
+    active = gpu;
+  } else {
+    active = cpuBackend();
+  }
+  if (typeof process !== 'undefined' && process.stderr?.write) process.stderr.write(`wgru: using ${describe(active)}\n`);
+  else console.info(`wgru: using ${describe(active)}`);
+  return active;
+}
+
+export interface SetBackendOptions extends DeviceOptions {}
+
+/**
+ * Makes `name` the backend for new tensors. `'webgpu'` rejects with a clear message when no
+ * adapter can be had; it never falls back silently. Calling it again after a device loss gets a
+ * fresh device.
+ */
+export async function setBackend(name: BackendName, options: SetBackendOptions = {}): Promise<BackendInfo> {
+  if (name !== 'webgpu' && name !== 'cpu') throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
+  if (options === null || typeof options !== 'object') throw new Error('setBackend: options must be an object');
+  for (const k of Object.keys(options)) {
+    if (k !== 'powerPreference') throw new Error(`setBackend: unknown option '${k}'`);
+  }
+  if (name === 'cpu') {
+    active = cpuBackend();
+    return active.info;
+  }
+  if (gpu && !gpu.engine.lost) {
+    active = gpu;
+    return gpu.info;
+  }
+  const acquired = probed ?? (await acquireDevice(options));
+  probed = null;
+  if (!acquired) throw new Error(NO_ADAPTER_MESSAGE);
+  gpu = new WebGpuBackend(acquired);
+  active = gpu;
+  return gpu.info;
+}
+
+/** What the active backend is: name, adapter, feature level. */
+export function backend(): BackendInfo {
+  return activeBackend().info;
+}
+
+/** Memory on the active backend: live tensors, bytes held by them, bytes kept in the pool. */
+export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled: number } {
+  const b = activeBackend();
+  return { liveTensors: liveTensorCount(b), ...b.memory() };
+}
+
+/** Engine counters of the active backend (dispatches, submits, uploads, reads). */
+export function engineStats(): { dispatches: number; submits: number; uploads: number; reads: number } {
+  return { ...activeBackend().stats };
+}
+
+/** Submits all pending work on the active backend without waiting for it. */
+export function flush(): void {
+  activeBackend().flush();
+}
+
+/** Destroys the WebGPU device (if any), so that a script can exit promptly. */
+export function shutdown(): void {
+  gpu?.destroy();
+  gpu = null;
+  if (active && active.info.name === 'webgpu') active = null;
+}

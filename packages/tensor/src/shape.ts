@@ -1,0 +1,78 @@
+import type { Shape } from './dtype.js';
+
+/** Number of elements of a shape (1 for a scalar). */
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major (C-contiguous) strides of a shape, in elements. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i] as number;
+  }
+  return strides;
+}
+
+export function shapeString(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Throws unless `shape` is a list of non-negative integers. */
+export function checkShape(op: string, arg: string, shape: unknown): asserts shape is Shape {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${op}: ${arg} must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+/**
+ * The shape two operands broadcast to, following NumPy: align trailing axes; each pair of sizes
+ * must be equal or one of them 1.
+ */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i] as number;
+      const cur = out[o] as number;
+      if (cur === 1) out[o] = d;
+      else if (d !== 1 && d !== cur) {
+        throw new Error(`${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ${o - rank}: ${cur} vs ${d})`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Normalise a possibly negative axis into [0, rank). */
+export function normalizeAxis(op: string, axis: number, rank: number): number {
+  // Like PyTorch, a scalar accepts axis 0 or -1 (and has no axes to reduce).
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+/**
+ * Normalise `axes` (undefined: all axes; a number; a list; negatives allowed) into a sorted list
+ * of distinct axes.
+ */
+export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  const norm = list.map((a) => normalizeAxis(op, a, rank));
+  if (new Set(norm).size !== norm.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(list)}`);
+  if (rank === 0 && norm.length > 0) return [];
+  return norm.sort((a, b) => a - b);
+}

@@ -1,0 +1,208 @@
+import { type Backend, type BackendInfo, type EngineStats, type ReduceOp, type Storage, type View, viewIsContiguous } from '../backend.js';
+import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
+import type { Expr } from '../expr.js';
+import { seedKey } from '../random/philox.js';
+import { contiguousStrides } from '../shape.js';
+import type { AcquiredDevice } from './device.js';
+import { Engine } from './engine.js';
+import { grid1d } from './kernels/common.js';
+import { gatherKernel, scatterAddKernel } from './kernels/indexing.js';
+import { mapKernel } from './kernels/map.js';
+import { matmulKernel } from './kernels/matmul.js';
+import { randomKernel } from './kernels/random.js';
+import { reduceKernel } from './kernels/reduce.js';
+import { BufferPool } from './pool.js';
+
+/** WebGPU storage: a pooled GPU buffer (possibly larger than the tensor: size classes). */
+export class GpuStorage implements Storage {
+  refs = 0;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+    readonly dtype: DType,
+  ) {}
+}
+
+const IDENTITY = (dtype: DType): Expr => ({ kind: 'input', index: 0, dtype });
+
+/**
+ * The WebGPU backend: every op is a WGSL compute kernel, recorded into the engine's pending batch
+ * and submitted only when the host needs data. Kernels are generated per structure and compiled
+ * once (cached by their source's key).
+ */
+export class WebGpuBackend implements Backend {
+  readonly info: BackendInfo;
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly device: GPUDevice;
+  readonly engine: Engine;
+  private readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(acquired: AcquiredDevice) {
+    this.device = acquired.device;
+    this.info = { name: 'webgpu', adapter: acquired.adapterInfo, featureLevel: acquired.featureLevel };
+    this.engine = new Engine(this.device, this.stats);
+    this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+  }
+
+  supports(dtype: DType): boolean {
+    return dtype !== 'float64';
+  }
+
+  private pipeline(key: string, code: string, op: string): GPUComputePipeline {
+    let p = this.pipelines.get(key);
+    if (!p) {
+      this.device.pushErrorScope('validation');
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+      this.device.popErrorScope().then((err) => {
+        if (err) this.pipelines.delete(key);
+        if (err) console.error(`wgru: WGSL kernel for ${op} failed to compile (${key}): ${err.message}`);
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private buf(v: View): GPUBuffer {
+    return (v.storage as GpuStorage).buffer;
+  }
+
+  alloc(dtype: DType, size: number): Storage {
+    this.engine.check();
+    const bytes = Math.max(size, 1) * bytesPerElement(dtype);
+    return new GpuStorage(this.pool.acquire(bytes), size * bytesPerElement(dtype), dtype);
+  }
+
+  upload(data: TypedArray): Storage {
+    this.engine.check();
+    const dtype: DType = data instanceof Int32Array ? 'int32' : 'float32';
+    if (data instanceof Float64Array) throw new Error('WebGPU backend: float64 is supported on the CPU backend only');
+    const s = this.alloc(dtype, data.length) as GpuStorage;
+    this.stats.uploads++;
+    if (data.byteLength === 0) return s;
+    // Through a staging buffer copied in the pending stream, so that the upload lands in order
+    // with the ops already recorded (a queue.writeBuffer would overtake them).
+    const size = Math.ceil(data.byteLength / 4) * 4;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true });
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    this.engine.record({ kind: 'copy', op: 'upload', src: staging, srcOffset: 0, dst: s.buffer, dstOffset: 0, size });
+    this.engine.destroyAfterSubmit(staging);
+    return s;
+  }
+
+  free(storage: Storage): void {
+    this.pool.release((storage as GpuStorage).buffer);
+  }
+
+  async read(view: View): Promise<TypedArray> {
+    this.engine.check();
+    this.stats.reads++;
+    const n = view.shape.reduce((a, b) => a * b, 1);
+    const out = allocHost(view.dtype, n);
+    if (n === 0) return out;
+    let src = view;
+    let temp: GpuStorage | null = null;
+    if (!viewIsContiguous(view)) {
+      temp = this.alloc(view.dtype, n) as GpuStorage;
+      src = { storage: temp, dtype: view.dtype, shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 };
+      this.map(IDENTITY(view.dtype), [view], src);
+    }
+    const bytes = n * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.engine.record({ kind: 'copy', op: 'read', src: this.buf(src), srcOffset: src.offset * 4, dst: staging, dstOffset: 0, size: bytes });
+    if (temp) this.free(temp);
+    this.engine.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.engine.check();
+      throw e;
+    }
+    const mapped = staging.getMappedRange();
+    out.set(view.dtype === 'int32' ? new Int32Array(mapped) : new Float32Array(mapped));
+    staging.unmap();
+    staging.destroy();
+    this.engine.check();
+    return out;
+  }
+
+  map(expr: Expr, inputs: readonly View[], out: View): void {
+    const n = out.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    // An output that shares storage with an input is computed into a temporary and copied back
+    // (WebGPU forbids binding one buffer as both read and read-write in a dispatch).
+    if (inputs.some((v) => v.storage === out.storage)) {
+      const tmp = this.alloc(out.dtype, n);
+      const tv: View = { storage: tmp, dtype: out.dtype, shape: out.shape, strides: contiguousStrides(out.shape), offset: 0 };
+      this.map(expr, inputs, tv);
+      this.map(IDENTITY(out.dtype), [tv], out);
+      this.free(tmp);
+      return;
+    }
+    const buffers: GPUBuffer[] = [this.buf(out)];
+    const types: DType[] = [out.dtype];
+    const bindingOf = inputs.map((v) => {
+      const b = this.buf(v);
+      let i = buffers.indexOf(b);
+      if (i < 0) {
+        buffers.push(b);
+        types.push(v.dtype);
+        i = buffers.length - 1;
+      }
+      return i + 1;
+    });
+    const k = mapKernel(expr, inputs, out, bindingOf, types);
+    this.engine.record({ kind: 'dispatch', op: 'map', pipeline: this.pipeline(k.key, k.code, 'map'), buffers, params: k.params, workgroups: grid1d(n) });
+  }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
+    const n = out.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const k = reduceKernel(op, x, axes, out);
+    this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(n) });
+  }
+
+  matmul(a: View, b: View, out: View): void {
+    if (out.shape.reduce((x, y) => x * y, 1) === 0) return;
+    const k = matmulKernel(a, b, out);
+    this.engine.record({ kind: 'dispatch', op: 'matmul', pipeline: this.pipeline(k.key, k.code, 'matmul'), buffers: [this.buf(out), this.buf(a), this.buf(b)], params: k.params, workgroups: k.workgroups });
+  }
+
+  gather(x: View, indices: View, axis: number, out: View): void {
+    const k = gatherKernel(x, indices, axis, out);
+    if (k.n === 0) return;
+    this.engine.record({ kind: 'dispatch', op: 'gather', pipeline: this.pipeline(k.key, k.code, 'gather'), buffers: [this.buf(out), this.buf(x), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
+  }
+
+  scatterAdd(src: View, indices: View, axis: number, out: View): void {
+    const k = scatterAddKernel(src, indices, axis, out);
+    if (k.n === 0) return;
+    this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
+  }
+
+  random(kind: 'uniform' | 'normal', seed: number, out: View): void {
+    const k = randomKernel(kind, seedKey(seed), out);
+    if (k.n === 0) return;
+    this.engine.record({ kind: 'dispatch', op: kind === 'uniform' ? 'uniform' : 'randn', pipeline: this.pipeline(k.key, k.code, 'random'), buffers: [this.buf(out)], params: k.params, workgroups: grid1d(k.n) });
+  }
+
+  flush(): void {
+    this.engine.flush();
+  }
+
+  memory(): { bytesInUse: number; bytesPooled: number } {
+    return { bytesInUse: this.pool.bytesInUse, bytesPooled: this.pool.bytesPooled };
+  }
+
+  destroy(): void {
+    try {
+      this.engine.flush();
+    } catch {
+      // a lost device has nothing left to flush
+    }
+    this.pool.trim();
+    this.device.destroy();
+  }
+}

@@ -1,0 +1,156 @@
+import type { EngineStats } from '../backend.js';
+
+/** One recorded dispatch: which kernel, which buffers, which parameters. */
+export interface Dispatch {
+  kind: 'dispatch';
+  /** The op that asked for it, for error messages. */
+  op: string;
+  pipeline: GPUComputePipeline;
+  /** Storage buffers in binding order, starting at binding 1 (binding 0 is the parameters). */
+  buffers: GPUBuffer[];
+  /** The kernel's parameters (i32 words; floats as their bits). */
+  params: Int32Array;
+  workgroups: [number, number, number];
+}
+
+export interface Copy {
+  kind: 'copy';
+  op: string;
+  src: GPUBuffer;
+  srcOffset: number;
+  dst: GPUBuffer;
+  dstOffset: number;
+  size: number;
+}
+
+export type Command = Dispatch | Copy;
+
+const PARAM_ALIGN = 256;
+/** Flush on its own when this many commands are pending, so no batch grows without bound. */
+const MAX_PENDING = 1024;
+
+/**
+ * Records commands instead of running them, and submits them all at once at a sync point (a
+ * read) or when the batch grows large: one command encoder, one compute pass per run of
+ * dispatches, one parameter upload and one queue submit per batch. The pending list is plain data,
+ * so a pass can rewrite it before it is encoded.
+ */
+export class Engine {
+  private pending: Command[] = [];
+  private paramBuffer: GPUBuffer | null = null;
+  /** Temporary buffers that may be destroyed once the batch using them has been submitted. */
+  private transient: GPUBuffer[] = [];
+  /** An asynchronous error (validation, device loss) to throw at the next opportunity. */
+  private asyncError: Error | null = null;
+  lost = false;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly stats: EngineStats,
+  ) {
+    device.lost.then((info) => {
+      this.lost = true;
+      if (info.reason !== 'destroyed') {
+        this.asyncError = new Error(
+          `WebGPU device lost (${info.reason}): ${info.message}. Call setBackend('webgpu') again to re-initialise.`,
+        );
+      }
+    });
+  }
+
+  /** Throws a pending asynchronous error, if any (called at the start of every public entry). */
+  check(): void {
+    if (this.lost) {
+      throw this.asyncError ?? new Error("WebGPU device was destroyed; call setBackend('webgpu') again.");
+    }
+    if (this.asyncError) {
+      const e = this.asyncError;
+      this.asyncError = null;
+      throw e;
+    }
+  }
+
+  record(cmd: Command): void {
+    this.check();
+    if (cmd.kind === 'dispatch') this.stats.dispatches++;
+    this.pending.push(cmd);
+    if (this.pending.length >= MAX_PENDING) this.flush();
+  }
+
+  /** Keeps `buffer` alive until the current batch has been submitted, then destroys it. */
+  destroyAfterSubmit(buffer: GPUBuffer): void {
+    this.transient.push(buffer);
+  }
+
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  flush(): void {
+    this.check();
+    const cmds = this.pending;
+    if (cmds.length === 0) return;
+    this.pending = [];
+    const device = this.device;
+
+    // All parameters of the batch in one buffer, one upload.
+    let paramBytes = 0;
+    const paramOffsets: number[] = [];
+    for (const c of cmds) {
+      if (c.kind !== 'dispatch') continue;
+      paramOffsets.push(paramBytes);
+      paramBytes += Math.ceil(Math.max(c.params.byteLength, 16) / PARAM_ALIGN) * PARAM_ALIGN;
+    }
+    if (paramBytes > 0 && (this.paramBuffer === null || this.paramBuffer.size < paramBytes)) {
+      this.paramBuffer?.destroy();
+      let size = 4096;
+      while (size < paramBytes) size *= 2;
+      this.paramBuffer = device.createBuffer({ size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    }
+    const params = new Uint8Array(paramBytes);
+    {
+      let i = 0;
+      for (const c of cmds) {
+        if (c.kind !== 'dispatch') continue;
+        params.set(new Uint8Array(c.params.buffer, c.params.byteOffset, c.params.byteLength), paramOffsets[i++]);
+      }
+    }
+    device.pushErrorScope('validation');
+    if (paramBytes > 0 && this.paramBuffer) device.queue.writeBuffer(this.paramBuffer, 0, params);
+
+    const encoder = device.createCommandEncoder();
+    let pass: GPUComputePassEncoder | null = null;
+    let di = 0;
+    for (const c of cmds) {
+      if (c.kind === 'copy') {
+        pass?.end();
+        pass = null;
+        encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
+        continue;
+      }
+      pass ??= encoder.beginComputePass();
+      const offset = paramOffsets[di++] as number;
+      const entries: GPUBindGroupEntry[] = [
+        { binding: 0, resource: { buffer: this.paramBuffer as GPUBuffer, offset, size: Math.ceil(Math.max(c.params.byteLength, 16) / 16) * 16 } },
+      ];
+      c.buffers.forEach((buffer, j) => entries.push({ binding: j + 1, resource: { buffer } }));
+      const bindGroup = device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+      pass.setPipeline(c.pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
+    }
+    pass?.end();
+    device.queue.submit([encoder.finish()]);
+    this.stats.submits++;
+    const ops = [...new Set(cmds.map((c) => c.op))];
+    device.popErrorScope().then((err) => {
+      if (err) {
+        this.asyncError = new Error(
+          `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+        );
+      }
+    });
+    for (const b of this.transient) b.destroy();
+    this.transient = [];
+  }
+}

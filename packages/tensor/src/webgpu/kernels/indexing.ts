@@ -1,0 +1,93 @@
+import type { View } from '../../backend.js';
+import { decompose, ENTRY_1D, linearIndex, P, Params, paramsDecl, wgslType } from './common.js';
+
+type Kernel = { key: string; code: string; params: Int32Array; n: number };
+
+/**
+ * numpy.take: out[pre, i..., post] = x[pre, indices[i...], post], one invocation per output.
+ * Indices were validated on the way in (in range, negatives already wrapped by the frontend).
+ */
+export function gatherKernel(x: View, indices: View, axis: number, out: View): Kernel {
+  const ro = out.shape.length;
+  const ri = indices.shape.length;
+  const rx = x.shape.length;
+  const n = out.shape.reduce((a, b) => a * b, 1);
+  const params = new Params();
+  params.push(n, x.offset, indices.offset, out.offset);
+  const shapeAt = params.push(...out.shape);
+  const xsAt = params.push(...x.strides);
+  const isAt = params.push(...indices.strides);
+  const osAt = params.push(...out.strides);
+  const T = wgslType(x.dtype);
+  const idxTerms = [P(2)];
+  for (let d = 0; d < ri; d++) idxTerms.push(`c${axis + d} * ${P(isAt + d)}`);
+  const xTerms = [P(1), `j * ${P(xsAt + axis)}`];
+  for (let d = 0; d < axis; d++) xTerms.push(`c${d} * ${P(xsAt + d)}`);
+  for (let d = axis + 1; d < rx; d++) xTerms.push(`c${d - 1 + ri} * ${P(xsAt + d)}`);
+  const oTerms = [P(3)];
+  for (let d = 0; d < ro; d++) oTerms.push(`c${d} * ${P(osAt + d)}`);
+  const code = `${paramsDecl(params.words.length)}
+@group(0) @binding(1) var<storage, read_write> o: array<${T}>;
+@group(0) @binding(2) var<storage, read> x: array<${T}>;
+@group(0) @binding(3) var<storage, read> idx: array<i32>;
+${ENTRY_1D()} {
+  ${linearIndex()}
+  if (k >= ${P(0)}) { return; }
+  ${decompose('k', ro, shapeAt)}
+  let j = idx[${idxTerms.join(' + ')}];
+  o[${oTerms.join(' + ')}] = x[${xTerms.join(' + ')}];
+}`;
+  return { key: `gather|${T}|${ro}|${ri}|${axis}|${rx}`, code, params: params.toArray(), n };
+}
+
+/**
+ * The adjoint of gather: out[pre, j, post] += sum of src[pre, i..., post] over the index
+ * positions i with indices[i...] == j. WGSL has no float atomics, so each output element gathers
+ * its own sum by scanning the indices (deterministic, and race-free by construction).
+ */
+export function scatterAddKernel(src: View, indices: View, axis: number, out: View): Kernel {
+  const ro = out.shape.length;
+  const ri = indices.shape.length;
+  const nIdx = indices.shape.reduce((a, b) => a * b, 1);
+  const n = out.shape.reduce((a, b) => a * b, 1);
+  const params = new Params();
+  params.push(n, nIdx, src.offset, indices.offset, out.offset);
+  const shapeAt = params.push(...out.shape);
+  const osAt = params.push(...out.strides);
+  const ssAt = params.push(...src.strides);
+  const iShapeAt = params.push(...indices.shape);
+  const isAt = params.push(...indices.strides);
+  const T = wgslType(out.dtype);
+  const oTerms = [P(4)];
+  for (let d = 0; d < ro; d++) oTerms.push(`c${d} * ${P(osAt + d)}`);
+  // src index = (pre..., i..., post...): pre = c0..c{axis-1}, post = c{axis+1}..
+  const sBase = [P(2)];
+  for (let d = 0; d < axis; d++) sBase.push(`c${d} * ${P(ssAt + d)}`);
+  for (let d = axis + 1; d < ro; d++) sBase.push(`c${d} * ${P(ssAt + d - 1 + ri)}`);
+  const iTerms = [P(3)];
+  const sIdxTerms: string[] = [];
+  for (let d = 0; d < ri; d++) {
+    iTerms.push(`q${d} * ${P(isAt + d)}`);
+    sIdxTerms.push(`q${d} * ${P(ssAt + axis + d)}`);
+  }
+  const code = `${paramsDecl(params.words.length)}
+@group(0) @binding(1) var<storage, read_write> o: array<${T}>;
+@group(0) @binding(2) var<storage, read> s: array<${T}>;
+@group(0) @binding(3) var<storage, read> idx: array<i32>;
+${ENTRY_1D()} {
+  ${linearIndex()}
+  if (k >= ${P(0)}) { return; }
+  ${decompose('k', ro, shapeAt)}
+  let oOff = ${oTerms.join(' + ')};
+  let sBase = ${sBase.join(' + ')};
+  var acc = o[oOff];
+  for (var i = 0; i < ${P(1)}; i = i + 1) {
+    ${decompose('i', ri, iShapeAt, 'q')}
+    if (idx[${iTerms.join(' + ')}] == c${axis}) {
+      acc = acc + s[sBase${sIdxTerms.length ? ` + ${sIdxTerms.join(' + ')}` : ''}];
+    }
+  }
+  o[oOff] = acc;
+}`;
+  return { key: `scatterAdd|${T}|${ro}|${ri}|${axis}`, code, params: params.toArray(), n };
+}
