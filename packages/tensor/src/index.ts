@@ -13,6 +13,7 @@
  */
 import { probe } from './registry.js';
 
+export { CpuStorage } from './cpu/backend.js';
 export type { Backend, BackendInfo, EngineStats, ReduceOp, Storage, View } from './backend.js';
 export type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
 export { bytesPerElement, promote } from './dtype.js';
@@ -25,9 +26,9 @@ export { matmul } from './ops/matmul.js';
 export { broadcastTo, concat, permute, reshape, slice, squeeze, stack, transpose, unsqueeze } from './ops/movement.js';
 export { type Axes, argmax, argmin, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum } from './ops/reduce.js';
 export { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './ops/table.js';
-export { activeBackend, type BackendName, backend, cpuBackend, engineStats, flush, memory, setBackend, shutdown } from './registry.js';
+export { activeBackend, type BackendName, backend, cpuBackend, engineStats, flush, memory, setBackend, shutdown, withBackend } from './registry.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';
-export { Tensor } from './tensor.js';
+export { keep, Tensor, tidy } from './tensor.js';
 export { NO_ADAPTER_MESSAGE } from './webgpu/device.js';
 
 // Look for a WebGPU adapter now, so that the first use (which is synchronous) can pick it.

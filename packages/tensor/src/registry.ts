@@ -92,6 +92,20 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   return gpu.info;
 }
 
+/**
+ * Runs `fn` with `b` as the active backend, then restores the previous one (synchronously).
+ * For code that must create tensors on a particular backend, like gradcheck on the CPU.
+ */
+export function withBackend<T>(b: Backend, fn: () => T): T {
+  const prev = active;
+  active = b;
+  try {
+    return fn();
+  } finally {
+    active = prev;
+  }
+}
+
 /** What the active backend is: name, adapter, feature level. */
 export function backend(): BackendInfo {
   return activeBackend().info;

@@ -20,6 +20,52 @@ function release(backend: Backend, storage: Storage): void {
  * storage back when the garbage collector notices. Explicit disposal (or the tape, or `scope`)
  * is still the way to keep memory tight.
  */
+/** Open `tidy` scopes, innermost last: each collects the tensors created while it is open. */
+const scopes: Tensor[][] = [];
+
+/**
+ * Runs `fn` and disposes every tensor created during it, except those it returns (a tensor, or an
+ * array or object of tensors, searched one level deep). For code outside the autograd tape,
+ * where nothing else frees temporaries.
+ *
+ * @example
+ * ```ts
+ * const y = tidy(() => mul(add(x, 1), 2)); // the intermediate add(x, 1) is freed
+ * ```
+ */
+export function tidy<T>(fn: () => T): T {
+  const created: Tensor[] = [];
+  scopes.push(created);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  const kept = new Set<Tensor>();
+  const visit = (v: unknown): void => {
+    if (v instanceof Tensor) kept.add(v);
+  };
+  if (Array.isArray(result)) result.forEach(visit);
+  else if (result instanceof Tensor) visit(result);
+  else if (result !== null && typeof result === 'object') Object.values(result).forEach(visit);
+  const outer = scopes[scopes.length - 1];
+  for (const t of created) {
+    if (!kept.has(t)) t.dispose();
+    else outer?.push(t); // a returned tensor belongs to the enclosing scope, if any
+  }
+  return result;
+}
+
+/** Removes `t` from the open tidy scopes, so that it outlives them. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const s of scopes) {
+    const i = s.indexOf(t);
+    if (i >= 0) s.splice(i, 1);
+  }
+  return t;
+}
+
 const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
   release(backend, storage),
 );
@@ -64,6 +110,7 @@ export class Tensor {
     storage.refs++;
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);
     finalizer.register(this, { backend, storage }, this.#token);
+    scopes[scopes.length - 1]?.push(this);
   }
 
   /** Whether `dispose()` has been called. */
@@ -95,6 +142,13 @@ export class Tensor {
   async array(): Promise<NestedArray> {
     const flat = await this.data();
     return nest(flat, this.shape);
+  }
+
+  /** A new handle on the same storage and layout (the storage lives until both are disposed). */
+  share(): Tensor {
+    const t = new Tensor(this.backend, this.storage, this.shape, this.dtype, this.strides, this.offset);
+    t.hostValues = this.hostValues;
+    return t;
   }
 
   /** Frees this tensor's hold on its storage. Idempotent. */

@@ -1,0 +1,249 @@
+import * as T from '@wgru/tensor';
+import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, type Tensor } from '@wgru/tensor';
+import { isGradEnabled, type Node } from './graph.js';
+import type { Primitive, PrimitiveAttrs } from './vjp.js';
+import { Variable, type VariableLike } from './variable.js';
+
+/**
+ * Records one primitive: computes its value with the raw tensor op and, when gradients are on and
+ * some input needs one, remembers the node for backward.
+ */
+function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveAttrs[P], forward: (xs: Tensor[]) => Tensor): Variable {
+  const value = forward(inputs.map((x) => x.value));
+  const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
+  const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
+  return new Variable(value, requiresGrad, node);
+}
+
+/** Constant scalars, one 0-d tensor per (backend, dtype, value), shared by every use. */
+const constants = new Map<string, Tensor>();
+const backendIds = new WeakMap<Backend, number>();
+let lastBackendId = 0;
+
+function constant(value: number, like: Variable): Variable {
+  const backend = like.value.backend;
+  let id = backendIds.get(backend);
+  if (id === undefined) {
+    id = ++lastBackendId;
+    backendIds.set(backend, id);
+  }
+  const dtype: DType = like.dtype === 'float64' ? 'float64' : 'float32';
+  const key = `${id}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
+  let t = constants.get(key);
+  if (t === undefined || t.disposed) {
+    t = T.keep(T.tensorOn(backend, [value], [], dtype)); // outlives any tidy scope
+    if (constants.size > 512) {
+      // Forget the oldest; graphs still holding it keep its storage alive through their handles.
+      const [oldKey, old] = constants.entries().next().value as [string, Tensor];
+      constants.delete(oldKey);
+      old.dispose();
+    }
+    constants.set(key, t);
+  }
+  return new Variable(t.share(), false);
+}
+
+function check(op: string, arg: string, x: unknown): asserts x is Variable {
+  if (!(x instanceof Variable)) {
+    throw new Error(`${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`);
+  }
+}
+
+function operands(op: string, a: VariableLike, b: VariableLike): [Variable, Variable] {
+  if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a Variable`);
+  if (typeof a !== 'number') check(op, 'a', a);
+  if (typeof b !== 'number') check(op, 'b', b);
+  const x = typeof a === 'number' ? constant(a, b as Variable) : a;
+  const y = typeof b === 'number' ? constant(b, x) : b;
+  return [x, y];
+}
+
+// ---- elementwise primitives ----
+
+export const add = (a: VariableLike, b: VariableLike): Variable => apply('add', operands('add', a, b), null, ([x, y]) => T.add(x as Tensor, y as Tensor));
+export const sub = (a: VariableLike, b: VariableLike): Variable => apply('sub', operands('sub', a, b), null, ([x, y]) => T.sub(x as Tensor, y as Tensor));
+export const mul = (a: VariableLike, b: VariableLike): Variable => apply('mul', operands('mul', a, b), null, ([x, y]) => T.mul(x as Tensor, y as Tensor));
+export const div = (a: VariableLike, b: VariableLike): Variable => apply('div', operands('div', a, b), null, ([x, y]) => T.div(x as Tensor, y as Tensor));
+/** a^b; integer powers of negative bases are exact. */
+export const pow = (a: VariableLike, b: VariableLike): Variable => apply('pow', operands('pow', a, b), null, ([x, y]) => T.pow(x as Tensor, y as Tensor));
+export const maximum = (a: VariableLike, b: VariableLike): Variable => apply('maximum', operands('maximum', a, b), null, ([x, y]) => T.maximum(x as Tensor, y as Tensor));
+export const minimum = (a: VariableLike, b: VariableLike): Variable => apply('minimum', operands('minimum', a, b), null, ([x, y]) => T.minimum(x as Tensor, y as Tensor));
+
+function unary(op: 'neg' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | 'tanh' | 'relu' | 'abs', x: Variable): Variable {
+  check(op, 'x', x);
+  return apply(op, [x], null, ([v]) => T.unary(op, v as Tensor));
+}
+export const neg = (x: Variable): Variable => unary('neg', x);
+export const exp = (x: Variable): Variable => unary('exp', x);
+export const log = (x: Variable): Variable => unary('log', x);
+export const sqrt = (x: Variable): Variable => unary('sqrt', x);
+/** σ(x) = 1 / (1 + e^-x), computed without overflow for any x. */
+export const sigmoid = (x: Variable): Variable => unary('sigmoid', x);
+export const tanh = (x: Variable): Variable => unary('tanh', x);
+export const relu = (x: Variable): Variable => unary('relu', x);
+export const abs = (x: Variable): Variable => unary('abs', x);
+
+/** cond ? a : b, elementwise; `cond` is a mask (nonzero = true) and gets no gradient. */
+export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike): Variable {
+  const c = cond instanceof Variable ? cond : new Variable(cond, false);
+  if (!(c instanceof Variable)) throw new Error('where: cond must be a Variable or Tensor mask');
+  const [x, y] = operands('where', a, b);
+  return apply('where', [c, x, y], null, ([m, p, q]) => T.where(m as Tensor, p as Tensor, q as Tensor));
+}
+
+/** A float32 0/1 mask of an elementwise comparison (no gradient). */
+export function compare(op: 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual', a: VariableLike, b: VariableLike): Variable {
+  const [x, y] = operands(op, a, b);
+  return new Variable(T.binary(op, x.value, y.value), false);
+}
+
+// ---- matmul ----
+
+/** [..., m, k] @ [..., k, n], batched with broadcasting; 1-D operands as in numpy.matmul. */
+export function matmul(a: Variable, b: Variable): Variable {
+  check('matmul', 'a', a);
+  check('matmul', 'b', b);
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  const A = a.rank === 1 ? reshape(a, [1, a.shape[0] as number]) : a;
+  const B = b.rank === 1 ? reshape(b, [b.shape[0] as number, 1]) : b;
+  const out = apply('matmul', [A, B], null, ([x, y]) => T.matmul(x as Tensor, y as Tensor));
+  if (a.rank > 1 && b.rank > 1) return out;
+  const shape = out.shape.slice(0, -2);
+  if (a.rank > 1) shape.push(out.shape[out.rank - 2] as number);
+  if (b.rank > 1) shape.push(out.shape[out.rank - 1] as number);
+  return reshape(out, shape);
+}
+
+// ---- reductions ----
+
+type AxesArg = number | readonly number[] | undefined;
+
+export function sum(x: Variable, axes?: AxesArg, keepDims = false): Variable {
+  check('sum', 'x', x);
+  const ax = normalizeAxes('sum', axes, x.rank);
+  return apply('sum', [x], { axes: ax, keepDims }, ([v]) => T.sum(v as Tensor, ax, keepDims));
+}
+
+export function max(x: Variable, axes?: AxesArg, keepDims = false): Variable {
+  check('max', 'x', x);
+  const ax = normalizeAxes('max', axes, x.rank);
+  return apply('max', [x], { axes: ax, keepDims }, ([v]) => T.max(v as Tensor, ax, keepDims));
+}
+
+/** min(x) = -max(-x). */
+export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable => neg(max(neg(x), axes, keepDims));
+
+/** sum / count. */
+export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
+  check('mean', 'x', x);
+  const ax = normalizeAxes('mean', axes, x.rank);
+  const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
+  return div(sum(x, ax, keepDims), count);
+}
+
+// ---- movement ----
+
+export function reshape(x: Variable, shape: readonly number[]): Variable {
+  check('reshape', 'x', x);
+  return apply('reshape', [x], null, ([v]) => T.reshape(v as Tensor, shape));
+}
+
+export function permute(x: Variable, perm: readonly number[]): Variable {
+  check('permute', 'x', x);
+  const p = perm.map((a) => normalizeAxis('permute', a, x.rank));
+  return apply('permute', [x], { perm: p }, ([v]) => T.permute(v as Tensor, p));
+}
+
+/** Permutes axes; with no `perm`, reverses them. */
+export function transpose(x: Variable, perm?: readonly number[]): Variable {
+  check('transpose', 'x', x);
+  return permute(x, perm ?? x.shape.map((_, i) => x.rank - 1 - i));
+}
+
+/** The block at `begin` of extent `size` (-1: to the end). */
+export function slice(x: Variable, begin: readonly number[], size?: readonly number[]): Variable {
+  check('slice', 'x', x);
+  const out = T.slice(x.value, begin, size); // validates, and resolves -1 and negative begins
+  const b = begin.map((v, i) => (v < 0 ? v + (x.shape[i] as number) : v));
+  const s = [...out.shape.slice(0, begin.length)];
+  out.dispose();
+  return apply('slice', [x], { begin: b, size: s }, ([v]) => T.slice(v as Tensor, b, s));
+}
+
+export function squeeze(x: Variable, axes?: number | readonly number[]): Variable {
+  check('squeeze', 'x', x);
+  const list = axes === undefined ? undefined : typeof axes === 'number' ? [axes] : axes;
+  const probe = T.squeeze(x.value, list);
+  const shape = [...probe.shape];
+  probe.dispose();
+  return reshape(x, shape);
+}
+
+export function unsqueeze(x: Variable, axis: number): Variable {
+  check('unsqueeze', 'x', x);
+  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const shape = [...x.shape];
+  shape.splice(a, 0, 1);
+  return reshape(x, shape);
+}
+
+/** Joins Variables along an existing axis. */
+export function concat(xs: readonly Variable[], axis: number): Variable {
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of Variables');
+  xs.forEach((x, i) => check('concat', `vars[${i}]`, x));
+  const a = normalizeAxis('concat', axis, (xs[0] as Variable).rank);
+  return apply('concat', [...xs], { axis: a }, (vs) => T.concat(vs, a));
+}
+
+/** Joins same-shaped Variables along a new axis. */
+export function stack(xs: readonly Variable[], axis = 0): Variable {
+  if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty list of Variables');
+  xs.forEach((x, i) => check('stack', `vars[${i}]`, x));
+  const first = xs[0] as Variable;
+  xs.forEach((x, i) => {
+    if (x.rank !== first.rank || x.shape.some((d: number, j: number) => d !== first.shape[j])) {
+      throw new Error(`stack: vars[${i}] has shape ${shapeString(x.shape)}, vars[0] has ${shapeString(first.shape)}`);
+    }
+  });
+  const a = normalizeAxis('stack', axis, first.rank + 1);
+  return concat(xs.map((x) => unsqueeze(x, a)), a);
+}
+
+/** numpy.take along `axis` with int32 `indices` (no gradient to the indices). */
+export function gather(x: Variable, indices: Tensor, axis = 0): Variable {
+  check('gather', 'x', x);
+  if (!(indices instanceof T.Tensor)) throw new Error('gather: indices must be an int32 Tensor');
+  const a = normalizeAxis('gather', axis, x.rank);
+  return apply('gather', [x, new Variable(indices, false)], { axis: a }, ([v, i]) => T.gather(v as Tensor, i as Tensor, a));
+}
+
+// ---- composites: gradients come from the primitives above ----
+
+export const square = (x: Variable): Variable => mul(x, x);
+
+/**
+ * log Σ exp(x) along `axis`, as m + log Σ exp(x - m) with m = max(x) held constant (its
+ * gradient cancels exactly), so large logits cannot overflow.
+ */
+export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
+  check('logSumExp', 'x', x);
+  const a = normalizeAxis('logSumExp', axis, x.rank);
+  const mRaw = T.max(x.value, a, true);
+  // Rows that are all -Infinity (or +Infinity) keep m = 0, so they give ±Infinity, not NaN.
+  const m = new Variable(T.where(T.isInf(mRaw), 0, mRaw), false);
+  mRaw.dispose();
+  const out = add(log(sum(exp(sub(x, m)), a, true)), m);
+  return keepDims ? out : squeeze(out, a);
+}
+
+/** exp(x - logSumExp(x)) along `axis`. */
+export function softmax(x: Variable, axis = -1): Variable {
+  check('softmax', 'x', x);
+  return exp(logSoftmax(x, axis));
+}
+
+/** x - logSumExp(x) along `axis`. */
+export function logSoftmax(x: Variable, axis = -1): Variable {
+  check('logSoftmax', 'x', x);
+  return sub(x, logSumExp(x, axis, true));
+}

@@ -1,0 +1,134 @@
+import { add, reshape, sum, type Tensor, tidy } from '@wgru/tensor';
+import type { PrimitiveAttrs, Primitive } from './vjp.js';
+import { vjps } from './vjp.js';
+import type { Variable } from './variable.js';
+
+/** How a non-leaf Variable was made: the primitive, its inputs and attributes. */
+export interface Node<P extends Primitive = Primitive> {
+  readonly op: P;
+  readonly inputs: readonly Variable[];
+  readonly attrs: PrimitiveAttrs[P];
+}
+
+let gradEnabled = true;
+
+/** Whether ops are being recorded (false inside `noGrad`). */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Runs `fn` without recording any graph: for inference and for parameter updates.
+ *
+ * @example
+ * ```ts
+ * const y = noGrad(() => model.forward(x)); // y.requiresGrad === false
+ * ```
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+/** Sums a gradient of a broadcast shape back to `shape` (the one place broadcasting is undone). */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = sum(g, axes, true);
+  const r = reshape(s, [...shape]);
+  s.dispose();
+  return r;
+}
+
+/** Variables reachable from `root` through recorded nodes, inputs before the ops that use them. */
+function topologicalOrder(root: Variable): Variable[] {
+  const order: Variable[] = [];
+  const seen = new Set<Variable>();
+  // Iterative depth-first search: a graph unrolled over 10,000 timesteps must not overflow the stack.
+  const stack: Array<{ v: Variable; expanded: boolean }> = [{ v: root, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack.pop() as { v: Variable; expanded: boolean };
+    if (top.expanded) {
+      order.push(top.v);
+      continue;
+    }
+    if (seen.has(top.v)) continue;
+    seen.add(top.v);
+    stack.push({ v: top.v, expanded: true });
+    for (const x of top.v.node?.inputs ?? []) if (!seen.has(x) && x.requiresGrad) stack.push({ v: x, expanded: false });
+  }
+  return order;
+}
+
+export interface BackwardOptions {
+  /** Keep the graph and its intermediate values (to call backward again, or read them after). */
+  retainGraph?: boolean;
+}
+
+/**
+ * Reverse-mode accumulation from `root`: walks the graph in reverse topological order, applies
+ * each primitive's VJP, sums the gradients of values used more than once (such as h_{t-1}, read
+ * by every gate), and accumulates into `.grad` of the leaves that require it. Then, unless
+ * `retainGraph`, it frees the intermediate values of the graph it consumed.
+ */
+export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {}): void {
+  const order = topologicalOrder(root);
+  const grads = new Map<Variable, Tensor>([[root, seed]]);
+  for (let i = order.length - 1; i >= 0; i--) {
+    const v = order[i] as Variable;
+    const g = grads.get(v);
+    grads.delete(v);
+    if (g === undefined) continue;
+    const node = v.node;
+    if (node === null) {
+      // A leaf: accumulate.
+      if (v.grad === null) v.grad = g === seed ? g.share() : g;
+      else {
+        const acc = add(v.grad, g);
+        v.grad.dispose();
+        if (g !== seed) g.dispose();
+        v.grad = acc;
+      }
+      continue;
+    }
+    const inputs = node.inputs;
+    const needs = inputs.map((x) => x.requiresGrad);
+    const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Tensor | null>;
+    const inGrads = tidy(() =>
+      rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) =>
+        gi === null || !needs[j] ? null : unbroadcast(gi, (inputs[j] as Variable).shape),
+      ),
+    );
+    // Each gradient handed on must be owned once: a rule may pass `g` through (add) or return one
+    // tensor for two inputs.
+    const owned = new Set<Tensor>();
+    for (let j = 0; j < inGrads.length; j++) {
+      const gi = inGrads[j];
+      if (gi === null || gi === undefined) continue;
+      if (gi === g || owned.has(gi)) inGrads[j] = gi.share();
+      owned.add(inGrads[j] as Tensor);
+    }
+    if (g !== seed) g.dispose();
+    inputs.forEach((x, j) => {
+      const gi = inGrads[j];
+      if (gi === null || gi === undefined) return;
+      const prev = grads.get(x);
+      if (prev === undefined) grads.set(x, gi);
+      else {
+        grads.set(x, add(prev, gi));
+        prev.dispose();
+        gi.dispose();
+      }
+    });
+    if (!opts.retainGraph) v.release(v === root);
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * @wgru/autograd: tensors that remember how they were made. A reverse-mode tape over
+ * @wgru/tensor: a small table of primitive VJPs (./vjp.ts), everything else composed from them.
+ *
+ * @example
+ * ```ts
+ * import { variable } from '@wgru/autograd';
+ * const w = variable([[0.5], [-0.25]], { requiresGrad: true });
+ * const x = variable([[1, 2]]);
+ * const loss = x.matmul(w).tanh().sum();
+ * loss.backward();
+ * console.log(await w.grad!.data());
+ * ```
+ * @packageDocumentation
+ */
+export * from './functions.js';
+export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
+export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
+export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
+export { Variable, type VariableLike, type VariableOptions, variable } from './variable.js';

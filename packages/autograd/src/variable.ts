@@ -1,0 +1,209 @@
+import {
+  activeBackend, type Backend, type DType, type NestedArray, type Shape, shapeString, type Tensor, Tensor as TensorClass,
+  tensorOn, type TypedArray, assign, empty,
+} from '@wgru/tensor';
+import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
+import * as F from './functions.js';
+
+/** A Variable or a plain number (a constant that broadcasts). */
+export type VariableLike = Variable | number;
+
+/**
+ * A Tensor that remembers how it was made. Ops on Variables record a graph (unless inside
+ * `noGrad`); `backward()` walks it in reverse and accumulates gradients into the `.grad` of every
+ * leaf that requires one.
+ *
+ * @example
+ * ```ts
+ * const x = variable([1, 2, 3], { requiresGrad: true });
+ * const y = x.mul(x).sum();      // y = Σ x²
+ * y.backward();
+ * await x.grad!.data();          // Float32Array [2, 4, 6]
+ * ```
+ */
+export class Variable {
+  #value: Tensor | null;
+  /** The gradient accumulated by `backward()`, or null. */
+  grad: Tensor | null = null;
+  /** Whether gradients flow to (and are accumulated for) this Variable. */
+  requiresGrad: boolean;
+  /** @internal The op that made this Variable (null for leaves and after the graph is freed). */
+  node: Node | null;
+
+  constructor(value: Tensor, requiresGrad = false, node: Node | null = null) {
+    this.#value = value;
+    this.requiresGrad = requiresGrad;
+    this.node = node;
+  }
+
+  /** The value. Intermediate values are freed by `backward()` (unless `retainGraph`). */
+  get value(): Tensor {
+    if (this.#value === null) {
+      throw new Error(
+        'Variable: its value was freed by backward(); read intermediate values before backward(), or call backward({ retainGraph: true })',
+      );
+    }
+    return this.#value;
+  }
+
+  get shape(): Shape {
+    return this.value.shape;
+  }
+  get dtype(): DType {
+    return this.value.dtype;
+  }
+  get size(): number {
+    return this.value.size;
+  }
+  get rank(): number {
+    return this.value.rank;
+  }
+  /** Whether this Variable was made by an op (not a leaf). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** A row-major copy of the value on the host. */
+  async data(): Promise<Float32Array | Float64Array> {
+    const d = await this.value.data();
+    return d instanceof Int32Array ? Float32Array.from(d) : d;
+  }
+
+  async array(): Promise<NestedArray> {
+    return this.value.array();
+  }
+
+  /** The single value of a one-element Variable. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
+    return (await this.value.data())[0] as number;
+  }
+
+  /**
+   * Accumulates d(this)/d(leaf) into `.grad` of every leaf that requires it. `gradient` is the
+   * seed (required unless this Variable has a single element). Frees the graph's intermediate
+   * values unless `retainGraph`.
+   */
+  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+    if (!this.requiresGrad) {
+      throw new Error('backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)');
+    }
+    let seed = gradient;
+    if (seed === undefined) {
+      if (this.size !== 1) throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
+      seed = empty(this.value.backend, this.shape, this.dtype);
+      assign(seed, 1);
+    } else if (!(seed instanceof TensorClass) || seed.shape.length !== this.rank || seed.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${seed instanceof TensorClass ? shapeString(seed.shape) : typeof seed}`);
+    }
+    runBackward(this, seed, opts);
+    if (gradient === undefined) seed.dispose();
+  }
+
+  /** A new leaf sharing this value, cut off from the graph. */
+  detach(): Variable {
+    return new Variable(this.value.share(), false);
+  }
+
+  /** Sets `.grad` to null (disposing it). */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /** Frees the value (and gradient). Idempotent. */
+  dispose(): void {
+    this.#value?.dispose();
+    this.#value = null;
+    this.zeroGrad();
+    this.node = null;
+  }
+
+  /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
+  release(isRoot: boolean): void {
+    if (this.node === null) return;
+    this.node = null;
+    if (!isRoot) {
+      this.#value?.dispose();
+      this.#value = null;
+    }
+  }
+
+  /** @internal Replaces the value in place (for optimizers and weight loading). */
+  setValue(t: Tensor): void {
+    this.#value?.dispose();
+    this.#value = t;
+  }
+
+  toString(): string {
+    return `Variable(${shapeString(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // Differentiable methods (NumPy broadcasting everywhere); see ./functions.ts.
+  add(b: VariableLike): Variable { return F.add(this, b); }
+  sub(b: VariableLike): Variable { return F.sub(this, b); }
+  mul(b: VariableLike): Variable { return F.mul(this, b); }
+  div(b: VariableLike): Variable { return F.div(this, b); }
+  pow(b: VariableLike): Variable { return F.pow(this, b); }
+  maximum(b: VariableLike): Variable { return F.maximum(this, b); }
+  minimum(b: VariableLike): Variable { return F.minimum(this, b); }
+  neg(): Variable { return F.neg(this); }
+  exp(): Variable { return F.exp(this); }
+  log(): Variable { return F.log(this); }
+  sqrt(): Variable { return F.sqrt(this); }
+  square(): Variable { return F.square(this); }
+  sigmoid(): Variable { return F.sigmoid(this); }
+  tanh(): Variable { return F.tanh(this); }
+  relu(): Variable { return F.relu(this); }
+  abs(): Variable { return F.abs(this); }
+  matmul(b: Variable): Variable { return F.matmul(this, b); }
+  sum(axes?: number | number[], keepDims = false): Variable { return F.sum(this, axes, keepDims); }
+  mean(axes?: number | number[], keepDims = false): Variable { return F.mean(this, axes, keepDims); }
+  max(axes?: number | number[], keepDims = false): Variable { return F.max(this, axes, keepDims); }
+  min(axes?: number | number[], keepDims = false): Variable { return F.min(this, axes, keepDims); }
+  reshape(shape: number[]): Variable { return F.reshape(this, shape); }
+  transpose(perm?: number[]): Variable { return F.transpose(this, perm); }
+  permute(perm: number[]): Variable { return F.permute(this, perm); }
+  slice(begin: number[], size: number[]): Variable { return F.slice(this, begin, size); }
+  squeeze(axes?: number | number[]): Variable { return F.squeeze(this, axes); }
+  unsqueeze(axis: number): Variable { return F.unsqueeze(this, axis); }
+  gather(indices: Tensor, axis = 0): Variable { return F.gather(this, indices, axis); }
+  softmax(axis = -1): Variable { return F.softmax(this, axis); }
+  logSoftmax(axis = -1): Variable { return F.logSoftmax(this, axis); }
+  logSumExp(axis = -1, keepDims = false): Variable { return F.logSumExp(this, axis, keepDims); }
+  // Comparisons give float32 0/1 masks (no gradient).
+  equal(b: VariableLike): Variable { return F.compare('equal', this, b); }
+  less(b: VariableLike): Variable { return F.compare('less', this, b); }
+  greater(b: VariableLike): Variable { return F.compare('greater', this, b); }
+  lessEqual(b: VariableLike): Variable { return F.compare('lessEqual', this, b); }
+  greaterEqual(b: VariableLike): Variable { return F.compare('greaterEqual', this, b); }
+}
+
+export interface VariableOptions {
+  shape?: Shape;
+  dtype?: DType;
+  requiresGrad?: boolean;
+  /** Where to put the value (default: the active backend). */
+  backend?: Backend;
+}
+
+const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
+
+/**
+ * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
+ * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
+ */
+export function variable(values: number | NestedArray | TypedArray | Tensor, opts: VariableOptions = {}): Variable {
+  if (opts === null || typeof opts !== 'object') throw new Error('variable: options must be an object');
+  for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
+  let t: Tensor;
+  if (values instanceof TensorClass) {
+    if (opts.shape !== undefined || opts.dtype !== undefined) throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
+    t = values;
+  } else {
+    t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
+  }
+  const requiresGrad = opts.requiresGrad ?? false;
+  if (requiresGrad && t.dtype === 'int32') throw new Error('variable: an int32 Variable cannot require grad');
+  return new Variable(t, requiresGrad);
+}
