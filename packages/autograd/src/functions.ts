@@ -2,7 +2,7 @@ import * as T from '@wgru/tensor';
 import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, type Tensor } from '@wgru/tensor';
 import { isGradEnabled, type Node } from './graph.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
-import { Variable, type VariableLike } from './variable.js';
+import { transientConstant, Variable, type VariableLike } from './variable.js';
 
 /**
  * Records one primitive: computes its value with the raw tensor op and, when gradients are on and
@@ -12,6 +12,8 @@ function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveA
   const value = forward(inputs.map((x) => x.value));
   const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
+  // With no node to hold them, one-use constants can go at once.
+  if (node === null) for (const x of inputs) if (x.transient) x.dispose();
   return new Variable(value, requiresGrad, node);
 }
 
@@ -40,7 +42,7 @@ function constant(value: number, like: Variable): Variable {
     }
     constants.set(key, t);
   }
-  return new Variable(t.share(), false);
+  return transientConstant(t.share());
 }
 
 function check(op: string, arg: string, x: unknown): asserts x is Variable {
@@ -85,8 +87,9 @@ export const abs = (x: Variable): Variable => unary('abs', x);
 
 /** cond ? a : b, elementwise; `cond` is a mask (nonzero = true) and gets no gradient. */
 export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike): Variable {
-  const c = cond instanceof Variable ? cond : new Variable(cond, false);
-  if (!(c instanceof Variable)) throw new Error('where: cond must be a Variable or Tensor mask');
+  if (!(cond instanceof Variable) && !(cond instanceof T.Tensor)) throw new Error('where: cond must be a Variable or Tensor mask');
+  // A Tensor mask is shared, not taken over: the caller still owns (and may dispose) it.
+  const c = cond instanceof Variable ? cond : transientConstant(cond.share());
   const [x, y] = operands('where', a, b);
   return apply('where', [c, x, y], null, ([m, p, q]) => T.where(m as Tensor, p as Tensor, q as Tensor));
 }
@@ -214,7 +217,7 @@ export function gather(x: Variable, indices: Tensor, axis = 0): Variable {
   check('gather', 'x', x);
   if (!(indices instanceof T.Tensor)) throw new Error('gather: indices must be an int32 Tensor');
   const a = normalizeAxis('gather', axis, x.rank);
-  return apply('gather', [x, new Variable(indices, false)], { axis: a }, ([v, i]) => T.gather(v as Tensor, i as Tensor, a));
+  return apply('gather', [x, transientConstant(indices.share())], { axis: a }, ([v, i]) => T.gather(v as Tensor, i as Tensor, a));
 }
 
 // ---- composites: gradients come from the primitives above ----
@@ -230,9 +233,10 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   const a = normalizeAxis('logSumExp', axis, x.rank);
   const mRaw = T.max(x.value, a, true);
   // Rows that are all -Infinity (or +Infinity) keep m = 0, so they give ±Infinity, not NaN.
-  const m = new Variable(T.where(T.isInf(mRaw), 0, mRaw), false);
+  const mValue = T.where(T.isInf(mRaw), 0, mRaw);
   mRaw.dispose();
-  const out = add(log(sum(exp(sub(x, m)), a, true)), m);
+  const shifted = sub(x, transientConstant(mValue.share()));
+  const out = add(log(sum(exp(shifted), a, true)), transientConstant(mValue));
   return keepDims ? out : squeeze(out, a);
 }
 

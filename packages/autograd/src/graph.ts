@@ -1,5 +1,5 @@
-import { add, reshape, sum, type Tensor, tidy } from '@wgru/tensor';
-import type { PrimitiveAttrs, Primitive } from './vjp.js';
+import { add, addInto, assign, empty, reshape, slice, sum, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
+import type { Primitive, PrimitiveAttrs, SliceGrad } from './vjp.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
 
@@ -74,6 +74,43 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
+/** The gradient arriving at one Variable: a dense sum plus sparse slice blocks. */
+interface Pending {
+  dense: Tensor | null;
+  blocks: SliceGrad[];
+}
+
+/** Adds a contribution to a pending gradient (taking ownership of its tensor). */
+function accumulate(p: Pending, g: Tensor | SliceGrad): void {
+  if (!(g instanceof TensorClass)) {
+    p.blocks.push(g);
+    return;
+  }
+  if (p.dense === null) p.dense = g;
+  else {
+    const sum = add(p.dense, g);
+    p.dense.dispose();
+    g.dispose();
+    p.dense = sum;
+  }
+}
+
+/** The complete gradient: the dense part (or zeros) with every slice block added into place. */
+function materialize(p: Pending, like: Variable): Tensor {
+  if (p.blocks.length === 0) return p.dense as Tensor;
+  // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
+  const base = empty(like.value.backend, like.shape, like.dtype);
+  assign(base, p.dense ?? 0);
+  p.dense?.dispose();
+  for (const b of p.blocks) {
+    const region = slice(base, [...b.begin], [...b.size]);
+    addInto(region, b.grad);
+    region.dispose();
+    b.grad.dispose();
+  }
+  return base;
+}
+
 /**
  * Reverse-mode accumulation from `root`: walks the graph in reverse topological order, applies
  * each primitive's VJP, sums the gradients of values used more than once (such as h_{t-1}, read
@@ -82,31 +119,33 @@ export interface BackwardOptions {
  */
 export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {}): void {
   const order = topologicalOrder(root);
-  const grads = new Map<Variable, Tensor>([[root, seed]]);
+  const pending = new Map<Variable, Pending>([[root, { dense: seed.share(), blocks: [] }]]);
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i] as Variable;
-    const g = grads.get(v);
-    grads.delete(v);
-    if (g === undefined) continue;
+    const p = pending.get(v);
+    pending.delete(v);
+    if (p === undefined) continue;
+    const g = materialize(p, v);
     const node = v.node;
     if (node === null) {
-      // A leaf: accumulate.
-      if (v.grad === null) v.grad = g === seed ? g.share() : g;
+      // A leaf: accumulate into .grad.
+      if (v.grad === null) v.grad = g;
       else {
         const acc = add(v.grad, g);
         v.grad.dispose();
-        if (g !== seed) g.dispose();
+        g.dispose();
         v.grad = acc;
       }
       continue;
     }
     const inputs = node.inputs;
     const needs = inputs.map((x) => x.requiresGrad);
-    const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Tensor | null>;
+    const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Tensor | SliceGrad | null>;
     const inGrads = tidy(() =>
-      rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) =>
-        gi === null || !needs[j] ? null : unbroadcast(gi, (inputs[j] as Variable).shape),
-      ),
+      rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) => {
+        if (gi === null || !needs[j]) return null;
+        return gi instanceof TensorClass ? unbroadcast(gi, (inputs[j] as Variable).shape) : gi;
+      }),
     );
     // Each gradient handed on must be owned once: a rule may pass `g` through (add) or return one
     // tensor for two inputs.
@@ -114,20 +153,21 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
     for (let j = 0; j < inGrads.length; j++) {
       const gi = inGrads[j];
       if (gi === null || gi === undefined) continue;
-      if (gi === g || owned.has(gi)) inGrads[j] = gi.share();
-      owned.add(inGrads[j] as Tensor);
+      const t = gi instanceof TensorClass ? gi : gi.grad;
+      const mine = t === g || owned.has(t) ? t.share() : t;
+      owned.add(mine);
+      inGrads[j] = gi instanceof TensorClass ? mine : { ...gi, grad: mine };
     }
-    if (g !== seed) g.dispose();
+    g.dispose();
     inputs.forEach((x, j) => {
       const gi = inGrads[j];
       if (gi === null || gi === undefined) return;
-      const prev = grads.get(x);
-      if (prev === undefined) grads.set(x, gi);
-      else {
-        grads.set(x, add(prev, gi));
-        prev.dispose();
-        gi.dispose();
+      let q = pending.get(x);
+      if (q === undefined) {
+        q = { dense: null, blocks: [] };
+        pending.set(x, q);
       }
+      accumulate(q, gi);
     });
     if (!opts.retainGraph) v.release(v === root);
   }

@@ -5,6 +5,13 @@ import {
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
 
+/** A constant leaf for one use inside the graph, freed with the node that consumes it. */
+export function transientConstant(value: Tensor): Variable {
+  const v = new Variable(value, false);
+  v.transient = true;
+  return v;
+}
+
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
 
@@ -29,6 +36,11 @@ export class Variable {
   requiresGrad: boolean;
   /** @internal The op that made this Variable (null for leaves and after the graph is freed). */
   node: Node | null;
+  /**
+   * @internal A constant leaf made for one op (a scalar operand, a dropout mask): freed together
+   * with the node that uses it when backward consumes the graph.
+   */
+  transient = false;
 
   constructor(value: Tensor, requiresGrad = false, node: Node | null = null) {
     this.#value = value;
@@ -122,6 +134,7 @@ export class Variable {
   /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
   release(isRoot: boolean): void {
     if (this.node === null) return;
+    for (const x of this.node.inputs) if (x.transient) x.dispose();
     this.node = null;
     if (!isRoot) {
       this.#value?.dispose();

@@ -1,5 +1,5 @@
 import {
-  add, assign, backendOf, broadcastTo, div, empty, equal, greater, log, matmul as matmulT, mul, neg, permute as permuteT,
+  add, broadcastTo, div, equal, greater, log, matmul as matmulT, mul, neg, permute as permuteT,
   pow, reshape as reshapeT, scatterAdd, sign, slice as sliceT, square, sub, sum as sumT, type Tensor, where as whereT,
 } from '@wgru/tensor';
 
@@ -34,11 +34,24 @@ export interface VjpContext<P extends Primitive> {
 }
 
 /**
+ * The gradient of a slice: `grad` belongs in the block at `begin` of extent `size` of the input,
+ * zero elsewhere. Kept sparse so that T slices of one [T, ...] tensor (a recurrence reading its
+ * input projection step by step) cost O(T) to accumulate, not O(T²): the engine adds every block
+ * into one buffer when the input's gradient is complete.
+ */
+export interface SliceGrad {
+  readonly kind: 'slice';
+  readonly begin: readonly number[];
+  readonly size: readonly number[];
+  readonly grad: Tensor;
+}
+
+/**
  * A vector-Jacobian product: given the gradient `g` of the output, the gradient of each input,
  * or null where none is needed. A result may have the broadcast (output) shape: the engine sums it
  * back to the input's shape, in one place, for every rule.
  */
-export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Tensor | null>;
+export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Tensor | SliceGrad | null>;
 
 const ifNeeded = (need: boolean | undefined, f: () => Tensor): Tensor | null => (need ? f() : null);
 
@@ -110,14 +123,7 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     });
     return [permuteT(g, inverse)];
   },
-  slice: (g, { inputs: [a], attrs }) => {
-    const x = a as Tensor;
-    const out = zerosLike(x);
-    const part = sliceT(out, attrs.begin, attrs.size);
-    assign(part, g);
-    part.dispose();
-    return [out];
-  },
+  slice: (g, { attrs }) => [{ kind: 'slice', begin: attrs.begin, size: attrs.size, grad: g }],
   concat: (g, { inputs, attrs }) => {
     let at = 0;
     return inputs.map((x) => {
@@ -128,9 +134,3 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   },
   gather: (g, { inputs: [a, indices], attrs }) => [scatterAdd([...(a as Tensor).shape], indices as Tensor, g, attrs.axis), null],
 };
-
-function zerosLike(x: Tensor): Tensor {
-  const out = empty(backendOf('zeros', x), x.shape, x.dtype);
-  assign(out, 0);
-  return out;
-}

@@ -18,7 +18,21 @@ function arr(v: View): TypedArray {
   return (v.storage as CpuStorage).array;
 }
 
-/** Compiles an expression into a JavaScript closure over the current input values. */
+/**
+ * A constant as the dtype of its node holds it: `add(x, 0.1)` on float32 adds fround(0.1), as
+ * the GPU does and as NumPy does with a Python float beside a float32 array.
+ */
+function constantOf(value: number, dtype: DType): number {
+  if (dtype === 'float32') return Math.fround(value);
+  if (dtype === 'int32') return value | 0;
+  return value;
+}
+
+/**
+ * Compiles an expression into a JavaScript closure over the current input values. Arithmetic is
+ * float64, except on int32 nodes, which wrap like i32 (multiplication through Math.imul: a float64
+ * product of two large int32s is not exact).
+ */
 function evaluator(e: Expr): (x: readonly number[], consts: { i: number; list: number[] }) => number {
   switch (e.kind) {
     case 'input': {
@@ -26,18 +40,23 @@ function evaluator(e: Expr): (x: readonly number[], consts: { i: number; list: n
       return (x) => x[i] as number;
     }
     case 'const': {
-      const v = e.value;
+      const v = constantOf(e.value, e.dtype);
       return () => v;
     }
     case 'unary': {
       const f = unaryOps[e.op].cpu;
       const a = evaluator(e.a);
+      if (e.dtype === 'int32') return (x, c) => f(a(x, c)) | 0;
       return (x, c) => f(a(x, c));
     }
     case 'binary': {
-      const f = binaryOps[e.op].cpu;
       const a = evaluator(e.a);
       const b = evaluator(e.b);
+      if (e.dtype === 'int32') {
+        const f = e.op === 'mul' ? Math.imul : binaryOps[e.op].cpu;
+        return (x, c) => f(a(x, c), b(x, c)) | 0;
+      }
+      const f = binaryOps[e.op].cpu;
       return (x, c) => f(a(x, c), b(x, c));
     }
     case 'where': {
@@ -135,6 +154,7 @@ export class CpuBackend implements Backend {
     const redShape = axes.map((i) => x.shape[i] as number);
     const keptView = { strides: keep.map((i) => x.strides[i] as number), offset: x.offset };
     const redStrides = axes.map((i) => x.strides[i] as number);
+    const isInt = x.dtype === 'int32';
     forEachIndex(keptShape, [keptView], (k, base) => {
       let acc = op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' || op === 'argmax' ? -Infinity : Infinity;
       let best = 0;
@@ -143,10 +163,10 @@ export class CpuBackend implements Backend {
         const v = src[o[0] as number] as number;
         switch (op) {
           case 'sum':
-            acc += v;
+            acc = isInt ? (acc + v) | 0 : acc + v;
             break;
           case 'prod':
-            acc *= v;
+            acc = isInt ? Math.imul(acc, v) : acc * v;
             break;
           case 'max':
           case 'argmax':
@@ -200,15 +220,17 @@ export class CpuBackend implements Backend {
     const som = out.strides[out.shape.length - 2] as number;
     const son = out.strides[out.shape.length - 1] as number;
     const row = new Float64Array(n);
+    const isInt = out.dtype === 'int32';
     forEachIndex(batchShape, views, (_, o) => {
       const [oa, ob, oc] = o as [number, number, number];
       for (let i = 0; i < m; i++) {
         row.fill(0);
         for (let p = 0; p < k; p++) {
+          // No shortcut for av === 0: 0 * Inf and 0 * NaN must still give NaN.
           const av = A[oa + i * sam + p * sak] as number;
-          if (av === 0) continue;
           const bo = ob + p * sbk;
-          for (let j = 0; j < n; j++) row[j] = (row[j] as number) + av * (B[bo + j * sbn] as number);
+          if (isInt) for (let j = 0; j < n; j++) row[j] = ((row[j] as number) + Math.imul(av, B[bo + j * sbn] as number)) | 0;
+          else for (let j = 0; j < n; j++) row[j] = (row[j] as number) + av * (B[bo + j * sbn] as number);
         }
         for (let j = 0; j < n; j++) C[oc + i * som + j * son] = row[j] as number;
       }

@@ -156,6 +156,26 @@ export function assign(target: Tensor, source: TensorLike): void {
   }
 }
 
+/**
+ * target += source in place (source broadcast to target's shape). `target` may be a view, such
+ * as a slice of a larger gradient buffer: only its elements change.
+ */
+export function addInto(target: Tensor, source: TensorLike): void {
+  checkTensor('addInto', 'target', target);
+  const backend = backendOf('addInto', target, source);
+  if (source instanceof Tensor) {
+    const shape = broadcastShapes('addInto', target.shape, source.shape);
+    if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {
+      throw new Error(`addInto: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`);
+    }
+    const expr = binaryExpr('add', input(0, target.dtype), input(1, source.dtype));
+    backend.map(castTo(expr, target.dtype), [target.view, broadcastView(source, target.shape)], target.view);
+  } else {
+    const expr = binaryExpr('add', input(0, target.dtype), { kind: 'const', value: source, dtype: target.dtype });
+    backend.map(castTo(expr, target.dtype), [target.view], target.view);
+  }
+}
+
 /** A tensor of `shape` filled with `value` (a kernel, not an upload). */
 export function fillOn(backend: ReturnType<typeof backendOf>, shape: Shape, value: number, dtype: DType, op: string): Tensor {
   const out = empty(backend, shape, dtype, op);

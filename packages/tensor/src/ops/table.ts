@@ -5,6 +5,9 @@
  *
  * WGSL leaves some results undefined (`log` of a negative number, `tanh` beyond ±90, `pow` with a
  * negative base): the bodies below spell out the IEEE answer instead of trusting the driver.
+ * WGSL also lets a compiler assume that no NaN exists at run time, and real ones act on it (`x != x`
+ * folds to false, `max(NaN, 0)` is 0, `NaN != 0` is false): every float op whose answer depends
+ * on NaN tests for it by its bits (`wgru_isnan`), and comparisons go through helpers that do so.
  */
 
 /** Names of the unary elementwise primitives. */
@@ -37,25 +40,33 @@ export interface BinarySpec {
 
 const bool = (c: boolean) => (c ? 1 : 0);
 
+/** The float comparisons, by the name of their WGSL helper (see `wgru_lt` and friends below). */
+const COMPARISONS = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
+
+/** A comparison as a 0/1 mask: plain on i32, through a NaN-aware helper on f32. */
+function compare(name: keyof typeof COMPARISONS): BinarySpec['wgsl'] {
+  return (a, b, t) => (t === 'i32' ? `wgru_mask(${a} ${COMPARISONS[name]} ${b})` : `wgru_${name}(${a}, ${b})`);
+}
+
 export const unaryOps: Record<UnaryOp, UnarySpec> = {
   neg: { wgsl: (x) => `(-${x})`, cpu: (x) => -x, keepsInt: true },
   abs: { wgsl: (x) => `abs(${x})`, cpu: Math.abs, keepsInt: true },
-  sign: { wgsl: (x) => `sign(${x})`, cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0), keepsInt: true },
+  sign: { wgsl: (x, t) => (t === 'f32' ? `wgru_sign(${x})` : `sign(${x})`), cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0), keepsInt: true },
   exp: { wgsl: (x) => `exp(${x})`, cpu: Math.exp, keepsInt: false },
   log: { wgsl: (x) => `wgru_log(${x})`, cpu: Math.log, keepsInt: false },
   sqrt: { wgsl: (x) => `wgru_sqrt(${x})`, cpu: Math.sqrt, keepsInt: false },
   reciprocal: { wgsl: (x) => `(1.0 / ${x})`, cpu: (x) => 1 / x, keepsInt: false },
   sigmoid: { wgsl: (x) => `wgru_sigmoid(${x})`, cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))), keepsInt: false },
   tanh: { wgsl: (x) => `wgru_tanh(${x})`, cpu: Math.tanh, keepsInt: false },
-  relu: { wgsl: (x, t) => `max(${x}, ${t === 'f32' ? '0.0' : '0'})`, cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), keepsInt: true },
+  relu: { wgsl: (x, t) => (t === 'f32' ? `wgru_relu(${x})` : `max(${x}, 0)`), cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), keepsInt: true },
   sin: { wgsl: (x) => `sin(${x})`, cpu: Math.sin, keepsInt: false },
   cos: { wgsl: (x) => `cos(${x})`, cpu: Math.cos, keepsInt: false },
   floor: { wgsl: (x) => `floor(${x})`, cpu: Math.floor, keepsInt: false },
   ceil: { wgsl: (x) => `ceil(${x})`, cpu: Math.ceil, keepsInt: false },
   // Round half to even, as NumPy and WGSL do.
   round: { wgsl: (x) => `round(${x})`, cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, keepsInt: false },
-  isnan: { wgsl: (x) => `wgru_mask(${x} != ${x})`, cpu: (x) => bool(Number.isNaN(x)), keepsInt: false, mask: true },
-  isinf: { wgsl: (x) => `wgru_mask(abs(${x}) == wgru_inf())`, cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY), keepsInt: false, mask: true },
+  isnan: { wgsl: (x) => `wgru_mask(wgru_isnan(${x}))`, cpu: (x) => bool(Number.isNaN(x)), keepsInt: false, mask: true },
+  isinf: { wgsl: (x) => `wgru_mask(wgru_isinf(${x}))`, cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY), keepsInt: false, mask: true },
 };
 
 export const binaryOps: Record<BinaryOp, BinarySpec> = {
@@ -66,12 +77,12 @@ export const binaryOps: Record<BinaryOp, BinarySpec> = {
   pow: { wgsl: (a, b) => `wgru_pow(${a}, ${b})`, cpu: Math.pow, keepsInt: false },
   maximum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_max(${a}, ${b})` : `max(${a}, ${b})`), cpu: Math.max, keepsInt: true },
   minimum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_min(${a}, ${b})` : `min(${a}, ${b})`), cpu: Math.min, keepsInt: true },
-  equal: { wgsl: (a, b) => `wgru_mask(${a} == ${b})`, cpu: (a, b) => bool(a === b), keepsInt: true, mask: true },
-  notEqual: { wgsl: (a, b) => `wgru_mask(${a} != ${b})`, cpu: (a, b) => bool(a !== b), keepsInt: true, mask: true },
-  less: { wgsl: (a, b) => `wgru_mask(${a} < ${b})`, cpu: (a, b) => bool(a < b), keepsInt: true, mask: true },
-  lessEqual: { wgsl: (a, b) => `wgru_mask(${a} <= ${b})`, cpu: (a, b) => bool(a <= b), keepsInt: true, mask: true },
-  greater: { wgsl: (a, b) => `wgru_mask(${a} > ${b})`, cpu: (a, b) => bool(a > b), keepsInt: true, mask: true },
-  greaterEqual: { wgsl: (a, b) => `wgru_mask(${a} >= ${b})`, cpu: (a, b) => bool(a >= b), keepsInt: true, mask: true },
+  equal: { wgsl: compare('eq'), cpu: (a, b) => bool(a === b), keepsInt: true, mask: true },
+  notEqual: { wgsl: compare('ne'), cpu: (a, b) => bool(a !== b), keepsInt: true, mask: true },
+  less: { wgsl: compare('lt'), cpu: (a, b) => bool(a < b), keepsInt: true, mask: true },
+  lessEqual: { wgsl: compare('le'), cpu: (a, b) => bool(a <= b), keepsInt: true, mask: true },
+  greater: { wgsl: compare('gt'), cpu: (a, b) => bool(a > b), keepsInt: true, mask: true },
+  greaterEqual: { wgsl: compare('ge'), cpu: (a, b) => bool(a >= b), keepsInt: true, mask: true },
 };
 
 /**
@@ -84,16 +95,31 @@ var<private> wgru_bits_inf: u32 = 0x7f800000u;
 fn wgru_nan() -> f32 { return bitcast<f32>(wgru_bits_nan); }
 fn wgru_inf() -> f32 { return bitcast<f32>(wgru_bits_inf); }
 fn wgru_mask(c: bool) -> f32 { return select(0.0, 1.0, c); }
-fn wgru_isnan(x: f32) -> bool { return x != x; }
+// By the bits: exponent all ones and a nonzero mantissa (NaN), or a zero mantissa (±Inf).
+fn wgru_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn wgru_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+fn wgru_unordered(a: f32, b: f32) -> bool { return wgru_isnan(a) || wgru_isnan(b); }
+// A mask or condition is true where it is nonzero, NaN included.
+fn wgru_truthy(c: f32) -> bool { return c != 0.0 || wgru_isnan(c); }
+fn wgru_sign(x: f32) -> f32 { return select(sign(x), x, wgru_isnan(x)); }
+fn wgru_to_i32(x: f32) -> i32 { return select(i32(x), 0, wgru_isnan(x)); }
+fn wgru_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wgru_isnan(x)); }
+// IEEE comparisons: false when either side is NaN, except != (then true).
+fn wgru_eq(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a == b); }
+fn wgru_ne(a: f32, b: f32) -> f32 { return wgru_mask(wgru_unordered(a, b) || a != b); }
+fn wgru_lt(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a < b); }
+fn wgru_le(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a <= b); }
+fn wgru_gt(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a > b); }
+fn wgru_ge(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a >= b); }
 fn wgru_log(x: f32) -> f32 {
   if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
   if (x == 0.0) { return -wgru_inf(); }
-  if (x == wgru_inf()) { return x; }
+  if (wgru_isinf(x)) { return x; }
   return log(x);
 }
 fn wgru_sqrt(x: f32) -> f32 {
   if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
-  if (x == wgru_inf()) { return x; }
+  if (wgru_isinf(x)) { return x; }
   return sqrt(x);
 }
 // 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: never exp of a large positive number.
@@ -124,11 +150,12 @@ fn wgru_min(a: f32, b: f32) -> f32 {
   return min(a, b);
 }
 // a^b with IEEE/NumPy semantics: integer powers of negative bases are exact (repeated squaring),
-// a negative base with a fractional exponent is NaN.
+// a negative finite base with a fractional exponent is NaN, and (-Inf)^b is that of +Inf.
 fn wgru_pow(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
-  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
+  if (wgru_unordered(a, b)) { return wgru_nan(); }
   let isInt = floor(b) == b;
+  if (a < 0.0 && !isInt && wgru_isinf(a)) { return select(0.0, wgru_inf(), b > 0.0); }
   if (isInt && abs(b) <= 64.0) {
     var n = u32(abs(b));
     var base = a;

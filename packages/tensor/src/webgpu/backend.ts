@@ -131,9 +131,13 @@ export class WebGpuBackend implements Backend {
   map(expr: Expr, inputs: readonly View[], out: View): void {
     const n = out.shape.reduce((a, b) => a * b, 1);
     if (n === 0) return;
-    // An output that shares storage with an input is computed into a temporary and copied back
-    // (WebGPU forbids binding one buffer as both read and read-write in a dispatch).
-    if (inputs.some((v) => v.storage === out.storage)) {
+    // An input that is exactly the output's view is read through the output's binding (each
+    // invocation reads its element before writing it: in-place is safe). Any other overlap is
+    // computed into a temporary and copied back (WebGPU forbids binding one buffer as both read
+    // and read-write in a dispatch).
+    const sameView = (v: View) =>
+      v.offset === out.offset && v.shape.length === out.shape.length && v.strides.every((s, i) => s === out.strides[i] || out.shape[i] === 1);
+    if (inputs.some((v) => v.storage === out.storage && !sameView(v))) {
       const tmp = this.alloc(out.dtype, n);
       const tv: View = { storage: tmp, dtype: out.dtype, shape: out.shape, strides: contiguousStrides(out.shape), offset: 0 };
       this.map(expr, inputs, tv);

@@ -32,7 +32,8 @@ function wgslOf(e: Expr, inputVar: (i: number) => string, constAt: { next: numbe
       const c = wgslOf(e.cond, inputVar, constAt);
       const a = wgslOf(e.a, inputVar, constAt);
       const b = wgslOf(e.b, inputVar, constAt);
-      return `select(${b}, ${a}, ${c} != ${e.cond.dtype === 'int32' ? '0' : '0.0'})`;
+      // A condition is true where nonzero; NaN counts as true (wgru_truthy tests its bits).
+      return `select(${b}, ${a}, ${e.cond.dtype === 'int32' ? `${c} != 0` : `wgru_truthy(${c})`})`;
     }
     case 'cast': {
       const a = wgslOf(e.a, inputVar, constAt);
@@ -40,7 +41,7 @@ function wgslOf(e: Expr, inputVar: (i: number) => string, constAt: { next: numbe
       const to = wgslType(e.dtype);
       if (from === to) return a;
       // f32 -> i32: WGSL truncates toward zero and saturates; NaN becomes 0 as on the CPU.
-      return to === 'i32' ? `i32(select(${a}, 0.0, ${a} != ${a}))` : `f32(${a})`;
+      return to === 'i32' ? `wgru_to_i32(${a})` : `f32(${a})`;
     }
   }
 }

@@ -25,7 +25,7 @@ export function reduceKernel(op: ReduceOp, x: View, axes: readonly number[], out
   const cmp = op === 'max' || op === 'argmax' ? '>' : '<';
   const zero = T === 'f32' ? '0.0' : '0';
   const one = T === 'f32' ? '1.0' : '1';
-  const isnan = (v: string) => (T === 'f32' ? `(${v} != ${v})` : 'false');
+  const isnan = (v: string) => (T === 'f32' ? `wgru_isnan(${v})` : 'false');
 
   let base = P(2);
   for (let d = 0; d < rk; d++) base += ` + c${d} * ${P(keptStridesAt + d)}`;

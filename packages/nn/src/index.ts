@@ -1,0 +1,20 @@
+/**
+ * @wgru/nn: modules, losses, optimizers, weight files, and the recurrent layers (GRU, LSTM, RNN)
+ * written from primitive ops so that every gate's gradient comes from the tape.
+ *
+ * @example
+ * ```ts
+ * import { GRU, Linear, CrossEntropyLoss } from '@wgru/nn';
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 8, seed: 0 });
+ * const head = new Linear(8, 3, { seed: 1 });
+ * ```
+ * @packageDocumentation
+ */
+export { type InitOptions, normalParameter, uniformParameter } from './init.js';
+export { Dropout, LogSoftmax, Softmax } from './layers/activation.js';
+export { Embedding } from './layers/embedding.js';
+export { Linear, type LinearOptions } from './layers/linear.js';
+export { CrossEntropyLoss, type CrossEntropyOptions, MSELoss, type MSEOptions, type Reduction } from './losses.js';
+export { Module, Parameter } from './module.js';
+export { GRU, GRUCell, type GRUCellOptions, type GRUOptions } from './rnn/gru.js';
+export { type RecurrentCell, type RecurrentOptions, type RecurrentResult, runRecurrent, zeroState } from './rnn/recurrent.js';

@@ -1,0 +1,45 @@
+import { type Variable, where } from '@wgru/autograd';
+import { greaterEqual, uniform, withBackend, normalizeAxis } from '@wgru/tensor';
+import { Module } from '../module.js';
+
+/** softmax along `axis` as a module. */
+export class Softmax extends Module {
+  constructor(readonly axis = -1) {
+    super();
+  }
+  forward(x: Variable): Variable {
+    normalizeAxis('Softmax', this.axis, x.rank);
+    return x.softmax(this.axis);
+  }
+}
+
+/** log-softmax along `axis` as a module. */
+export class LogSoftmax extends Module {
+  constructor(readonly axis = -1) {
+    super();
+  }
+  forward(x: Variable): Variable {
+    normalizeAxis('LogSoftmax', this.axis, x.rank);
+    return x.logSoftmax(this.axis);
+  }
+}
+
+/**
+ * In training mode, zeroes each element with probability p and scales the rest by 1/(1−p);
+ * in eval mode, the identity.
+ */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+  }
+  forward(x: Variable): Variable {
+    if (!this.training || this.p === 0) return x;
+    const u = withBackend(x.value.backend, () => uniform(x.shape));
+    const keep = greaterEqual(u, this.p);
+    u.dispose();
+    const out = where(keep, x.mul(1 / (1 - this.p)), 0);
+    keep.dispose(); // `where` holds its own handle until backward frees the graph
+    return out;
+  }
+}

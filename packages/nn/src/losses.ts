@@ -1,0 +1,114 @@
+import { transientConstant, type Variable } from '@wgru/autograd';
+import { add, cast, equal, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
+import { Module } from './module.js';
+
+export type Reduction = 'mean' | 'sum' | 'none';
+
+function checkReduction(op: string, r: unknown): Reduction {
+  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
+  return r;
+}
+
+function checkOptions(op: string, opts: object, allowed: string[]): void {
+  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object`);
+  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new Error(`${op}: unknown option '${k}'`);
+}
+
+export interface CrossEntropyOptions {
+  reduction?: Reduction;
+  /** Targets equal to this index contribute nothing (and are not counted by 'mean'). */
+  ignoreIndex?: number;
+  /** ε in [0, 1]: the target distribution is (1 − ε) one-hot + ε / C uniform. */
+  labelSmoothing?: number;
+}
+
+/**
+ * Cross-entropy from raw logits [N, C] and int32 class indices [N], as torch.nn.CrossEntropyLoss:
+ * loss_i = −Σ_c q_ic log softmax(logits_i)_c with q the (smoothed) one-hot target. Computed with a
+ * log-softmax, so large logits cannot overflow.
+ *
+ * @example
+ * ```ts
+ * const loss = new CrossEntropyLoss().forward(logits, tensor([2, 0], undefined, 'int32'));
+ * ```
+ */
+export class CrossEntropyLoss extends Module {
+  readonly reduction: Reduction;
+  readonly ignoreIndex: number | undefined;
+  readonly labelSmoothing: number;
+
+  constructor(opts: CrossEntropyOptions = {}) {
+    super();
+    checkOptions('CrossEntropyLoss', opts, ['reduction', 'ignoreIndex', 'labelSmoothing']);
+    this.reduction = checkReduction('CrossEntropyLoss', opts.reduction ?? 'mean');
+    if (opts.ignoreIndex !== undefined && !Number.isInteger(opts.ignoreIndex)) throw new Error(`CrossEntropyLoss: ignoreIndex must be an integer, got ${opts.ignoreIndex}`);
+    this.ignoreIndex = opts.ignoreIndex;
+    this.labelSmoothing = opts.labelSmoothing ?? 0;
+    if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1)) {
+      throw new Error(`CrossEntropyLoss: labelSmoothing must be in [0, 1], got ${opts.labelSmoothing}`);
+    }
+  }
+
+  forward(logits: Variable, targets: Tensor): Variable {
+    if (logits.rank !== 2) throw new Error(`CrossEntropyLoss: logits must be [N, C], got ${shapeString(logits.shape)}`);
+    if (!(targets instanceof Tensor)) throw new Error('CrossEntropyLoss: targets must be an int32 Tensor [N]');
+    if (targets.dtype !== 'int32') throw new Error(`CrossEntropyLoss: targets must be int32 class indices, got ${targets.dtype} ${shapeString(targets.shape)}`);
+    const [n, c] = logits.shape as [number, number];
+    if (targets.rank !== 1 || targets.shape[0] !== n) {
+      throw new Error(`CrossEntropyLoss: targets ${shapeString(targets.shape)} must be [${n}] for logits ${shapeString(logits.shape)}`);
+    }
+    const known = targets.hostValues;
+    if (known) {
+      for (let i = 0; i < known.length; i++) {
+        const t = known[i] as number;
+        if (t !== this.ignoreIndex && (t < 0 || t >= c)) {
+          throw new Error(`CrossEntropyLoss: target ${t} at position ${i} is out of range for ${c} classes`);
+        }
+      }
+    }
+    const ignore = this.ignoreIndex;
+    const eps = this.labelSmoothing;
+    const q = tidy(() => {
+      // q = (1 − ε) onehot(t) + ε / C: the target distribution of each row
+      const classes = tensorOn(targets.backend, Int32Array.from({ length: c }, (_, i) => i), [c], 'int32');
+      let q = equal(reshape(targets, [n, 1]), classes);
+      if (eps > 0) q = add(mul(q, 1 - eps), eps / c);
+      // rows whose target is ignoreIndex count for nothing
+      if (ignore !== undefined) q = mul(q, reshape(notEqual(targets, ignore), [n, 1]));
+      return logits.dtype === 'float64' ? cast(q, 'float64') : q;
+    });
+    const logp = logits.logSoftmax(1);
+    // loss_i = −Σ_c q_ic log p_ic
+    const perRow = logp.mul(transientConstant(q)).sum(1).neg();
+    if (this.reduction === 'none') return perRow;
+    const total = perRow.sum();
+    if (this.reduction === 'sum' || ignore === undefined) return this.reduction === 'sum' ? total : total.div(n);
+    // mean over the rows that are not ignored (counted on the device: no host read)
+    const count = tidy(() => {
+      const k = sumT(cast(notEqual(targets, ignore), 'float32'));
+      return logits.dtype === 'float64' ? cast(k, 'float64') : k;
+    });
+    return total.div(transientConstant(count));
+  }
+}
+
+export interface MSEOptions {
+  reduction?: Reduction;
+}
+
+/** Mean squared error: mean((input − target)²), or its sum, or per element. */
+export class MSELoss extends Module {
+  readonly reduction: Reduction;
+  constructor(opts: MSEOptions = {}) {
+    super();
+    checkOptions('MSELoss', opts, ['reduction']);
+    this.reduction = checkReduction('MSELoss', opts.reduction ?? 'mean');
+  }
+  forward(input: Variable, target: Variable): Variable {
+    if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
+      throw new Error(`MSELoss: input ${shapeString(input.shape)} and target ${shapeString(target.shape)} must have the same shape`);
+    }
+    const sq = input.sub(target).square();
+    return this.reduction === 'none' ? sq : this.reduction === 'sum' ? sq.sum() : sq.mean();
+  }
+}

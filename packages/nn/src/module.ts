@@ -1,0 +1,137 @@
+import { Variable } from '@wgru/autograd';
+import { assign, shapeString, type Tensor, Tensor as TensorClass, tensorOn } from '@wgru/tensor';
+
+/** A trainable Variable: `requiresGrad` is true. Modules find their parameters by this type. */
+export class Parameter extends Variable {
+  constructor(value: Tensor) {
+    super(value, true);
+  }
+}
+
+/**
+ * The base of every layer. Parameters and submodules are discovered from the object's own
+ * properties by their types (a Parameter, a Module, or an array of Modules), so a subclass only
+ * assigns fields; `namedParameters()` names them by property path (`l0.W`, `layers.1.b`).
+ *
+ * @example
+ * ```ts
+ * class TwoLayer extends Module {
+ *   a = new Linear(4, 8);
+ *   b = new Linear(8, 2);
+ *   forward(x: Variable): Variable { return this.b.forward(this.a.forward(x).relu()); }
+ * }
+ * new TwoLayer().namedParameters().map(([n]) => n); // ['a.W', 'a.b', 'b.W', 'b.b']
+ * ```
+ */
+export abstract class Module {
+  /** Whether the module is in training mode (Dropout and GRU dropout act only then). */
+  training = true;
+
+  abstract forward(...args: never[]): unknown;
+
+  /** Direct submodules with their property names. */
+  namedChildren(): Array<[string, Module]> {
+    const out: Array<[string, Module]> = [];
+    for (const [key, v] of Object.entries(this)) {
+      if (v instanceof Module) out.push([key, v]);
+      else if (Array.isArray(v)) v.forEach((m, i) => m instanceof Module && out.push([`${key}.${i}`, m]));
+    }
+    return out;
+  }
+
+  /** Every parameter of this module and its submodules, with dotted names, in definition order. */
+  namedParameters(): Array<[string, Parameter]> {
+    const out: Array<[string, Parameter]> = [];
+    const seen = new Set<Parameter>();
+    const visit = (m: Module, prefix: string): void => {
+      for (const [key, v] of Object.entries(m)) {
+        if (v instanceof Parameter) {
+          if (!seen.has(v)) out.push([prefix + key, v]);
+          seen.add(v);
+        }
+      }
+      for (const [key, child] of m.namedChildren()) visit(child, `${prefix}${key}.`);
+    };
+    visit(this, '');
+    return out;
+  }
+
+  parameters(): Parameter[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+
+  /** The parameter values by name (the module's own tensors, not copies). */
+  stateDict(): Record<string, Tensor> {
+    return Object.fromEntries(this.namedParameters().map(([n, p]) => [n, p.value]));
+  }
+
+  /**
+   * Copies values into the parameters. Each value is row-major in the parameter's own shape (a
+   * Tensor of that shape, or a Float32Array of its size). Strict by default: a missing or
+   * unexpected key, or a wrong shape, throws an Error that names the key and both shapes. All
+   * entries are checked before any parameter is written.
+   */
+  loadStateDict(dict: Record<string, Tensor | Float32Array>, opts: { strict?: boolean } = {}): void {
+    if (dict === null || typeof dict !== 'object') throw new Error('loadStateDict: dict must be an object of Tensors or Float32Arrays');
+    for (const k of Object.keys(opts)) if (k !== 'strict') throw new Error(`loadStateDict: unknown option '${k}'`);
+    const strict = opts.strict ?? true;
+    const params = new Map(this.namedParameters());
+    const missing = [...params.keys()].filter((k) => !(k in dict));
+    const unexpected = Object.keys(dict).filter((k) => !params.has(k));
+    if (strict && (missing.length > 0 || unexpected.length > 0)) {
+      throw new Error(
+        `loadStateDict: ${[missing.length ? `missing keys: ${missing.join(', ')}` : '', unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : ''].filter(Boolean).join('; ')}`,
+      );
+    }
+    const writes: Array<[Parameter, Tensor | Float32Array]> = [];
+    for (const [key, value] of Object.entries(dict)) {
+      const p = params.get(key);
+      if (!p) continue;
+      if (value instanceof TensorClass) {
+        if (value.rank !== p.rank || value.shape.some((d, i) => d !== p.shape[i])) {
+          throw new Error(`loadStateDict: '${key}' has shape ${shapeString(value.shape)} but the parameter has shape ${shapeString(p.shape)}`);
+        }
+      } else if (value instanceof Float32Array) {
+        if (value.length !== p.size) {
+          throw new Error(`loadStateDict: '${key}' has ${value.length} values but the parameter has shape ${shapeString(p.shape)} (${p.size} values)`);
+        }
+        for (let i = 0; i < value.length; i++) {
+          if (!Number.isFinite(value[i])) throw new Error(`loadStateDict: '${key}' holds a non-finite value (${value[i]}) at position ${i}`);
+        }
+      } else {
+        throw new Error(`loadStateDict: '${key}' must be a Tensor or a Float32Array, got ${value === null ? 'null' : typeof value}`);
+      }
+      writes.push([p, value]);
+    }
+    for (const [p, value] of writes) {
+      const src = value instanceof TensorClass ? value : tensorOn(p.value.backend, value, p.shape, 'float32');
+      if (src.backend !== p.value.backend) throw new Error('loadStateDict: tensors must live on the parameter\'s backend');
+      assign(p.value, src);
+      if (src !== value) src.dispose();
+    }
+  }
+
+  /** Training mode (the default): Dropout drops. */
+  train(): this {
+    this.training = true;
+    for (const [, c] of this.namedChildren()) c.train();
+    return this;
+  }
+
+  /** Evaluation mode: Dropout passes values through. */
+  eval(): this {
+    this.training = false;
+    for (const [, c] of this.namedChildren()) c.eval();
+    return this;
+  }
+
+  /** Clears the gradients of every parameter. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.zeroGrad();
+  }
+
+  /** Number of scalar parameters. */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+}

@@ -1,0 +1,190 @@
+import { sub, type Variable } from '@wgru/autograd';
+import { shapeString } from '@wgru/tensor';
+import { type InitOptions, uniformParameter } from '../init.js';
+import { Module, type Parameter } from '../module.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+
+export interface GRUCellOptions extends InitOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Whether to learn biases b (and c) (default true). */
+  bias?: boolean;
+  /** Apply the reset gate after the hidden matmul (cuDNN / PyTorch / Keras reset_after=True). */
+  resetAfter?: boolean;
+}
+
+/**
+ * The Gated Recurrent Unit of Cho et al. (2014), in the seed's row-vector equations:
+ *
+ * ```
+ * z_t = σ(x_t W_z + h_{t-1} U_z + b_z)                  update gate
+ * r_t = σ(x_t W_r + h_{t-1} U_r + b_r)                  reset gate
+ * h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)       candidate (resetAfter: false, default)
+ * h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))  candidate (resetAfter: true)
+ * h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+ * ```
+ *
+ * Parameters, gates stacked z | r | h along the last axis: W [inputSize, 3H], U [H, 3H], b [3H],
+ * and with resetAfter also c [H]. Initialised U(−1/√H, 1/√H) like PyTorch. Written from
+ * primitive ops only, so every gate's gradient comes from the tape.
+ *
+ * @example
+ * ```ts
+ * const cell = new GRUCell({ inputSize: 3, hiddenSize: 4, seed: 1 });
+ * const h1 = cell.forward(variable([[1, 0, 0]]));          // [1, 4], from h0 = 0
+ * const h2 = cell.forward(variable([[0, 1, 0]]), h1);
+ * ```
+ */
+export class GRUCell extends Module implements RecurrentCell {
+  readonly W: Parameter;
+  readonly U: Parameter;
+  readonly b: Parameter | null;
+  readonly c: Parameter | null;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly resetAfter: boolean;
+  readonly stateCount = 1;
+
+  constructor(opts: GRUCellOptions) {
+    super();
+    const o = checkRecurrentOptions('GRUCell', { ...opts, numLayers: 1 }, ['resetAfter']);
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    this.resetAfter = opts.resetAfter ?? false;
+    const H = o.hiddenSize;
+    const bound = 1 / Math.sqrt(H);
+    this.W = uniformParameter([o.inputSize, 3 * H], bound, opts, 0);
+    this.U = uniformParameter([H, 3 * H], bound, opts, 1);
+    this.b = o.bias ? uniformParameter([3 * H], bound, opts, 2) : null;
+    this.c = o.bias && this.resetAfter ? uniformParameter([H], bound, opts, 3) : null;
+  }
+
+  /** x W + b for every timestep at once: [T, B, I] -> [T, B, 3H] (or [B, I] -> [B, 3H]). */
+  project(x: Variable): Variable {
+    const xW = x.matmul(this.W);
+    return this.b ? xW.add(this.b) : xW;
+  }
+
+  /** One step from the projected input xp = x_t W + b, [B, 3H], and state [h_{t-1}]. */
+  step(xp: Variable, [hPrev]: Variable[]): Variable[] {
+    const h = hPrev as Variable;
+    const H = this.hiddenSize;
+    const B = xp.shape[0] as number;
+    const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
+    const [xz, xr, xh] = [gate(xp, 0), gate(xp, 1), gate(xp, 2)];
+    if (!this.resetAfter) {
+      // h_{t-1} U for the z and r gates in one matmul: [B, 2H]
+      const hU = h.matmul(this.U.slice([0, 0], [H, 2 * H]));
+      // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
+      const z = xz.add(gate(hU, 0)).sigmoid();
+      // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+      const r = xr.add(gate(hU, 1)).sigmoid();
+      // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
+      const hTilde = xh.add(r.mul(h).matmul(this.U.slice([0, 2 * H], [H, H]))).tanh();
+      // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+      return [sub(1, z).mul(h).add(z.mul(hTilde))];
+    }
+    // h_{t-1} U for all three gates in one matmul: [B, 3H]
+    const hU = h.matmul(this.U);
+    // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
+    const z = xz.add(gate(hU, 0)).sigmoid();
+    // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+    const r = xr.add(gate(hU, 1)).sigmoid();
+    // h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))
+    const hUh = this.c ? gate(hU, 2).add(this.c) : gate(hU, 2);
+    const hTilde = xh.add(r.mul(hUh)).tanh();
+    // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+    return [sub(1, z).mul(h).add(z.mul(hTilde))];
+  }
+
+  /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
+  forward(x: Variable, h?: Variable): Variable {
+    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
+      throw new Error(`GRUCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
+    }
+    const B = x.shape[0] as number;
+    if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
+      throw new Error(`GRUCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
+    }
+    const h0 = h ?? zeroState(x, B, this.hiddenSize);
+    return this.step(this.project(x), [h0])[0] as Variable;
+  }
+}
+
+export interface GRUOptions extends RecurrentOptions, InitOptions {
+  resetAfter?: boolean;
+}
+
+/**
+ * A multi-layer GRU over whole sequences: numLayers, bidirectional, batchFirst, dropout between
+ * layers (training only), optional h0, per-sequence lengths. Parameters l{k}.W, l{k}.U, l{k}.b,
+ * (l{k}.c) and l{k}_reverse.* for the backward direction.
+ *
+ * @example
+ * ```ts
+ * const gru = new GRU({ inputSize: 8, hiddenSize: 16, numLayers: 2, seed: 0 });
+ * const { output, hN } = gru.forward(x);   // x [T, B, 8] -> output [T, B, 16], hN [2, B, 16]
+ * ```
+ */
+export class GRU extends Module {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly resetAfter: boolean;
+
+  constructor(opts: GRUOptions) {
+    super();
+    const o = checkRecurrentOptions('GRU', opts, ['resetAfter']);
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    this.numLayers = o.numLayers;
+    this.bidirectional = o.bidirectional;
+    this.batchFirst = o.batchFirst;
+    this.dropout = o.dropout;
+    this.resetAfter = opts.resetAfter ?? false;
+    const D = o.bidirectional ? 2 : 1;
+    for (let k = 0; k < o.numLayers; k++) {
+      for (let d = 0; d < D; d++) {
+        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
+        const cell = new GRUCell({
+          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
+          hiddenSize: o.hiddenSize,
+          bias: o.bias,
+          resetAfter: this.resetAfter,
+          ...(seed === undefined ? {} : { seed }),
+          ...(opts.backend ? { backend: opts.backend } : {}),
+          ...(opts.dtype ? { dtype: opts.dtype } : {}),
+        });
+        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
+        (this as unknown as Record<string, GRUCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
+      }
+    }
+  }
+
+  /** The cell of layer k, direction d (0 forward, 1 reverse). */
+  cell(k: number, d = 0): GRUCell {
+    const c = (this as unknown as Record<string, GRUCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
+    if (!c) throw new Error(`GRU.cell: no layer ${k} direction ${d}`);
+    return c;
+  }
+
+  /**
+   * x: [T, B, inputSize] ([B, T, inputSize] with batchFirst); h0: [numLayers·D, B, H].
+   * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H].
+   */
+  forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
+    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`GRU.forward: unknown option '${k}'`);
+    const D = this.bidirectional ? 2 : 1;
+    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
+    const { output, states } = runRecurrent('GRU', cells, x, h0 ? [h0] : undefined, {
+      batchFirst: this.batchFirst,
+      dropout: this.dropout,
+      training: this.training,
+      lengths: opts.lengths,
+    });
+    return { output, hN: states[0] as Variable };
+  }
+}

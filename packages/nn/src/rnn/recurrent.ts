@@ -1,0 +1,152 @@
+import { concat, stack, transientConstant, type Variable, variable } from '@wgru/autograd';
+import { assign, empty, shapeString, tensorOn, type Tensor } from '@wgru/tensor';
+import { Dropout } from '../layers/activation.js';
+import { Module } from '../module.js';
+
+/**
+ * One direction of one layer of a recurrent network, as the shared driver sees it. The state is a
+ * list of Variables [B, H] (just h for a GRU or an RNN; h and c for an LSTM); state[0] is the output.
+ */
+export interface RecurrentCell extends Module {
+  readonly hiddenSize: number;
+  readonly inputSize: number;
+  /** Number of state tensors (1, or 2 for an LSTM). */
+  readonly stateCount: number;
+  /** The input's contribution for every timestep at once: [T, B, I] -> [T, B, G], one matmul. */
+  project(x: Variable): Variable;
+  /** One step from that timestep's projected input [B, G] and the previous state. */
+  step(xProjected: Variable, state: Variable[]): Variable[];
+}
+
+export interface RecurrentOptions {
+  inputSize: number;
+  hiddenSize: number;
+  numLayers?: number;
+  bias?: boolean;
+  batchFirst?: boolean;
+  dropout?: number;
+  bidirectional?: boolean;
+}
+
+const BASE_OPTIONS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'seed', 'backend', 'dtype'];
+
+export function checkRecurrentOptions(op: string, opts: RecurrentOptions, extra: string[] = []): Required<RecurrentOptions> {
+  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object like { inputSize, hiddenSize }`);
+  for (const k of Object.keys(opts)) if (!BASE_OPTIONS.includes(k) && !extra.includes(k)) throw new Error(`${op}: unknown option '${k}'`);
+  const positive = (k: 'inputSize' | 'hiddenSize' | 'numLayers', v: unknown) => {
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${op}: ${k} must be a positive integer, got ${String(v)}`);
+  };
+  positive('inputSize', opts.inputSize);
+  positive('hiddenSize', opts.hiddenSize);
+  positive('numLayers', opts.numLayers ?? 1);
+  const dropout = opts.dropout ?? 0;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${op}: dropout must be in [0, 1), got ${dropout}`);
+  return {
+    inputSize: opts.inputSize,
+    hiddenSize: opts.hiddenSize,
+    numLayers: opts.numLayers ?? 1,
+    bias: opts.bias ?? true,
+    batchFirst: opts.batchFirst ?? false,
+    dropout,
+    bidirectional: opts.bidirectional ?? false,
+  };
+}
+
+export interface RecurrentResult {
+  /** [T, B, D·H] (or [B, T, D·H] with batchFirst). */
+  output: Variable;
+  /** Final states, each [numLayers·D, B, H], layer-major (index k·D + d) like PyTorch. */
+  states: Variable[];
+}
+
+/** A zero initial state [B, H] on the backend and dtype of `like`. */
+export function zeroState(like: Variable, B: number, H: number): Variable {
+  const z = empty(like.value.backend, [B, H], like.dtype);
+  assign(z, 0);
+  return variable(z);
+}
+
+/**
+ * Per-timestep masks for sequences of different lengths: mask[t] is [B, 1], 1 where t < length.
+ */
+function lengthMasks(lengths: Int32Array, T: number, B: number, like: Variable): Tensor {
+  const m = new Float64Array(T * B);
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) m[t * B + b] = t < (lengths[b] as number) ? 1 : 0;
+  return tensorOn(like.value.backend, like.dtype === 'float64' ? m : Float32Array.from(m), [T, B, 1], like.dtype);
+}
+
+/**
+ * Runs a stack of recurrent cells over a sequence: every layer, both directions, optional initial
+ * states and per-sequence lengths. With lengths, a sequence's state stops at its last step, its
+ * padded outputs are zero, and the reverse direction starts at each sequence's own end, as
+ * PyTorch's packed sequences do.
+ */
+export function runRecurrent(
+  op: string,
+  cells: RecurrentCell[][],
+  x: Variable,
+  init: Variable[] | undefined,
+  o: { batchFirst: boolean; dropout: number; training: boolean; lengths?: Int32Array | undefined },
+): RecurrentResult {
+  const first = cells[0]?.[0] as RecurrentCell;
+  const H = first.hiddenSize;
+  const D = (cells[0] as RecurrentCell[]).length;
+  const L = cells.length;
+  if (x.rank !== 3) throw new Error(`${op}.forward: x must be [T, B, I]${o.batchFirst ? ' ([B, T, I] with batchFirst)' : ''}, got ${shapeString(x.shape)}`);
+  const seq = o.batchFirst ? x.transpose([1, 0, 2]) : x;
+  const [T, B, I] = seq.shape as [number, number, number];
+  if (I !== first.inputSize) throw new Error(`${op}.forward: x has ${I} features per step, expected inputSize ${first.inputSize} (x: ${shapeString(x.shape)})`);
+  for (const s of init ?? []) {
+    if (s.rank !== 3 || s.shape[0] !== L * D || s.shape[1] !== B || s.shape[2] !== H) {
+      throw new Error(`${op}.forward: initial state must be [${L * D}, ${B}, ${H}] (numLayers·D, B, H), got ${shapeString(s.shape)}`);
+    }
+  }
+  const lengths = o.lengths;
+  if (lengths !== undefined) {
+    if (!(lengths instanceof Int32Array) || lengths.length !== B) throw new Error(`${op}.forward: lengths must be an Int32Array of ${B} sequence lengths`);
+    lengths.forEach((n, b) => {
+      if (n < 0 || n > T) throw new Error(`${op}.forward: lengths[${b}] = ${n} is outside [0, ${T}]`);
+    });
+  }
+  const masks = lengths ? lengthMasks(lengths, T, B, x) : null;
+  const maskAt = (t: number): Variable | null => (masks ? transientConstant(masks.share()).slice([t, 0, 0], [1, B, 1]).reshape([B, 1]) : null);
+  const zeros = (): Variable => zeroState(x, B, H);
+  const dropout = new Dropout(o.dropout);
+  if (!o.training) dropout.eval();
+
+  let layerInput = seq;
+  const finals: Variable[][] = Array.from({ length: first.stateCount }, () => []);
+  for (let k = 0; k < L; k++) {
+    const outputs: Variable[] = [];
+    for (let d = 0; d < D; d++) {
+      const cell = (cells[k] as RecurrentCell[])[d] as RecurrentCell;
+      const reverse = d === 1;
+      // The input projection for all timesteps at once: one matmul before the recurrence.
+      const projected = cell.project(layerInput);
+      const G = projected.shape[2] as number;
+      let state = Array.from({ length: cell.stateCount }, (_, s) => (init ? (init[s] as Variable).slice([k * D + d, 0, 0], [1, B, H]).reshape([B, H]) : zeros()));
+      const steps: Variable[] = new Array(T);
+      for (let i = 0; i < T; i++) {
+        const t = reverse ? T - 1 - i : i;
+        const next = cell.step(projected.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
+        const m = maskAt(t);
+        if (m) {
+          // Past a sequence's end its state is carried unchanged and its output is zero.
+          state = next.map((s, j) => state[j]!.add(m.mul(s.sub(state[j]!))));
+          steps[t] = (next[0] as Variable).mul(m);
+        } else {
+          state = next;
+          steps[t] = next[0] as Variable;
+        }
+      }
+      outputs.push(stack(steps, 0));
+      state.forEach((s, j) => finals[j]!.push(s));
+    }
+    layerInput = D === 1 ? (outputs[0] as Variable) : concat(outputs, 2);
+    // Dropout between layers (not after the last), in training only.
+    if (k < L - 1 && o.dropout > 0) layerInput = dropout.forward(layerInput);
+  }
+  masks?.dispose();
+  const output = o.batchFirst ? layerInput.transpose([1, 0, 2]) : layerInput;
+  return { output, states: finals.map((list) => stack(list, 0)) };
+}
