@@ -1,4 +1,6 @@
-import { add, addInto, assign, empty, reshape, slice, sum, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
+import {
+  add, addInto, assign, bytesPerElement, cast, clone, empty, reshape, shapeString, slice, sum, type Tensor, Tensor as TensorClass, tidy,
+} from '@wgru/tensor';
 import type { Primitive, PrimitiveAttrs, SliceGrad } from './vjp.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
@@ -49,6 +51,44 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   return r;
 }
 
+/**
+ * A gradient made to fit the input it is for: summed back over broadcast axes, and of the input's
+ * dtype (a float32 input beside a float64 one gets a float32 gradient, as in PyTorch).
+ */
+function fitTo(g: Tensor, x: Variable): Tensor {
+  const s = unbroadcast(g, x.shape);
+  return s.dtype === x.dtype ? s : cast(s, x.dtype);
+}
+
+/** Whether `t` alone owns its storage, dense and row-major from the start. */
+function ownsDenseStorage(t: Tensor): boolean {
+  let stride = 1;
+  for (let i = t.rank - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== stride) return false;
+    stride *= t.shape[i] as number;
+  }
+  return t.offset === 0 && t.storage.refs === 1 && t.storage.byteLength === t.size * bytesPerElement(t.dtype);
+}
+
+/**
+ * Adds a finished gradient into a leaf's `.grad`. A leaf's gradient is its own dense tensor: rules
+ * may hand on a view of the caller's seed, a slice of another gradient or a stride-0 broadcast,
+ * and an optimizer or the caller must be free to keep, overwrite or reuse either side.
+ */
+function accumulateLeaf(v: Variable, g: Tensor): void {
+  if (v.grad !== null) {
+    const acc = add(v.grad, g);
+    v.grad.dispose();
+    g.dispose();
+    v.grad = acc;
+  } else if (ownsDenseStorage(g)) {
+    v.grad = g;
+  } else {
+    v.grad = clone(g);
+    g.dispose();
+  }
+}
+
 /** Variables reachable from `root` through recorded nodes, inputs before the ops that use them. */
 function topologicalOrder(root: Variable): Variable[] {
   const order: Variable[] = [];
@@ -63,6 +103,13 @@ function topologicalOrder(root: Variable): Variable[] {
     }
     if (seen.has(top.v)) continue;
     seen.add(top.v);
+    const freed = top.v.freed;
+    if (top.v.node === null && freed !== null) {
+      throw new Error(
+        `backward: the graph through ${freed.op} (output ${shapeString(freed.shape)}) was already freed by an earlier backward(); ` +
+          'pass { retainGraph: true } to the first backward() to backpropagate through it again',
+      );
+    }
     stack.push({ v: top.v, expanded: true });
     for (const x of top.v.node?.inputs ?? []) if (!seen.has(x) && x.requiresGrad) stack.push({ v: x, expanded: false });
   }
@@ -124,18 +171,16 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
     const v = order[i] as Variable;
     const p = pending.get(v);
     pending.delete(v);
-    if (p === undefined) continue;
+    if (p === undefined) {
+      // Reached but given no gradient (a `where` condition that requires grad): nothing flows
+      // through it, but its part of the graph is consumed all the same.
+      if (!opts.retainGraph) v.release(v === root);
+      continue;
+    }
     const g = materialize(p, v);
     const node = v.node;
     if (node === null) {
-      // A leaf: accumulate into .grad.
-      if (v.grad === null) v.grad = g;
-      else {
-        const acc = add(v.grad, g);
-        v.grad.dispose();
-        g.dispose();
-        v.grad = acc;
-      }
+      accumulateLeaf(v, g);
       continue;
     }
     const inputs = node.inputs;
@@ -144,7 +189,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
     const inGrads = tidy(() =>
       rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) => {
         if (gi === null || !needs[j]) return null;
-        return gi instanceof TensorClass ? unbroadcast(gi, (inputs[j] as Variable).shape) : gi;
+        return gi instanceof TensorClass ? fitTo(gi, inputs[j] as Variable) : gi;
       }),
     );
     // Each gradient handed on must be owned once: a rule may pass `g` through (add) or return one

@@ -1,6 +1,6 @@
 import {
   activeBackend, type Backend, type DType, type NestedArray, type Shape, shapeString, type Tensor, Tensor as TensorClass,
-  tensorOn, type TypedArray, assign, empty,
+  tensorOn, type TypedArray, assign, cast, empty,
 } from '@wgru/tensor';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
@@ -32,10 +32,11 @@ export class Variable {
   #value: Tensor | null;
   /** The gradient accumulated by `backward()`, or null. */
   grad: Tensor | null = null;
-  /** Whether gradients flow to (and are accumulated for) this Variable. */
-  requiresGrad: boolean;
+  #requiresGrad = false;
   /** @internal The op that made this Variable (null for leaves and after the graph is freed). */
   node: Node | null;
+  /** @internal The op that made this Variable and its output shape, once backward has freed its graph. */
+  freed: { op: string; shape: Shape } | null = null;
   /**
    * @internal A constant leaf made for one op (a scalar operand, a dropout mask): freed together
    * with the node that uses it when backward consumes the graph.
@@ -46,6 +47,18 @@ export class Variable {
     this.#value = value;
     this.requiresGrad = requiresGrad;
     this.node = node;
+  }
+
+  /** Whether gradients flow to (and are accumulated for) this Variable. Only float Variables may. */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+  set requiresGrad(on: boolean) {
+    const v = this.#value;
+    if (on && v !== null && v.dtype === 'int32') {
+      throw new Error(`requiresGrad: an int32 Variable ${shapeString(v.shape)} cannot require grad (only float Variables have gradients)`);
+    }
+    this.#requiresGrad = on;
   }
 
   /** The value. Intermediate values are freed by `backward()` (unless `retainGraph`). */
@@ -70,9 +83,9 @@ export class Variable {
   get rank(): number {
     return this.value.rank;
   }
-  /** Whether this Variable was made by an op (not a leaf). */
+  /** Whether this Variable was not made by a recorded op (a leaf of the graph). */
   get isLeaf(): boolean {
-    return this.node === null;
+    return this.node === null && this.freed === null;
   }
 
   /** A row-major copy of the value on the host. */
@@ -100,16 +113,24 @@ export class Variable {
     if (!this.requiresGrad) {
       throw new Error('backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)');
     }
-    let seed = gradient;
-    if (seed === undefined) {
+    let seed: Tensor;
+    if (gradient === undefined) {
       if (this.size !== 1) throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
       seed = empty(this.value.backend, this.shape, this.dtype);
       assign(seed, 1);
-    } else if (!(seed instanceof TensorClass) || seed.shape.length !== this.rank || seed.shape.some((d, i) => d !== this.shape[i])) {
-      throw new Error(`backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${seed instanceof TensorClass ? shapeString(seed.shape) : typeof seed}`);
+    } else if (!(gradient instanceof TensorClass) || gradient.shape.length !== this.rank || gradient.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${gradient instanceof TensorClass ? shapeString(gradient.shape) : typeof gradient}`);
+    } else if (gradient.backend !== this.value.backend) {
+      throw new Error(`backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${this.value.backend.info.name}`);
+    } else {
+      // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
+      seed = gradient.dtype === this.dtype ? gradient : cast(gradient, this.dtype);
     }
-    runBackward(this, seed, opts);
-    if (gradient === undefined) seed.dispose();
+    try {
+      runBackward(this, seed, opts);
+    } finally {
+      if (seed !== gradient) seed.dispose();
+    }
   }
 
   /** A new leaf sharing this value, cut off from the graph. */
@@ -135,6 +156,7 @@ export class Variable {
   release(isRoot: boolean): void {
     if (this.node === null) return;
     for (const x of this.node.inputs) if (x.transient) x.dispose();
+    this.freed = { op: this.node.op, shape: this.value.shape };
     this.node = null;
     if (!isRoot) {
       this.#value?.dispose();
@@ -217,6 +239,6 @@ export function variable(values: number | NestedArray | TypedArray | Tensor, opt
     t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
   }
   const requiresGrad = opts.requiresGrad ?? false;
-  if (requiresGrad && t.dtype === 'int32') throw new Error('variable: an int32 Variable cannot require grad');
+  if (requiresGrad && t.dtype === 'int32') throw new Error(`variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`);
   return new Variable(t, requiresGrad);
 }

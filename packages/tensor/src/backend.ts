@@ -59,9 +59,16 @@ export interface Backend {
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void;
   /** out = a @ b over the last two axes; a: [...batch, m, k], b: [...batch, k, n], out contiguous. */
   matmul(a: View, b: View, out: View): void;
-  /** numpy.take: out = x indexed by int32 `indices` along `axis` (indices already validated). */
+  /**
+   * numpy.take: out = x indexed by int32 `indices` along `axis`. An index j in [-dim, 0) means
+   * j + dim. Indices known on the host were range-checked by the caller; one computed on the
+   * device and out of range reads 0 (no out-of-bounds access, and the same on every backend).
+   */
   gather(x: View, indices: View, axis: number, out: View): void;
-  /** The adjoint of gather: out (zeroed by the caller) += src scattered by `indices` along `axis`. */
+  /**
+   * The adjoint of gather: out (zeroed by the caller) += src scattered by `indices` along `axis`.
+   * Negative indices wrap as in gather; out-of-range ones add nothing.
+   */
   scatterAdd(src: View, indices: View, axis: number, out: View): void;
   /** Philox-4x32-10 counter-based random numbers: same seed, same bits on every backend. */
   random(kind: 'uniform' | 'normal', seed: number, out: View): void;

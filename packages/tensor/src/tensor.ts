@@ -1,4 +1,4 @@
-import type { Backend, Storage, View } from './backend.js';
+import { type Backend, type Storage, type View, viewIsContiguous } from './backend.js';
 import type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
@@ -66,6 +66,14 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/** Host copies of storages' values, where known without a read (see `Tensor.hostValues`). */
+const hostCopies = new WeakMap<Storage, TypedArray>();
+
+/** @internal Called before anything writes into `storage`: its host copy is stale from then on. */
+export function forgetHostValues(storage: Storage): void {
+  hostCopies.delete(storage);
+}
+
 const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
   release(backend, storage),
 );
@@ -90,11 +98,6 @@ export class Tensor {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly backend: Backend;
-  /**
-   * @internal The values, when they are known on the host without a read (int32 tensors made
-   * from host data remember them, so that indices can be validated before anything runs).
-   */
-  hostValues: TypedArray | undefined;
   #storage: Storage | null;
   readonly #token = {};
 
@@ -111,6 +114,23 @@ export class Tensor {
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);
     finalizer.register(this, { backend, storage }, this.#token);
     scopes[scopes.length - 1]?.push(this);
+  }
+
+  /**
+   * @internal The values, when they are known on the host without a read (int32 tensors made
+   * from host data remember them, so that indices can be validated before anything runs). Kept
+   * with the storage, so that every view reading it in order sees them, and forgotten when
+   * anything writes into the storage (`assign`).
+   */
+  get hostValues(): TypedArray | undefined {
+    const s = this.#storage;
+    const h = s === null ? undefined : hostCopies.get(s);
+    if (h === undefined || this.offset !== 0 || h.length !== this.size || !viewIsContiguous(this)) return undefined;
+    return h;
+  }
+
+  set hostValues(values: TypedArray | undefined) {
+    if (this.#storage !== null && values !== undefined) hostCopies.set(this.#storage, values);
   }
 
   /** Whether `dispose()` has been called. */

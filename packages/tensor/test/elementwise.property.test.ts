@@ -272,12 +272,18 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
     });
   });
 
-  it('a float32 scalar is rounded to float32 on both backends (add(x, 0.1) is x + fround(0.1))', async () => {
+  it('a number beside float32 tensors is a float32 constant on both backends: add(x, 0.1) is x + fround(0.1)', async () => {
+    // fround(x + 0.1) and fround(x + fround(0.1)) differ for about one x in twelve here.
+    const xs = Array.from({ length: 1000 }, (_, i) => Math.fround(i * 0.37 - 100));
     await withBag(async (bag) => {
-      const x = pair(bag, dut, [1, 2, 3], [3]);
-      const cpu32 = bag.add(binary('add', bag.add(onCpuFloat32([1, 2, 3])), 0.1));
-      const got = bag.add(binary('add', x.dut, 0.1));
-      expect(Array.from(await got.data())).toEqual(Array.from(await cpu32.data()));
+      const cpu = bag.add(onCpuFloat32(xs));
+      const gpu = bag.add(onDutFloat32(xs));
+      for (const [op, c] of [['add', 0.1], ['mul', 0.7], ['sub', 1 / 3], ['maximum', 0.3]] as const) {
+        const want = Array.from(await bag.add(binary(op, cpu, c)).data());
+        const got = Array.from(await bag.add(binary(op, gpu, c)).data());
+        expect(got, `${op}(x, ${c})`).toEqual(want);
+        expect(want, `${op}(x, ${c}) in float32 arithmetic`).toEqual(xs.map((x) => Math.fround(binaryOps[op].cpu(x, Math.fround(c)))));
+      }
     });
   });
 });

@@ -1,4 +1,4 @@
-import { add, matmul, setBackend, sum, tensor, engineStats, exp, mul } from '@wgru/tensor';
+import { add, engineStats, exp, matmul, mul, setBackend, sum, tensor, tidy } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 
@@ -16,14 +16,30 @@ forEachBackend('smoke', (name) => {
     const m = matmul(a, tensor([[1], [1], [1]]));
     expect(await m.array()).toEqual([[6], [15]]);
   });
-  it('batches a chain of ops into one submit', async () => {
+  it('submits a chain of 100 ops once, at the read', async () => {
     let x = tensor([0.5, 0.25]);
     await x.data();
     const before = engineStats();
-    for (let i = 0; i < 100; i++) x = mul(exp(x), 0.5);
+    for (let i = 0; i < 100; i++) x = mul(exp(x), 0.5); // every intermediate stays alive
     await x.data();
     const after = engineStats();
     if (name === 'webgpu') expect(after.submits - before.submits).toBe(1);
-    expect(after.dispatches - before.dispatches).toBe(200);
+    else expect(after.dispatches - before.dispatches).toBe(200);
+  });
+  it('fuses an elementwise chain whose temporaries are freed into one kernel', async () => {
+    const x = tensor([0.5, 0.25]);
+    await x.data();
+    const before = engineStats();
+    const y = tidy(() => {
+      let v = x;
+      for (let i = 0; i < 100; i++) v = mul(exp(v), 0.5);
+      return v;
+    });
+    const values = await y.data();
+    const after = engineStats();
+    if (name === 'webgpu') expect(after.dispatches - before.dispatches).toBe(1);
+    let ref = [0.5, 0.25];
+    for (let i = 0; i < 100; i++) ref = ref.map((v) => Math.exp(v) * 0.5);
+    expect(Array.from(values)[0]).toBeCloseTo(ref[0] as number, 5);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Fused elementwise updates for the optimizers: one formula over a few tensors becomes ONE kernel
  * (one WGSL dispatch on WebGPU, one loop on the CPU) instead of a chain of raw ops, each writing
- * a full-size temporary. An Adam step is then three kernels per parameter, not fifteen.
+ * a full-size temporary. An Adam step is then four kernels per parameter (three formulas and the
+ * in-place write), not about fifteen.
  *
  * @example
  * ```ts

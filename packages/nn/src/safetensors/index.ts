@@ -60,7 +60,9 @@ export async function saveSafetensorsAsync(stateDict: Record<string, Tensor>, me
   const list = entries('saveSafetensorsAsync', stateDict);
   const values = await Promise.all(list.map(([, t]) => t.data()));
   const raw: Record<string, RawTensor> = {};
-  list.forEach(([key, t], i) => defineOwn(raw, key, { dtype: t.dtype, shape: [...t.shape], data: values[i] as TypedArray }));
+  list.forEach(([key, t], i) => {
+    defineOwn(raw, key, { dtype: t.dtype, shape: [...t.shape], data: values[i] as TypedArray });
+  });
   return encodeSafetensors(raw, metadata);
 }
 

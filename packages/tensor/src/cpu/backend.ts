@@ -81,6 +81,12 @@ function evaluator(e: Expr): (x: readonly number[], consts: { i: number; list: n
   }
 }
 
+/** An index along an axis of length `dim`: negative ones count from the end; -1 if out of range. */
+function wrapIndex(j: number, dim: number): number {
+  const w = j < 0 ? j + dim : j;
+  return w >= 0 && w < dim ? w : -1;
+}
+
 /**
  * The reference backend: plain loops in float64 arithmetic over host typed arrays, written
  * independently of the WGSL kernels so that it can judge them. Also the fallback where no WebGPU
@@ -243,6 +249,7 @@ export class CpuBackend implements Backend {
     const idx = arr(indices);
     const dst = arr(out);
     const ir = indices.shape.length;
+    const dim = x.shape[axis] as number;
     // out index = (outer..., idx..., inner...) -> x index = (outer..., indices[idx...], inner...)
     let k = 0;
     const outShape = out.shape;
@@ -257,13 +264,17 @@ export class CpuBackend implements Backend {
       }
       let io = indices.offset;
       for (let d = 0; d < ir; d++) io += (coord[axis + d] as number) * (indices.strides[d] as number);
-      const j = idx[io] as number;
+      const j = wrapIndex(idx[io] as number, dim);
+      let oo = out.offset;
+      for (let d = 0; d < outShape.length; d++) oo += (coord[d] as number) * (out.strides[d] as number);
+      if (j < 0) {
+        dst[oo] = 0;
+        continue;
+      }
       let xo = x.offset;
       for (let d = 0; d < axis; d++) xo += (coord[d] as number) * (x.strides[d] as number);
       xo += j * (x.strides[axis] as number);
       for (let d = axis + 1; d < x.shape.length; d++) xo += (coord[d - 1 + ir] as number) * (x.strides[d] as number);
-      let oo = out.offset;
-      for (let d = 0; d < outShape.length; d++) oo += (coord[d] as number) * (out.strides[d] as number);
       dst[oo] = src[xo] as number;
     }
   }
@@ -274,6 +285,7 @@ export class CpuBackend implements Backend {
     const idx = arr(indices);
     const dst = arr(out);
     const ir = indices.shape.length;
+    const dim = out.shape[axis] as number;
     const srcShape = src.shape;
     const total = srcShape.reduce((p, d) => p * d, 1);
     const coord = new Array<number>(srcShape.length).fill(0);
@@ -286,7 +298,8 @@ export class CpuBackend implements Backend {
       }
       let io = indices.offset;
       for (let d = 0; d < ir; d++) io += (coord[axis + d] as number) * (indices.strides[d] as number);
-      const j = idx[io] as number;
+      const j = wrapIndex(idx[io] as number, dim);
+      if (j < 0) continue;
       let so = src.offset;
       for (let d = 0; d < srcShape.length; d++) so += (coord[d] as number) * (src.strides[d] as number);
       let oo = out.offset;

@@ -1,7 +1,7 @@
 import { type DType, isFloat, promote, type Shape } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { broadcastShapes, shapeString } from '../shape.js';
-import { Tensor } from '../tensor.js';
+import { forgetHostValues, Tensor } from '../tensor.js';
 import { backendOf, broadcastView, checkTensor, empty } from './core.js';
 import { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './table.js';
 
@@ -145,6 +145,7 @@ export function contiguous(x: Tensor): Tensor {
 export function assign(target: Tensor, source: TensorLike): void {
   checkTensor('assign', 'target', target);
   const backend = backendOf('assign', target, source);
+  forgetHostValues(target.storage);
   if (source instanceof Tensor) {
     const shape = broadcastShapes('assign', target.shape, source.shape);
     if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {

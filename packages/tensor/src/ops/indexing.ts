@@ -1,28 +1,25 @@
 import { normalizeAxis, shapeString } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backendOf, checkTensor, empty } from './core.js';
-import { assign, equal } from './elementwise.js';
+import type { Expr } from '../expr.js';
+import { assign, binaryExpr, elementwise } from './elementwise.js';
 import { tensorOn } from './creation.js';
 import { reshape } from './movement.js';
 
 /**
  * Checks int32 indices against an axis of size `dim` when their values are known on the host
- * (tensors made from host data remember them), and wraps negative ones as numpy.take does.
- * Returns the indices to use (a new tensor when some were negative).
+ * (tensors made from host data remember them), so that a bad index fails here, naming the op,
+ * instead of quietly reading 0 on the device. Negative indices count from the end (the backends
+ * wrap them, also for indices computed on the device).
  */
-function checkIndices(op: string, indices: Tensor, dim: number, what: string): Tensor {
+function checkIndices(op: string, indices: Tensor, dim: number, what: string): void {
   if (indices.dtype !== 'int32') throw new Error(`${op}: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
   const host = indices.hostValues;
-  if (!host) return indices;
-  let negative = false;
+  if (!host) return;
   for (let i = 0; i < host.length; i++) {
     const j = host[i] as number;
     if (j < -dim || j >= dim) throw new Error(`${op}: index ${j} at position ${i} is out of range for ${what} of size ${dim}`);
-    if (j < 0) negative = true;
   }
-  if (!negative) return indices;
-  const wrapped = Int32Array.from(host, (j) => (j < 0 ? j + dim : j));
-  return tensorOn(indices.backend, wrapped, indices.shape, 'int32');
 }
 
 /**
@@ -34,11 +31,10 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkTensor('gather', 'indices', indices);
   const backend = backendOf('gather', x, indices);
   const a = normalizeAxis('gather', axis, x.rank);
-  const idx = checkIndices('gather', indices, x.shape[a] as number, `axis ${a} of x ${shapeString(x.shape)}`);
+  checkIndices('gather', indices, x.shape[a] as number, `axis ${a} of x ${shapeString(x.shape)}`);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
   const out = empty(backend, shape, x.dtype, 'gather');
-  backend.gather(x.view, idx.view, a, out.view);
-  if (idx !== indices) idx.dispose();
+  backend.gather(x.view, indices.view, a, out.view);
   return out;
 }
 
@@ -55,22 +51,30 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
   if (expected.length !== src.rank || expected.some((d, i) => d !== src.shape[i])) {
     throw new Error(`scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`);
   }
-  const idx = checkIndices('scatterAdd', indices, shape[a] as number, `axis ${a} of the output ${shapeString(shape)}`);
+  checkIndices('scatterAdd', indices, shape[a] as number, `axis ${a} of the output ${shapeString(shape)}`);
   const out = empty(backend, shape, src.dtype, 'scatterAdd');
   assign(out, 0);
-  backend.scatterAdd(src.view, idx.view, a, out.view);
-  if (idx !== indices) idx.dispose();
+  backend.scatterAdd(src.view, indices.view, a, out.view);
   return out;
 }
 
-/** float32 one-hot rows: out[..., c] = 1 where indices[...] == c, for c < depth. */
+/**
+ * float32 one-hot rows: out[..., c] = 1 where indices[...] == c, for c < depth. Negative indices
+ * count from the end, as in gather; an index out of range (computed on the device) gives a row of
+ * zeros. One fused kernel: wrap the index, then compare it with the class number.
+ */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   checkTensor('oneHot', 'indices', indices);
   if (!Number.isInteger(depth) || depth <= 0) throw new Error(`oneHot: depth must be a positive integer, got ${depth}`);
   checkIndices('oneHot', indices, depth, 'depth');
   const classes = tensorOn(indices.backend, Int32Array.from({ length: depth }, (_, i) => i), [depth], 'int32');
   const col = reshape(indices, [...indices.shape, 1]);
-  const out = equal(col, classes);
+  const int = (value: number): Expr => ({ kind: 'const', value, dtype: 'int32' });
+  const out = elementwise('oneHot', [col, classes], ([j, c]) => {
+    const index = j as Expr;
+    const wrapped: Expr = { kind: 'where', cond: binaryExpr('less', index, int(0)), a: binaryExpr('add', index, int(depth)), b: index, dtype: 'int32' };
+    return binaryExpr('equal', wrapped, c as Expr);
+  });
   col.dispose();
   classes.dispose();
   return out;

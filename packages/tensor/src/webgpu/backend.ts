@@ -7,15 +7,20 @@ import type { AcquiredDevice } from './device.js';
 import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
 import { gatherKernel, scatterAddKernel } from './kernels/indexing.js';
-import { mapKernel } from './kernels/map.js';
 import { matmulKernel } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
+import { groupRun, fusedKernel, type MapCommand } from './fusion.js';
+
+/** Close a run of elementwise ops on its own past this many (bounds kernel size and latency). */
+const MAX_RUN = 256;
 
 /** WebGPU storage: a pooled GPU buffer (possibly larger than the tensor: size classes). */
 export class GpuStorage implements Storage {
   refs = 0;
+  /** Set when its last tensor is disposed (the fuser then need not store into it). */
+  freed = false;
   constructor(
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
@@ -37,6 +42,10 @@ export class WebGpuBackend implements Backend {
   readonly engine: Engine;
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Elementwise ops waiting to be fused (see fusion.ts), in recording order. */
+  private run: MapCommand[] = [];
+  /** Storage freed while a run is open: pooled only once the run is encoded. */
+  private deferred: GpuStorage[] = [];
 
   constructor(acquired: AcquiredDevice) {
     this.device = acquired.device;
@@ -93,7 +102,43 @@ export class WebGpuBackend implements Backend {
   }
 
   free(storage: Storage): void {
-    this.pool.release((storage as GpuStorage).buffer);
+    const s = storage as GpuStorage;
+    s.freed = true;
+    // While elementwise ops wait to be fused, a freed buffer may still be read by them: it
+    // must not be handed to a new tensor until they are encoded.
+    if (this.run.length > 0) this.deferred.push(s);
+    else this.pool.release(s.buffer);
+  }
+
+  /**
+   * Encodes the open run of elementwise ops: one generated kernel per group, storing only the
+   * results still needed (a live tensor, or a reader in a later group). Called before anything
+   * else is recorded and at every sync point.
+   */
+  private closeRun(): void {
+    const run = this.run;
+    if (run.length === 0) return;
+    this.run = [];
+    const maxBuffers = this.device.limits.maxStorageBuffersPerShaderStage;
+    const stored = (cmd: MapCommand) => !(cmd.out.storage as GpuStorage).freed;
+    const pending = groupRun(run, maxBuffers, stored);
+    let start = 0;
+    while (pending.length > 0) {
+      const group = pending.shift() as MapCommand[];
+      const later = run.slice(start + group.length);
+      const needed = group.map((cmd) => stored(cmd) || later.some((c) => c.inputs.some((x) => x.storage === cmd.out.storage)));
+      const k = needed.some(Boolean) ? fusedKernel(group, needed) : null; // none needed: dead code
+      if (k && k.buffers.length > maxBuffers && group.length > 1) {
+        // Too many results must be stored for one kernel's bindings: split and try again.
+        const half = Math.ceil(group.length / 2);
+        pending.unshift(group.slice(0, half), group.slice(half));
+        continue;
+      }
+      start += group.length;
+      if (k) this.engine.record({ kind: 'dispatch', op: k.ops, pipeline: this.pipeline(k.key, k.code, 'elementwise'), buffers: k.buffers, params: k.params, workgroups: grid1d(k.n) });
+    }
+    for (const s of this.deferred) this.pool.release(s.buffer);
+    this.deferred = [];
   }
 
   async read(view: View): Promise<TypedArray> {
@@ -109,6 +154,7 @@ export class WebGpuBackend implements Backend {
       src = { storage: temp, dtype: view.dtype, shape: view.shape, strides: contiguousStrides(view.shape), offset: 0 };
       this.map(IDENTITY(view.dtype), [view], src);
     }
+    this.closeRun();
     const bytes = n * 4;
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.engine.record({ kind: 'copy', op: 'read', src: this.buf(src), srcOffset: src.offset * 4, dst: staging, dstOffset: 0, size: bytes });
@@ -145,54 +191,48 @@ export class WebGpuBackend implements Backend {
       this.free(tmp);
       return;
     }
-    const buffers: GPUBuffer[] = [this.buf(out)];
-    const types: DType[] = [out.dtype];
-    const bindingOf = inputs.map((v) => {
-      const b = this.buf(v);
-      let i = buffers.indexOf(b);
-      if (i < 0) {
-        buffers.push(b);
-        types.push(v.dtype);
-        i = buffers.length - 1;
-      }
-      return i + 1;
-    });
-    const k = mapKernel(expr, inputs, out, bindingOf, types);
-    this.engine.record({ kind: 'dispatch', op: 'map', pipeline: this.pipeline(k.key, k.code, 'map'), buffers, params: k.params, workgroups: grid1d(n) });
+    this.run.push({ expr, inputs, out });
+    if (this.run.length >= MAX_RUN) this.closeRun();
   }
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
     const n = out.shape.reduce((a, b) => a * b, 1);
     if (n === 0) return;
+    this.closeRun();
     const k = reduceKernel(op, x, axes, out);
     this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(n) });
   }
 
   matmul(a: View, b: View, out: View): void {
     if (out.shape.reduce((x, y) => x * y, 1) === 0) return;
+    this.closeRun();
     const k = matmulKernel(a, b, out);
     this.engine.record({ kind: 'dispatch', op: 'matmul', pipeline: this.pipeline(k.key, k.code, 'matmul'), buffers: [this.buf(out), this.buf(a), this.buf(b)], params: k.params, workgroups: k.workgroups });
   }
 
   gather(x: View, indices: View, axis: number, out: View): void {
+    this.closeRun();
     const k = gatherKernel(x, indices, axis, out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: 'gather', pipeline: this.pipeline(k.key, k.code, 'gather'), buffers: [this.buf(out), this.buf(x), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
   }
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
+    this.closeRun();
     const k = scatterAddKernel(src, indices, axis, out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {
+    this.closeRun();
     const k = randomKernel(kind, seedKey(seed), out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: kind === 'uniform' ? 'uniform' : 'randn', pipeline: this.pipeline(k.key, k.code, 'random'), buffers: [this.buf(out)], params: k.params, workgroups: grid1d(k.n) });
   }
 
   flush(): void {
+    this.closeRun();
     this.engine.flush();
   }
 
@@ -202,7 +242,7 @@ export class WebGpuBackend implements Backend {
 
   destroy(): void {
     try {
-      this.engine.flush();
+      this.flush();
     } catch {
       // a lost device has nothing left to flush
     }

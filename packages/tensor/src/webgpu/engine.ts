@@ -6,8 +6,11 @@ export interface Dispatch {
   /** The op that asked for it, for error messages. */
   op: string;
   pipeline: GPUComputePipeline;
-  /** Storage buffers in binding order, starting at binding 1 (binding 0 is the parameters). */
-  buffers: GPUBuffer[];
+  /**
+   * Storage buffers (or texture views, for kernels that read textures) in binding order, starting
+   * at binding 1 (binding 0 is the parameters).
+   */
+  buffers: (GPUBuffer | GPUTextureView)[];
   /** The kernel's parameters (i32 words; floats as their bits). */
   params: Int32Array;
   workgroups: [number, number, number];
@@ -38,8 +41,8 @@ const MAX_PENDING = 1024;
 export class Engine {
   private pending: Command[] = [];
   private paramBuffer: GPUBuffer | null = null;
-  /** Temporary buffers that may be destroyed once the batch using them has been submitted. */
-  private transient: GPUBuffer[] = [];
+  /** Temporary buffers (and textures) that may be destroyed once the batch using them has been submitted. */
+  private transient: (GPUBuffer | GPUTexture)[] = [];
   /** An asynchronous error (validation, device loss) to throw at the next opportunity. */
   private asyncError: Error | null = null;
   lost = false;
@@ -78,8 +81,8 @@ export class Engine {
   }
 
   /** Keeps `buffer` alive until the current batch has been submitted, then destroys it. */
-  destroyAfterSubmit(buffer: GPUBuffer): void {
-    this.transient.push(buffer);
+  destroyAfterSubmit(resource: GPUBuffer | GPUTexture): void {
+    this.transient.push(resource);
   }
 
   get pendingCount(): number {
@@ -133,7 +136,7 @@ export class Engine {
       const entries: GPUBindGroupEntry[] = [
         { binding: 0, resource: { buffer: this.paramBuffer as GPUBuffer, offset, size: Math.ceil(Math.max(c.params.byteLength, 16) / 16) * 16 } },
       ];
-      c.buffers.forEach((buffer, j) => entries.push({ binding: j + 1, resource: { buffer } }));
+      c.buffers.forEach((b, j) => entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b }));
       const bindGroup = device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);

@@ -3,9 +3,17 @@ import { decompose, ENTRY_1D, linearIndex, P, Params, paramsDecl, wgslType } fro
 
 type Kernel = { key: string; code: string; params: Int32Array; n: number };
 
+/** WGSL: `j` wrapped into [0, dim) when it is in [-dim, dim), else -1 (see Backend.gather). */
+const WRAP_INDEX = /* wgsl */ `
+fn wrap_index(j: i32, dim: i32) -> i32 {
+  let w = select(j, j + dim, j < 0);
+  return select(-1, w, w >= 0 && w < dim);
+}`;
+
 /**
  * numpy.take: out[pre, i..., post] = x[pre, indices[i...], post], one invocation per output.
- * Indices were validated on the way in (in range, negatives already wrapped by the frontend).
+ * Negative indices count from the end; out-of-range ones (possible only for indices computed on
+ * the device, which the frontend cannot check) read 0 instead of another element.
  */
 export function gatherKernel(x: View, indices: View, axis: number, out: View): Kernel {
   const ro = out.shape.length;
@@ -13,7 +21,7 @@ export function gatherKernel(x: View, indices: View, axis: number, out: View): K
   const rx = x.shape.length;
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, x.offset, indices.offset, out.offset);
+  params.push(n, x.offset, indices.offset, out.offset, x.shape[axis] as number);
   const shapeAt = params.push(...out.shape);
   const xsAt = params.push(...x.strides);
   const isAt = params.push(...indices.strides);
@@ -30,19 +38,21 @@ export function gatherKernel(x: View, indices: View, axis: number, out: View): K
 @group(0) @binding(1) var<storage, read_write> o: array<${T}>;
 @group(0) @binding(2) var<storage, read> x: array<${T}>;
 @group(0) @binding(3) var<storage, read> idx: array<i32>;
+${WRAP_INDEX}
 ${ENTRY_1D()} {
   ${linearIndex()}
   if (k >= ${P(0)}) { return; }
   ${decompose('k', ro, shapeAt)}
-  let j = idx[${idxTerms.join(' + ')}];
-  o[${oTerms.join(' + ')}] = x[${xTerms.join(' + ')}];
+  let w = wrap_index(idx[${idxTerms.join(' + ')}], ${P(4)});
+  let j = max(w, 0);
+  o[${oTerms.join(' + ')}] = select(${T}(0), x[${xTerms.join(' + ')}], w >= 0);
 }`;
   return { key: `gather|${T}|${ro}|${ri}|${axis}|${rx}`, code, params: params.toArray(), n };
 }
 
 /**
  * The adjoint of gather: out[pre, j, post] += sum of src[pre, i..., post] over the index
- * positions i with indices[i...] == j. WGSL has no float atomics, so each output element gathers
+ * positions i with indices[i...] == j (negative indices wrapped; out-of-range ones match nothing). WGSL has no float atomics, so each output element gathers
  * its own sum by scanning the indices (deterministic, and race-free by construction).
  */
 export function scatterAddKernel(src: View, indices: View, axis: number, out: View): Kernel {
@@ -51,7 +61,7 @@ export function scatterAddKernel(src: View, indices: View, axis: number, out: Vi
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, nIdx, src.offset, indices.offset, out.offset);
+  params.push(n, nIdx, src.offset, indices.offset, out.offset, out.shape[axis] as number);
   const shapeAt = params.push(...out.shape);
   const osAt = params.push(...out.strides);
   const ssAt = params.push(...src.strides);
@@ -74,6 +84,7 @@ export function scatterAddKernel(src: View, indices: View, axis: number, out: Vi
 @group(0) @binding(1) var<storage, read_write> o: array<${T}>;
 @group(0) @binding(2) var<storage, read> s: array<${T}>;
 @group(0) @binding(3) var<storage, read> idx: array<i32>;
+${WRAP_INDEX}
 ${ENTRY_1D()} {
   ${linearIndex()}
   if (k >= ${P(0)}) { return; }
@@ -83,7 +94,7 @@ ${ENTRY_1D()} {
   var acc = o[oOff];
   for (var i = 0; i < ${P(1)}; i = i + 1) {
     ${decompose('i', ri, iShapeAt, 'q')}
-    if (idx[${iTerms.join(' + ')}] == c${axis}) {
+    if (wrap_index(idx[${iTerms.join(' + ')}], ${P(5)}) == c${axis}) {
       acc = acc + s[sBase${sIdxTerms.length ? ` + ${sIdxTerms.join(' + ')}` : ''}];
     }
   }

@@ -16,7 +16,7 @@ export interface MapKernel {
   params: Int32Array;
 }
 
-function wgslOf(e: Expr, inputVar: (i: number) => string, constAt: { next: number }): string {
+export function wgslOf(e: Expr, inputVar: (i: number) => string, constAt: { next: number }): string {
   switch (e.kind) {
     case 'input':
       return inputVar(e.index);
@@ -98,7 +98,7 @@ ${ENTRY_1D()} {
   return { key, code, params: params.toArray() };
 }
 
-function writeConsts(expr: Expr, params: Params, start: number): void {
+export function writeConsts(expr: Expr, params: Params, start: number): void {
   let i = start;
   const walk = (e: Expr): void => {
     switch (e.kind) {

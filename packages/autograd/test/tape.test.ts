@@ -1,0 +1,127 @@
+/**
+ * The tape's own rules, on every backend: accumulation, retained and freed graphs, which leaves
+ * get gradients, and what a leaf's gradient is (its own dense tensor, of the leaf's dtype).
+ */
+import { add, concat, noGrad, type Variable, variable } from '@wgru/autograd';
+import { assign, setBackend, tensor, type Tensor } from '@wgru/tensor';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { forEachBackend } from '../../../test-support/backends.js';
+
+const values = async (t: Tensor | null): Promise<number[]> => Array.from(await (t as Tensor).data());
+
+/** Whether `t` is dense row-major from the start of its own storage. */
+function isDense(t: Tensor): boolean {
+  let stride = 1;
+  for (let i = t.rank - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== stride) return false;
+    stride *= t.shape[i] as number;
+  }
+  return t.offset === 0;
+}
+
+forEachBackend('tape', (name) => {
+  beforeAll(async () => {
+    await setBackend(name);
+  });
+
+  describe('accumulation', () => {
+    it('sums gradients over calls, and over every use of a value', async () => {
+      const x = variable([1, 2, 3], { requiresGrad: true });
+      x.mul(x).sum().backward(); // 2x
+      x.mul(3).sum().backward(); // + 3
+      expect(await values(x.grad)).toEqual([5, 7, 9]);
+      x.zeroGrad();
+      expect(x.grad).toBeNull();
+    });
+
+    it('gives no gradient to inputs that do not require one, and none through detach or noGrad', async () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const c = variable([3, 4]);
+      const y = x.mul(c).add(x.detach().mul(100)).add(noGrad(() => x.mul(100))).sum();
+      y.backward();
+      expect(await values(x.grad)).toEqual([3, 4]);
+      expect(c.grad).toBeNull();
+      expect(x.detach().requiresGrad).toBe(false);
+    });
+
+    it('backward of a scalar leaf gives it a gradient of one', async () => {
+      const x = variable(2, { requiresGrad: true });
+      x.backward();
+      expect(await values(x.grad)).toEqual([1]);
+    });
+  });
+
+  describe('freed graphs', () => {
+    it('backward frees intermediates; reading one after says why', () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const h = x.mul(2);
+      h.sum().backward();
+      expect(() => h.value).toThrow(/freed by backward/);
+    });
+
+    it('a second backward through a freed graph throws instead of silently doing nothing', () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const loss = x.mul(2).sum();
+      loss.backward();
+      expect(() => loss.backward()).toThrow(/backward.*already.*freed.*retainGraph/s);
+      const more = loss.mul(3); // the root's value is kept, but its graph is gone
+      expect(() => more.backward()).toThrow(/sum.*freed/s);
+    });
+
+    it('retainGraph allows a second backward, which accumulates', async () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const loss = x.mul(x).sum();
+      loss.backward(undefined, { retainGraph: true });
+      loss.backward();
+      expect(await values(x.grad)).toEqual([4, 8]);
+    });
+
+    it('two losses sharing a subgraph: backward of each with retainGraph on the first', async () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const h = x.mul(x);
+      const a = h.sum();
+      const b = h.mul(2).sum();
+      a.backward(undefined, { retainGraph: true });
+      b.backward();
+      expect(await values(x.grad)).toEqual([6, 12]);
+    });
+  });
+
+  describe('what a leaf gradient is', () => {
+    it('its own dense tensor: not a view of the seed, not a broadcast view', async () => {
+      const x = variable([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+      const seed = tensor([1, 2, 3, 4, 5, 6]);
+      x.reshape([6]).backward(seed);
+      assign(seed, 0); // the caller may reuse its seed
+      expect(await values(x.grad)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(isDense(x.grad as Tensor)).toBe(true);
+
+      const w = variable([[1, 2], [3, 4]], { requiresGrad: true });
+      w.sum().backward(); // the rule broadcasts a scalar: a stride-0 view
+      expect(isDense(w.grad as Tensor)).toBe(true);
+      expect(await values(w.grad)).toEqual([1, 1, 1, 1]);
+
+      const p = variable([1, 2], { requiresGrad: true });
+      const q = variable([3], { requiresGrad: true });
+      concat([p, q], 0).mul(tensorVariable([1, 2, 3])).sum().backward(); // concat hands on slices of one buffer
+      expect(isDense(p.grad as Tensor) && isDense(q.grad as Tensor)).toBe(true);
+      expect(await values(q.grad)).toEqual([3]);
+    });
+
+    it('has the dtype of its leaf, and a seed of another dtype is converted to the root dtype', async () => {
+      const x = variable([1, 2], { requiresGrad: true });
+      const seed = tensor([1, 2], [2], 'int32');
+      x.mul(1).backward(seed);
+      expect(x.grad?.dtype).toBe('float32');
+      expect(await values(x.grad)).toEqual([1, 2]);
+      if (name === 'cpu') {
+        const w = variable(Float64Array.from([1, 2]), { requiresGrad: true });
+        add(x, w).sum().backward(); // float32 + float64 -> float64 output
+        expect(x.grad?.dtype).toBe('float32');
+        expect(w.grad?.dtype).toBe('float64');
+      }
+    });
+  });
+});
+
+const tensorVariable = (v: number[]): Variable => variable(v);

@@ -1,0 +1,219 @@
+import { type Variable, variable } from '@wgru/autograd';
+import { assign, empty, shapeString } from '@wgru/tensor';
+import { type InitOptions, uniformParameter } from '../init.js';
+import { Module, type Parameter } from '../module.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+
+export interface LSTMCellOptions extends InitOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Whether to learn the bias b (default true). */
+  bias?: boolean;
+}
+
+/** The state an LSTM carries from step to step: the hidden state h and the cell state c, each [B, H]. */
+export interface LSTMState {
+  h: Variable;
+  c: Variable;
+}
+
+/**
+ * The Long Short-Term Memory cell of Hochreiter & Schmidhuber (1997), with the forget gate of
+ * Gers et al. (2000), in the same row-vector equations as the GRU:
+ *
+ * ```
+ * i_t = σ(x_t W_i + h_{t-1} U_i + b_i)          input gate
+ * f_t = σ(x_t W_f + h_{t-1} U_f + b_f)          forget gate
+ * g_t = tanh(x_t W_g + h_{t-1} U_g + b_g)       candidate cell
+ * o_t = σ(x_t W_o + h_{t-1} U_o + b_o)          output gate
+ * c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+ * h_t = o_t ⊙ tanh(c_t)
+ * ```
+ *
+ * Parameters, gates stacked i | f | g | o along the last axis (PyTorch's order): W [inputSize, 4H],
+ * U [H, 4H], b [4H]. One bias, not PyTorch's two (b_ih + b_hh sum to it). Initialised
+ * U(−1/√H, 1/√H) like PyTorch. The state is the pair (h, c); as a {@link RecurrentCell} it is
+ * the list [h, c] (`stateCount` 2), h first because h is the output.
+ *
+ * @example
+ * ```ts
+ * const cell = new LSTMCell({ inputSize: 3, hiddenSize: 4, seed: 1 });
+ * const s1 = cell.forward(variable([[1, 0, 0]]));          // { h: [1, 4], c: [1, 4] }, from zeros
+ * const s2 = cell.forward(variable([[0, 1, 0]]), s1);
+ * ```
+ */
+export class LSTMCell extends Module implements RecurrentCell {
+  readonly W: Parameter;
+  readonly U: Parameter;
+  readonly b: Parameter | null;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly stateCount = 2;
+
+  constructor(opts: LSTMCellOptions) {
+    super();
+    const o = checkRecurrentOptions('LSTMCell', { ...opts, numLayers: 1 });
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    const H = o.hiddenSize;
+    const bound = 1 / Math.sqrt(H);
+    this.W = uniformParameter([o.inputSize, 4 * H], bound, opts, 0);
+    this.U = uniformParameter([H, 4 * H], bound, opts, 1);
+    this.b = o.bias ? uniformParameter([4 * H], bound, opts, 2) : null;
+  }
+
+  /** x W + b for every timestep at once: [T, B, I] -> [T, B, 4H] (or [B, I] -> [B, 4H]). */
+  project(x: Variable): Variable {
+    const xW = x.matmul(this.W);
+    return this.b ? xW.add(this.b) : xW;
+  }
+
+  /** One step from the projected input xp = x_t W + b, [B, 4H], and the state [h_{t-1}, c_{t-1}]. */
+  step(xp: Variable, [hPrev, cPrev]: Variable[]): Variable[] {
+    const H = this.hiddenSize;
+    const B = xp.shape[0] as number;
+    // x_t W + h_{t-1} U + b for all four gates, with one matmul: [B, 4H]
+    const a = xp.add((hPrev as Variable).matmul(this.U));
+    const gate = (g: number) => a.slice([0, g * H], [B, H]);
+    // i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
+    const i = gate(0).sigmoid();
+    // f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+    const f = gate(1).sigmoid();
+    // g_t = tanh(x_t W_g + h_{t-1} U_g + b_g)
+    const g = gate(2).tanh();
+    // o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+    const o = gate(3).sigmoid();
+    // c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    const c = f.mul(cPrev as Variable).add(i.mul(g));
+    // h_t = o_t ⊙ tanh(c_t)
+    const h = o.mul(c.tanh());
+    return [h, c];
+  }
+
+  /** One step: x [B, inputSize], state { h, c } each [B, H] (zeros when omitted) -> the next { h, c }. */
+  forward(x: Variable, state?: LSTMState): LSTMState {
+    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
+      throw new Error(`LSTMCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
+    }
+    const B = x.shape[0] as number;
+    for (const k of ['h', 'c'] as const) {
+      const s = state?.[k];
+      if (state !== undefined && (s === undefined || s.rank !== 2 || s.shape[0] !== B || s.shape[1] !== this.hiddenSize)) {
+        throw new Error(
+          `LSTMCell.forward: state.${k} must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${s === undefined ? 'nothing' : shapeString(s.shape)}`,
+        );
+      }
+    }
+    const h0 = state?.h ?? zeroState(x, B, this.hiddenSize);
+    const c0 = state?.c ?? zeroState(x, B, this.hiddenSize);
+    const [h, c] = this.step(this.project(x), [h0, c0]) as [Variable, Variable];
+    return { h, c };
+  }
+}
+
+export type LSTMOptions = RecurrentOptions & InitOptions;
+
+/** Initial states of a whole LSTM, each [numLayers·D, B, H], layer-major (index k·D + d); zeros when absent. */
+export interface LSTMInitialState {
+  h0?: Variable;
+  c0?: Variable;
+}
+
+/** What {@link LSTM.forward} returns. */
+export interface LSTMResult {
+  /** [T, B, D·H] (or [B, T, D·H] with batchFirst), the top layer's h at every step. */
+  output: Variable;
+  /** [numLayers·D, B, H], the last hidden state of every layer and direction. */
+  hN: Variable;
+  /** [numLayers·D, B, H], the last cell state of every layer and direction. */
+  cN: Variable;
+}
+
+/** A zero Variable of `like`'s shape, backend and dtype. */
+function zerosLike(like: Variable): Variable {
+  const z = empty(like.value.backend, like.shape, like.dtype);
+  assign(z, 0);
+  return variable(z);
+}
+
+/**
+ * A multi-layer LSTM over whole sequences, with the options and conventions of `GRU`:
+ * numLayers, bidirectional, batchFirst, dropout between layers (training only), optional initial
+ * states, per-sequence lengths (PyTorch's packed-sequence semantics). Parameters l{k}.W, l{k}.U,
+ * l{k}.b and l{k}_reverse.* for the backward direction; see {@link LSTMCell} for the equations.
+ *
+ * @example
+ * ```ts
+ * const lstm = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, seed: 0 });
+ * const { output, hN, cN } = lstm.forward(x);   // x [T, B, 8] -> output [T, B, 16], hN, cN [2, B, 16]
+ * const next = lstm.forward(x2, { h0: hN, c0: cN });   // carry the state on
+ * ```
+ */
+export class LSTM extends Module {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+
+  constructor(opts: LSTMOptions) {
+    super();
+    const o = checkRecurrentOptions('LSTM', opts);
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    this.numLayers = o.numLayers;
+    this.bidirectional = o.bidirectional;
+    this.batchFirst = o.batchFirst;
+    this.dropout = o.dropout;
+    const D = o.bidirectional ? 2 : 1;
+    for (let k = 0; k < o.numLayers; k++) {
+      for (let d = 0; d < D; d++) {
+        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
+        const cell = new LSTMCell({
+          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
+          hiddenSize: o.hiddenSize,
+          bias: o.bias,
+          ...(seed === undefined ? {} : { seed }),
+          ...(opts.backend ? { backend: opts.backend } : {}),
+          ...(opts.dtype ? { dtype: opts.dtype } : {}),
+        });
+        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
+        (this as unknown as Record<string, LSTMCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
+      }
+    }
+  }
+
+  /** The cell of layer k, direction d (0 forward, 1 reverse). */
+  cell(k: number, d = 0): LSTMCell {
+    const c = (this as unknown as Record<string, LSTMCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
+    if (!c) throw new Error(`LSTM.cell: no layer ${k} direction ${d}`);
+    return c;
+  }
+
+  /**
+   * x: [T, B, inputSize] ([B, T, inputSize] with batchFirst); init.h0 and init.c0:
+   * [numLayers·D, B, H] (either may be left out: zeros). Returns output [T, B, D·H]
+   * (or [B, T, D·H]), hN and cN [numLayers·D, B, H].
+   */
+  forward(x: Variable, init: LSTMInitialState = {}, opts: { lengths?: Int32Array } = {}): LSTMResult {
+    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`LSTM.forward: unknown option '${k}'`);
+    if (init === null || typeof init !== 'object') throw new Error('LSTM.forward: init must be an object { h0?, c0? }');
+    for (const k of Object.keys(init)) if (k !== 'h0' && k !== 'c0') throw new Error(`LSTM.forward: unknown initial state '${k}' (expected h0 and c0)`);
+    const { h0, c0 } = init;
+    if (h0 && c0 && (h0.rank !== c0.rank || h0.shape.some((n, i) => n !== c0.shape[i]))) {
+      throw new Error(`LSTM.forward: h0 ${shapeString(h0.shape)} and c0 ${shapeString(c0.shape)} must have the same shape`);
+    }
+    // The driver takes all initial states or none: a missing one of the pair is zeros.
+    const states = h0 || c0 ? [h0 ?? zerosLike(c0 as Variable), c0 ?? zerosLike(h0 as Variable)] : undefined;
+    const D = this.bidirectional ? 2 : 1;
+    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
+    const { output, states: finals } = runRecurrent('LSTM', cells, x, states, {
+      batchFirst: this.batchFirst,
+      dropout: this.dropout,
+      training: this.training,
+      lengths: opts.lengths,
+    });
+    return { output, hN: finals[0] as Variable, cN: finals[1] as Variable };
+  }
+}

@@ -1,0 +1,150 @@
+import type { Variable } from '@wgru/autograd';
+import { shapeString } from '@wgru/tensor';
+import { type InitOptions, uniformParameter } from '../init.js';
+import { Module, type Parameter } from '../module.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+
+export interface RNNCellOptions extends InitOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Whether to learn the bias b (default true). */
+  bias?: boolean;
+}
+
+/**
+ * The Elman recurrent cell with a tanh, in the row-vector convention of the GRU:
+ *
+ * ```
+ * h_t = tanh(x_t W + h_{t-1} U + b)
+ * ```
+ *
+ * Parameters W [inputSize, H], U [H, H], b [H] (one bias, not PyTorch's two), initialised
+ * U(−1/√H, 1/√H) like PyTorch. The baseline the gated cells are measured against: its gradient
+ * through time is a product of tanh' ⊙ U factors, which is why it vanishes or explodes.
+ *
+ * @example
+ * ```ts
+ * const cell = new RNNCell({ inputSize: 3, hiddenSize: 4, seed: 1 });
+ * const h1 = cell.forward(variable([[1, 0, 0]]));          // [1, 4], from h0 = 0
+ * const h2 = cell.forward(variable([[0, 1, 0]]), h1);
+ * ```
+ */
+export class RNNCell extends Module implements RecurrentCell {
+  readonly W: Parameter;
+  readonly U: Parameter;
+  readonly b: Parameter | null;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly stateCount = 1;
+
+  constructor(opts: RNNCellOptions) {
+    super();
+    const o = checkRecurrentOptions('RNNCell', { ...opts, numLayers: 1 });
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    const H = o.hiddenSize;
+    const bound = 1 / Math.sqrt(H);
+    this.W = uniformParameter([o.inputSize, H], bound, opts, 0);
+    this.U = uniformParameter([H, H], bound, opts, 1);
+    this.b = o.bias ? uniformParameter([H], bound, opts, 2) : null;
+  }
+
+  /** x W + b for every timestep at once: [T, B, I] -> [T, B, H] (or [B, I] -> [B, H]). */
+  project(x: Variable): Variable {
+    const xW = x.matmul(this.W);
+    return this.b ? xW.add(this.b) : xW;
+  }
+
+  /** One step from the projected input xp = x_t W + b, [B, H], and the state [h_{t-1}]. */
+  step(xp: Variable, [hPrev]: Variable[]): Variable[] {
+    // h_t = tanh(x_t W + h_{t-1} U + b)
+    const h = xp.add((hPrev as Variable).matmul(this.U)).tanh();
+    return [h];
+  }
+
+  /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
+  forward(x: Variable, h?: Variable): Variable {
+    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
+      throw new Error(`RNNCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
+    }
+    const B = x.shape[0] as number;
+    if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
+      throw new Error(`RNNCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
+    }
+    const h0 = h ?? zeroState(x, B, this.hiddenSize);
+    return this.step(this.project(x), [h0])[0] as Variable;
+  }
+}
+
+export type RNNOptions = RecurrentOptions & InitOptions;
+
+/**
+ * A multi-layer tanh RNN over whole sequences, with the options and conventions of `GRU`:
+ * numLayers, bidirectional, batchFirst, dropout between layers (training only), optional h0,
+ * per-sequence lengths. Parameters l{k}.W, l{k}.U, l{k}.b and l{k}_reverse.*.
+ *
+ * @example
+ * ```ts
+ * const rnn = new RNN({ inputSize: 8, hiddenSize: 16, bidirectional: true, seed: 0 });
+ * const { output, hN } = rnn.forward(x);   // x [T, B, 8] -> output [T, B, 32], hN [2, B, 16]
+ * ```
+ */
+export class RNN extends Module {
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+
+  constructor(opts: RNNOptions) {
+    super();
+    const o = checkRecurrentOptions('RNN', opts);
+    this.inputSize = o.inputSize;
+    this.hiddenSize = o.hiddenSize;
+    this.numLayers = o.numLayers;
+    this.bidirectional = o.bidirectional;
+    this.batchFirst = o.batchFirst;
+    this.dropout = o.dropout;
+    const D = o.bidirectional ? 2 : 1;
+    for (let k = 0; k < o.numLayers; k++) {
+      for (let d = 0; d < D; d++) {
+        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
+        const cell = new RNNCell({
+          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
+          hiddenSize: o.hiddenSize,
+          bias: o.bias,
+          ...(seed === undefined ? {} : { seed }),
+          ...(opts.backend ? { backend: opts.backend } : {}),
+          ...(opts.dtype ? { dtype: opts.dtype } : {}),
+        });
+        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
+        (this as unknown as Record<string, RNNCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
+      }
+    }
+  }
+
+  /** The cell of layer k, direction d (0 forward, 1 reverse). */
+  cell(k: number, d = 0): RNNCell {
+    const c = (this as unknown as Record<string, RNNCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
+    if (!c) throw new Error(`RNN.cell: no layer ${k} direction ${d}`);
+    return c;
+  }
+
+  /**
+   * x: [T, B, inputSize] ([B, T, inputSize] with batchFirst); h0: [numLayers·D, B, H].
+   * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H].
+   */
+  forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
+    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`RNN.forward: unknown option '${k}'`);
+    const D = this.bidirectional ? 2 : 1;
+    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
+    const { output, states } = runRecurrent('RNN', cells, x, h0 ? [h0] : undefined, {
+      batchFirst: this.batchFirst,
+      dropout: this.dropout,
+      training: this.training,
+      lengths: opts.lengths,
+    });
+    return { output, hN: states[0] as Variable };
+  }
+}
