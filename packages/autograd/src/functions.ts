@@ -9,7 +9,13 @@ import { transientConstant, Variable, type VariableLike } from './variable.js';
  * some input needs one, remembers the node for backward.
  */
 function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveAttrs[P], forward: (xs: Tensor[]) => Tensor): Variable {
-  const value = forward(inputs.map((x) => x.value));
+  let value: Tensor;
+  try {
+    value = forward(inputs.map((x) => x.value));
+  } catch (e) {
+    for (const x of inputs) if (x.transient) x.dispose(); // a bad call leaks nothing
+    throw e;
+  }
   const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
   // With no node to hold them, one-use constants can go at once.
@@ -29,7 +35,8 @@ function constant(value: number, like: Variable): Variable {
     id = ++lastBackendId;
     backendIds.set(backend, id);
   }
-  const dtype: DType = like.dtype === 'float64' ? 'float64' : 'float32';
+  // The number takes the Variable's dtype where it can (as in NumPy: int32 + 1 stays int32).
+  const dtype: DType = like.dtype === 'float64' ? 'float64' : like.dtype === 'int32' && Number.isInteger(value) ? 'int32' : 'float32';
   const key = `${id}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
   let t = constants.get(key);
   if (t === undefined || t.disposed) {
@@ -90,7 +97,8 @@ export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike)
   if (!(cond instanceof Variable) && !(cond instanceof T.Tensor)) throw new Error('where: cond must be a Variable or Tensor mask');
   // A Tensor mask is shared, not taken over: the caller still owns (and may dispose) it.
   const c = cond instanceof Variable ? cond : transientConstant(cond.share());
-  const [x, y] = operands('where', a, b);
+  // Two numbers are allowed here: the mask says where (and on which backend) they go.
+  const [x, y] = typeof a === 'number' && typeof b === 'number' ? [constant(a, c), constant(b, c)] : operands('where', a, b);
   return apply('where', [c, x, y], null, ([m, p, q]) => T.where(m as Tensor, p as Tensor, q as Tensor));
 }
 
@@ -233,11 +241,14 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   const a = normalizeAxis('logSumExp', axis, x.rank);
   const mRaw = T.max(x.value, a, true);
   // Rows that are all -Infinity (or +Infinity) keep m = 0, so they give ±Infinity, not NaN.
-  const mValue = T.where(T.isInf(mRaw), 0, mRaw);
+  const infinite = T.isInf(mRaw);
+  const mValue = T.where(infinite, 0, mRaw);
   mRaw.dispose();
+  infinite.dispose();
   const shifted = sub(x, transientConstant(mValue.share()));
   const out = add(log(sum(exp(shifted), a, true)), transientConstant(mValue));
-  return keepDims ? out : squeeze(out, a);
+  // A 0-d x has no axis to remove (axis 0 or -1 name the scalar itself, as in PyTorch).
+  return keepDims || x.rank === 0 ? out : squeeze(out, a);
 }
 
 /** exp(x - logSumExp(x)) along `axis`. */

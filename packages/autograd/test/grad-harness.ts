@@ -28,12 +28,14 @@ export const cpu: Backend = cpuBackend();
 export interface HostInput {
   shape: number[];
   values: number[];
+  /** false: a constant of the graph (gets no gradient); default true. */
+  requiresGrad?: boolean;
 }
 
 export interface GradCase {
   /** What is checked, for failure messages (op, shapes, arguments). */
   label: string;
-  /** The differentiable inputs; every one requires grad. */
+  /** The inputs, as Variables in this order; at least one requires grad. */
   inputs: HostInput[];
   /** The computation, written against Variables on whichever backend holds them. */
   fn: (...xs: Variable[]) => Variable;
@@ -94,6 +96,22 @@ export function axesArb(rank: number): fc.Arbitrary<number | number[] | undefine
   return fc.oneof(fc.constant(undefined), axisArb(rank), list);
 }
 
+/**
+ * The same cases, sometimes with one input frozen (requiresGrad false): the rules' `needs` paths,
+ * and an engine that must pass no gradient to a constant.
+ */
+export function withOneFrozen(cases: fc.Arbitrary<GradCase>): fc.Arbitrary<GradCase> {
+  return cases.chain((c) =>
+    c.inputs.length < 2
+      ? fc.constant(c)
+      : fc.option(fc.integer({ min: 0, max: c.inputs.length - 1 }), { freq: 2 }).map((k) =>
+          k === null
+            ? c
+            : { ...c, label: `${c.label} with input ${k} frozen`, inputs: c.inputs.map((h, i) => (i === k ? { ...h, requiresGrad: false } : h)) },
+        ),
+  );
+}
+
 export const describeAxes = (axes: number | readonly number[] | undefined): string => (axes === undefined ? 'all' : JSON.stringify(axes));
 
 // ---- running a case ----
@@ -126,13 +144,16 @@ export interface Outcome {
 export async function runCase(c: GradCase, backend: Backend): Promise<Outcome> {
   const float64 = backend === cpu;
   const xs = c.inputs.map((h) =>
-    variable(float64 ? Float64Array.from(h.values) : Float32Array.from(h.values), { shape: h.shape, requiresGrad: true, backend }),
+    variable(float64 ? Float64Array.from(h.values) : Float32Array.from(h.values), { shape: h.shape, requiresGrad: h.requiresGrad ?? true, backend }),
   );
   const out = withBackend(backend, () => c.fn(...xs));
   const v = cotangent(out.size);
   const seed: Tensor = tensorOn(backend, float64 ? Float64Array.from(v) : Float32Array.from(v), out.shape);
   if (out.requiresGrad) out.backward(seed);
   const output = Array.from(await out.data());
+  xs.forEach((x, i) => {
+    if (!x.requiresGrad) expect(x.grad, `${c.label}: a frozen input ${i} got a gradient`).toBeNull();
+  });
   const grads = await Promise.all(xs.map(async (x) => (x.grad ? Array.from(await x.grad.data()) : new Array<number>(x.size).fill(0))));
   const shape = [...out.shape];
   seed.dispose();
@@ -160,7 +181,7 @@ export function expectClose(what: string, got: readonly number[], want: readonly
  * and output against the float64 ones for the same cotangent.
  */
 export async function checkCase(c: GradCase, f32Tol = F32_TOL): Promise<void> {
-  const xs = c.inputs.map((h) => variable(Float64Array.from(h.values), { shape: h.shape, requiresGrad: true, backend: cpu }));
+  const xs = c.inputs.map((h) => variable(Float64Array.from(h.values), { shape: h.shape, requiresGrad: h.requiresGrad ?? true, backend: cpu }));
   const r = await gradcheck(c.fn, xs, F64_TOL);
   for (const x of xs) x.dispose();
   expect(r.ok, `${c.label}: gradcheck failed, max abs error ${r.maxAbsError}, max rel error ${r.maxRelError}`).toBe(true);

@@ -18,3 +18,11 @@ export { CrossEntropyLoss, type CrossEntropyOptions, MSELoss, type MSEOptions, t
 export { Module, Parameter } from './module.js';
 export { GRU, GRUCell, type GRUCellOptions, type GRUOptions } from './rnn/gru.js';
 export { type RecurrentCell, type RecurrentOptions, type RecurrentResult, runRecurrent, zeroState } from './rnn/recurrent.js';
+export { Adam, type AdamOptions, AdamW } from './optim/adam.js';
+export { clipGradNorm } from './optim/clip.js';
+export { Optimizer } from './optim/optimizer.js';
+export { SGD, type SGDOptions } from './optim/sgd.js';
+export {
+  DEFAULT_MAX_HEADER_BYTES, type DecodeOptions, decodeSafetensors, encodeSafetensors, type LoadSafetensorsOptions,
+  loadSafetensors, type RawTensor, type SafeDType, saveSafetensors, saveSafetensorsAsync,
+} from './safetensors/index.js';

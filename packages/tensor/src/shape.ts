@@ -56,12 +56,7 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
 
 /** Normalise a possibly negative axis into [0, rank). */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
-  // Like PyTorch, a scalar accepts axis 0 or -1 (and has no axes to reduce).
-  const r = Math.max(rank, 1);
-  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
-  }
-  return axis < 0 ? axis + r : axis;
+  return axisIn(op, axis, rank, `a tensor of rank ${rank}`);
 }
 
 /**
@@ -69,10 +64,37 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
  * of distinct axes.
  */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+  return axesIn(op, axes, rank, `a tensor of rank ${rank}`);
+}
+
+/**
+ * @internal `normalizeAxis` for an operand of shape `shape`, whose errors name the shape. `extra`
+ * widens the range for ops that insert an axis (unsqueeze, stack: axes of a rank + 1 result).
+ */
+export function axisOf(op: string, axis: number, shape: Shape, extra = 0): number {
+  return axisIn(op, axis, shape.length + extra, `a tensor of shape ${shapeString(shape)}`);
+}
+
+/** @internal `normalizeAxes` for an operand of shape `shape`, whose errors name the shape. */
+export function axesOf(op: string, axes: number | readonly number[] | undefined, shape: Shape): number[] {
+  return axesIn(op, axes, shape.length, `a tensor of shape ${shapeString(shape)}`);
+}
+
+function axisIn(op: string, axis: number, rank: number, what: string): number {
+  // Like PyTorch, a scalar accepts axis 0 or -1 (and has no axes to reduce).
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new Error(`${op}: axis ${axis} is out of range for ${what} (valid: ${-r} to ${r - 1})`);
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+function axesIn(op: string, axes: number | readonly number[] | undefined, rank: number, what: string): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new Error(`${op}: axes must be a number or a list of numbers, got ${JSON.stringify(axes)}`);
   const list = typeof axes === 'number' ? [axes] : [...axes];
-  const norm = list.map((a) => normalizeAxis(op, a, rank));
-  if (new Set(norm).size !== norm.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(list)}`);
+  const norm = list.map((a) => axisIn(op, a, rank, what));
+  if (new Set(norm).size !== norm.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(list)} for ${what}`);
   if (rank === 0 && norm.length > 0) return [];
   return norm.sort((a, b) => a - b);
 }

@@ -30,12 +30,16 @@ function flatten(values: NestedArray, shape: readonly number[], out: number[], d
   values.forEach((v, i) => flatten(v, shape, out, depth + 1, `${path}[${i}]`));
 }
 
+/** Throws unless `v` is an integer that int32 can hold (Int32Array would silently wrap it). */
+function checkInt32(op: string, v: number, where = ''): void {
+  if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+    throw new Error(`${op}: int32 needs integers in [-2147483648, 2147483647], got ${v}${where}`);
+  }
+}
+
 function toTyped(values: ArrayLike<number>, dtype: DType): TypedArray {
   if (dtype === 'int32') {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i] as number;
-      if (!Number.isInteger(v)) throw new Error(`tensor: int32 tensor needs integer values, got ${v} at position ${i}`);
-    }
+    for (let i = 0; i < values.length; i++) checkInt32('tensor', values[i] as number, ` at position ${i}`);
     return Int32Array.from(values);
   }
   return dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
@@ -93,6 +97,7 @@ function filled(op: string, shape: Shape, value: number, dtype: DType = 'float32
   checkShape(op, 'shape', shape);
   assertDType(op, 'dtype', dtype);
   if (typeof value !== 'number') throw new Error(`${op}: value must be a number, got ${typeof value}`);
+  if (dtype === 'int32') checkInt32(op, value);
   return fillOn(activeBackend(), shape, value, dtype, op);
 }
 

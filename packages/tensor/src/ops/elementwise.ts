@@ -1,4 +1,4 @@
-import { type DType, isFloat, promote, type Shape } from '../dtype.js';
+import { assertDType, type DType, isFloat, promote, type Shape } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { broadcastShapes, shapeString } from '../shape.js';
 import { forgetHostValues, Tensor } from '../tensor.js';
@@ -117,6 +117,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
 /** Converts to `dtype` (float to int truncates toward zero; NaN becomes 0). */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor('cast', 'x', x);
+  assertDType('cast', 'dtype', dtype);
   return elementwise('cast', [x], ([a]) => castTo(a as Expr, dtype));
 }
 
@@ -130,12 +131,12 @@ export function clone(x: Tensor): Tensor {
 export function contiguous(x: Tensor): Tensor {
   checkTensor('contiguous', 'x', x);
   let s = 1;
-  let ok = x.offset === 0;
+  let ok = true; // an offset is fine: a contiguous block anywhere in its storage
   for (let i = x.rank - 1; i >= 0 && ok; i--) {
     if (x.shape[i] !== 1 && x.strides[i] !== s) ok = false;
     s *= x.shape[i] as number;
   }
-  return ok ? new Tensor(x.backend, x.storage, x.shape, x.dtype) : clone(x);
+  return ok ? new Tensor(x.backend, x.storage, x.shape, x.dtype, undefined, x.offset) : clone(x);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { normalizeAxis, shapeString } from '../shape.js';
+import { axisOf, shapeString } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backendOf, checkTensor, empty } from './core.js';
 import type { Expr } from '../expr.js';
@@ -30,7 +30,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkTensor('gather', 'x', x);
   checkTensor('gather', 'indices', indices);
   const backend = backendOf('gather', x, indices);
-  const a = normalizeAxis('gather', axis, x.rank);
+  const a = axisOf('gather', axis, x.shape);
   checkIndices('gather', indices, x.shape[a] as number, `axis ${a} of x ${shapeString(x.shape)}`);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
   const out = empty(backend, shape, x.dtype, 'gather');
@@ -46,7 +46,7 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
   checkTensor('scatterAdd', 'indices', indices);
   checkTensor('scatterAdd', 'src', src);
   const backend = backendOf('scatterAdd', indices, src);
-  const a = normalizeAxis('scatterAdd', axis, shape.length);
+  const a = axisOf('scatterAdd', axis, shape);
   const expected = [...shape.slice(0, a), ...indices.shape, ...shape.slice(a + 1)];
   if (expected.length !== src.rank || expected.some((d, i) => d !== src.shape[i])) {
     throw new Error(`scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`);

@@ -22,7 +22,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (B.shape[B.rank - 2] !== k) {
     throw new Error(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${B.shape[B.rank - 2]})`);
   }
-  const batch = broadcastShapes('matmul (batch axes)', A.shape.slice(0, -2), B.shape.slice(0, -2));
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', A.shape.slice(0, -2), B.shape.slice(0, -2));
+  } catch {
+    throw new Error(`matmul: the batch axes of ${shapeString(a.shape)} @ ${shapeString(b.shape)} cannot be broadcast together (${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`);
+  }
   const m = A.shape[A.rank - 2] as number;
   const n = B.shape[B.rank - 1] as number;
   const dtype = promote(A.dtype, B.dtype);

@@ -1,5 +1,5 @@
 import type { Shape } from '../dtype.js';
-import { checkShape, contiguousStrides, normalizeAxis, shapeString, sizeOf } from '../shape.js';
+import { axisOf, checkShape, contiguousStrides, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, broadcastView, checkTensor, empty } from './core.js';
 import { contiguous } from './elementwise.js';
@@ -39,7 +39,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Reorders axes: out.shape[i] = x.shape[perm[i]]. A view. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   checkTensor('permute', 'x', x);
-  const p = perm.map((a) => normalizeAxis('permute', a, x.rank));
+  if (!Array.isArray(perm)) throw new Error(`permute: perm must be a list of axes, got ${JSON.stringify(perm)} for ${shapeString(x.shape)}`);
+  const p = perm.map((a) => axisOf('permute', a, x.shape));
   if (p.length !== x.rank || new Set(p).size !== p.length) {
     throw new Error(`permute: perm ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${shapeString(x.shape)}`);
   }
@@ -93,7 +94,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 /** Inserts a size-1 axis at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   checkTensor('unsqueeze', 'x', x);
-  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const a = axisOf('unsqueeze', axis, x.shape, 1);
   const shape = [...x.shape];
   const strides = [...x.strides];
   shape.splice(a, 0, 1);
@@ -104,7 +105,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 /** Removes size-1 axes (all of them, or those listed). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   checkTensor('squeeze', 'x', x);
-  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normalizeAxis('squeeze', a, x.rank));
+  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => axisOf('squeeze', a, x.shape));
   for (const a of list) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
   const keep = x.shape.map((_, i) => i).filter((i) => !list.includes(i));
   return view(x, keep.map((i) => x.shape[i] as number), keep.map((i) => x.strides[i] as number), x.offset);
@@ -116,7 +117,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   xs.forEach((x, i) => checkTensor('concat', `tensors[${i}]`, x));
   const first = xs[0] as Tensor;
   const backend = backendOf('concat', ...xs);
-  const a = normalizeAxis('concat', axis, first.rank);
+  if (first.rank === 0) throw new Error('concat: 0-d tensors have no axis to join along (tensors[0] has shape []); use stack');
+  const a = axisOf('concat', axis, first.shape);
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as Tensor;
     if (x.rank !== first.rank || x.shape.some((d, j) => j !== a && d !== first.shape[j])) {
@@ -148,7 +150,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
       throw new Error(`stack: tensors[${i}] has shape ${shapeString(x.shape)}, tensors[0] has ${shapeString(first.shape)}`);
     }
   }
-  const a = normalizeAxis('stack', axis, first.rank + 1);
+  const a = axisOf('stack', axis, first.shape, 1);
   const parts = xs.map((x) => unsqueeze(x, a));
   const out = concat(parts, a);
   for (const p of parts) p.dispose();

@@ -1,5 +1,5 @@
 import type { ReduceOp, View } from '../backend.js';
-import { normalizeAxes, normalizeAxis } from '../shape.js';
+import { axesOf, axisOf, shapeString } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { backendOf, checkTensor, empty } from './core.js';
 import { div, exp, log, sub, add, where, isInf } from './elementwise.js';
@@ -33,9 +33,9 @@ function coalesce(x: View, axes: readonly number[]): { view: View; axes: number[
 function reduceOp(op: ReduceOp, x: Tensor, axes: Axes | undefined, keepDims: boolean): Tensor {
   checkTensor(op, 'x', x);
   const backend = backendOf(op, x);
-  const ax = normalizeAxes(op, axes, x.rank);
+  const ax = axesOf(op, axes, x.shape);
   if ((op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin') && ax.some((a) => x.shape[a] === 0)) {
-    throw new Error(`${op}: cannot reduce over a zero-size axis of a tensor ${JSON.stringify(x.shape)}`);
+    throw new Error(`${op}: cannot reduce over a zero-size axis of a tensor of shape ${shapeString(x.shape)} (axes ${JSON.stringify(axes ?? null)}); ${op} of nothing is undefined`);
   }
   const kept = x.shape.filter((_, i) => !ax.includes(i));
   const dtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype;
@@ -58,18 +58,18 @@ export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
 /** Index of the largest element along one axis (int32; the first on ties; NaN counts as largest). */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
   checkTensor('argmax', 'x', x);
-  return reduceOp('argmax', x, normalizeAxis('argmax', axis, x.rank), keepDims);
+  return reduceOp('argmax', x, axisOf('argmax', axis, x.shape), keepDims);
 }
 
 export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
   checkTensor('argmin', 'x', x);
-  return reduceOp('argmin', x, normalizeAxis('argmin', axis, x.rank), keepDims);
+  return reduceOp('argmin', x, axisOf('argmin', axis, x.shape), keepDims);
 }
 
 /** Mean over `axes` (always a float result). */
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   checkTensor('mean', 'x', x);
-  const ax = normalizeAxes('mean', axes, x.rank);
+  const ax = axesOf('mean', axes, x.shape);
   const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
   const s = sum(x, ax, keepDims);
   const m = div(s, count);
@@ -83,7 +83,7 @@ export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
  */
 export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
   checkTensor('logSumExp', 'x', x);
-  const ax = normalizeAxis('logSumExp', axis, x.rank);
+  const ax = axisOf('logSumExp', axis, x.shape);
   const m0 = max(x, ax, true);
   const inf = isInf(m0);
   const m = where(inf, 0, m0);
@@ -102,7 +102,7 @@ export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
 /** exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large logits cannot overflow. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   checkTensor('softmax', 'x', x);
-  const ax = normalizeAxis('softmax', axis, x.rank);
+  const ax = axisOf('softmax', axis, x.shape);
   const m = max(x, ax, true);
   const shifted = sub(x, m);
   const e = exp(shifted);

@@ -80,7 +80,7 @@ export class Engine {
     if (this.pending.length >= MAX_PENDING) this.flush();
   }
 
-  /** Keeps `buffer` alive until the current batch has been submitted, then destroys it. */
+  /** Keeps `resource` alive until the current batch has been submitted, then destroys it. */
   destroyAfterSubmit(resource: GPUBuffer | GPUTexture): void {
     this.transient.push(resource);
   }
