@@ -1,5 +1,6 @@
 import * as T from '@wgru/tensor';
 import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, type Tensor } from '@wgru/tensor';
+import { inspectOutput } from './anomaly.js';
 import { isGradEnabled, type Node } from './graph.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
 import { transientConstant, Variable, type VariableLike } from './variable.js';
@@ -9,10 +10,12 @@ import { transientConstant, Variable, type VariableLike } from './variable.js';
  * some input needs one, remembers the node for backward.
  */
 function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveAttrs[P], forward: (xs: Tensor[]) => Tensor): Variable {
-  let value: Tensor;
+  let value: Tensor | undefined;
   try {
     value = forward(inputs.map((x) => x.value));
+    inspectOutput(op, value); // anomaly mode: a NaN or Infinity in the output
   } catch (e) {
+    value?.dispose();
     for (const x of inputs) if (x.transient) x.dispose(); // a bad call leaks nothing
     throw e;
   }

@@ -2,6 +2,7 @@ import {
   add, addInto, assign, bytesPerElement, cast, clone, empty, reshape, shapeString, slice, sum, type Tensor, Tensor as TensorClass, tidy,
 } from '@wgru/tensor';
 import type { Primitive, PrimitiveAttrs, SliceGrad } from './vjp.js';
+import { inspectGradient } from './anomaly.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
 
@@ -192,6 +193,8 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
         return gi instanceof TensorClass ? fitTo(gi, inputs[j] as Variable) : gi;
       }),
     );
+    // Anomaly mode: a NaN or Infinity in a gradient this VJP made.
+    inGrads.forEach((gi, j) => gi && inspectGradient(node.op, v.shape, j, gi instanceof TensorClass ? gi : gi.grad));
     // Each gradient handed on must be owned once: a rule may pass `g` through (add) or return one
     // tensor for two inputs.
     const owned = new Set<Tensor>();

@@ -13,6 +13,7 @@
  * ```
  * @packageDocumentation
  */
+export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnomalyDetection } from './anomaly.js';
 export * from './functions.js';
 export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

@@ -2,6 +2,7 @@ import {
   activeBackend, type Backend, type DType, type NestedArray, type Shape, shapeString, type Tensor, Tensor as TensorClass,
   tensorOn, type TypedArray, assign, cast, empty,
 } from '@wgru/tensor';
+import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
 
@@ -88,8 +89,9 @@ export class Variable {
     return this.node === null && this.freed === null;
   }
 
-  /** A row-major copy of the value on the host. */
+  /** A row-major copy of the value on the host. In anomaly mode, first reports any pending NaN/Inf. */
   async data(): Promise<Float32Array | Float64Array> {
+    if (hasPendingAnomalies()) await checkAnomalies();
     const d = await this.value.data();
     return d instanceof Int32Array ? Float32Array.from(d) : d;
   }
@@ -101,6 +103,7 @@ export class Variable {
   /** The single value of a one-element Variable. */
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
+    if (hasPendingAnomalies()) await checkAnomalies();
     return (await this.value.data())[0] as number;
   }
 

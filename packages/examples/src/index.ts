@@ -10,6 +10,7 @@
  * ```
  * @packageDocumentation
  */
+import * as charlm from './examples/charlm.js';
 import * as hi from './examples/hi.js';
 import type { ExampleOptions } from './lib/args.js';
 import type { ExampleResult } from './lib/setup.js';
@@ -24,4 +25,4 @@ export interface Example {
 }
 
 /** Every example by name, in the order the CLI lists them. */
-export const examples: Record<string, Example> = { hi };
+export const examples: Record<string, Example> = { hi, charlm };

@@ -29,6 +29,21 @@ export interface View {
 
 export type ReduceOp = 'sum' | 'max' | 'min' | 'argmax' | 'argmin' | 'prod';
 
+/**
+ * Operands of the fused GRU cell. With `W`, `x` is the raw input [B, I] and x W + b is computed
+ * inside; without it, `x` is already x W + b, [B, 3H]. Gates are stacked z | r | h.
+ */
+export interface GruCellArgs {
+  x: View;
+  W: View | null;
+  b: View | null;
+  h: View;
+  U: View;
+  c: View | null;
+  resetAfter: boolean;
+  out: View;
+}
+
 /** Counters that tests and benchmarks read to check batching. */
 export interface EngineStats {
   dispatches: number;
@@ -45,6 +60,8 @@ export interface EngineStats {
 export interface Backend {
   readonly info: BackendInfo;
   readonly stats: EngineStats;
+  /** The largest tensor, in bytes, this backend can hold and run kernels on. */
+  readonly maxBufferBytes: number;
   supports(dtype: DType): boolean;
   /** Uninitialised storage for `size` elements. */
   alloc(dtype: DType, size: number): Storage;
@@ -72,6 +89,11 @@ export interface Backend {
   scatterAdd(src: View, indices: View, axis: number, out: View): void;
   /** Philox-4x32-10 counter-based random numbers: same seed, same bits on every backend. */
   random(kind: 'uniform' | 'normal', seed: number, out: View): void;
+  /**
+   * The fused GRU cell for inference (no tape): one kernel per step. See ops/recurrent.ts for the
+   * equations; the composed, differentiable GRUCell in @wgru/nn is its oracle.
+   */
+  gruCell(args: GruCellArgs): void;
   /** Submits pending work (a no-op on synchronous backends). */
   flush(): void;
   memory(): { bytesInUse: number; bytesPooled: number };

@@ -23,6 +23,7 @@ export { backendOf, empty } from './ops/core.js';
 export * from './ops/elementwise.js';
 export { gather, oneHot, scatterAdd } from './ops/indexing.js';
 export { matmul } from './ops/matmul.js';
+export { gruCell, type GruCellInputs } from './ops/recurrent.js';
 export { broadcastTo, concat, permute, reshape, slice, squeeze, stack, transpose, unsqueeze } from './ops/movement.js';
 export { type Axes, argmax, argmin, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum } from './ops/reduce.js';
 export { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './ops/table.js';

@@ -198,6 +198,22 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
     );
   });
 
+  it('where keeps the dtype of its values: int32 beside an integer number stays int32', async () => {
+    await withBag(async (bag) => {
+      const mask = pair(bag, dut, [1, 0, 1], [3]);
+      const ints = pair(bag, dut, [5, 6, 7], [3], 'int32');
+      for (const side of [mask.dut, mask.ref]) {
+        const t = side === mask.dut ? ints.dut : ints.ref;
+        const w = bag.add(where(side, t, 0));
+        expect(w.dtype).toBe('int32');
+        expect(Array.from(await w.data())).toEqual([5, 0, 7]);
+        const f = bag.add(where(side, t, 0.5));
+        expect(f.dtype).toBe('float32');
+        expect(Array.from(await f.data())).toEqual([5, 0.5, 7]);
+      }
+    });
+  });
+
   it('cast float32 -> int32 truncates toward zero, saturates, and turns NaN into 0', async () => {
     const value = fc.oneof(any, f32(-3e9, 3e9), fc.constantFrom(2147483520, -2147483648, 2147483648, 0.999, -0.999, 1e10));
     await fc.assert(

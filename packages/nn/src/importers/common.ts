@@ -292,7 +292,9 @@ export interface ExportSource {
  * resetAfter from the module), or a wgru state dict with a layout (GRU keys `l{k}.W`, ..., or with
  * `cellKeys` a GRUCell's `W`, `U`, `b`, `c`).
  */
-export function exportSource(fn: string, source: GRU | GRUCell | WeightDict, layout: GruLayout | undefined, cellKeys: boolean): ExportSource {
+export function exportSource(fn: string, source: GRU | GRUCell | WeightDict, layout: GruLayout | undefined, cellKeys: boolean, accepts: 'GRU' | 'GRUCell' | 'both'): ExportSource {
+  if (source instanceof GRU && accepts === 'GRUCell') throw new Error(`${fn}: expects a GRUCell; for one cell of a GRU pass gru.cell(layer, direction)`);
+  if (source instanceof GRUCell && accepts === 'GRU') throw new Error(`${fn}: expects a GRU; for a GRUCell use the cell variant`);
   if (source instanceof GRU) {
     return {
       dict: source.stateDict(), inputSize: source.inputSize, hiddenSize: source.hiddenSize, numLayers: source.numLayers,

@@ -207,7 +207,7 @@ export function toPyTorchGRU<A extends HostArray>(source: Record<string, A | Sha
 export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray>;
 export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray> {
   const fn = 'toPyTorchGRU';
-  const s = exportSource(fn, source, layout, false);
+  const s = exportSource(fn, source, layout, false, 'GRU');
   noResetBefore(fn, s.resetAfter);
   const [I, H, D] = [s.inputSize, s.hiddenSize, s.bidirectional ? 2 : 1];
   return convertWeights(fn, s.dict, (A, take, takeOptional) => {
@@ -233,7 +233,7 @@ export function toPyTorchGRUCell<A extends HostArray>(source: Record<string, A |
 export function toPyTorchGRUCell(source: GRUCell | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray>;
 export function toPyTorchGRUCell(source: GRUCell | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray> {
   const fn = 'toPyTorchGRUCell';
-  const s = exportSource(fn, source, layout, true);
+  const s = exportSource(fn, source, layout, true, 'GRUCell');
   noResetBefore(fn, s.resetAfter);
   return convertWeights(fn, s.dict, (A, take, takeOptional) => {
     const result: Record<string, ReturnType<typeof take>> = {};

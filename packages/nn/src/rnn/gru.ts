@@ -1,5 +1,5 @@
-import { sub, type Variable } from '@wgru/autograd';
-import { shapeString } from '@wgru/tensor';
+import { isGradEnabled, sub, type Variable, variable } from '@wgru/autograd';
+import { gruCell, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
@@ -68,6 +68,8 @@ export class GRUCell extends Module implements RecurrentCell {
   /** One step from the projected input xp = x_t W + b, [B, 3H], and state [h_{t-1}]. */
   step(xp: Variable, [hPrev]: Variable[]): Variable[] {
     const h = hPrev as Variable;
+    // Without a tape (inference, generation), the same equations run as one fused kernel.
+    if (!isGradEnabled()) return [this.fusedStep(xp, h)];
     const H = this.hiddenSize;
     const B = xp.shape[0] as number;
     const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
@@ -95,6 +97,13 @@ export class GRUCell extends Module implements RecurrentCell {
     const hTilde = xh.add(r.mul(hUh)).tanh();
     // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
     return [sub(1, z).mul(h).add(z.mul(hTilde))];
+  }
+
+  /** The fused inference kernel (@wgru/tensor's gruCell), beside the composed step above. */
+  private fusedStep(xp: Variable, h: Variable): Variable {
+    return variable(
+      gruCell({ x: xp.value, h: h.value, U: this.U.value, c: this.c?.value ?? null, resetAfter: this.resetAfter }),
+    );
   }
 
   /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */

@@ -1,4 +1,5 @@
-import type { Backend, BackendInfo, EngineStats, ReduceOp, Storage, View } from '../backend.js';
+import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage, View } from '../backend.js';
+import { gruCellCpu } from './recurrent.js';
 import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { binaryOps, unaryOps } from '../ops/table.js';
@@ -95,6 +96,7 @@ function wrapIndex(j: number, dim: number): number {
 export class CpuBackend implements Backend {
   readonly info: BackendInfo = { name: 'cpu' };
   readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly maxBufferBytes = Number.POSITIVE_INFINITY;
   private bytes = 0;
 
   supports(_dtype: DType): boolean {
@@ -308,6 +310,11 @@ export class CpuBackend implements Backend {
       for (let d = axis + 1; d < out.shape.length; d++) oo += (coord[d - 1 + ir] as number) * (out.strides[d] as number);
       dst[oo] = (dst[oo] as number) + (s[so] as number);
     }
+  }
+
+  gruCell(args: GruCellArgs): void {
+    this.stats.dispatches++;
+    gruCellCpu(args);
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {

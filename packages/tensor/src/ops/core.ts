@@ -1,7 +1,7 @@
 import type { Backend, View } from '../backend.js';
-import type { DType, Shape } from '../dtype.js';
+import { bytesPerElement, type DType, type Shape } from '../dtype.js';
 import { activeBackend } from '../registry.js';
-import { contiguousStrides, shapeString } from '../shape.js';
+import { contiguousStrides, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 /** The backend the operands live on (the active one when there are none); they must agree. */
@@ -25,12 +25,22 @@ export function checkTensor(op: string, arg: string, x: unknown): asserts x is T
   }
 }
 
+/**
+ * Throws, naming the op and the shape, unless `backend` can hold a `dtype` tensor of `shape`
+ * (the dtype is supported and the tensor fits in one bindable buffer).
+ */
+export function checkAllocation(backend: Backend, op: string, shape: Shape, dtype: DType): void {
+  if (!backend.supports(dtype)) throw new Error(`${op}: dtype ${dtype} is not supported on the ${backend.info.name} backend (float64 is CPU-only)`);
+  const bytes = sizeOf(shape) * bytesPerElement(dtype);
+  if (bytes > backend.maxBufferBytes) {
+    throw new Error(`${op}: a ${dtype} tensor of shape ${shapeString(shape)} takes ${bytes} bytes, more than the ${backend.info.name} adapter can bind (${backend.maxBufferBytes} bytes)`);
+  }
+}
+
 /** A fresh, uninitialised, contiguous tensor on `backend`. */
 export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'): Tensor {
-  if (!backend.supports(dtype)) throw new Error(`${op}: dtype ${dtype} is not supported on the ${backend.info.name} backend (float64 is CPU-only)`);
-  let size = 1;
-  for (const d of shape) size *= d;
-  return new Tensor(backend, backend.alloc(dtype, size), shape, dtype);
+  checkAllocation(backend, op, shape, dtype);
+  return new Tensor(backend, backend.alloc(dtype, sizeOf(shape)), shape, dtype);
 }
 
 /** `x` seen with the shape `shape` it broadcasts to: stride 0 along broadcast axes. */

@@ -3,7 +3,7 @@ import { assertDType, type DType, dtypeOfArray, type NestedArray, type Shape, ty
 import { activeBackend } from '../registry.js';
 import { checkShape, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { empty } from './core.js';
+import { checkAllocation, empty } from './core.js';
 import { add, fillOn, mul } from './elementwise.js';
 
 /** Infers the shape of nested arrays, checking that they are not ragged. */
@@ -71,9 +71,10 @@ export function tensorOn(backend: Backend, values: number | NestedArray | TypedA
   if (sizeOf(s) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeString(s)} (${sizeOf(s)} elements)`);
   }
-  if (!backend.supports(flat instanceof Float64Array ? 'float64' : flat instanceof Int32Array ? 'int32' : 'float32')) {
+  if (!backend.supports(dtypeOfArray(flat))) {
     throw new Error(`tensor: float64 is supported on the CPU backend only (the active backend is ${backend.info.name}); use float32`);
   }
+  checkAllocation(backend, 'tensor', s, dtypeOfArray(flat));
   const t = new Tensor(backend, backend.upload(flat), s, dtypeOfArray(flat));
   if (t.dtype === 'int32') t.hostValues = flat === values ? flat.slice() : flat;
   return t;

@@ -108,10 +108,19 @@ export const square = (x: Tensor): Tensor => elementwise('square', [x], ([a]) =>
 /** cond ? a : b elementwise; `cond` is a mask (nonzero = true), all three broadcast together. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   checkTensor('where', 'cond', cond);
-  return elementwise('where', [cond, a, b], ([c, x, y]) => {
-    const t = promote((x as Expr).dtype, (y as Expr).dtype);
-    return { kind: 'where', cond: c as Expr, a: castTo(x as Expr, t), b: castTo(y as Expr, t), dtype: t };
+  return elementwise('where', [cond, a, b], ([c, x0, y0]) => {
+    // A number takes its dtype from the other value, not from the mask: where(m, ints, 0) is int32.
+    const x = numberBeside(x0 as Expr, y0 as Expr);
+    const y = numberBeside(y0 as Expr, x0 as Expr);
+    const t = promote(x.dtype, y.dtype);
+    return { kind: 'where', cond: c as Expr, a: castTo(x, t), b: castTo(y, t), dtype: t };
   });
+}
+
+/** A number operand `e` retyped to the dtype of the tensor operand beside it (int32 only if integral). */
+function numberBeside(e: Expr, other: Expr): Expr {
+  if (e.kind !== 'const' || other.kind === 'const') return e;
+  return { ...e, dtype: other.dtype === 'int32' && !Number.isInteger(e.value) ? 'float32' : other.dtype };
 }
 
 /** Converts to `dtype` (float to int truncates toward zero; NaN becomes 0). */
@@ -146,6 +155,9 @@ export function contiguous(x: Tensor): Tensor {
 export function assign(target: Tensor, source: TensorLike): void {
   checkTensor('assign', 'target', target);
   const backend = backendOf('assign', target, source);
+  if (target.shape.some((d, i) => d > 1 && target.strides[i] === 0)) {
+    throw new Error(`assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in memory); assign to the tensor it was broadcast from`);
+  }
   forgetHostValues(target.storage);
   if (source instanceof Tensor) {
     const shape = broadcastShapes('assign', target.shape, source.shape);

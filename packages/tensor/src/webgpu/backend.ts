@@ -1,4 +1,4 @@
-import { type Backend, type BackendInfo, type EngineStats, type ReduceOp, type Storage, type View, viewIsContiguous } from '../backend.js';
+import { type Backend, type BackendInfo, type EngineStats, type GruCellArgs, type ReduceOp, type Storage, type View, viewIsContiguous } from '../backend.js';
 import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { seedKey } from '../random/philox.js';
@@ -6,8 +6,9 @@ import { contiguousStrides } from '../shape.js';
 import type { AcquiredDevice } from './device.js';
 import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
+import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddKernel } from './kernels/indexing.js';
-import { matmulKernel } from './kernels/matmul.js';
+import { type MatmulTarget, recordMatmul } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
@@ -40,8 +41,12 @@ export class WebGpuBackend implements Backend {
   readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
   readonly device: GPUDevice;
   readonly engine: Engine;
+  /** A kernel binds a tensor's whole buffer, so no tensor may exceed the binding size limit. */
+  readonly maxBufferBytes: number;
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** What the matmul kernels (kernels/matmul.ts) record through. */
+  private readonly matmulTarget: MatmulTarget;
   /** Elementwise ops waiting to be fused (see fusion.ts), in recording order. */
   private run: MapCommand[] = [];
   /** Storage freed while a run is open: pooled only once the run is encoded. */
@@ -51,6 +56,14 @@ export class WebGpuBackend implements Backend {
     this.device = acquired.device;
     this.info = { name: 'webgpu', adapter: acquired.adapterInfo, featureLevel: acquired.featureLevel };
     this.engine = new Engine(this.device, this.stats);
+    this.matmulTarget = {
+      device: this.device,
+      engine: this.engine,
+      pipeline: (key, code, op) => this.pipeline(key, code, op),
+      buffer: (v) => this.buf(v),
+      featureLevel: acquired.featureLevel,
+    };
+    this.maxBufferBytes = this.device.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
   }
 
@@ -206,8 +219,7 @@ export class WebGpuBackend implements Backend {
   matmul(a: View, b: View, out: View): void {
     if (out.shape.reduce((x, y) => x * y, 1) === 0) return;
     this.closeRun();
-    const k = matmulKernel(a, b, out);
-    this.engine.record({ kind: 'dispatch', op: 'matmul', pipeline: this.pipeline(k.key, k.code, 'matmul'), buffers: [this.buf(out), this.buf(a), this.buf(b)], params: k.params, workgroups: k.workgroups });
+    recordMatmul(this.matmulTarget, a, b, out);
   }
 
   gather(x: View, indices: View, axis: number, out: View): void {
@@ -222,6 +234,12 @@ export class WebGpuBackend implements Backend {
     const k = scatterAddKernel(src, indices, axis, out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
+  }
+
+  gruCell(args: GruCellArgs): void {
+    this.closeRun();
+    const k = gruCellKernel(args);
+    this.engine.record({ kind: 'dispatch', op: 'gruCell', pipeline: this.pipeline(k.key, k.code, 'gruCell'), buffers: k.views.map((v) => this.buf(v)), params: k.params, workgroups: k.workgroups });
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {

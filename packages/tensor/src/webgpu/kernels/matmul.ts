@@ -1,73 +1,622 @@
 import type { View } from '../../backend.js';
-import { P, Params, paramsDecl, wgslType } from './common.js';
-
-/** Each invocation computes a TILE x TILE block of outputs in registers; 8x8 invocations a group. */
-const TILE = 4;
-const WG = 8;
+import type { Engine } from '../engine.js';
+import { ENTRY_1D, grid1d, linearIndex, P, Params, paramsDecl, wgslType } from './common.js';
 
 /**
- * Batched matmul, register-blocked: no workgroup memory and no barriers (expensive on software
- * drivers), 4x4 outputs per invocation accumulated in registers. Operands are read through their
- * strides, so transposed operands and broadcast batch axes cost no copies.
+ * Batched matmul, out[z] = a[z] @ b[z] over the last two axes, in two families of kernels.
+ *
+ * Both are register-blocked: each invocation accumulates a TM x (4*TN) block of outputs in
+ * registers (TM rows, TN groups of four adjacent columns held as vec4 accumulators), with no
+ * workgroup memory and no barriers. On software adapters (Mesa's llvmpipe/lavapipe, which runs one
+ * SIMD lane per invocation), what costs is not arithmetic but loads: every storage-buffer load is
+ * done lane by lane with a bounds check, so the kernels are shaped to load as few values per
+ * multiply-add as the registers allow.
+ *
+ * - The texture path (float32, large problems): two small "pack" dispatches copy each operand,
+ *   through its strides, into an rgba32float storage texture (A as [M rows][K/4 texels], texels
+ *   along k; B as [K rows][N/4 texels], texels along n; zero padded to whole texels and to a
+ *   multiple of 4 rows of B, one array layer per distinct batch matrix). The matmul kernel then
+ *   reads texels, which llvmpipe fetches for all lanes at once, several times cheaper than buffer
+ *   loads: per k-step of 4, an invocation reads TM texels of A and 4*TN of B for 16*TM*TN
+ *   multiply-adds. Any layout (transposed, sliced, broadcast batch) costs only the pack.
+ * - The buffer path (small problems, skinny M such as batch-1 generation, int32, or where textures
+ *   do not fit the limits): reads the operands' storage buffers in place. Each operand is bound as
+ *   array<vec4> where its layout allows: A with k contiguous ('k4', the plain row-major case) or m
+ *   contiguous ('m4', A^T, as autograd's dB = A^T @ dC uses), B with n contiguous ('n4') or k
+ *   contiguous ('k4', B^T, as in dA = dC @ B^T); otherwise scalar loads through arbitrary strides
+ *   ('s'). Skinny problems use a short TM and workgroups along N, so a [1, K] @ [K, N] product is
+ *   spread over N/4 invocations instead of a few.
+ *
+ * Batch axes are the grid's z (split into several dispatches past 65,535 matrices); broadcast
+ * batch axes have stride 0 and cost no copies.
  */
-export function matmulKernel(a: View, b: View, out: View): { key: string; code: string; params: Int32Array; workgroups: [number, number, number] } {
+
+/** What recording a matmul needs from the WebGPU backend. */
+export interface MatmulTarget {
+  readonly device: GPUDevice;
+  readonly engine: Engine;
+  /** The compiled pipeline for `code`, cached under `key`. */
+  pipeline(key: string, code: string, op: string): GPUComputePipeline;
+  /** The GPU buffer behind a view. */
+  buffer(view: View): GPUBuffer;
+  /** Compatibility-level adapters (Dawn on OpenGL ES) get the buffer kernels only. */
+  readonly featureLevel?: 'core' | 'compatibility';
+}
+
+export type MatmulPath = 'auto' | 'texture' | 'buffer' | 'generic';
+
+/**
+ * Tuning knobs (module state, for tests and benchmarks). `path` forces a family: 'texture' (where
+ * it fits), 'buffer' (vec4 loads where the layout allows), 'generic' (scalar strided loads only).
+ */
+export const matmulTuning: { path: MatmulPath; textureMinWork: number; textureMinRows: number } = {
+  path: 'auto',
+  /** batch * M * N * K below which packing into textures costs more than it saves. */
+  textureMinWork: 1 << 21,
+  /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
+  textureMinRows: 16,
+};
+
+/** One operand's strides in elements: s0/s1 for its two matrix axes, then its batch axes. */
+interface Operand {
+  off: number;
+  s0: number;
+  s1: number;
+  batch: number[];
+}
+
+/** A matmul's sizes and layouts, with size-1 batch axes dropped and size-1 axes' strides zeroed. */
+interface Geometry {
+  M: number;
+  N: number;
+  K: number;
+  T: 'f32' | 'i32';
+  batchShape: number[];
+  batch: number;
+  a: Operand;
+  b: Operand;
+  o: Operand;
+}
+
+type AMode = 'k4' | 'm4' | 's';
+type BMode = 'n4' | 'k4' | 's';
+
+export interface BufferPlan {
+  path: 'buffer';
+  /** Rows per invocation, and groups of 4 columns per invocation. */
+  TM: number;
+  TN: number;
+  WX: number;
+  WY: number;
+  aMode: AMode;
+  bMode: BMode;
+  /** Output stored as vec4 (contiguous rows, N a multiple of 4). */
+  oVec: boolean;
+}
+
+export interface TexturePlan {
+  path: 'texture';
+  TM: number;
+  TN: number;
+  WX: number;
+  WY: number;
+  oVec: boolean;
+  /** Pack A / B with vec4 loads (inner axis contiguous and aligned). */
+  aVec: boolean;
+  bVec: boolean;
+}
+
+export type MatmulPlan = BufferPlan | TexturePlan;
+
+const MAX_Z = 65535;
+
+function geometry(a: View, b: View, out: View): Geometry {
   const ra = a.shape.length;
-  const rb = b.shape.length;
   const ro = out.shape.length;
   const M = a.shape[ra - 2] as number;
   const K = a.shape[ra - 1] as number;
-  const N = b.shape[rb - 1] as number;
-  const batchShape = out.shape.slice(0, -2);
-  const nb = batchShape.length;
-  const batch = batchShape.reduce((x, y) => x * y, 1);
-  const params = new Params();
-  params.push(M, N, K, a.offset, b.offset, out.offset);
-  params.push(a.strides[ra - 2] as number, a.strides[ra - 1] as number, b.strides[rb - 2] as number, b.strides[rb - 1] as number);
-  params.push(out.strides[ro - 2] as number, out.strides[ro - 1] as number);
-  const bShapeAt = params.push(...batchShape);
-  const bsA = params.push(...a.strides.slice(0, -2));
-  const bsB = params.push(...b.strides.slice(0, -2));
-  const bsO = params.push(...out.strides.slice(0, -2));
-  const T = wgslType(out.dtype);
+  const N = out.shape[ro - 1] as number;
+  const full = out.shape.slice(0, -2);
+  // Size-1 batch axes do nothing: dropping them means fewer kernel variants.
+  const keep = full.map((d) => d !== 1);
+  const pick = (v: View): number[] => v.strides.slice(0, -2).filter((_, i) => keep[i]);
+  const operand = (v: View, d0: number, d1: number): Operand => {
+    const r = v.shape.length;
+    return {
+      off: v.offset,
+      s0: d0 === 1 ? 0 : (v.strides[r - 2] as number),
+      s1: d1 === 1 ? 0 : (v.strides[r - 1] as number),
+      batch: pick(v),
+    };
+  };
+  const batchShape = full.filter((d) => d !== 1);
+  return {
+    M,
+    N,
+    K,
+    T: wgslType(out.dtype),
+    batchShape,
+    batch: batchShape.reduce((x, y) => x * y, 1),
+    a: operand(a, M, K),
+    b: operand(b, K, N),
+    o: operand(out, M, N),
+  };
+}
 
-  const batchLines: string[] = ['var rem = i32(gid.z);'];
-  for (let d = nb - 1; d >= 0; d--) {
-    batchLines.push(`{ let c = rem % ${P(bShapeAt + d)}; rem = rem / ${P(bShapeAt + d)};`);
-    batchLines.push(`  aOff = aOff + c * ${P(bsA + d)}; bOff = bOff + c * ${P(bsB + d)}; oOff = oOff + c * ${P(bsO + d)}; }`);
+const div4 = (x: number): boolean => x % 4 === 0;
+/** Offset and batch strides all multiples of 4 (so vec4 indices are exact). */
+const aligned = (x: Operand): boolean => div4(x.off) && x.batch.every(div4);
+
+function aModeOf(g: Geometry, TM: number): AMode {
+  const a = g.a;
+  if (div4(g.K) && a.s1 === 1 && div4(a.s0) && aligned(a)) return 'k4';
+  if (div4(TM) && div4(g.M) && a.s0 === 1 && div4(a.s1) && aligned(a)) return 'm4';
+  return 's';
+}
+
+function bModeOf(g: Geometry): BMode {
+  const b = g.b;
+  if (div4(g.N) && b.s1 === 1 && div4(b.s0) && aligned(b)) return 'n4';
+  if (div4(g.K) && b.s0 === 1 && div4(b.s1) && aligned(b)) return 'k4';
+  return 's';
+}
+
+const outVec = (g: Geometry): boolean => div4(g.N) && g.o.s1 === 1 && div4(g.o.s0) && aligned(g.o);
+
+/** Distinct matrices of an operand: its batch axes with a nonzero stride (broadcast ones repeat). */
+function slabs(g: Geometry, x: Operand): number {
+  return g.batchShape.reduce((n, d, i) => (x.batch[i] === 0 ? n : n * d), 1);
+}
+
+function textureFits(g: Geometry, limits: GPUSupportedLimits): boolean {
+  const dim = limits.maxTextureDimension2D;
+  const K4 = Math.ceil(g.K / 4);
+  const N4 = Math.ceil(g.N / 4);
+  return (
+    g.T === 'f32' &&
+    g.K > 0 &&
+    K4 <= dim &&
+    g.M <= dim &&
+    N4 <= dim &&
+    K4 * 4 <= dim &&
+    slabs(g, g.a) <= limits.maxTextureArrayLayers &&
+    slabs(g, g.b) <= limits.maxTextureArrayLayers
+  );
+}
+
+/** Read-only storage textures need a WGSL language feature (every Dawn build in Node has it). */
+function storageTextureRead(): boolean {
+  const gpu = (globalThis as { navigator?: { gpu?: { wgslLanguageFeatures?: ReadonlySet<string> } } }).navigator?.gpu;
+  const features = gpu?.wgslLanguageFeatures;
+  return features === undefined || features.has('readonly_and_readwrite_storage_textures');
+}
+
+/** Chooses the kernel family and its tile shape for one matmul. */
+export function planMatmul(a: View, b: View, out: View, limits: GPUSupportedLimits, featureLevel: 'core' | 'compatibility' = 'core'): MatmulPlan {
+  return choose(geometry(a, b, out), limits, featureLevel);
+}
+
+function choose(g: Geometry, limits: GPUSupportedLimits, featureLevel: 'core' | 'compatibility'): MatmulPlan {
+  const mode = matmulTuning.path;
+  const texturesOk = featureLevel === 'core' && textureFits(g, limits) && storageTextureRead();
+  const work = g.batch * g.M * g.N * g.K;
+  const wantTexture =
+    mode === 'texture' || (mode === 'auto' && g.M >= matmulTuning.textureMinRows && g.N >= 16 && work >= matmulTuning.textureMinWork);
+  if (texturesOk && wantTexture) {
+    // 16 x 16 outputs per invocation (8 x 8 invocations: 128 x 128 per workgroup) once the
+    // matrices are big enough to fill such tiles; 8 x 8 per invocation below that.
+    const big = g.M >= 128 && g.N >= 128;
+    return {
+      path: 'texture',
+      TM: big ? 16 : 8,
+      TN: big ? 4 : 2,
+      WX: 8,
+      WY: 8,
+      oVec: outVec(g),
+      aVec: g.a.s1 === 1 && div4(g.K) && div4(g.a.s0) && aligned(g.a),
+      bVec: g.b.s1 === 1 && div4(g.N) && div4(g.b.s0) && aligned(g.b),
+    };
   }
-  const rows = Array.from({ length: TILE }, (_, i) => i);
+  // Buffer path. Skinny M: as many rows per invocation as there are, invocations along N.
+  const TM = g.M <= 1 ? 1 : g.M <= 2 ? 2 : g.M <= 4 ? 4 : 8;
+  // Workgroups of 64 invocations, no taller than the matrix needs; skinny ones of 16 along N, so
+  // that even a [1, K] @ [K, N] product makes several workgroups for the cores to share.
+  const WY = TM < 8 ? 1 : Math.min(8, 2 ** Math.ceil(Math.log2(Math.ceil(g.M / TM))));
+  const WX = TM < 8 ? 16 : 64 / WY;
+  const generic = mode === 'generic';
+  return {
+    path: 'buffer',
+    TM,
+    TN: 1,
+    WX,
+    WY,
+    aMode: generic ? 's' : aModeOf(g, TM),
+    bMode: generic ? 's' : bModeOf(g),
+    oVec: !generic && outVec(g),
+  };
+}
+
+/** Records the dispatches of out = a @ b (out contiguous and non-empty). */
+export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View): void {
+  const g = geometry(a, b, out);
+  const plan = choose(g, target.device.limits, target.featureLevel ?? 'core');
+  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out);
+  else recordBuffer(target, g, plan, a, b, out);
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** WGSL that decomposes `z` over the batch shape and adds each coordinate times its strides. */
+function batchLines(nb: number, shapeAt: number, targets: { name: string; stridesAt: number }[]): string {
+  if (nb === 0) return '';
+  const lines: string[] = [];
+  for (let d = nb - 1; d >= 0; d--) {
+    const adds = targets.map((t) => `${t.name} = ${t.name} + c * ${P(t.stridesAt + d)};`).join(' ');
+    lines.push(`{ let c = zr % ${P(shapeAt + d)}; zr = zr / ${P(shapeAt + d)}; ${adds} }`);
+  }
+  return lines.join('\n  ');
+}
+
+/** Splits the batch over dispatches of at most 65,535 workgroups along z. */
+function recordOverBatch(g: Geometry, zBaseAt: number, params: Params, each: (p: Int32Array, z: number) => void): void {
+  for (let z0 = 0; z0 < g.batch; z0 += MAX_Z) {
+    params.words[zBaseAt] = z0;
+    each(params.toArray(), Math.min(MAX_Z, g.batch - z0));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffer path
+
+function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: string; params: Params; zBaseAt: number } {
+  const { TM, TN, WX, WY, aMode, bMode, oVec } = plan;
+  const T = g.T;
+  const nb = g.batchShape.length;
+  const params = new Params();
+  params.push(g.M, g.N, g.K);
+  const zBaseAt = params.push(0);
+  params.push(g.a.off, g.b.off, g.o.off, g.a.s0, g.a.s1, g.b.s0, g.b.s1, g.o.s0, g.o.s1);
+  const shapeAt = params.push(...g.batchShape);
+  const aBs = params.push(...g.a.batch);
+  const bBs = params.push(...g.b.batch);
+  const oBs = params.push(...g.o.batch);
+  const cols = 4 * TN;
+  const V = `vec4<${T}>`;
+  const rows = range(TM);
+  const groups = range(TN);
+  const kk4 = range(4);
+
+  // Per-invocation bases (element or vec4 indices), computed once.
+  const setup: string[] = [];
+  if (aMode === 's') setup.push(...rows.map((i) => `let ar${i} = aOff + min(row0 + ${i}, M - 1) * sam;`));
+  if (aMode === 'k4') setup.push(...rows.map((i) => `let ar${i} = (aOff + min(row0 + ${i}, M - 1) * sam) / 4;`));
+  // m4: four rows per vec4; M is a multiple of 4, so a group past the edge is clamped whole.
+  if (aMode === 'm4') setup.push(`let sak4 = sak / 4;`, ...range(TM / 4).map((q) => `let am${q} = (aOff + min(row0 + ${4 * q}, M - 4)) / 4;`));
+  if (bMode === 's') setup.push(...range(cols).map((c) => `let bc${c} = bOff + min(col0 + ${c}, N - 1) * sbn;`));
+  if (bMode === 'n4') setup.push(`let sbk4 = sbk / 4;`, ...groups.map((j) => `let bg${j} = bOff / 4 + min(g0 + ${j}, N / 4 - 1);`));
+  if (bMode === 'k4') setup.push(...range(cols).map((c) => `let bc${c} = (bOff + min(col0 + ${c}, N - 1) * sbn) / 4;`));
+
+  // Loads of one step: `k` is the WGSL expression of the step's first k. A k4-mode operand reads
+  // four k at once (one vec4 per row or column), the others read each k of the step separately.
+  const loads = (k: string, steps: number[], k4: string): string[] => {
+    const out: string[] = [];
+    if (aMode === 'k4') out.push(...rows.map((i) => `let av${i} = A[ar${i} + ${k4}];`));
+    for (const s of steps) {
+      const ks = s === 0 ? k : `(${k} + ${s})`;
+      if (aMode === 's') out.push(...rows.map((i) => `let a${i}_${s} = A[ar${i} + ${ks} * sak];`));
+      if (aMode === 'm4') out.push(...range(TM / 4).map((q) => `let am${q}_${s} = A[am${q} + ${ks} * sak4];`));
+      if (bMode === 's') out.push(...range(cols).map((c) => `let b${c}_${s} = B[bc${c} + ${ks} * sbk];`));
+      if (bMode === 'n4') out.push(...groups.map((j) => `let bv${j}_${s} = B[bg${j} + ${ks} * sbk4];`));
+    }
+    if (bMode === 'k4') out.push(...range(cols).map((c) => `let bk${c} = B[bc${c} + ${k4}];`));
+    return out;
+  };
+  const aAt = (i: number, s: number): string =>
+    aMode === 'k4' ? `av${i}[${s}]` : aMode === 'm4' ? `am${i >> 2}_${s}[${i & 3}]` : `a${i}_${s}`;
+  const bAt = (j: number, s: number): string => {
+    if (bMode === 'n4') return `bv${j}_${s}`;
+    const c = range(4).map((q) => (bMode === 'k4' ? `bk${4 * j + q}[${s}]` : `b${4 * j + q}_${s}`));
+    return `${V}(${c.join(', ')})`;
+  };
+  const madd = (acc: string, x: string, y: string): string => (T === 'f32' ? `fma(${V}(${x}), ${y}, ${acc})` : `${acc} + ${V}(${x}) * ${y}`);
+  const accumulate = (steps: number[]): string[] =>
+    rows.flatMap((i) => groups.map((j) => `acc${i}_${j} = ${steps.reduce((s, kk) => madd(s, aAt(i, kk), bAt(j, kk)), `acc${i}_${j}`)};`));
+
+  const hasTail = aMode !== 'k4' && bMode !== 'k4'; // k4 modes imply K % 4 == 0
+  const stores = rows.flatMap((i) =>
+    groups.map((j) => {
+      if (oVec) return `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+      const comps = range(4)
+        .map((q) => `if (col0 + ${4 * j + q} < N) { O[ob + (col0 + ${4 * j + q}) * son] = acc${i}_${j}[${q}]; }`)
+        .join(' ');
+      return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; ${comps} }`;
+    }),
+  );
+  const binding = (vec: boolean): string => (vec ? V : T);
   const code = `${paramsDecl(params.words.length)}
-@group(0) @binding(1) var<storage, read_write> o: array<${T}>;
-@group(0) @binding(2) var<storage, read> A: array<${T}>;
-@group(0) @binding(3) var<storage, read> B: array<${T}>;
-@compute @workgroup_size(${WG}, ${WG}, 1)
+@group(0) @binding(1) var<storage, read_write> O: array<${binding(oVec)}>;
+@group(0) @binding(2) var<storage, read> A: array<${binding(aMode !== 's')}>;
+@group(0) @binding(3) var<storage, read> B: array<${binding(bMode !== 's')}>;
+// Register-blocked matmul over storage buffers: ${TM} rows x ${cols} columns per invocation
+// (A loads: ${aMode}, B loads: ${bMode}).
+@compute @workgroup_size(${WX}, ${WY}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let M = ${P(0)}; let N = ${P(1)}; let K = ${P(2)};
-  let row0 = i32(gid.y) * ${TILE};
-  let col0 = i32(gid.x) * ${TILE};
-  if (row0 >= M || col0 >= N) { return; }
-  var aOff = ${P(3)}; var bOff = ${P(4)}; var oOff = ${P(5)};
-  ${batchLines.join('\n  ')}
-  let sam = ${P(6)}; let sak = ${P(7)}; let sbk = ${P(8)}; let sbn = ${P(9)};
-  // Clamp rows/columns past the edge to the last one: loads stay in bounds, stores are masked.
-${rows.map((i) => `  let ar${i} = aOff + min(row0 + ${i}, M - 1) * sam;`).join('\n')}
-${rows.map((j) => `  let bc${j} = bOff + min(col0 + ${j}, N - 1) * sbn;`).join('\n')}
-${rows.map((i) => `  var acc${i} = vec4<${T}>();`).join('\n')}
-  for (var kk = 0; kk < K; kk = kk + 1) {
-    let bk = kk * sbk;
-    let bv = vec4<${T}>(${rows.map((j) => `B[bc${j} + bk]`).join(', ')});
-    let ak = kk * sak;
-${rows.map((i) => `    acc${i} = acc${i} + A[ar${i} + ak] * bv;`).join('\n')}
+  var zr = i32(gid.z) + ${P(zBaseAt)};
+  var aOff = ${P(zBaseAt + 1)}; var bOff = ${P(zBaseAt + 2)}; var oOff = ${P(zBaseAt + 3)};
+  ${batchLines(nb, shapeAt, [
+    { name: 'aOff', stridesAt: aBs },
+    { name: 'bOff', stridesAt: bBs },
+    { name: 'oOff', stridesAt: oBs },
+  ])}
+  let sam = ${P(zBaseAt + 4)}; let sak = ${P(zBaseAt + 5)}; let sbk = ${P(zBaseAt + 6)}; let sbn = ${P(zBaseAt + 7)};
+  let som = ${P(zBaseAt + 8)}; let son = ${P(zBaseAt + 9)};
+  let row0 = i32(gid.y) * ${TM};
+  let g0 = i32(gid.x) * ${TN};
+  let col0 = g0 * 4;
+  // Rows and columns past the edge are clamped to the last one: loads stay in bounds, stores are masked.
+  ${setup.join('\n  ')}
+${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = ${V}();`)).join('\n')}
+  let K4 = K / 4;
+  for (var k4 = 0; k4 < K4; k4 = k4 + 1) {
+    let k = k4 * 4;
+    ${loads('k', kk4, 'k4').join('\n    ')}
+    ${accumulate(kk4).join('\n    ')}
+  }${
+    hasTail
+      ? `
+  for (var k = K4 * 4; k < K; k = k + 1) {
+    ${loads('k', [0], 'k4').join('\n    ')}
+    ${accumulate([0]).join('\n    ')}
+  }`
+      : ''
   }
-  let som = ${P(10)}; let son = ${P(11)};
-${rows
-  .map(
-    (i) => `  if (row0 + ${i} < M) {
-${rows.map((j) => `    if (col0 + ${j} < N) { o[oOff + (row0 + ${i}) * som + (col0 + ${j}) * son] = acc${i}[${j}]; }`).join('\n')}
-  }`,
-  )
-  .join('\n')}
+  ${stores.join('\n  ')}
 }`;
-  const workgroups: [number, number, number] = [Math.max(1, Math.ceil(N / (TILE * WG))), Math.max(1, Math.ceil(M / (TILE * WG))), Math.max(1, batch)];
-  return { key: `matmul|${T}|${nb}|${params.words.length}`, code, params: params.toArray(), workgroups };
+  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${params.words.length}`;
+  return { key, code, params, zBaseAt };
+}
+
+function recordBuffer(target: MatmulTarget, g: Geometry, plan: BufferPlan, a: View, b: View, out: View): void {
+  const k = bufferKernel(g, plan);
+  const pipeline = target.pipeline(k.key, k.code, 'matmul');
+  const buffers = [target.buffer(out), target.buffer(a), target.buffer(b)];
+  const x = Math.ceil(g.N / (4 * plan.TN * plan.WX));
+  const y = Math.ceil(g.M / (plan.TM * plan.WY));
+  recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
+    target.engine.record({ kind: 'dispatch', op: 'matmul', pipeline, buffers, params, workgroups: [Math.max(1, x), Math.max(1, y), z] });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Texture path
+
+/** rgba32float textures for packed operands, pooled per device by (rounded) size. */
+class TexturePool {
+  private readonly free = new Map<string, GPUTexture[]>();
+  private readonly views = new WeakMap<GPUTexture, GPUTextureView>();
+  private pooledBytes = 0;
+  /** Past this, released textures are destroyed (after the batch that uses them is submitted). */
+  static readonly LIMIT = 64 * 1024 * 1024;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  acquire(width: number, height: number, layers: number): GPUTexture {
+    // Rounded up so that nearby shapes share textures; kernels never read past the used region.
+    const w = Math.ceil(width / 16) * 16;
+    const h = Math.ceil(height / 16) * 16;
+    const t = this.free.get(`${w}x${h}x${layers}`)?.pop();
+    if (t) {
+      this.pooledBytes -= bytesOf(t);
+      return t;
+    }
+    return this.device.createTexture({
+      size: [w, h, layers],
+      format: 'rgba32float',
+      usage: GPUTextureUsage.STORAGE_BINDING,
+      label: 'wgru matmul operand',
+    });
+  }
+
+  view(t: GPUTexture): GPUTextureView {
+    let v = this.views.get(t);
+    if (!v) {
+      v = t.createView({ dimension: '2d-array' });
+      this.views.set(t, v);
+    }
+    return v;
+  }
+
+  /**
+   * Returns a texture whose uses are recorded. Reuse by a later matmul of the same batch is safe:
+   * the queue runs dispatches in order, so its pack writes only after this matmul has read.
+   */
+  release(t: GPUTexture, engine: Engine): void {
+    const bytes = bytesOf(t);
+    if (this.pooledBytes + bytes > TexturePool.LIMIT) {
+      engine.destroyAfterSubmit(t);
+      return;
+    }
+    const key = `${t.width}x${t.height}x${t.depthOrArrayLayers}`;
+    let list = this.free.get(key);
+    if (!list) {
+      list = [];
+      this.free.set(key, list);
+    }
+    list.push(t);
+    this.pooledBytes += bytes;
+  }
+}
+
+const bytesOf = (t: GPUTexture): number => t.width * t.height * t.depthOrArrayLayers * 16;
+const pools = new WeakMap<GPUDevice, TexturePool>();
+
+function poolOf(device: GPUDevice): TexturePool {
+  let p = pools.get(device);
+  if (!p) {
+    p = new TexturePool(device);
+    pools.set(device, p);
+  }
+  return p;
+}
+
+/**
+ * The pack kernel: texel (c4, r) of layer l = elements [4*c4, 4*c4 + 4) of row r of the l-th
+ * distinct matrix of the operand, read through its strides; zero past `inner` columns and past
+ * `valid` rows.
+ */
+function packKernel(x: Operand, shape: number[], rows: number, valid: number, inner: number, vec: boolean): { key: string; code: string; params: Int32Array; n: number } {
+  const dims = shape.map((d, i) => ({ d, s: x.batch[i] as number })).filter((e) => e.s !== 0);
+  const layers = dims.reduce((n, e) => n * e.d, 1);
+  const W = Math.ceil(inner / 4);
+  const n = W * rows * layers;
+  const params = new Params();
+  params.push(n, W, rows, valid, inner, x.off, x.s0, x.s1);
+  const sizesAt = params.push(...dims.map((e) => e.d));
+  const stridesAt = params.push(...dims.map((e) => e.s));
+  const nd = dims.length;
+  const batch: string[] = [];
+  for (let d = nd - 1; d >= 0; d--) batch.push(`{ let c = rem % ${P(sizesAt + d)}; rem = rem / ${P(sizesAt + d)}; off = off + c * ${P(stridesAt + d)}; }`);
+  const read = vec
+    ? `v = src[base / 4];`
+    : `let s = ${P(7)}; let n = ${P(4)};
+    if (i0 + 3 < n) { v = vec4<f32>(src[base], src[base + s], src[base + 2 * s], src[base + 3 * s]); }
+    else {
+      if (i0 < n) { v.x = src[base]; }
+      if (i0 + 1 < n) { v.y = src[base + s]; }
+      if (i0 + 2 < n) { v.z = src[base + 2 * s]; }
+    }`;
+  const code = `${paramsDecl(params.words.length)}
+@group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;
+@group(0) @binding(2) var<storage, read> src: array<${vec ? 'vec4<f32>' : 'f32'}>;
+${ENTRY_1D()} {
+  ${linearIndex()}
+  if (k >= ${P(0)}) { return; }
+  let W = ${P(1)}; let R = ${P(2)};
+  let c4 = k % W;
+  let rest = k / W;
+  let r = rest % R;
+  let layer = rest / R;
+  var rem = layer;
+  var off = ${P(5)};
+  ${batch.join('\n  ')}
+  var v = vec4<f32>();
+  let i0 = c4 * 4;
+  if (r < ${P(3)}) {
+    let base = off + r * ${P(6)} + i0 * ${P(7)};
+    ${read}
+  }
+  textureStore(dst, vec2<i32>(c4, r), layer, v);
+}`;
+  return { key: `matmul-pack|${vec}|${nd}`, code, params: params.toArray(), n };
+}
+
+function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: string; params: Params; zBaseAt: number } {
+  const { TM, TN, WX, WY, oVec } = plan;
+  const nb = g.batchShape.length;
+  // Layer strides: each operand's distinct matrices are numbered row-major over its non-broadcast axes.
+  const layerStrides = (x: Operand): number[] => {
+    const s = new Array<number>(nb).fill(0);
+    let acc = 1;
+    for (let d = nb - 1; d >= 0; d--) {
+      if (x.batch[d] !== 0) {
+        s[d] = acc;
+        acc *= g.batchShape[d] as number;
+      }
+    }
+    return s;
+  };
+  const params = new Params();
+  params.push(g.M, g.N, Math.ceil(g.K / 4));
+  const zBaseAt = params.push(0);
+  params.push(Math.ceil(g.N / 4), g.o.off, g.o.s0, g.o.s1);
+  const shapeAt = params.push(...g.batchShape);
+  const laAt = params.push(...layerStrides(g.a));
+  const lbAt = params.push(...layerStrides(g.b));
+  const oBs = params.push(...g.o.batch);
+  const rows = range(TM);
+  const groups = range(TN);
+  const kk4 = range(4);
+  const axis = ['x', 'y', 'z', 'w'];
+  const accumulate = rows.flatMap((i) =>
+    groups.map((j) => `acc${i}_${j} = ${kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`)};`),
+  );
+  const stores = rows.flatMap((i) =>
+    groups.map((j) => {
+      if (oVec) return `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+      const comps = range(4)
+        .map((q) => `if (c + ${q} < N) { O[ob + (c + ${q}) * son] = acc${i}_${j}.${axis[q]}; }`)
+        .join(' ');
+      return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; let c = (g0 + ${j}) * 4; ${comps} }`;
+    }),
+  );
+  const code = `${paramsDecl(params.words.length)}
+@group(0) @binding(1) var<storage, read_write> O: array<${oVec ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var tA: texture_storage_2d_array<rgba32float, read>;
+@group(0) @binding(3) var tB: texture_storage_2d_array<rgba32float, read>;
+// Register-blocked matmul over packed operands: ${TM} rows x ${4 * TN} columns per invocation.
+// A texel of A holds 4 consecutive k of one row; a texel of B, 4 consecutive columns of one k.
+@compute @workgroup_size(${WX}, ${WY}, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let M = ${P(0)}; let N = ${P(1)}; let K4 = ${P(2)}; let N4 = ${P(zBaseAt + 1)};
+  var zr = i32(gid.z) + ${P(zBaseAt)};
+  var la = 0; var lb = 0; var oOff = ${P(zBaseAt + 2)};
+  ${batchLines(nb, shapeAt, [
+    { name: 'la', stridesAt: laAt },
+    { name: 'lb', stridesAt: lbAt },
+    { name: 'oOff', stridesAt: oBs },
+  ])}
+  let som = ${P(zBaseAt + 3)}; let son = ${P(zBaseAt + 4)};
+  let row0 = i32(gid.y) * ${TM};
+  let g0 = i32(gid.x) * ${TN};
+  // Rows and column groups past the edge read the last one; their results are not stored.
+${rows.map((i) => `  let ar${i} = min(row0 + ${i}, M - 1);`).join('\n')}
+${groups.map((j) => `  let bc${j} = min(g0 + ${j}, N4 - 1);`).join('\n')}
+${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = vec4<f32>();`)).join('\n')}
+  for (var k4 = 0; k4 < K4; k4 = k4 + 1) {
+    let k = k4 * 4;
+${rows.map((i) => `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`).join('\n')}
+${kk4.flatMap((kk) => groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`)).join('\n')}
+    ${accumulate.join('\n    ')}
+  }
+  ${stores.join('\n  ')}
+}`;
+  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${nb}|${params.words.length}`;
+  return { key, code, params, zBaseAt };
+}
+
+function recordTexture(target: MatmulTarget, g: Geometry, plan: TexturePlan, a: View, b: View, out: View): void {
+  const pool = poolOf(target.device);
+  const engine = target.engine;
+  const K4 = Math.ceil(g.K / 4);
+  const N4 = Math.ceil(g.N / 4);
+  // A: [M rows][K4 texels]; B: [4*K4 rows][N4 texels] (rows past K are zero, so the padded k of
+  // both operands multiply to exactly 0).
+  const packs = [
+    { view: a, x: g.a, rows: g.M, valid: g.M, inner: g.K, width: K4, vec: plan.aVec },
+    { view: b, x: g.b, rows: 4 * K4, valid: g.K, inner: g.N, width: N4, vec: plan.bVec },
+  ].map((s) => {
+    const k = packKernel(s.x, g.batchShape, s.rows, s.valid, s.inner, s.vec);
+    const tex = pool.acquire(s.width, s.rows, slabs(g, s.x));
+    engine.record({
+      kind: 'dispatch',
+      op: 'matmul (pack)',
+      pipeline: target.pipeline(k.key, k.code, 'matmul'),
+      buffers: [pool.view(tex), target.buffer(s.view)],
+      params: k.params,
+      workgroups: grid1d(k.n),
+    });
+    return tex;
+  });
+  const [tA, tB] = packs as [GPUTexture, GPUTexture];
+  const k = textureKernel(g, plan);
+  const pipeline = target.pipeline(k.key, k.code, 'matmul');
+  const buffers = [target.buffer(out), pool.view(tA), pool.view(tB)];
+  const x = Math.ceil(N4 / (plan.TN * plan.WX));
+  const y = Math.ceil(g.M / (plan.TM * plan.WY));
+  recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
+    engine.record({ kind: 'dispatch', op: 'matmul', pipeline, buffers, params, workgroups: [x, y, z] });
+  });
+  pool.release(tA, engine);
+  pool.release(tB, engine);
 }
