@@ -55,6 +55,16 @@ function constant(value: number, like: Variable): Variable {
   return transientConstant(t.share());
 }
 
+/**
+ * An intermediate of a composite, read once by the next op. Outside a graph (under noGrad, or when
+ * no input requires grad) nothing else would ever free it, so it goes to its reader as a transient,
+ * freed as soon as that op has run (or with its node); inside a graph, backward frees it.
+ */
+function temp(v: Variable): Variable {
+  if (v.node === null) v.transient = true;
+  return v;
+}
+
 function check(op: string, arg: string, x: unknown): asserts x is Variable {
   if (!(x instanceof Variable)) {
     throw new Error(`${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`);
@@ -118,14 +128,14 @@ export function matmul(a: Variable, b: Variable): Variable {
   check('matmul', 'a', a);
   check('matmul', 'b', b);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
-  const A = a.rank === 1 ? reshape(a, [1, a.shape[0] as number]) : a;
-  const B = b.rank === 1 ? reshape(b, [b.shape[0] as number, 1]) : b;
+  const A = a.rank === 1 ? temp(reshape(a, [1, a.shape[0] as number])) : a;
+  const B = b.rank === 1 ? temp(reshape(b, [b.shape[0] as number, 1])) : b;
   const out = apply('matmul', [A, B], null, ([x, y]) => T.matmul(x as Tensor, y as Tensor));
   if (a.rank > 1 && b.rank > 1) return out;
   const shape = out.shape.slice(0, -2);
   if (a.rank > 1) shape.push(out.shape[out.rank - 2] as number);
   if (b.rank > 1) shape.push(out.shape[out.rank - 1] as number);
-  return reshape(out, shape);
+  return reshape(temp(out), shape);
 }
 
 // ---- reductions ----
@@ -145,14 +155,14 @@ export function max(x: Variable, axes?: AxesArg, keepDims = false): Variable {
 }
 
 /** min(x) = -max(-x). */
-export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable => neg(max(neg(x), axes, keepDims));
+export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable => neg(temp(max(temp(neg(x)), axes, keepDims)));
 
 /** sum / count. */
 export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
-  return div(sum(x, ax, keepDims), count);
+  return div(temp(sum(x, ax, keepDims)), count);
 }
 
 // ---- movement ----
@@ -220,7 +230,7 @@ export function stack(xs: readonly Variable[], axis = 0): Variable {
     }
   });
   const a = normalizeAxis('stack', axis, first.rank + 1);
-  return concat(xs.map((x) => unsqueeze(x, a)), a);
+  return concat(xs.map((x) => temp(unsqueeze(x, a))), a);
 }
 
 /** numpy.take along `axis` with int32 `indices` (no gradient to the indices). */
@@ -248,20 +258,20 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   const mValue = T.where(infinite, 0, mRaw);
   mRaw.dispose();
   infinite.dispose();
-  const shifted = sub(x, transientConstant(mValue.share()));
-  const out = add(log(sum(exp(shifted), a, true)), transientConstant(mValue));
+  const shifted = temp(sub(x, transientConstant(mValue.share())));
+  const out = add(temp(log(temp(sum(temp(exp(shifted)), a, true)))), transientConstant(mValue));
   // A 0-d x has no axis to remove (axis 0 or -1 name the scalar itself, as in PyTorch).
-  return keepDims || x.rank === 0 ? out : squeeze(out, a);
+  return keepDims || x.rank === 0 ? out : squeeze(temp(out), a);
 }
 
 /** exp(x - logSumExp(x)) along `axis`. */
 export function softmax(x: Variable, axis = -1): Variable {
   check('softmax', 'x', x);
-  return exp(logSoftmax(x, axis));
+  return exp(temp(logSoftmax(x, axis)));
 }
 
 /** x - logSumExp(x) along `axis`. */
 export function logSoftmax(x: Variable, axis = -1): Variable {
   check('logSoftmax', 'x', x);
-  return sub(x, logSumExp(x, axis, true));
+  return sub(x, temp(logSumExp(x, axis, true)));
 }

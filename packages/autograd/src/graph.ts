@@ -122,37 +122,84 @@ export interface BackwardOptions {
   retainGraph?: boolean;
 }
 
-/** The gradient arriving at one Variable: a dense sum plus sparse slice blocks. */
+/**
+ * The gradient arriving at one Variable, kept unsummed until it is complete: dense parts (in the
+ * shape each rule gave, possibly broadcast) and sparse slice blocks. Summing late lets the engine
+ * fuse the additions into one kernel and undo broadcasting once, instead of once per use: a GRU's
+ * U and biases receive one part per timestep.
+ */
 interface Pending {
-  dense: Tensor | null;
+  parts: Tensor[];
   blocks: SliceGrad[];
 }
 
+/** Parts are summed early once this many wait (bounds the memory they hold). */
+const MAX_PARTS = 8;
+
 /** Adds a contribution to a pending gradient (taking ownership of its tensor). */
-function accumulate(p: Pending, g: Tensor | SliceGrad): void {
+function accumulate(p: Pending, g: Tensor | SliceGrad, like: Variable): void {
   if (!(g instanceof TensorClass)) {
     p.blocks.push(g);
     return;
   }
-  if (p.dense === null) p.dense = g;
-  else {
-    const sum = add(p.dense, g);
-    p.dense.dispose();
-    g.dispose();
-    p.dense = sum;
-  }
+  p.parts.push(g);
+  if (p.parts.length >= MAX_PARTS) p.parts = [sumParts(p.parts, like)];
 }
 
-/** The complete gradient: the dense part (or zeros) with every slice block added into place. */
+/** Σ parts in `like`'s shape and dtype: same-shaped parts are added first, then reduced once. */
+function sumParts(parts: Tensor[], like: Variable): Tensor {
+  const byShape = new Map<string, Tensor[]>();
+  for (const t of parts) {
+    const key = t.shape.join(',');
+    byShape.set(key, [...(byShape.get(key) ?? []), t]);
+  }
+  const total = tidy(() => {
+    let acc: Tensor | null = null;
+    for (const same of byShape.values()) {
+      const fitted = fitTo(same.reduce((a, b) => add(a, b)), like);
+      acc = acc === null ? fitted : add(acc, fitted);
+    }
+    return acc as Tensor;
+  });
+  for (const t of parts) if (t !== total) t.dispose();
+  return total;
+}
+
+/** Whether slice blocks cover a tensor of `size` elements exactly once (pairwise disjoint boxes). */
+function tiles(blocks: readonly SliceGrad[], size: number): boolean {
+  const volume = blocks.reduce((n, b) => n + b.size.reduce((m, d) => m * d, 1), 0);
+  if (volume !== size) return false;
+  for (let i = 0; i < blocks.length; i++) {
+    for (let j = i + 1; j < blocks.length; j++) {
+      const a = blocks[i] as SliceGrad;
+      const b = blocks[j] as SliceGrad;
+      const apart = a.begin.some((a0, k) => {
+        const b0 = b.begin[k] as number;
+        return a0 + (a.size[k] as number) <= b0 || b0 + (b.size[k] as number) <= a0;
+      });
+      if (!apart) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The complete gradient: the dense parts summed, with every slice block added into place. Blocks
+ * that tile the tensor (the gates of a [B, 3H] matrix, the timesteps of a [T, B, G] projection)
+ * are copied straight into a fresh buffer, with no zero fill.
+ */
 function materialize(p: Pending, like: Variable): Tensor {
-  if (p.blocks.length === 0) return p.dense as Tensor;
+  const dense = p.parts.length > 0 ? sumParts(p.parts, like) : null;
+  if (p.blocks.length === 0) return dense as Tensor;
   // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
   const base = empty(like.value.backend, like.shape, like.dtype);
-  assign(base, p.dense ?? 0);
-  p.dense?.dispose();
+  const copy = dense === null && tiles(p.blocks, like.size);
+  if (!copy) assign(base, dense ?? 0);
+  dense?.dispose();
   for (const b of p.blocks) {
     const region = slice(base, [...b.begin], [...b.size]);
-    addInto(region, b.grad);
+    if (copy) assign(region, b.grad);
+    else addInto(region, b.grad);
     region.dispose();
     b.grad.dispose();
   }
@@ -167,7 +214,7 @@ function materialize(p: Pending, like: Variable): Tensor {
  */
 export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {}): void {
   const order = topologicalOrder(root);
-  const pending = new Map<Variable, Pending>([[root, { dense: seed.share(), blocks: [] }]]);
+  const pending = new Map<Variable, Pending>([[root, { parts: [seed.share()], blocks: [] }]]);
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i] as Variable;
     const p = pending.get(v);
@@ -190,7 +237,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
     const inGrads = tidy(() =>
       rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) => {
         if (gi === null || !needs[j]) return null;
-        return gi instanceof TensorClass ? fitTo(gi, inputs[j] as Variable) : gi;
+        return gi; // summed back to the input's shape once its gradient is complete
       }),
     );
     // Anomaly mode: a NaN or Infinity in a gradient this VJP made.
@@ -212,10 +259,10 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
       if (gi === null || gi === undefined) return;
       let q = pending.get(x);
       if (q === undefined) {
-        q = { dense: null, blocks: [] };
+        q = { parts: [], blocks: [] };
         pending.set(x, q);
       }
-      accumulate(q, gi);
+      accumulate(q, gi, x);
     });
     if (!opts.retainGraph) v.release(v === root);
   }

@@ -97,6 +97,7 @@ export class Variable {
   }
 
   async array(): Promise<NestedArray> {
+    if (hasPendingAnomalies()) await checkAnomalies();
     return this.value.array();
   }
 

@@ -6,11 +6,12 @@
  *
  * The window between the two measurements is synchronous on purpose: the garbage collector's
  * finalizers (the last safety net for undisposed tensors) cannot run inside it, so a leak cannot
- * hide behind a collection.
+ * hide behind a collection. Each measurement flushes first: WebGPU returns a buffer to the pool
+ * only once the elementwise ops that may still read it have been encoded.
  */
 import * as F from '@wgru/autograd';
 import { type Variable, variable } from '@wgru/autograd';
-import { memory, setBackend, type Tensor, tensor } from '@wgru/tensor';
+import { flush, memory, setBackend, type Tensor, tensor, tidy } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 
@@ -21,6 +22,12 @@ const C = 5;
 
 /** Deterministic small values. */
 const vals = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 0.5);
+
+/** Memory on the active backend, after pending work has been encoded (see above). */
+function settled(): ReturnType<typeof memory> {
+  flush();
+  return memory();
+}
 
 forEachBackend('memory', (name) => {
   let params: Variable[];
@@ -80,38 +87,66 @@ forEachBackend('memory', (name) => {
     warm.dispose();
     disposeGrads();
 
-    const before = memory();
+    const before = settled();
     const l = loss();
-    const during = memory();
+    const during = settled();
     l.backward();
     for (const p of leaves()) expect(p.grad, 'every leaf gets a gradient').not.toBeNull();
     disposeGrads();
     l.dispose();
-    const after = memory();
+    const after = settled();
 
     expect(during.liveTensors).toBeGreaterThan(before.liveTensors + 20); // the graph was really there
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.bytesInUse).toBe(before.bytesInUse);
   });
 
-  it('the same without gradients (noGrad) frees every intermediate at once', () => {
-    noGradWarm();
-    const before = memory();
-    const y = F.noGrad(loss);
+  it('without a graph (noGrad), composites free their own intermediates at once', () => {
+    const logits = params[3] as Variable;
+    const v = (params[2] as Variable).slice([0], [H]);
+    const composites: Array<[string, () => Variable]> = [
+      ['softmax', () => logits.softmax(1)],
+      ['logSoftmax', () => logits.logSoftmax(0)],
+      ['logSumExp', () => logits.logSumExp(1)],
+      ['min', () => logits.min(1)],
+      ['mean', () => logits.mean([0, 1])],
+      ['stack', () => F.stack([logits, logits], 1)],
+      ['vector @ matrix', () => v.matmul(logits)],
+      ['matrix @ vector', () => logits.matmul(v)],
+      ['vector @ vector', () => v.matmul(v)],
+      ['where with numbers', () => F.where(mask, 1, 0)],
+      ['a number operand', () => logits.mul(3)],
+    ];
+    for (const [what, f] of composites) {
+      F.noGrad(f).dispose(); // the shared constants are made once
+      const before = settled();
+      const y = F.noGrad(f);
+      y.dispose();
+      const after = settled();
+      expect(after.liveTensors, what).toBe(before.liveTensors);
+      expect(after.bytesInUse, what).toBe(before.bytesInUse);
+    }
+    v.dispose();
+  });
+
+  it('inference inside tidy frees every intermediate, the caller\'s too', () => {
+    tidy(() => F.noGrad(loss).value).dispose();
+    const before = settled();
+    const y = tidy(() => F.noGrad(loss).value);
     y.dispose();
-    const after = memory();
+    const after = settled();
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.bytesInUse).toBe(before.bytesInUse);
   });
 
   it('a retained graph is freed by the last backward', () => {
-    const before = memory();
+    const before = settled();
     const l = loss();
     l.backward(undefined, { retainGraph: true });
     l.backward();
     disposeGrads();
     l.dispose();
-    const after = memory();
+    const after = settled();
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.bytesInUse).toBe(before.bytesInUse);
   });
@@ -124,14 +159,10 @@ forEachBackend('memory', (name) => {
       l.dispose();
     };
     step();
-    const before = memory();
+    const before = settled();
     for (let i = 0; i < 5; i++) step();
-    const after = memory();
+    const after = settled();
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.bytesInUse).toBe(before.bytesInUse);
   });
-
-  function noGradWarm(): void {
-    F.noGrad(loss).dispose();
-  }
 });

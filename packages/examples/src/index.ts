@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 import * as charlm from './examples/charlm.js';
+import * as forecast from './examples/forecast.js';
 import * as hi from './examples/hi.js';
 import type { ExampleOptions } from './lib/args.js';
 import type { ExampleResult } from './lib/setup.js';
@@ -25,4 +26,4 @@ export interface Example {
 }
 
 /** Every example by name, in the order the CLI lists them. */
-export const examples: Record<string, Example> = { hi, charlm };
+export const examples: Record<string, Example> = { hi, charlm, forecast };

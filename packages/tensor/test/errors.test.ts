@@ -6,6 +6,7 @@
 import {
   add,
   argmax,
+  assign,
   type Backend,
   cast,
   concat,
@@ -90,6 +91,7 @@ const BAD: BadCall[] = [
   { name: 'oneHot index beyond depth', call: () => oneHot(idx([1, 4]), 3), message: [/^oneHot:/, /index 4/, /size 3/] },
   { name: 'oneHot depth zero', call: () => oneHot(idx([0]), 0), message: [/^oneHot:/, /depth/] },
   { name: 'cast to an unknown dtype', call: () => cast(x23(), 'float16' as DType), message: [/^cast:/, /float16/] },
+  { name: 'assign into a broadcast view', call: () => assign(broadcastTo(tensor([1, 2, 3]), [2, 3]), 0), message: [/^assign:/, /\[2, 3\]/, /broadcast/] },
   { name: 'ragged nested arrays', call: () => tensor([[1, 2], [3]]), message: [/^tensor:/, /ragged/, /\[1\]/] },
   { name: 'a number where a row belongs', call: () => tensor([[1, 2], 3] as unknown as number[][]), message: [/^tensor:/, /\[1\]/] },
   { name: 'values that do not fill the shape', call: () => tensor([1, 2, 3], [2, 2]), message: [/^tensor:/, /3 values/, /\[2, 2\]/] },

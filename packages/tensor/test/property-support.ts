@@ -28,8 +28,11 @@ import { FC_SEED, webgpuAvailable } from '../../../test-support/backends.js';
 
 export { FC_SEED };
 
-/** Which backend the properties judge: WebGPU when an adapter exists, else the CPU in float32. */
-export const DUT_NAME: 'webgpu' | 'cpu' = (await webgpuAvailable()) ? 'webgpu' : 'cpu';
+/**
+ * Which backend the properties judge: WebGPU when an adapter exists, else the CPU in float32.
+ * WGRU_PROPERTY_DUT=cpu picks the CPU even where WebGPU exists (to check the CPU float32 path).
+ */
+export const DUT_NAME: 'webgpu' | 'cpu' = process.env.WGRU_PROPERTY_DUT !== 'cpu' && (await webgpuAvailable()) ? 'webgpu' : 'cpu';
 
 /** Activates the device under test and returns it (call in `beforeAll`). */
 export async function deviceUnderTest(): Promise<Backend> {

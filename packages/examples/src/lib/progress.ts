@@ -39,6 +39,8 @@ export class Progress {
   readonly #start = performance.now();
   #tokens = 0;
   #lastLine = 0;
+  /** When the first step ended: the ETA leaves out the first step's warm-up (kernel compilation). */
+  #firstStepAt = 0;
 
   constructor(
     readonly label: string,
@@ -73,9 +75,10 @@ export class Progress {
       return;
     }
     // Not a terminal: a plain line at the first and last step and at most every 5 seconds between.
+    if (step === 1) this.#firstStepAt = elapsed;
     if (step === 1 || step === this.#total || elapsed - this.#lastLine >= 5) {
       this.#lastLine = elapsed;
-      const eta = (elapsed / step) * (this.#total - step);
+      const eta = step === 1 ? Number.NaN : ((elapsed - this.#firstStepAt) / (step - 1)) * (this.#total - step);
       console.log(`${this.label} step ${step}/${this.#total} | loss ${fmt(info.loss)} | ${Math.round(tps)} tok/s | ${duration(elapsed)} elapsed, ETA ${duration(eta)}`);
     }
   }

@@ -45,9 +45,13 @@ export interface OnnxTensorInput {
 
 /** What {@link fromOnnxGRU} found: options for `new GRU(...)`, its state dict, and the node. */
 export interface OnnxGRUImport {
-  /** Pass to `new GRU(options)` (numLayers 1): resetAfter is linear_before_reset, batchFirst is layout = 1. */
-  options: { inputSize: number; hiddenSize: number; bidirectional: boolean; resetAfter: boolean; batchFirst: boolean };
-  /** For `gru.loadStateDict`: `l0.*`, and `l0_reverse.*` when bidirectional. */
+  /**
+   * Pass to `new GRU(options)` (numLayers 1): resetAfter is linear_before_reset, batchFirst is
+   * layout = 1, and bias is whether the node has a B input (without one, ONNX's biases are zeros:
+   * a bias-free GRU).
+   */
+  options: { inputSize: number; hiddenSize: number; bidirectional: boolean; resetAfter: boolean; batchFirst: boolean; bias: boolean };
+  /** For `gru.loadStateDict`: `l0.*`, and `l0_reverse.*` when bidirectional (b and c only with B). */
   stateDict: Record<string, Float32Array>;
   /**
    * The node's direction. wgru's GRU has no reverse-only mode: for 'reverse' the weights are in
@@ -128,11 +132,12 @@ export function fromOnnxGRU(modelBytes: Uint8Array, inputs: Record<string, OnnxT
     const p = cellPrefix(0, d);
     stateDict[`${p}W`] = c.W;
     stateDict[`${p}U`] = c.U;
-    stateDict[`${p}b`] = c.b;
-    if (c.c) stateDict[`${p}c`] = c.c;
+    // Without B, ONNX's biases are zeros: a GRU without biases computes exactly that.
+    if (B) stateDict[`${p}b`] = c.b;
+    if (B && c.c) stateDict[`${p}c`] = c.c;
   });
   return {
-    options: { inputSize: I, hiddenSize: H, bidirectional: D === 2, resetAfter: attrs.linearBeforeReset, batchFirst: attrs.layout === 1 },
+    options: { inputSize: I, hiddenSize: H, bidirectional: D === 2, resetAfter: attrs.linearBeforeReset, batchFirst: attrs.layout === 1, bias: B !== undefined },
     stateDict,
     direction: attrs.direction,
     node,

@@ -63,12 +63,16 @@ export interface PyTorchGRUOptions {
   numLayers?: number;
   /** Default false. */
   bidirectional?: boolean;
+  /** When given, checked: whether the state dict must have the biases (PyTorch's bias=True). */
+  bias?: boolean;
 }
 
 /** Sizes of the PyTorch `nn.GRUCell` whose state dict is imported. */
 export interface PyTorchGRUCellOptions {
   inputSize: number;
   hiddenSize: number;
+  /** When given, checked: whether the state dict must have the biases (PyTorch's bias=True). */
+  bias?: boolean;
 }
 
 /** One PyTorch cell: weight_ih [3H, I], weight_hh [3H, H], bias_ih [3H], bias_hh [3H] (gates r | z | n). */
@@ -110,12 +114,13 @@ function seedToTorch<M>(A: Blocks<M>, s: SeedCell<M>, H: number): TorchCell<M> {
 }
 
 /** Reads a PyTorch cell; the two biases come together or not at all (bias=False). */
-function takeTorchCell<M>(fn: string, take: Take<M>, takeOptional: TakeOptional<M>, suffix: string, I: number, H: number): TorchCell<M> {
+function takeTorchCell<M>(fn: string, take: Take<M>, takeOptional: TakeOptional<M>, suffix: string, I: number, H: number, bias: boolean | undefined): TorchCell<M> {
   const wih = take(`weight_ih${suffix}`, [3 * H, I], 'input weights, gates r | z | n');
   const whh = take(`weight_hh${suffix}`, [3 * H, H], 'recurrent weights, gates r | z | n');
   const bih = takeOptional(`bias_ih${suffix}`, [3 * H], 'input bias, gates r | z | n');
   const bhh = takeOptional(`bias_hh${suffix}`, [3 * H], 'recurrent bias, gates r | z | n');
   if (!bih !== !bhh) throw new Error(`${fn}: 'bias_ih${suffix}' and 'bias_hh${suffix}' must both be present (bias=True) or both absent (bias=False)`);
+  if (bias !== undefined && bias !== Boolean(bih)) throw new Error(`${fn}: bias is ${bias} but 'bias_ih${suffix}' is ${bih ? 'present' : 'absent'}`);
   return bih && bhh ? { wih, whh, bih, bhh } : { wih, whh };
 }
 
@@ -142,7 +147,7 @@ export function fromPyTorchGRU<A extends HostArray>(stateDict: Record<string, A 
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray>;
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRU';
-  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional']);
+  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'bias']);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const L = checkSize(fn, 'numLayers', opts.numLayers ?? 1);
@@ -152,7 +157,7 @@ export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): 
     let bias: boolean | undefined;
     for (let k = 0; k < L; k++) {
       for (let d = 0; d < D; d++) {
-        const t = takeTorchCell(fn, take, takeOptional, `_l${k}${d === 1 ? '_reverse' : ''}`, k === 0 ? I : D * H, H);
+        const t = takeTorchCell(fn, take, takeOptional, `_l${k}${d === 1 ? '_reverse' : ''}`, k === 0 ? I : D * H, H, opts.bias);
         if (bias !== undefined && bias !== Boolean(t.bih)) throw new Error(`${fn}: some layers have biases and some do not`);
         bias = Boolean(t.bih);
         putSeedCell(result, cellPrefix(k, d), torchToSeed(A, t, H));
@@ -174,12 +179,12 @@ export function fromPyTorchGRUCell<A extends HostArray>(stateDict: Record<string
 export function fromPyTorchGRUCell(stateDict: WeightDict, opts: PyTorchGRUCellOptions): Record<string, Tensor | HostArray>;
 export function fromPyTorchGRUCell(stateDict: WeightDict, opts: PyTorchGRUCellOptions): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRUCell';
-  checkOptions(fn, opts, ['inputSize', 'hiddenSize']);
+  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'bias']);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const out = convertWeights(fn, stateDict, (A, take, takeOptional) => {
     const result: Record<string, ReturnType<typeof take>> = {};
-    putSeedCell(result, '', torchToSeed(A, takeTorchCell(fn, take, takeOptional, '', I, H), H));
+    putSeedCell(result, '', torchToSeed(A, takeTorchCell(fn, take, takeOptional, '', I, H, opts.bias), H));
     return result;
   });
   return flatten(out);

@@ -155,7 +155,7 @@ export function contiguous(x: Tensor): Tensor {
 export function assign(target: Tensor, source: TensorLike): void {
   checkTensor('assign', 'target', target);
   const backend = backendOf('assign', target, source);
-  if (target.shape.some((d, i) => d > 1 && target.strides[i] === 0)) {
+  if (target.size > 0 && target.shape.some((d, i) => d > 1 && target.strides[i] === 0)) {
     throw new Error(`assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in memory); assign to the tensor it was broadcast from`);
   }
   forgetHostValues(target.storage);

@@ -78,8 +78,10 @@ export class WebGpuBackend implements Backend {
       const module = this.device.createShaderModule({ code, label: key });
       p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
       this.device.popErrorScope().then((err) => {
-        if (err) this.pipelines.delete(key);
-        if (err) console.error(`wgru: WGSL kernel for ${op} failed to compile (${key}): ${err.message}`);
+        if (!err) return;
+        this.pipelines.delete(key);
+        // The batch that uses it fails too; this, its cause, is what the next call throws.
+        this.engine.fail(new Error(`wgru: the WGSL kernel for ${op} failed to compile (${key}): ${err.message}`));
       });
       this.pipelines.set(key, p);
     }

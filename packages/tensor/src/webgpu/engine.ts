@@ -73,6 +73,14 @@ export class Engine {
     }
   }
 
+  /**
+   * Records an error found asynchronously, to be thrown by the next call. The first one is kept:
+   * later ones (a batch that used a kernel that failed to compile) are usually its consequences.
+   */
+  fail(error: Error): void {
+    this.asyncError ??= error;
+  }
+
   record(cmd: Command): void {
     this.check();
     if (cmd.kind === 'dispatch') this.stats.dispatches++;
@@ -148,8 +156,9 @@ export class Engine {
     const ops = [...new Set(cmds.map((c) => c.op))];
     device.popErrorScope().then((err) => {
       if (err) {
-        this.asyncError = new Error(
+        this.fail(new Error(
           `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+          ),
         );
       }
     });

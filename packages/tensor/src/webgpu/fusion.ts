@@ -55,16 +55,14 @@ export function groupRun(run: readonly MapCommand[], maxBuffers: number, stored:
   for (const cmd of run) {
     let fits = group.length > 0 && sameShape(cmd.out, (group[0] as MapCommand).out);
     if (fits) {
-      // A read of something the group wrote must be the very same view (or no write at all).
-      for (const x of cmd.inputs) {
-        for (const prev of group) {
-          if (prev.out.storage === x.storage && !sameView(prev.out, x)) fits = false;
-        }
-      }
-      // A write must not clobber what an earlier op of the group read through another view.
+      // Element i of a kernel may only meet element i: a read of something the group wrote must be
+      // the very same view or provably disjoint from it; likewise a write against earlier reads
+      // and writes.
+      const clash = (p: View, q: View) => p.storage === q.storage && !sameView(p, q) && !disjoint(p, q);
+      for (const x of cmd.inputs) for (const prev of group) if (clash(prev.out, x)) fits = false;
       for (const prev of group) {
-        for (const x of prev.inputs) if (x.storage === cmd.out.storage && !sameView(x, cmd.out)) fits = false;
-        if (prev.out.storage === cmd.out.storage && !sameView(prev.out, cmd.out) && overlaps(prev.out, cmd.out)) fits = false;
+        for (const x of prev.inputs) if (clash(x, cmd.out)) fits = false;
+        if (clash(prev.out, cmd.out)) fits = false;
       }
       const next = new Set(buffers);
       for (const v of cmd.inputs) if (!group.some((prev) => sameView(prev.out, v))) next.add(bufferOf(v));
@@ -84,8 +82,52 @@ export function groupRun(run: readonly MapCommand[], maxBuffers: number, stored:
   return groups;
 }
 
-/** Whether two views of one storage might touch the same element (conservatively: by extent). */
-function overlaps(a: View, b: View): boolean {
+/**
+ * Whether two views of one storage can be proven to touch no common element. Views cut from one
+ * row-major tensor (slices, column blocks of a [B, 3H] gate matrix) have the same nested strides;
+ * their start offsets then decompose into per-axis coordinates, and the views are boxes in that
+ * coordinate space: disjoint iff their intervals are disjoint on some axis. Anything else is
+ * conservatively treated as overlapping.
+ */
+export function disjoint(a: View, b: View): boolean {
+  const rank = a.shape.length;
+  if (rank !== b.shape.length || a.strides.some((s, i) => s !== b.strides[i])) return !overlapsByExtent(a, b);
+  const axes = [...a.strides.keys()].filter((i) => a.shape[i] !== 1 || b.shape[i] !== 1);
+  axes.sort((i, j) => (a.strides[j] as number) - (a.strides[i] as number));
+  // nested: each stride a multiple of the next, and the next axis' whole extent fits inside it
+  for (let k = 0; k + 1 < axes.length; k++) {
+    const s = a.strides[axes[k] as number] as number;
+    const inner = a.strides[axes[k + 1] as number] as number;
+    if (inner <= 0 || s % inner !== 0) return !overlapsByExtent(a, b);
+  }
+  const digits = (v: View): { d: number[]; r: number } | null => {
+    let rem = v.offset;
+    const d: number[] = [];
+    for (let k = 0; k < axes.length; k++) {
+      const s = v.strides[axes[k] as number] as number;
+      d.push(Math.floor(rem / s));
+      rem -= (d[k] as number) * s;
+      // no carry: the box must stay within the radix of this (inner) axis
+      if (k > 0) {
+        const radix = (v.strides[axes[k - 1] as number] as number) / s;
+        if ((d[k] as number) + (v.shape[axes[k] as number] as number) > radix) return null;
+      }
+    }
+    return { d, r: rem };
+  };
+  const da = digits(a);
+  const db = digits(b);
+  if (!da || !db) return !overlapsByExtent(a, b);
+  if (da.r !== db.r) return true;
+  return axes.some((ax, k) => {
+    const a0 = da.d[k] as number;
+    const b0 = db.d[k] as number;
+    return a0 + (a.shape[ax] as number) <= b0 || b0 + (b.shape[ax] as number) <= a0;
+  });
+}
+
+/** Whether the address ranges of two views intersect (a coarse test). */
+function overlapsByExtent(a: View, b: View): boolean {
   const extent = (v: View) => {
     let hi = v.offset;
     v.shape.forEach((d, i) => {

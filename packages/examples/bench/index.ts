@@ -1,0 +1,65 @@
+/**
+ * `pnpm bench`: runs wgru's benchmarks side by side with TensorFlow.js on the same adapter and
+ * prints one table per benchmark.
+ *
+ *   pnpm bench                     all benchmarks
+ *   pnpm bench --only=matmul       some of them (comma-separated names)
+ *   pnpm bench --quick             fewer sizes and runs (a smoke run)
+ *   pnpm bench --json              the raw figures as JSON on stdout instead of tables
+ *   pnpm bench --no-tfjs           without TensorFlow.js
+ *
+ * A benchmark is a `Benchmark` (see lib.ts) in its own `*.bench.ts` file, listed below.
+ * @module
+ */
+import { backend, shutdown } from '@wgru/tensor';
+import { type Benchmark, type BenchOptions, type BenchResult, formatTable } from './lib.js';
+import { matmulBench } from './matmul.bench.js';
+
+const benchmarks: Benchmark[] = [matmulBench];
+
+function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
+  const args: Record<string, string> = {};
+  for (const a of argv) {
+    if (a === '--') continue;
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+    if (!m) throw new Error(`bench: unexpected argument '${a}' (try --only=NAME, --quick, --json, --no-tfjs)`);
+    args[m[1] as string] = m[2] ?? 'true';
+  }
+  const only = args.only ? args.only.split(',') : null;
+  for (const name of only ?? []) {
+    if (!benchmarks.some((b) => b.name === name)) throw new Error(`bench: no benchmark named '${name}' (have: ${benchmarks.map((b) => b.name).join(', ')})`);
+  }
+  return {
+    only,
+    json: args.json === 'true',
+    opts: {
+      quick: args.quick === 'true',
+      noTfjs: args['no-tfjs'] === 'true',
+      args,
+      log: (line) => process.stderr.write(`${line}\n`),
+    },
+  };
+}
+
+const { only, json, opts } = parseArgs(process.argv.slice(2));
+const info = backend();
+const adapter = info.adapter ? [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ') : 'none';
+const results: BenchResult[] = [];
+try {
+  for (const b of benchmarks) {
+    if (only && !only.includes(b.name)) continue;
+    opts.log(`bench: ${b.name}: ${b.description}`);
+    const r = await b.run(opts);
+    results.push(r);
+    if (!json) process.stdout.write(`\n${formatTable(r)}\n`);
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ adapter, backend: info.name, results: results.map((r) => ({ title: r.title, data: r.data })) }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`\nwgru backend: ${info.name} (${adapter}); node ${process.version}\n`);
+  }
+} finally {
+  // A live Dawn device keeps the process alive: release it and leave promptly.
+  shutdown();
+}
+process.exit(0);

@@ -1,0 +1,25 @@
+import { variable } from '@wgru/autograd';
+import { CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
+import { activeBackend, setBackend, shutdown, tensor } from '@wgru/tensor';
+
+const [B, T, I, H, V] = [32, 8, 64, 128, 64];
+await setBackend('webgpu');
+const emb = new Embedding(V, I, { seed: 1 });
+const gru = new GRU({ inputSize: I, hiddenSize: H, seed: 2, resetAfter: true });
+const head = new Linear(H, V, { seed: 3 });
+const ids = Int32Array.from({ length: T * B }, (_, i) => (i * 7919) % V);
+const x = tensor(ids, [T, B], 'int32');
+const y = tensor(Int32Array.from(ids, (v) => (v + 1) % V), [T * B], 'int32');
+const ce = new CrossEntropyLoss();
+const engine = (activeBackend() as unknown as { engine: { record: (c: { kind: string; op: string }) => void } }).engine;
+const orig = engine.record.bind(engine);
+let hist = new Map<string, number>();
+engine.record = (c) => { if (c.kind === 'dispatch') { const k = c.op.length > 60 ? c.op.slice(0, 60) : c.op; hist.set(k, (hist.get(k) ?? 0) + 1); } orig(c); };
+const { output } = gru.forward(emb.forward(x));
+const loss = ce.forward(head.forward(output.reshape([T * B, H])), y);
+console.log('forward', [...hist.entries()]); hist = new Map();
+loss.backward();
+await loss.item();
+console.log('backward', [...hist.entries()].sort((a, b) => b[1] - a[1]));
+shutdown();
+process.exit(0);
