@@ -23,6 +23,8 @@ function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveA
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
   // With no node to hold them, one-use constants can go at once.
   if (node === null) for (const x of inputs) if (x.transient) x.dispose();
+  // A recorded op holds the shared constants it reads until backward frees it.
+  if (node !== null) for (const x of inputs) if (x.holds > 0) x.holds++;
   return new Variable(value, requiresGrad, node);
 }
 
@@ -128,6 +130,10 @@ export function matmul(a: Variable, b: Variable): Variable {
   check('matmul', 'a', a);
   check('matmul', 'b', b);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  // Checked here, before a 1-D operand becomes a matrix, so that the message shows the caller's shapes.
+  const k = a.shape[a.rank - 1] as number;
+  const kb = b.shape[Math.max(b.rank - 2, 0)] as number;
+  if (k !== kb) throw new Error(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${kb})`);
   const A = a.rank === 1 ? temp(reshape(a, [1, a.shape[0] as number])) : a;
   const B = b.rank === 1 ? temp(reshape(b, [b.shape[0] as number, 1])) : b;
   const out = apply('matmul', [A, B], null, ([x, y]) => T.matmul(x as Tensor, y as Tensor));
@@ -214,7 +220,7 @@ export function unsqueeze(x: Variable, axis: number): Variable {
 /** Joins Variables along an existing axis. */
 export function concat(xs: readonly Variable[], axis: number): Variable {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of Variables');
-  xs.forEach((x, i) => check('concat', `vars[${i}]`, x));
+  for (const [i, x] of xs.entries()) check('concat', `vars[${i}]`, x);
   const a = normalizeAxis('concat', axis, (xs[0] as Variable).rank);
   return apply('concat', [...xs], { axis: a }, (vs) => T.concat(vs, a));
 }
@@ -222,7 +228,7 @@ export function concat(xs: readonly Variable[], axis: number): Variable {
 /** Joins same-shaped Variables along a new axis. */
 export function stack(xs: readonly Variable[], axis = 0): Variable {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty list of Variables');
-  xs.forEach((x, i) => check('stack', `vars[${i}]`, x));
+  for (const [i, x] of xs.entries()) check('stack', `vars[${i}]`, x);
   const first = xs[0] as Variable;
   xs.forEach((x, i) => {
     if (x.rank !== first.rank || x.shape.some((d: number, j: number) => d !== first.shape[j])) {
@@ -267,11 +273,11 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
 /** exp(x - logSumExp(x)) along `axis`. */
 export function softmax(x: Variable, axis = -1): Variable {
   check('softmax', 'x', x);
-  return exp(temp(logSoftmax(x, axis)));
+  return exp(temp(logSoftmax(x, normalizeAxis('softmax', axis, x.rank))));
 }
 
 /** x - logSumExp(x) along `axis`. */
 export function logSoftmax(x: Variable, axis = -1): Variable {
   check('logSoftmax', 'x', x);
-  return sub(x, temp(logSumExp(x, axis, true)));
+  return sub(x, temp(logSumExp(x, normalizeAxis('logSoftmax', axis, x.rank), true)));
 }

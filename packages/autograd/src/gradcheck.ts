@@ -1,4 +1,4 @@
-import { cpuBackend, CpuStorage, mul, sum, type Tensor, tensorOn, tidy, uniform, withBackend } from '@wgru/tensor';
+import { cpuBackend, type CpuStorage, mul, sum, type Tensor, tensorOn, tidy, uniform, withBackend } from '@wgru/tensor';
 import { noGrad } from './graph.js';
 import { Variable } from './variable.js';
 

@@ -241,7 +241,9 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
       }),
     );
     // Anomaly mode: a NaN or Infinity in a gradient this VJP made.
-    inGrads.forEach((gi, j) => gi && inspectGradient(node.op, v.shape, j, gi instanceof TensorClass ? gi : gi.grad));
+    inGrads.forEach((gi, j) => {
+      if (gi) inspectGradient(node.op, v.shape, j, gi instanceof TensorClass ? gi : gi.grad);
+    });
     // Each gradient handed on must be owned once: a rule may pass `g` through (add) or return one
     // tensor for two inputs.
     const owned = new Set<Tensor>();

@@ -18,4 +18,4 @@ export * from './functions.js';
 export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
-export { transientConstant, Variable, type VariableLike, type VariableOptions, variable } from './variable.js';
+export { releaseShared, sharedConstant, transientConstant, Variable, type VariableLike, type VariableOptions, variable } from './variable.js';

@@ -13,6 +13,24 @@ export function transientConstant(value: Tensor): Variable {
   return v;
 }
 
+/**
+ * A constant leaf that several ops of one forward pass read (an RNN's zero initial state, a
+ * per-timestep length mask), taking over `value`. Its maker holds it until
+ * {@link releaseShared}; every recorded op that reads it holds it until backward frees that op.
+ * It is freed when the last hold ends: at the maker's release when no graph was recorded
+ * (inference), else by the backward that consumes the graph. Nothing is left for the GC.
+ */
+export function sharedConstant(value: Tensor): Variable {
+  const v = new Variable(value, false);
+  v.holds = 1;
+  return v;
+}
+
+/** Ends one hold on a {@link sharedConstant}, freeing it when none is left. Idempotent at zero. */
+export function releaseShared(v: Variable): void {
+  if (v.holds > 0 && --v.holds === 0) v.dispose();
+}
+
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
 
@@ -43,6 +61,16 @@ export class Variable {
    * with the node that uses it when backward consumes the graph.
    */
   transient = false;
+  /**
+   * @internal For a {@link sharedConstant}: the holds on it (its maker's, and one per recorded op
+   * reading it); 0 for every other Variable.
+   */
+  holds = 0;
+  /**
+   * @internal A one-element root after a backward() that consumed its graph: its value was copied
+   * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
+   */
+  #moved: { host: Promise<TypedArray>; shape: Shape; dtype: DType } | null = null;
 
   constructor(value: Tensor, requiresGrad = false, node: Node | null = null) {
     this.#value = value;
@@ -65,6 +93,12 @@ export class Variable {
   /** The value. Intermediate values are freed by `backward()` (unless `retainGraph`). */
   get value(): Tensor {
     if (this.#value === null) {
+      if (this.#moved !== null) {
+        throw new Error(
+          `Variable ${shapeString(this.#moved.shape)}: backward() moved this loss value to the host and freed its device tensor; ` +
+            'read it with await item() or data(), or call backward(undefined, { retainGraph: true }) to keep it on the device',
+        );
+      }
       throw new Error(
         'Variable: its value was freed by backward(); read intermediate values before backward(), or call backward({ retainGraph: true })',
       );
@@ -73,16 +107,16 @@ export class Variable {
   }
 
   get shape(): Shape {
-    return this.value.shape;
+    return this.#moved?.shape ?? this.value.shape;
   }
   get dtype(): DType {
-    return this.value.dtype;
+    return this.#moved?.dtype ?? this.value.dtype;
   }
   get size(): number {
-    return this.value.size;
+    return this.#moved ? 1 : this.value.size;
   }
   get rank(): number {
-    return this.value.rank;
+    return this.#moved ? this.#moved.shape.length : this.value.rank;
   }
   /** Whether this Variable was not made by a recorded op (a leaf of the graph). */
   get isLeaf(): boolean {
@@ -92,12 +126,13 @@ export class Variable {
   /** A row-major copy of the value on the host. In anomaly mode, first reports any pending NaN/Inf. */
   async data(): Promise<Float32Array | Float64Array> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    const d = await this.value.data();
+    const d = await (this.#moved?.host ?? this.value.data());
     return d instanceof Int32Array ? Float32Array.from(d) : d;
   }
 
   async array(): Promise<NestedArray> {
     if (hasPendingAnomalies()) await checkAnomalies();
+    if (this.#moved) return this.#moved.shape.length === 0 ? ((await this.#moved.host)[0] as number) : Array.from(await this.#moved.host);
     return this.value.array();
   }
 
@@ -105,7 +140,7 @@ export class Variable {
   async item(): Promise<number> {
     if (this.size !== 1) throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
     if (hasPendingAnomalies()) await checkAnomalies();
-    return (await this.value.data())[0] as number;
+    return (await (this.#moved?.host ?? this.value.data()))[0] as number;
   }
 
   /**
@@ -114,6 +149,12 @@ export class Variable {
    * values unless `retainGraph`.
    */
   backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+    if (this.node === null && this.freed !== null) {
+      throw new Error(
+        `backward: the graph through ${this.freed.op} (output ${shapeString(this.freed.shape)}) was already freed by an earlier backward(); ` +
+          'pass { retainGraph: true } to the first backward() to backpropagate through it again',
+      );
+    }
     if (!this.requiresGrad) {
       throw new Error('backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)');
     }
@@ -130,11 +171,30 @@ export class Variable {
       // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
       seed = gradient.dtype === this.dtype ? gradient : cast(gradient, this.dtype);
     }
+    const madeByOp = this.node !== null;
     try {
       runBackward(this, seed, opts);
     } finally {
       if (seed !== gradient) seed.dispose();
     }
+    // A loss made by ops is the one value of its graph that backward keeps, and nothing else would
+    // ever free it in a loop that never disposes (`liveTensors` would grow until the GC ran). Its
+    // single number is copied to the host instead: `item()`, `data()` and `array()` still answer,
+    // and the device tensor goes back to the pool now.
+    if (madeByOp && !opts.retainGraph && this.size === 1) this.#moveToHost();
+  }
+
+  /** Copies the one-element value to the host and frees the device tensor (see `backward`). */
+  #moveToHost(): void {
+    const t = this.#value;
+    if (t === null) return;
+    // The backend's read records its copy before it first awaits, so the storage may go back to
+    // the pool right after: later writes to it are ordered after the copy.
+    const host = t.data();
+    host.catch(() => undefined); // a failed read is reported when the value is read
+    this.#moved = { host, shape: t.shape, dtype: t.dtype };
+    t.dispose();
+    this.#value = null;
   }
 
   /** A new leaf sharing this value, cut off from the graph. */
@@ -156,10 +216,18 @@ export class Variable {
     this.node = null;
   }
 
+  /** `using v = variable(...)` disposes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
   release(isRoot: boolean): void {
     if (this.node === null) return;
-    for (const x of this.node.inputs) if (x.transient) x.dispose();
+    for (const x of this.node.inputs) {
+      if (x.transient) x.dispose();
+      else if (x.holds > 0) releaseShared(x);
+    }
     this.freed = { op: this.node.op, shape: this.value.shape };
     this.node = null;
     if (!isRoot) {

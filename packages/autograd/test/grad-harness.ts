@@ -22,7 +22,7 @@ import { FC_SEED, webgpuAvailable } from '../../../test-support/backends.js';
 export { FC_SEED };
 
 /** The WebGPU backend, or null where no adapter exists (then only the float64 checks run). */
-export const gpu: Backend | null = (await webgpuAvailable()) ? (await setBackend('webgpu'), activeBackend()) : null;
+export const gpu: Backend | null = (await webgpuAvailable()) ? await setBackend('webgpu').then(() => activeBackend()) : null;
 export const cpu: Backend = cpuBackend();
 
 export interface HostInput {
@@ -190,7 +190,9 @@ export async function checkCase(c: GradCase, f32Tol = F32_TOL): Promise<void> {
   const got = await runCase(c, gpu);
   expect(got.shape, `${c.label}: output shape on WebGPU`).toEqual(want.shape);
   expectClose(`${c.label}: output on WebGPU`, got.output, want.output, f32Tol);
-  got.grads.forEach((g, i) => expectClose(`${c.label}: gradient ${i} on WebGPU`, g, want.grads[i] as number[], f32Tol));
+  got.grads.forEach((g, i) => {
+    expectClose(`${c.label}: gradient ${i} on WebGPU`, g, want.grads[i] as number[], f32Tol);
+  });
 }
 
 /** Runs `checkCase` over an arbitrary of cases with the fixed seed. */

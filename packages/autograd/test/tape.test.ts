@@ -2,8 +2,9 @@
  * The tape's own rules, on every backend: accumulation, retained and freed graphs, which leaves
  * get gradients, and what a leaf's gradient is (its own dense tensor, of the leaf's dtype).
  */
-import { add, concat, noGrad, type Variable, variable } from '@wgru/autograd';
-import { assign, setBackend, tensor, type Tensor } from '@wgru/tensor';
+import * as F from '@wgru/autograd';
+import { add, concat, gradcheck, noGrad, type Variable, variable } from '@wgru/autograd';
+import { activeBackend, assign, memory, setBackend, tensor, type Tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 
@@ -64,8 +65,10 @@ forEachBackend('tape', (name) => {
       const loss = x.mul(2).sum();
       loss.backward();
       expect(() => loss.backward()).toThrow(/backward.*already.*freed.*retainGraph/s);
-      const more = loss.mul(3); // the root's value is kept, but its graph is gone
-      expect(() => more.backward()).toThrow(/sum.*freed/s);
+      const y = x.mul(2);
+      y.backward(tensor([1, 1]));
+      const more = y.mul(3).sum(); // a non-scalar root keeps its value, but its graph is gone
+      expect(() => more.backward()).toThrow(/graph through mul \(output \[2\]\) was already freed/);
     });
 
     it('retainGraph allows a second backward, which accumulates', async () => {
@@ -85,6 +88,17 @@ forEachBackend('tape', (name) => {
       b.backward();
       expect(await values(x.grad)).toEqual([6, 12]);
     });
+  });
+
+  it('a where condition that requires grad gets none, and its part of the graph is still freed', async () => {
+    const x = variable([1, -2, 3], { requiresGrad: true });
+    const cond = x.greater(0).mul(x); // made from x: requires grad, but a condition has no gradient
+    const y = F.where(cond, x, x.mul(2)).sum();
+    const before = memory().liveTensors;
+    y.backward();
+    expect(await values(x.grad)).toEqual([1, 2, 1]); // cond = [1, -0, 3]: y = x0 + 2 x1 + x2
+    expect(() => cond.value).toThrow(/freed by backward/);
+    expect(memory().liveTensors).toBeLessThan(before);
   });
 
   describe('what a leaf gradient is', () => {
@@ -120,6 +134,27 @@ forEachBackend('tape', (name) => {
         expect(x.grad?.dtype).toBe('float32');
         expect(w.grad?.dtype).toBe('float64');
       }
+    });
+  });
+
+  describe('gradcheck', () => {
+    it('catches a gradient that disagrees with finite differences', async () => {
+      // relu at exactly 0: the tape says 0 (a convention), central differences say 1/2.
+      const x = variable([0, 1], { requiresGrad: true });
+      const r = await gradcheck((v) => v.relu().sum(), [x]);
+      expect(r.ok).toBe(false);
+      expect(r.maxAbsError).toBeGreaterThan(0.1); // 1/2 times the cotangent gradcheck projects on
+    });
+
+    it('leaves the active backend, the inputs and their gradients as it found them', async () => {
+      const before = activeBackend();
+      const x = variable([0.5, -1], { requiresGrad: true });
+      x.mul(3).sum().backward();
+      const r = await gradcheck((v) => v.tanh().mul(v).sum(), [x], { atol: 1e-7, rtol: 1e-6 });
+      expect(r.ok).toBe(true);
+      expect(activeBackend()).toBe(before);
+      expect(await values(x.value)).toEqual([0.5, -1]);
+      expect(await values(x.grad)).toEqual([3, 3]);
     });
   });
 });

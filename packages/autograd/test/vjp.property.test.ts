@@ -14,7 +14,7 @@ import {
 } from './grad-harness.js';
 
 /** Runs per property: small, since each run is a gradcheck plus a GPU round trip. */
-const RUNS = 12;
+const RUNS = 16;
 
 /** An int32 index tensor (or float32 mask) beside `like`, on its backend. */
 const int32Beside = (like: Variable, values: readonly number[], shape: readonly number[]): Tensor =>
@@ -279,4 +279,153 @@ describe('composite VJPs (gradients from the primitives they are made of)', () =
   it('softmax', () => checkAll(logitsCases('softmax', (x, axis) => F.softmax(x, axis)), RUNS));
   it('logSoftmax', () => checkAll(logitsCases('logSoftmax', (x, axis) => F.logSoftmax(x, axis)), RUNS));
   it('logSumExp', () => checkAll(logitsCases('logSumExp', (x, axis, keepDims) => F.logSumExp(x, axis, keepDims)), RUNS));
+});
+
+// ---- whole models written from primitives ----
+
+describe('composite models pass gradcheck, and agree on WebGPU', () => {
+  const dim = (max: number) => fc.integer({ min: 1, max });
+
+  it('a 2-layer MLP: relu(x W1 + b1) W2 + b2, mean squared error', () => {
+    // b1 sits 2^-18 off the 1/256 grid: a pre-activation (a sum of products of grid values, so a
+    // multiple of 2^-16) is then never closer to relu's kink than 2^-18, well beyond gradcheck's eps.
+    const offGrid = anyValue.map((v) => v + 2 ** -18);
+    const cases = fc
+      .tuple(dim(3), dim(3), dim(4), dim(2))
+      .chain(([B, I, Hd, O]) =>
+        fc.tuple(inputArb([B, I], anyValue), inputArb([I, Hd], anyValue), inputArb([Hd], offGrid), inputArb([Hd, O], anyValue), inputArb([O], anyValue), inputArb([B, O], anyValue)),
+      )
+      .map(([x, W1, b1, W2, b2, t]): GradCase => ({
+        label: label('mlp', x, W1, b1, W2, b2),
+        inputs: [{ ...x, requiresGrad: false }, W1, b1, W2, b2, { ...t, requiresGrad: false }],
+        fn: (x, W1, b1, W2, b2, t) => {
+          const hidden = (x as Variable).matmul(W1 as Variable).add(b1 as Variable).relu();
+          const y = hidden.matmul(W2 as Variable).add(b2 as Variable);
+          return y.sub(t as Variable).square().mean();
+        },
+      }));
+    return checkAll(cases, 6);
+  });
+
+  it('softmax cross-entropy from primitives: -mean(gather(logSoftmax(x W + b), targets))', () => {
+    const cases = fc
+      .tuple(dim(4), dim(3), fc.integer({ min: 2, max: 5 }))
+      .chain(([N, I, C]) =>
+        fc.tuple(inputArb([N, I], anyValue), inputArb([I, C], anyValue), inputArb([C], anyValue), fc.array(fc.integer({ min: 0, max: C - 1 }), { minLength: N, maxLength: N })),
+      )
+      .map(([x, W, b, targets]): GradCase => {
+        const [N, C] = [x.shape[0] as number, W.shape[1] as number];
+        // Row i's target as an index into the flattened [N * C] log-probabilities.
+        const flat = targets.map((t, i) => i * C + t);
+        return {
+          label: label('crossEntropy', x, W, b, JSON.stringify(targets)),
+          inputs: [x, W, b],
+          fn: (x, W, b) => {
+            const logits = (x as Variable).matmul(W as Variable).add(b as Variable);
+            const picks = int32Beside(logits, flat, [N]);
+            const loss = logits.logSoftmax(1).reshape([N * C]).gather(picks).mean().neg();
+            picks.dispose();
+            return loss;
+          },
+        };
+      });
+    return checkAll(cases, 6);
+  });
+
+  it('a GRU step from primitives (the seed equations), gradients to x, h and all nine weights', () => {
+    const cases = fc
+      .tuple(dim(2), dim(3), dim(3))
+      .chain(([B, I, H]) =>
+        fc.tuple(
+          inputArb([B, I], anyValue),
+          inputArb([B, H], grid(-1, 1)),
+          fc.tuple(...[0, 1, 2].map(() => inputArb([I, H], grid(-1, 1)))),
+          fc.tuple(...[0, 1, 2].map(() => inputArb([H, H], grid(-1, 1)))),
+          fc.tuple(...[0, 1, 2].map(() => inputArb([H], grid(-1, 1)))),
+        ),
+      )
+      .map(([x, h, Ws, Us, bs]): GradCase => ({
+        label: label('gruStep', x, h),
+        inputs: [x, h, ...Ws, ...Us, ...bs],
+        fn: (x, h, ...weights) => gruStep(x as Variable, h as Variable, weights as GruWeights),
+      }));
+    return checkAll(cases, 5);
+  });
+});
+
+type GruWeights = [Variable, Variable, Variable, Variable, Variable, Variable, Variable, Variable, Variable];
+
+/** One GRU step, row-vector convention, gates z | r | h as in the contract. */
+function gruStep(x: Variable, h: Variable, [W_z, W_r, W_h, U_z, U_r, U_h, b_z, b_r, b_h]: GruWeights): Variable {
+  // z = σ(x W_z + h U_z + b_z)
+  const z = x.matmul(W_z).add(h.matmul(U_z)).add(b_z).sigmoid();
+  // r = σ(x W_r + h U_r + b_r)
+  const r = x.matmul(W_r).add(h.matmul(U_r)).add(b_r).sigmoid();
+  // h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)
+  const hTilde = x.matmul(W_h).add(r.mul(h).matmul(U_h)).add(b_h).tanh();
+  // h' = (1 − z) ⊙ h + z ⊙ h̃
+  return F.sub(1, z).mul(h).add(z.mul(hTilde));
+}
+
+// ---- one value read many times: gradients must sum over every use ----
+
+describe('a Variable used many times gets the sum of its gradients', () => {
+  it('as both operands, through overlapping slices, and densely beside its slices', () => {
+    const uses: Array<[string, (x: Variable) => Variable]> = [
+      ['x * x', (x) => x.mul(x)],
+      ['x / x + x - x', (x) => x.div(x).add(x).sub(x.neg())],
+      ['x ^ x', (x) => x.pow(x)],
+      ['x @ xᵀ', (x) => x.matmul(x.transpose())],
+      ['concat([x, x, x.sqrt()])', (x) => F.concat([x, x, x.sqrt()], -1)],
+      ['overlapping slices and x', (x) => x.slice([0], [1]).mul(x.slice([-1], [1])).add(x.mul(x.slice([0], [1])))],
+      ['slices of a product', (x) => {
+        const y = x.mul(3);
+        return F.concat([y.slice([0], [1]), y.slice([0], [-1]), y], 0);
+      }],
+    ];
+    const cases = fc
+      .tuple(shapeArb(1, 2), fc.constantFrom(...uses))
+      .chain(([s, use]) => fc.tuple(inputArb(s, positive), fc.constant(use)))
+      .map(([x, [what, f]]): GradCase => ({ label: label(what, x), inputs: [x], fn: (v) => f(v as Variable) }));
+    return checkAll(cases, 14);
+  });
+});
+
+// ---- extreme ranges ----
+
+describe('extreme ranges: saturation, large logits, tiny and huge magnitudes', () => {
+  /** Positive values from about 1e-3 to 4e3, exact in float32: m · 2^e. */
+  const magnitudes = fc.tuple(fc.integer({ min: -10, max: 11 }), grid(1, 2)).map(([e, m]) => m * 2 ** e);
+
+  it('softmax, logSoftmax and logSumExp of logits up to ±100 (e^100 overflows float32 unless shifted)', () => {
+    const cases = shapeArb(1, 2, 5)
+      .chain((s) => fc.tuple(inputArb(s, grid(-100, 100)), axisArb(s.length), fc.constantFrom('softmax', 'logSoftmax', 'logSumExp')))
+      .map(([x, axis, op]): GradCase => ({
+        label: label(op, x, `axis ${axis}`),
+        inputs: [x],
+        fn: (p) => (op === 'softmax' ? F.softmax(p as Variable, axis) : op === 'logSoftmax' ? F.logSoftmax(p as Variable, axis) : F.logSumExp(p as Variable, axis)),
+      }));
+    return checkAll(cases, RUNS);
+  });
+
+  it('sigmoid and tanh deep in saturation', () => {
+    const cases = shapeArb(1, 2)
+      .chain((s) => fc.tuple(inputArb(s, grid(-30, 30)), fc.constantFrom('sigmoid', 'tanh')))
+      .map(([x, op]): GradCase => ({ label: label(op, x), inputs: [x], fn: (p) => (op === 'sigmoid' ? F.sigmoid(p as Variable) : F.tanh(p as Variable)) }));
+    return checkAll(cases, RUNS);
+  });
+
+  it('log, sqrt, reciprocal and powers over six decades', () => {
+    const ops: Array<[string, (x: Variable) => Variable]> = [
+      ['log', F.log],
+      ['sqrt', F.sqrt],
+      ['1 / x', (x) => F.div(1, x)],
+      ['x ^ 1.5', (x) => F.pow(x, 1.5)],
+      ['x ^ -2', (x) => F.pow(x, -2)],
+    ];
+    const cases = shapeArb(1, 2)
+      .chain((s) => fc.tuple(inputArb(s, magnitudes), fc.constantFrom(...ops)))
+      .map(([x, [what, f]]): GradCase => ({ label: label(what, x), inputs: [x], fn: (p) => f(p as Variable) }));
+    return checkAll(cases, RUNS);
+  });
 });

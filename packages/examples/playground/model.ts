@@ -62,7 +62,8 @@ export class CharGRU extends Module {
   /** ids: int32 [T, B] -> logits [T·B, vocabSize] (row t·B + b is window b after t+1 characters). */
   forward(ids: Tensor): Variable {
     const [T, B] = ids.shape as [number, number];
-    const { output } = this.gru.forward(this.embed.forward(ids)); // [T, B, H]
+    const { output, hN } = this.gru.forward(this.embed.forward(ids)); // output [T, B, H]
+    hN.dispose(); // the final state is not used: each batch starts from zeros
     return this.head.forward(output.reshape([T * B, this.hiddenSize]));
   }
 

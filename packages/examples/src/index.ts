@@ -13,6 +13,7 @@
 import * as charlm from './examples/charlm.js';
 import * as forecast from './examples/forecast.js';
 import * as hi from './examples/hi.js';
+import * as seq2seq from './examples/seq2seq.js';
 import type { ExampleOptions } from './lib/args.js';
 import type { ExampleResult } from './lib/setup.js';
 
@@ -26,4 +27,4 @@ export interface Example {
 }
 
 /** Every example by name, in the order the CLI lists them. */
-export const examples: Record<string, Example> = { hi, charlm, forecast };
+export const examples: Record<string, Example> = { hi, charlm, forecast, seq2seq };

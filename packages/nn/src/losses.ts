@@ -1,4 +1,4 @@
-import { transientConstant, type Variable } from '@wgru/autograd';
+import { transientConstant, Variable } from '@wgru/autograd';
 import { add, cast, equal, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
 import { Module } from './module.js';
 
@@ -7,6 +7,13 @@ export type Reduction = 'mean' | 'sum' | 'none';
 function checkReduction(op: string, r: unknown): Reduction {
   if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
   return r;
+}
+
+/** A short description of a value for error messages. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
 }
 
 function checkOptions(op: string, opts: object, allowed: string[]): void {
@@ -49,9 +56,32 @@ export class CrossEntropyLoss extends Module {
     }
   }
 
-  forward(logits: Variable, targets: Tensor): Variable {
+  /**
+   * logits [N, C] and targets [N]: an int32 Tensor (the caller's), or host class indices (an
+   * Int32Array or an array of integers), uploaded for this call and freed by it.
+   */
+  forward(logits: Variable, targets: Tensor | Int32Array | readonly number[]): Variable {
+    if (!(logits instanceof Variable)) throw new Error(`CrossEntropyLoss: logits must be a Variable [N, C], got ${describeValue(logits)}`);
     if (logits.rank !== 2) throw new Error(`CrossEntropyLoss: logits must be [N, C], got ${shapeString(logits.shape)}`);
-    if (!(targets instanceof Tensor)) throw new Error('CrossEntropyLoss: targets must be an int32 Tensor [N]');
+    if (targets instanceof Tensor) return this.#forward(logits, targets);
+    if (!(targets instanceof Int32Array) && !Array.isArray(targets)) {
+      throw new Error(`CrossEntropyLoss: targets must be an int32 Tensor [N], an Int32Array or an array of class indices, got ${describeValue(targets)}`);
+    }
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i];
+      if (typeof t !== 'number' || !Number.isInteger(t)) {
+        throw new Error(`CrossEntropyLoss: targets[${i}] is ${typeof t === 'number' ? t : describeValue(t)}; targets must be integer class indices`);
+      }
+    }
+    const host = tensorOn(logits.value.backend, Int32Array.from(targets), [targets.length], 'int32');
+    try {
+      return this.#forward(logits, host);
+    } finally {
+      host.dispose(); // what the graph keeps, it holds through its own handles
+    }
+  }
+
+  #forward(logits: Variable, targets: Tensor): Variable {
     if (targets.dtype !== 'int32') throw new Error(`CrossEntropyLoss: targets must be int32 class indices, got ${targets.dtype} ${shapeString(targets.shape)}`);
     const [n, c] = logits.shape as [number, number];
     if (targets.rank !== 1 || targets.shape[0] !== n) {

@@ -130,6 +130,18 @@ export abstract class Module {
     for (const p of this.parameters()) p.zeroGrad();
   }
 
+  /**
+   * Frees every parameter's value and gradient (the module is unusable afterwards), so that
+   * `using model = new GRU(...)` gives its device memory back at the end of the block.
+   */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** Number of scalar parameters. */
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.size, 0);

@@ -581,7 +581,9 @@ describe('TensorFlow.js GRU layer (CPU) vs wgru on weights imported with fromKer
     await tf.setBackend('cpu');
     // reset_after=False (tfjs rejects resetAfter: true), and tfjs's default recurrent activation
     // is hardSigmoid: Keras's is sigmoid, which is what the mapping assumes.
-    const layer = tf.layers.gru({ units: H, returnSequences: true, resetAfter: false, recurrentActivation: 'sigmoid' });
+    // (tfjs's typings omit resetAfter, which its GRU cell reads: hence the cast.)
+    type GruArgs = Parameters<typeof tf.layers.gru>[0];
+    const layer = tf.layers.gru({ units: H, returnSequences: true, resetAfter: false, recurrentActivation: 'sigmoid' } as GruArgs);
     const xVar = tf.variable(tf.tensor3d(x, [B, T, I]), true, 'x');
     layer.apply(xVar); // builds the weights
     layer.setWeights([tf.tensor2d(kernel, [I, 3 * H]), tf.tensor2d(recurrent, [H, 3 * H]), tf.tensor1d(bias)]);
@@ -594,7 +596,7 @@ describe('TensorFlow.js GRU layer (CPU) vs wgru on weights imported with fromKer
   });
 
   it('tfjs rejects reset_after=True (so only reset_after=False can be compared)', () => {
-    expect(() => tf.layers.gru({ units: 2, resetAfter: true })).toThrow(/reset_after/);
+    expect(() => tf.layers.gru({ units: 2, resetAfter: true } as Parameters<typeof tf.layers.gru>[0])).toThrow(/reset_after/);
   });
 
   forEachBackend('forward and gradients', (name) => {

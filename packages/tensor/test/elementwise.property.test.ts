@@ -66,6 +66,9 @@ const any = floatValue({ nonFinite: true });
 /** Relative error in ULP plus room for a flushed denormal. */
 const ulps = (n: number) => (r: number) => n * ULP * Math.abs(r) + F32_TINY;
 
+/** Values within a thousand ULP of 1, where log(x) is tiny. */
+const nearOne = fc.integer({ min: -1000, max: 1000 }).map((k) => Math.fround(1 + k * 2 ** -23));
+
 const UNARY: Record<UnaryOp, UnaryCase> = {
   neg: { values: any, bound: exact },
   abs: { values: any, bound: exact },
@@ -78,8 +81,9 @@ const UNARY: Record<UnaryOp, UnaryCase> = {
   isinf: { values: any, bound: exact },
   // exp: 3 + 2|x| ULP (WGSL). Arguments up to ±1e4 overflow to Inf / underflow to 0 on both sides.
   exp: { values: fc.oneof(floatValue({ range: 100, nonFinite: true }), any), bound: (x, r) => ulps(3 + 2 * Math.abs(x))(r) },
-  // log: 3 ULP, or 2^-21 absolute on [0.5, 2] where the result is near 0. Negatives give NaN.
-  log: { values: fc.oneof(any, f32(0, 1e4), f32(0.5, 2)), bound: (_x, r) => ulps(3)(r) + 2 ** -21 },
+  // log: WGSL promises 3 ULP, but only 2^-21 absolute on [0.5, 2], where the result is near 0;
+  // wgru_log sums a series there, so we ask 4 ULP relative everywhere (near 1 too). Negatives: NaN.
+  log: { values: fc.oneof(any, f32(0, 1e4), f32(0.5, 2), nearOne), bound: (_x, r) => ulps(4)(r) },
   sqrt: { values: fc.oneof(any, f32(0, 1e4)), bound: (_x, r) => ulps(3)(r) },
   reciprocal: { values: any, bound: (_x, r) => ulps(3)(r) },
   // sigmoid = 1/(1+e) or e/(1+e) with e = exp(-|x|): the exp error plus two roundings.

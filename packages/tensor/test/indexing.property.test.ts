@@ -5,7 +5,7 @@
  * wrapped before anything runs) and from the device (computed by a kernel, so the kernel itself
  * must wrap negative ones).
  */
-import { abs, type Backend, cast, gather, oneHot, scatterAdd, transpose } from '@wgru/tensor';
+import { abs, assign, type Backend, cast, gather, oneHot, reshape, scatterAdd, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, onDut, onOracle, pair, shapeArb, ULP, valuesFor, withBag } from './property-support.js';
@@ -119,6 +119,19 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
         [0, 0],
         [3 + 7, 4 + 8],
       ]);
+    });
+  });
+
+  it('indices overwritten in place (assign) are checked by their new values, through every view', async () => {
+    await withBag(async (bag) => {
+      const x = bag.add(onDut(dut, [10, 11, 12], [3]));
+      const idx = bag.add(onDut(dut, [7], [1], 'int32'));
+      const view = bag.add(reshape(idx, []));
+      expect(() => gather(x, idx)).toThrow(/gather: index 7/);
+      assign(idx, 1);
+      // The host copy [7] is stale now: no false error, and the kernel sees the new value.
+      expect(await bag.add(gather(x, idx)).array()).toEqual([11]);
+      expect(await bag.add(gather(x, view)).array()).toEqual(11);
     });
   });
 

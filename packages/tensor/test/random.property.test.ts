@@ -1,7 +1,7 @@
 /**
  * Seeded random numbers: the same seed gives the same numbers on WebGPU and on the CPU backend
- * (uniform bit for bit: 24 random bits scaled by 2^-24 are exact in float32; normal within 1e-5,
- * since Box–Muller's log / sqrt / cos are float32 built-ins on the GPU and float64 on the CPU),
+ * (uniform bit for bit: 24 random bits scaled by 2^-24 are exact in float32; normal within 5e-6,
+ * since Box–Muller's log, sqrt and cos run in float32 on the GPU and in float64 on the CPU),
  * different seeds give different numbers, and the moments are right.
  */
 import { type Backend, randn, setBackend, type Tensor, uniform } from '@wgru/tensor';
@@ -58,18 +58,27 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
     );
   });
 
-  it('randn: same seed, same numbers (within 1e-5) on both backends, all finite', async () => {
+  it('randn: same seed, same numbers (within 5e-6) on both backends, all finite', async () => {
     await fc.assert(
       fc.asyncProperty(shapeArb(), seedArb, async (shape, seed) => {
         const [g, c] = await onBoth(() => randn(shape, { seed }));
         for (let i = 0; i < g.length; i++) {
           const x = g[i] as number;
           const y = c[i] as number;
-          if (!Number.isFinite(x) || Math.abs(x - y) > 1e-5) throw new Error(`randn(seed ${seed}) element ${i}: ${DUT_NAME} ${x}, cpu ${y}`);
+          if (!Number.isFinite(x) || Math.abs(x - y) > 5e-6) throw new Error(`randn(seed ${seed}) element ${i}: ${DUT_NAME} ${x}, cpu ${y}`);
         }
       }),
       { seed: FC_SEED, numRuns: 30 },
     );
+  });
+
+  it('randn agrees to 5e-6 over 2^18 samples, including the small radii where u1 is near 1', async () => {
+    // Box–Muller's radius sqrt(-2 ln u1) is tiny when u1 is near 1; a float32 log good only to
+    // 2^-21 absolute there once made these samples differ by 5e-5 (see neg2log in the kernel).
+    const [g, c] = await onBoth(() => randn([1 << 18], { seed: 1 }));
+    let worst = 0;
+    for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs((g[i] as number) - (c[i] as number)));
+    expect(worst).toBeLessThan(5e-6);
   });
 
   it('different seeds give different numbers; an unseeded call draws a fresh seed', async () => {

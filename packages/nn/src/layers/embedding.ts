@@ -1,5 +1,5 @@
 import type { Variable } from '@wgru/autograd';
-import { Tensor } from '@wgru/tensor';
+import { type NestedArray, shapeString, Tensor, tensorOn } from '@wgru/tensor';
 import { type InitOptions, normalParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 
@@ -22,11 +22,41 @@ export class Embedding extends Module {
     this.weight = normalParameter([numEmbeddings, dim], opts);
   }
 
-  /** indices: int32 Tensor of any shape -> [...indices.shape, dim]. */
-  forward(indices: Tensor): Variable {
-    if (!(indices instanceof Tensor) || indices.dtype !== 'int32') {
-      throw new Error(`Embedding.forward: indices must be an int32 Tensor, got ${indices instanceof Tensor ? indices.dtype : typeof indices}`);
+  /**
+   * indices: int32 of any shape -> [...indices.shape, dim]. A Tensor stays the caller's; host
+   * indices (an Int32Array, or nested arrays of integers) are uploaded for this call and freed
+   * with the graph, so a training loop that passes host batches leaves nothing to dispose.
+   * Every index must be in [0, numEmbeddings) (checked when the values are known on the host).
+   */
+  forward(indices: Tensor | Int32Array | NestedArray): Variable {
+    const own = !(indices instanceof Tensor);
+    let t: Tensor;
+    if (indices instanceof Tensor) {
+      if (indices.dtype !== 'int32') throw new Error(`Embedding.forward: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
+      t = indices;
+    } else if (indices instanceof Int32Array || Array.isArray(indices)) {
+      try {
+        t = tensorOn(this.weight.value.backend, indices, undefined, 'int32');
+      } catch (e) {
+        throw new Error(`Embedding.forward: indices: ${(e as Error).message}`);
+      }
+    } else {
+      const got = indices === null ? 'null' : ArrayBuffer.isView(indices) ? (indices as object).constructor.name : typeof indices;
+      throw new Error(`Embedding.forward: indices must be an int32 Tensor, an Int32Array or nested arrays of integers, got ${got}`);
     }
-    return this.weight.gather(indices, 0);
+    try {
+      const host = t.hostValues;
+      if (host) {
+        for (let i = 0; i < host.length; i++) {
+          const j = host[i] as number;
+          if (j < 0 || j >= this.numEmbeddings) {
+            throw new Error(`Embedding.forward: index ${j} at position ${i} is out of range for ${this.numEmbeddings} embeddings (indices ${shapeString(t.shape)})`);
+          }
+        }
+      }
+      return this.weight.gather(t, 0);
+    } finally {
+      if (own) t.dispose(); // the gather holds its own handle until backward frees the graph
+    }
   }
 }

@@ -103,6 +103,11 @@ export abstract class Optimizer<S extends object> {
     this.state.clear();
   }
 
+  /** `using opt = new Adam(...)` frees the state at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** The state of one parameter before its first update. */
   protected abstract initState(p: Parameter): S;
 

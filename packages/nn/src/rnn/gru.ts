@@ -1,8 +1,8 @@
-import { isGradEnabled, sub, type Variable, variable } from '@wgru/autograd';
+import { isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
 import { gruCell, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
 
 export interface GRUCellOptions extends InitOptions {
   inputSize: number;
@@ -115,8 +115,13 @@ export class GRUCell extends Module implements RecurrentCell {
     if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
       throw new Error(`GRUCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
     }
-    const h0 = h ?? zeroState(x, B, this.hiddenSize);
-    return this.step(this.project(x), [h0])[0] as Variable;
+    // A zero state made here is freed with the ops that read it (or at once, with no graph).
+    const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
+    try {
+      return this.step(this.project(x), [h0])[0] as Variable;
+    } finally {
+      if (h === undefined) releaseShared(h0);
+    }
   }
 }
 
@@ -182,18 +187,25 @@ export class GRU extends Module {
 
   /**
    * x: [T, B, inputSize] ([B, T, inputSize] with batchFirst); h0: [numLayers·D, B, H].
-   * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H].
+   * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H]. hN is made when first
+   * read (destructuring reads it), so a loop that uses only `output` leaves nothing behind; read
+   * it before `backward()` frees the graph.
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
     for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`GRU.forward: unknown option '${k}'`);
     const D = this.bidirectional ? 2 : 1;
     const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const { output, states } = runRecurrent('GRU', cells, x, h0 ? [h0] : undefined, {
+    const r = runRecurrent('GRU', cells, x, h0 ? [h0] : undefined, {
       batchFirst: this.batchFirst,
       dropout: this.dropout,
       training: this.training,
       lengths: opts.lengths,
     });
-    return { output, hN: states[0] as Variable };
+    return {
+      output: r.output,
+      get hN(): Variable {
+        return r.states[0] as Variable;
+      },
+    };
   }
 }

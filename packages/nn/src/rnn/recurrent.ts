@@ -1,5 +1,5 @@
-import { concat, stack, transientConstant, type Variable, variable } from '@wgru/autograd';
-import { assign, empty, shapeString, tensorOn, type Tensor } from '@wgru/tensor';
+import { concat, isGradEnabled, releaseShared, sharedConstant, stack, type Variable, variable } from '@wgru/autograd';
+import { assign, empty, permute, reshape, shapeString, slice, tensorOn, type Tensor } from '@wgru/tensor';
 import { Dropout } from '../layers/activation.js';
 import { Module } from '../module.js';
 
@@ -59,11 +59,24 @@ export interface RecurrentResult {
   states: Variable[];
 }
 
-/** A zero initial state [B, H] on the backend and dtype of `like`. */
-export function zeroState(like: Variable, B: number, H: number): Variable {
+/** @internal Zeros [B, H] on the backend and dtype of `like`. */
+export function zeroTensor(like: Variable, B: number, H: number): Tensor {
   const z = empty(like.value.backend, [B, H], like.dtype);
   assign(z, 0);
-  return variable(z);
+  return z;
+}
+
+/** A zero initial state [B, H] on the backend and dtype of `like` (a leaf the caller owns). */
+export function zeroState(like: Variable, B: number, H: number): Variable {
+  return variable(zeroTensor(like, B, H));
+}
+
+/** @internal `x[begin...]` of extent `size`, reshaped to `shape`, as a new tensor handle (raw ops, no graph). */
+function block(x: Tensor, begin: number[], size: number[], shape: number[]): Tensor {
+  const s = slice(x, begin, size);
+  const r = reshape(s, shape);
+  s.dispose();
+  return r;
 }
 
 /**
@@ -93,8 +106,7 @@ export function runRecurrent(
   const D = (cells[0] as RecurrentCell[]).length;
   const L = cells.length;
   if (x.rank !== 3) throw new Error(`${op}.forward: x must be [T, B, I]${o.batchFirst ? ' ([B, T, I] with batchFirst)' : ''}, got ${shapeString(x.shape)}`);
-  const seq = o.batchFirst ? x.transpose([1, 0, 2]) : x;
-  const [T, B, I] = seq.shape as [number, number, number];
+  const [T, B, I] = (o.batchFirst ? [x.shape[1], x.shape[0], x.shape[2]] : x.shape) as [number, number, number];
   if (I !== first.inputSize) throw new Error(`${op}.forward: x has ${I} features per step, expected inputSize ${first.inputSize} (x: ${shapeString(x.shape)})`);
   for (const s of init ?? []) {
     if (s.rank !== 3 || s.shape[0] !== L * D || s.shape[1] !== B || s.shape[2] !== H) {
@@ -108,45 +120,82 @@ export function runRecurrent(
       if (n < 0 || n > T) throw new Error(`${op}.forward: lengths[${b}] = ${n} is outside [0, ${T}]`);
     });
   }
-  const masks = lengths ? lengthMasks(lengths, T, B, x) : null;
-  const maskAt = (t: number): Variable | null => (masks ? transientConstant(masks.share()).slice([t, 0, 0], [1, B, 1]).reshape([B, 1]) : null);
-  const zeros = (): Variable => zeroState(x, B, H);
-  const dropout = new Dropout(o.dropout);
-  if (!o.training) dropout.eval();
+  // Values made here that no gradient flows into (zero states, length masks, slices of an initial
+  // state or an input that needs no gradient) are shared constants: the graph frees them with the
+  // ops that read them, and the `finally` below lets go of this function's own hold, so nothing
+  // made here is left for the garbage collector.
+  const made: Variable[] = [];
+  const shared = (t: Tensor): Variable => {
+    const v = sharedConstant(t);
+    made.push(v);
+    return v;
+  };
+  const recorded = (v: Variable): boolean => isGradEnabled() && v.requiresGrad;
+  let masks: Tensor | null = null;
+  try {
+    const seq = !o.batchFirst ? x : recorded(x) ? x.transpose([1, 0, 2]) : shared(permute(x.value, [1, 0, 2]));
+    const allMasks = lengths ? lengthMasks(lengths, T, B, x) : null;
+    masks = allMasks;
+    const maskAt = (t: number): Variable | null => (allMasks ? shared(block(allMasks, [t, 0, 0], [1, B, 1], [B, 1])) : null);
+    const zeros = (): Variable => shared(zeroTensor(x, B, H));
+    const initAt = (s: Variable, k: number, d: number): Variable =>
+      recorded(s) ? s.slice([k * D + d, 0, 0], [1, B, H]).reshape([B, H]) : shared(block(s.value, [k * D + d, 0, 0], [1, B, H], [B, H]));
+    const dropout = new Dropout(o.dropout);
+    if (!o.training) dropout.eval();
 
-  let layerInput = seq;
-  const finals: Variable[][] = Array.from({ length: first.stateCount }, () => []);
-  for (let k = 0; k < L; k++) {
-    const outputs: Variable[] = [];
-    for (let d = 0; d < D; d++) {
-      const cell = (cells[k] as RecurrentCell[])[d] as RecurrentCell;
-      const reverse = d === 1;
-      // The input projection for all timesteps at once: one matmul before the recurrence.
-      const projected = cell.project(layerInput);
-      const G = projected.shape[2] as number;
-      let state = Array.from({ length: cell.stateCount }, (_, s) => (init ? (init[s] as Variable).slice([k * D + d, 0, 0], [1, B, H]).reshape([B, H]) : zeros()));
-      const steps: Variable[] = new Array(T);
-      for (let i = 0; i < T; i++) {
-        const t = reverse ? T - 1 - i : i;
-        const next = cell.step(projected.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
-        const m = maskAt(t);
-        if (m) {
-          // Past a sequence's end its state is carried unchanged and its output is zero.
-          state = next.map((s, j) => state[j]!.add(m.mul(s.sub(state[j]!))));
-          steps[t] = (next[0] as Variable).mul(m);
-        } else {
-          state = next;
-          steps[t] = next[0] as Variable;
+    let layerInput = seq;
+    const finals: Variable[][] = Array.from({ length: first.stateCount }, () => []);
+    for (let k = 0; k < L; k++) {
+      const outputs: Variable[] = [];
+      for (let d = 0; d < D; d++) {
+        const cell = (cells[k] as RecurrentCell[])[d] as RecurrentCell;
+        const reverse = d === 1;
+        // The input projection for all timesteps at once: one matmul before the recurrence.
+        const projected = cell.project(layerInput);
+        const G = projected.shape[2] as number;
+        let state = Array.from({ length: cell.stateCount }, (_, s) => (init ? initAt(init[s] as Variable, k, d) : zeros()));
+        const steps: Variable[] = new Array(T);
+        for (let i = 0; i < T; i++) {
+          const t = reverse ? T - 1 - i : i;
+          const next = cell.step(projected.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
+          const m = maskAt(t);
+          if (m) {
+            // Past a sequence's end its state is carried unchanged and its output is zero.
+            state = next.map((s, j) => state[j]!.add(m.mul(s.sub(state[j]!))));
+            steps[t] = (next[0] as Variable).mul(m);
+          } else {
+            state = next;
+            steps[t] = next[0] as Variable;
+          }
         }
+        outputs.push(stack(steps, 0));
+        state.forEach((s, j) => finals[j]!.push(s));
       }
-      outputs.push(stack(steps, 0));
-      state.forEach((s, j) => finals[j]!.push(s));
+      layerInput = D === 1 ? (outputs[0] as Variable) : concat(outputs, 2);
+      // Dropout between layers (not after the last), in training only.
+      if (k < L - 1 && o.dropout > 0) layerInput = dropout.forward(layerInput);
     }
-    layerInput = D === 1 ? (outputs[0] as Variable) : concat(outputs, 2);
-    // Dropout between layers (not after the last), in training only.
-    if (k < L - 1 && o.dropout > 0) layerInput = dropout.forward(layerInput);
+    const output = o.batchFirst ? layerInput.transpose([1, 0, 2]) : layerInput;
+    // The final states are stacked when first read: a loop that only uses `output` makes no hN
+    // that nothing would free. Read them before backward() frees the graph they come from.
+    let states: Variable[] | null = null;
+    return {
+      output,
+      get states(): Variable[] {
+        if (states === null) {
+          if (finals.some((list) => list.some((v) => v.freed !== null))) {
+            throw new Error(
+              `${op}.forward: the final states (hN) were first read after backward() freed the graph that made them; ` +
+                'read them (for example `const { output, hN } = rnn.forward(x)`) before backward()',
+            );
+          }
+          states = finals.map((list) => stack(list, 0));
+        }
+        return states;
+      },
+    };
+  } finally {
+    masks?.dispose();
+    for (const v of made) releaseShared(v);
   }
-  masks?.dispose();
-  const output = o.batchFirst ? layerInput.transpose([1, 0, 2]) : layerInput;
-  return { output, states: finals.map((list) => stack(list, 0)) };
 }

@@ -27,7 +27,9 @@ function flatten(values: NestedArray, shape: readonly number[], out: number[], d
   if (!Array.isArray(values) || values.length !== shape[depth]) {
     throw new Error(`tensor: ragged nested array at ${path || 'the top level'}: expected ${shape[depth]} entries like the first row, got ${Array.isArray(values) ? values.length : typeof values}`);
   }
-  values.forEach((v, i) => flatten(v, shape, out, depth + 1, `${path}[${i}]`));
+  values.forEach((v, i) => {
+    flatten(v, shape, out, depth + 1, `${path}[${i}]`);
+  });
 }
 
 /** Throws unless `v` is an integer that int32 can hold (Int32Array would silently wrap it). */

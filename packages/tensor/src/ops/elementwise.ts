@@ -85,6 +85,7 @@ export const cos = (x: Tensor): Tensor => unary('cos', x);
 export const floor = (x: Tensor): Tensor => unary('floor', x);
 export const ceil = (x: Tensor): Tensor => unary('ceil', x);
 export const round = (x: Tensor): Tensor => unary('round', x);
+// biome-ignore lint/suspicious/noShadowRestrictedNames: the public op's name; it shadows the global only inside this module
 export const isNaN = (x: Tensor): Tensor => unary('isnan', x);
 export const isInf = (x: Tensor): Tensor => unary('isinf', x);
 

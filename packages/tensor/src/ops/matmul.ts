@@ -36,7 +36,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const out = empty(backend, [...batch, m, n], dtype, 'matmul');
   const bview = (t: Tensor) => {
     const off = batch.length - (t.rank - 2);
-    const strides = batch.map((d, i) => (i < off || t.shape[i - off] === 1 ? 0 : (t.strides[i - off] as number)));
+    const strides = batch.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : (t.strides[i - off] as number)));
     return { ...t.view, shape: [...batch, ...t.shape.slice(-2)], strides: [...strides, ...t.strides.slice(-2)] };
   };
   backend.matmul(bview(Ac), bview(Bc), out.view);

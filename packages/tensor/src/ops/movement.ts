@@ -114,7 +114,9 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
 /** Joins tensors along an existing axis. All shapes must agree except along `axis`. */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of tensors');
-  xs.forEach((x, i) => checkTensor('concat', `tensors[${i}]`, x));
+  xs.forEach((x, i) => {
+    checkTensor('concat', `tensors[${i}]`, x);
+  });
   const first = xs[0] as Tensor;
   const backend = backendOf('concat', ...xs);
   if (first.rank === 0) throw new Error('concat: 0-d tensors have no axis to join along (tensors[0] has shape []); use stack');
@@ -142,7 +144,9 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
 /** Joins same-shaped tensors along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty list of tensors');
-  xs.forEach((x, i) => checkTensor('stack', `tensors[${i}]`, x));
+  xs.forEach((x, i) => {
+    checkTensor('stack', `tensors[${i}]`, x);
+  });
   const first = xs[0] as Tensor;
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as Tensor;

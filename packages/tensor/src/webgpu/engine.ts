@@ -144,7 +144,9 @@ export class Engine {
       const entries: GPUBindGroupEntry[] = [
         { binding: 0, resource: { buffer: this.paramBuffer as GPUBuffer, offset, size: Math.ceil(Math.max(c.params.byteLength, 16) / 16) * 16 } },
       ];
-      c.buffers.forEach((b, j) => entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b }));
+      c.buffers.forEach((b, j) => {
+        entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b });
+      });
       const bindGroup = device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);

@@ -49,12 +49,23 @@ export type MatmulPath = 'auto' | 'texture' | 'buffer' | 'generic';
  * Tuning knobs (module state, for tests and benchmarks). `path` forces a family: 'texture' (where
  * it fits), 'buffer' (vec4 loads where the layout allows), 'generic' (scalar strided loads only).
  */
-export const matmulTuning: { path: MatmulPath; textureMinWork: number; textureMinRows: number } = {
+export const matmulTuning: {
+  path: MatmulPath;
+  textureMinWork: number;
+  textureMinRows: number;
+  /** Called with the plan of every matmul recorded (tests and benchmarks look at the choice). */
+  onPlan: ((plan: MatmulPlan) => void) | null;
+} = {
   path: 'auto',
-  /** batch * M * N * K below which packing into textures costs more than it saves. */
-  textureMinWork: 1 << 21,
+  /**
+   * batch * M * N * K below which the buffer path runs: packing costs two more dispatches, which
+   * pay off only on large products. 2^24 also keeps a GRU's per-step products (h @ U and its
+   * gradients, batch <= 64, hidden <= 256) at one dispatch each.
+   */
+  textureMinWork: 1 << 24,
   /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
   textureMinRows: 16,
+  onPlan: null,
 };
 
 /** One operand's strides in elements: s0/s1 for its two matrix axes, then its batch axes. */
@@ -240,6 +251,7 @@ function choose(g: Geometry, limits: GPUSupportedLimits, featureLevel: 'core' | 
 export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View): void {
   const g = geometry(a, b, out);
   const plan = choose(g, target.device.limits, target.featureLevel ?? 'core');
+  matmulTuning.onPlan?.(plan);
   if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out);
   else recordBuffer(target, g, plan, a, b, out);
 }

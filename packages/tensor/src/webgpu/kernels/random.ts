@@ -1,4 +1,5 @@
 import type { View } from '../../backend.js';
+import { WGSL_PRELUDE } from '../../ops/table.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl } from './common.js';
 
 /**
@@ -38,8 +39,10 @@ export function randomKernel(kind: 'uniform' | 'normal', seedWords: [number, num
   const value =
     kind === 'uniform'
       ? 'f32(w.x >> 8u) * 5.9604644775390625e-8'
-      : 'sqrt(-2.0 * log(f32((w.x >> 8u) + 1u) * 5.9604644775390625e-8)) * cos(6.283185307179586 * f32(w.y >> 8u) * 5.9604644775390625e-8)';
-  const code = `${PHILOX_WGSL}
+      : 'sqrt(-2.0 * wgru_log(f32((w.x >> 8u) + 1u) * 5.9604644775390625e-8)) * cos(6.283185307179586 * f32(w.y >> 8u) * 5.9604644775390625e-8)';
+  // wgru_log (in the prelude) is accurate near 1, where Box–Muller's small radii come from.
+  const code = `${WGSL_PRELUDE}
+${PHILOX_WGSL}
 ${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> o: array<f32>;
 ${ENTRY_1D()} {

@@ -1,0 +1,138 @@
+/**
+ * Drawing for the page: the loss curve as inline SVG and the gate heatmaps on a canvas. Pure
+ * functions of the numbers they are given.
+ * @module
+ */
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+function svgElement<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(SVG_NS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/**
+ * A centred moving average over about 1/20 of the run (the window shrinks at both ends), the line
+ * through noisy per-batch losses. Centred, so it does not lag behind a falling curve.
+ */
+export function smooth(values: readonly number[]): number[] {
+  const n = values.length;
+  const half = Math.max(1, Math.round(n / 40));
+  const prefix = [0];
+  for (const v of values) prefix.push((prefix[prefix.length - 1] as number) + v);
+  return values.map((_, i) => {
+    const lo = Math.max(0, i - half);
+    const hi = Math.min(n, i + half + 1);
+    return ((prefix[hi] as number) - (prefix[lo] as number)) / (hi - lo);
+  });
+}
+
+/** Redraws the loss curve (raw per-batch loss and its moving average) into `svg`. */
+export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[]): void {
+  const W = 560;
+  const H = 250;
+  const m = { left: 44, right: 12, top: 12, bottom: 30 };
+  svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+  svg.replaceChildren();
+  const plotW = W - m.left - m.right;
+  const plotH = H - m.top - m.bottom;
+  svg.append(svgElement('rect', { x: m.left, y: m.top, width: plotW, height: plotH, class: 'plot-bg' }));
+  if (losses.length === 0) {
+    svg.append(svgElement('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, 'press Start to train'));
+    return;
+  }
+  const n = losses.length;
+  const lo = Math.min(...losses);
+  const hi = Math.max(...losses);
+  const pad = (hi - lo) * 0.05 || 0.1;
+  const y0 = Math.max(0, lo - pad);
+  const y1 = hi + pad;
+  const x = (i: number): number => m.left + (n === 1 ? plotW / 2 : (i / (n - 1)) * plotW);
+  const y = (v: number): number => m.top + (1 - (v - y0) / (y1 - y0)) * plotH;
+
+  for (let k = 0; k <= 4; k++) {
+    const v = y0 + ((y1 - y0) * k) / 4;
+    svg.append(svgElement('line', { x1: m.left, x2: m.left + plotW, y1: y(v), y2: y(v), class: 'grid' }));
+    svg.append(svgElement('text', { x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toFixed(2)));
+  }
+  for (const i of [0, Math.floor((n - 1) / 2), n - 1]) {
+    svg.append(svgElement('text', { x: x(i), y: H - m.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, String(i + 1)));
+  }
+  svg.append(svgElement('text', { x: m.left + plotW / 2, y: H - 2, 'text-anchor': 'middle', class: 'axis-label' }, 'step'));
+
+  // At most ~600 points per line: every k-th step once training runs long.
+  const every = Math.max(1, Math.ceil(n / 600));
+  const points = (vs: readonly number[]): string => {
+    const parts: string[] = [];
+    for (let i = 0; i < n; i += every) parts.push(`${x(i).toFixed(1)},${y(vs[i] as number).toFixed(1)}`);
+    if ((n - 1) % every !== 0) parts.push(`${x(n - 1).toFixed(1)},${y(vs[n - 1] as number).toFixed(1)}`);
+    return parts.join(' ');
+  };
+  svg.append(svgElement('polyline', { points: points(losses), class: 'loss-raw' }));
+  svg.append(svgElement('polyline', { points: points(smooth(losses)), class: 'loss-smooth' }));
+}
+
+/** Viridis-like colour for v in [0, 1]: dark blue (closed) through green to yellow (open). */
+export function gateColour(v: number): string {
+  const stops: Array<[number, number, number]> = [
+    [68, 1, 84],
+    [59, 82, 139],
+    [33, 145, 140],
+    [94, 201, 98],
+    [253, 231, 37],
+  ];
+  const t = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(t));
+  const f = t - i;
+  const [a, b] = [stops[i] as [number, number, number], stops[i + 1] as [number, number, number]];
+  const c = a.map((av, k) => Math.round(av + f * ((b[k] as number) - av)));
+  return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
+}
+
+/**
+ * Draws one gate's activations, values [T, H] row-major, as a heatmap: one column per character
+ * of `text` (labelled underneath), one row per hidden unit.
+ */
+export function drawGateHeatmap(canvas: HTMLCanvasElement, title: string, text: string, values: Float32Array, hiddenSize: number): void {
+  const T = text.length;
+  const H = hiddenSize;
+  const cellW = Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));
+  const cellH = Math.max(1, Math.min(4, Math.floor(160 / H)));
+  const left = 64;
+  const top = 18;
+  const labelH = 20;
+  const cssW = left + T * cellW + 8;
+  const cssH = top + H * cellH + labelH;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.ceil(cssW * dpr);
+  canvas.height = Math.ceil(cssH * dpr);
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${cssH}px`;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  ctx.font = '12px ui-sans-serif, system-ui, sans-serif';
+  ctx.fillStyle = '#cfd6e4';
+  ctx.textBaseline = 'top';
+  ctx.fillText(title, 0, 2);
+  ctx.textBaseline = 'middle';
+  ctx.fillStyle = '#8a93a6';
+  ctx.fillText(`${H} units`, 0, top + (H * cellH) / 2);
+  for (let t = 0; t < T; t++) {
+    for (let u = 0; u < H; u++) {
+      ctx.fillStyle = gateColour(values[t * H + u] as number);
+      ctx.fillRect(left + t * cellW, top + u * cellH, cellW, cellH);
+    }
+  }
+  ctx.font = '13px ui-monospace, SFMono-Regular, Menlo, monospace';
+  ctx.fillStyle = '#e6ebf5';
+  ctx.textAlign = 'center';
+  for (let t = 0; t < T; t++) {
+    const ch = text[t] === ' ' ? '␣' : (text[t] as string);
+    ctx.fillText(ch, left + (t + 0.5) * cellW, top + H * cellH + labelH / 2 + 1);
+  }
+  ctx.textAlign = 'start';
+}

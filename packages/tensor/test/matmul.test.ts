@@ -1,0 +1,302 @@
+/**
+ * The WebGPU matmul kernels (src/webgpu/kernels/matmul.ts), path by path, against the float64 CPU
+ * oracle. matmul.property.test.ts checks the op's semantics (broadcasting, 1-D operands, views,
+ * int32); this file makes sure that every kernel variant is exercised and right: the texture path
+ * (both tile sizes, vec4 and strided packing, batch layers), the buffer path in each load mode (A
+ * row-major 'k4', A^T 'm4', B row-major 'n4', B^T 'k4', strided 's') and tile height (1, 2, 4, 8
+ * rows per invocation), and the generic scalar path. Sizes sit on and around the tile edges
+ * (1, 3, 4, 5, 8, 15, 16, 17, ... 129), K is often not a multiple of 4.
+ *
+ * Tolerance: each output is a dot product of k float32 terms, so its error is at most about k
+ * rounding errors of the magnitudes involved: k * 2^-23 * (|A| @ |B|).
+ */
+import { abs, type Backend, engineStats, matmul, slice, type Tensor, transpose } from '@wgru/tensor';
+import fc from 'fast-check';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
+import { type Bag, type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, onDut, onOracle, ULP, withBag } from './property-support.js';
+
+let dut: Backend;
+beforeAll(async () => {
+  dut = await deviceUnderTest();
+});
+afterEach(() => {
+  matmulTuning.path = 'auto';
+  matmulTuning.onPlan = null;
+});
+
+/** Deterministic values from a seed (mulberry32), so that big operands cost no shrinking. */
+function values(seed: number, n: number, kind: 'float' | 'int' = 'float'): number[] {
+  let s = seed >>> 0;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    out[i] = kind === 'int' ? Math.floor(u * 19) - 9 : Math.fround(u * 4 - 2);
+  }
+  return out;
+}
+
+/**
+ * How an operand is stored and viewed. For A (logical [m, k]) and B (logical [k, n]) alike:
+ * 'plain' is row-major; 'transposed' is stored as the transpose and read through transpose();
+ * `pad` extra columns are stored and sliced off from column `shift` (a view with a row stride
+ * that is not the row length, and an offset).
+ */
+interface Layout {
+  transposed: boolean;
+  pad: number;
+  shift: number;
+}
+
+const layoutArb: fc.Arbitrary<Layout> = fc
+  .record({ transposed: fc.boolean(), pad: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 2 }) })
+  .chain((l) => fc.integer({ min: 0, max: l.pad }).map((shift) => ({ ...l, shift })));
+
+/** Batch layouts: none; the same on both sides; A's broadcast over B's; both broadcast. */
+type BatchKind = 'none' | 'both' | 'aOnly' | 'cross';
+
+/** Sizes on and around the tile edges (rows per invocation 1/2/4/8/16, columns 4/8/16). */
+const edge = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33);
+const big = fc.constantFrom(63, 64, 65, 127, 128, 129);
+const sizeArb = fc.oneof({ arbitrary: edge, weight: 4 }, { arbitrary: big, weight: 1 });
+
+const caseArb = fc
+  .record({
+    m: sizeArb,
+    k: sizeArb,
+    n: sizeArb,
+    batchKind: fc.constantFrom<BatchKind>('none', 'none', 'both', 'aOnly', 'cross'),
+    batch: fc.integer({ min: 2, max: 3 }),
+    a: layoutArb,
+    b: layoutArb,
+    path: fc.constantFrom<MatmulPath>('auto', 'texture', 'texture', 'buffer', 'buffer', 'generic'),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  })
+  .filter((c) => c.m * c.k * c.n * (c.batchKind === 'none' ? 1 : c.batch * c.batch) <= 3_000_000);
+
+/**
+ * Makes the operand with logical shape [...batch, rows, cols] on the device under test and on the
+ * oracle, from the same values, through the same views.
+ */
+function makeOperand(bag: Bag, seed: number, batch: number[], rows: number, cols: number, l: Layout): { dut: Tensor; ref: Tensor } {
+  // Stored: [...batch, rows, cols + pad], or its last two axes swapped when transposed.
+  const stored = l.transposed ? [...batch, cols + l.pad, rows] : [...batch, rows, cols + l.pad];
+  const vals = values(seed, stored.reduce((p, d) => p * d, 1));
+  const view = (t: Tensor): Tensor => {
+    let v = t;
+    const r = v.rank;
+    if (l.transposed) {
+      // Slice the padded axis (stored second to last), then swap.
+      if (l.pad > 0) v = bag.add(slice(v, [...batch.map(() => 0), l.shift, 0], [...batch.map(() => -1), cols, rows]));
+      return bag.add(transpose(v, [...Array(r - 2).keys(), r - 1, r - 2]));
+    }
+    if (l.pad > 0) v = bag.add(slice(v, [...batch.map(() => 0), 0, l.shift], [...batch.map(() => -1), rows, cols]));
+    return v;
+  };
+  return { dut: view(bag.add(onDut(dut, vals, stored))), ref: view(bag.add(onOracle(vals, stored))) };
+}
+
+/** Runs one matmul on both sides and compares within k float32 roundings of |A| @ |B|. */
+async function check(bag: Bag, what: string, A: { dut: Tensor; ref: Tensor }, B: { dut: Tensor; ref: Tensor }, k: number): Promise<void> {
+  const got = bag.add(matmul(A.dut, B.dut));
+  const want = bag.add(matmul(A.ref, B.ref));
+  const mags = await bag.add(matmul(bag.add(abs(A.ref)), bag.add(abs(B.ref)))).data();
+  const bound: Bound = (_r, i) => k * ULP * (mags[i] as number) + F32_TINY;
+  await expectClose(what, got, want, bound, 'float32');
+}
+
+const planName = (p: MatmulPlan): string =>
+  p.path === 'texture' ? `texture ${p.TM}x${4 * p.TN}${p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}` : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
+
+describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float64 oracle', () => {
+  it('every path, layout, tile edge and batch broadcast', { timeout: 600_000 }, async () => {
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(caseArb, (c) =>
+        withBag(async (bag) => {
+          const { m, k, n } = c;
+          const [aBatch, bBatch] =
+            c.batchKind === 'none' ? [[], []] : c.batchKind === 'both' ? [[c.batch], [c.batch]] : c.batchKind === 'aOnly' ? [[c.batch], []] : [[c.batch, 1], [1, c.batch]];
+          const A = makeOperand(bag, c.seed, aBatch, m, k, c.a);
+          const B = makeOperand(bag, c.seed + 1, bBatch, k, n, c.b);
+          matmulTuning.path = c.path;
+          const plans: string[] = [];
+          matmulTuning.onPlan = (p) => plans.push(planName(p));
+          const what = `[${A.dut.shape.join(', ')}]${c.a.transposed ? 'ᵀ' : ''}${c.a.pad ? ` (padded ${c.a.pad}, from ${c.a.shift})` : ''} @ [${B.dut.shape.join(', ')}]${c.b.transposed ? 'ᵀ' : ''}${c.b.pad ? ` (padded ${c.b.pad}, from ${c.b.shift})` : ''} forced ${c.path}`;
+          try {
+            await check(bag, `${what} -> ${plans.join(', ')}`, A, B, k);
+          } finally {
+            matmulTuning.path = 'auto';
+            matmulTuning.onPlan = null;
+          }
+          for (const p of plans) seen.add(p.replace(/ O:vec/, ''));
+        }),
+      ),
+      { seed: FC_SEED, numRuns: 80 },
+    );
+    // The run must have reached every kernel family and load mode.
+    const all = [...seen].join('\n');
+    for (const want of ['texture 8x8', 'A:vec', 'B:vec', 'buffer 1x4', 'buffer 2x4', 'buffer 4x4', 'buffer 8x4', 'A:k4', 'A:m4', 'A:s', 'B:n4', 'B:k4', 'B:s']) {
+      expect(all, `no case reached '${want}'`).toContain(want);
+    }
+  });
+
+  it("the GRU's shapes pick the intended kernels and agree with the oracle", async () => {
+    await withBag(async (bag) => {
+      const plain = { transposed: false, pad: 0, shift: 0 };
+      const tr = { transposed: true, pad: 0, shift: 0 };
+      const cases: { what: string; m: number; k: number; n: number; a: Layout; b: Layout; plan: RegExp }[] = [
+        // Batch-1 generation: one row, spread over N/4 invocations.
+        { what: 'generation x @ W', m: 1, k: 256, n: 768, a: plain, b: plain, plan: /^buffer 1x4 A:k4 B:n4/ },
+        { what: 'h @ U', m: 32, k: 128, n: 384, a: plain, b: plain, plan: /^buffer 8x4 A:k4 B:n4/ },
+        // Backward: dA = dC @ B^T and dB = A^T @ dC, read in place with vec4 loads.
+        { what: 'dh = dG @ U^T', m: 32, k: 384, n: 128, a: plain, b: tr, plan: /^buffer 8x4 A:k4 B:k4/ },
+        { what: 'dU = h^T @ dG', m: 128, k: 32, n: 384, a: tr, b: plain, plan: /^buffer 8x4 A:m4 B:n4/ },
+        // Whole-sequence input projection: big enough for the texture path.
+        { what: 'X @ W (T*B rows)', m: 2048, k: 64, n: 384, a: plain, b: plain, plan: /^texture 16x16 A:vec B:vec/ },
+      ];
+      for (const c of cases) {
+        const A = makeOperand(bag, 7, [], c.m, c.k, c.a);
+        const B = makeOperand(bag, 8, [], c.k, c.n, c.b);
+        const plans: MatmulPlan[] = [];
+        matmulTuning.onPlan = (p) => plans.push(p);
+        const before = engineStats().dispatches;
+        await check(bag, c.what, A, B, c.k);
+        const dispatches = engineStats().dispatches - before;
+        matmulTuning.onPlan = null;
+        expect(plans.length, c.what).toBe(1);
+        expect(planName(plans[0] as MatmulPlan), c.what).toMatch(c.plan);
+        // The device side ran the matmul only (the oracle's and |A| @ |B| run on the CPU).
+        expect(dispatches, c.what).toBe((plans[0] as MatmulPlan).path === 'texture' ? 3 : 1);
+      }
+    });
+  });
+
+  it('texture path, 16 x 16 tiles: edges past 128 rows and columns, every layout', async () => {
+    await withBag(async (bag) => {
+      matmulTuning.path = 'texture';
+      const plans: string[] = [];
+      matmulTuning.onPlan = (p) => plans.push(planName(p));
+      const layouts: Layout[] = [
+        { transposed: false, pad: 0, shift: 0 },
+        { transposed: true, pad: 0, shift: 0 },
+        { transposed: false, pad: 3, shift: 1 },
+        { transposed: true, pad: 2, shift: 2 },
+      ];
+      for (const [m, k, n] of [
+        [129, 5, 130],
+        [128, 66, 131],
+        [131, 33, 128],
+      ] as const) {
+        for (const [i, la] of layouts.entries()) {
+          const lb = layouts[(i + m) % layouts.length] as Layout;
+          const A = makeOperand(bag, m + i, [], m, k, la);
+          const B = makeOperand(bag, n + i, [], k, n, lb);
+          await check(bag, `texture [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`, A, B, k);
+        }
+      }
+      expect(plans.every((p) => p.startsWith('texture 16x16'))).toBe(true);
+    });
+  });
+
+  it('many texture-path matmuls in one batch reuse pooled textures correctly', async () => {
+    await withBag(async (bag) => {
+      matmulTuning.path = 'texture';
+      const plain = { transposed: false, pad: 0, shift: 0 };
+      const A = makeOperand(bag, 1, [], 40, 36, plain);
+      const B = makeOperand(bag, 2, [], 36, 36, plain);
+      const C = makeOperand(bag, 3, [], 36, 40, plain);
+      const D = makeOperand(bag, 4, [], 40, 36, plain);
+      // A chain recorded before any read: each product packs into textures that earlier products
+      // of the same batch used and released (two shapes alternate, so both pool keys recur).
+      const before = engineStats().submits;
+      let x = A.dut;
+      let r = A.ref;
+      for (let i = 0; i < 4; i++) {
+        x = bag.add(matmul(x, B.dut));
+        r = bag.add(matmul(r, B.ref));
+        x = bag.add(matmul(bag.add(matmul(x, C.dut)), D.dut));
+        r = bag.add(matmul(bag.add(matmul(r, C.ref)), D.ref));
+      }
+      const y = await x.data();
+      expect(engineStats().submits - before).toBe(1);
+      const want = await r.data();
+      // Compare relative to the magnitude: these are long chains of products.
+      let worst = 0;
+      const scale = Math.max(...Array.from(want, Math.abs));
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((y[i] as number) - (want[i] as number)) / scale);
+      expect(worst).toBeLessThan(1e-4);
+    });
+  });
+
+  it('texture path: batch layers, broadcast layers, and more than 65,535 batch matrices', async () => {
+    await withBag(async (bag) => {
+      matmulTuning.path = 'texture';
+      const plain = { transposed: false, pad: 0, shift: 0 };
+      // [3, 1, m, k] @ [1, 2, k, n] -> [3, 2, m, n]: A has 3 layers, B has 2.
+      const A = makeOperand(bag, 11, [3, 1], 17, 9, plain);
+      const B = makeOperand(bag, 12, [1, 2], 9, 13, { transposed: true, pad: 0, shift: 0 });
+      await check(bag, 'texture [3,1,17,9] @ [1,2,9,13]ᵀ', A, B, 9);
+      // 256 x 256 = 65,536 output matrices: two dispatches along z.
+      const a = values(5, 256 * 2, 'int');
+      const b = values(6, 256 * 2, 'int');
+      const got = bag.add(matmul(bag.add(onDut(dut, a, [256, 1, 1, 2])), bag.add(onDut(dut, b, [1, 256, 2, 1]))));
+      const want = bag.add(matmul(bag.add(onOracle(a, [256, 1, 1, 2])), bag.add(onOracle(b, [1, 256, 2, 1]))));
+      await expectClose('texture [256,1,1,2] @ [1,256,2,1]', got, want, EXACT);
+    });
+  });
+
+  it('texture path: zero padding of k never multiplies Inf by 0', async () => {
+    await withBag(async (bag) => {
+      matmulTuning.path = 'texture';
+      // k = 5: the last texel of each A row holds one value and three zeros of padding; B's last
+      // row holds Inf. Only real products may meet the Inf.
+      const m = 3;
+      const k = 5;
+      const n = 6;
+      const a = Array.from({ length: m * k }, (_, i) => (i % k === k - 1 ? (i < k ? 0 : 1) : 0.5));
+      const b = Array.from({ length: k * n }, (_, i) => (Math.floor(i / n) === k - 1 ? Number.POSITIVE_INFINITY : 1));
+      const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k])), bag.add(onDut(dut, b, [k, n]))));
+      const want = bag.add(matmul(bag.add(onOracle(a, [m, k])), bag.add(onOracle(b, [k, n]))));
+      // Row 0 has a real 0 * Inf (NaN on both sides); rows 1 and 2 are +Inf.
+      await expectClose('texture matmul with Inf in the last row of B', got, want, EXACT);
+    });
+  });
+
+  it('int32 runs on the buffer kernels in every mode, exactly', async () => {
+    await withBag(async (bag) => {
+      for (const path of ['auto', 'texture', 'buffer', 'generic'] as const) {
+        for (const [m, k, n, transposedB] of [
+          [1, 8, 12, false],
+          [5, 12, 9, true],
+          [9, 7, 4, false],
+          [33, 16, 20, true],
+        ] as const) {
+          matmulTuning.path = path;
+          const a = values(m * 100 + k, m * k, 'int');
+          const b = values(n * 100 + k, k * n, 'int');
+          const bStored = transposedB ? [n, k] : [k, n];
+          const Bd = bag.add(onDut(dut, b, bStored, 'int32'));
+          const Br = bag.add(onOracle(b, bStored, 'int32'));
+          const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k], 'int32')), transposedB ? bag.add(transpose(Bd)) : Bd));
+          const want = bag.add(matmul(bag.add(onOracle(a, [m, k], 'int32')), transposedB ? bag.add(transpose(Br)) : Br));
+          await expectClose(`int32 [${m}, ${k}] @ [${k}, ${n}]${transposedB ? 'ᵀ' : ''} (${path})`, got, want, EXACT, 'int32');
+        }
+      }
+    });
+  });
+
+  it('k = 0 gives zeros on every path', async () => {
+    await withBag(async (bag) => {
+      for (const path of ['auto', 'texture', 'buffer', 'generic'] as const) {
+        matmulTuning.path = path;
+        const got = await bag.add(matmul(bag.add(onDut(dut, [], [3, 0])), bag.add(onDut(dut, [], [0, 5])))).data();
+        expect(Array.from(got), path).toEqual(new Array(15).fill(0));
+      }
+    });
+  });
+});
