@@ -11,5 +11,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['./test-support/global-setup.ts'],
+    // CI asks for a JSON report beside the usual output (its counts make the closing line).
+    reporters: process.env.WGRU_TEST_REPORT ? ['default', ['json', { outputFile: process.env.WGRU_TEST_REPORT }]] : ['default'],
   },
 });

@@ -14,8 +14,9 @@ function svgElement<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record
 }
 
 /**
- * A centred moving average over about 1/20 of the run (the window shrinks at both ends), the line
- * through noisy per-batch losses. Centred, so it does not lag behind a falling curve.
+ * A centred moving average over about 1/20 of the run, the line through noisy per-batch losses.
+ * Centred, so it does not lag behind a falling curve; the window narrows symmetrically near both
+ * ends, so the line starts and ends on the data.
  */
 export function smooth(values: readonly number[]): number[] {
   const n = values.length;
@@ -23,14 +24,16 @@ export function smooth(values: readonly number[]): number[] {
   const prefix = [0];
   for (const v of values) prefix.push((prefix[prefix.length - 1] as number) + v);
   return values.map((_, i) => {
-    const lo = Math.max(0, i - half);
-    const hi = Math.min(n, i + half + 1);
-    return ((prefix[hi] as number) - (prefix[lo] as number)) / (hi - lo);
+    const h = Math.min(half, i, n - 1 - i);
+    return ((prefix[i + h + 1] as number) - (prefix[i - h] as number)) / (2 * h + 1);
   });
 }
 
-/** Redraws the loss curve (raw per-batch loss and its moving average) into `svg`. */
-export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[]): void {
+/**
+ * Redraws the loss curve (raw per-batch loss and its moving average) into `svg`, with a dashed
+ * line at `uniformLoss` when given: ln(vocabulary size), the loss of guessing uniformly.
+ */
+export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uniformLoss?: number): void {
   const W = 560;
   const H = 250;
   const m = { left: 44, right: 12, top: 12, bottom: 30 };
@@ -45,7 +48,7 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[]): vo
   }
   const n = losses.length;
   const lo = Math.min(...losses);
-  const hi = Math.max(...losses);
+  const hi = Math.max(...losses, uniformLoss ?? Number.NEGATIVE_INFINITY);
   const pad = (hi - lo) * 0.05 || 0.1;
   const y0 = Math.max(0, lo - pad);
   const y1 = hi + pad;
@@ -62,6 +65,10 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[]): vo
   }
   svg.append(svgElement('text', { x: m.left + plotW / 2, y: H - 2, 'text-anchor': 'middle', class: 'axis-label' }, 'step'));
 
+  if (uniformLoss !== undefined) {
+    svg.append(svgElement('line', { x1: m.left, x2: m.left + plotW, y1: y(uniformLoss), y2: y(uniformLoss), class: 'uniform' }));
+    svg.append(svgElement('text', { x: m.left + plotW - 4, y: y(uniformLoss) - 5, 'text-anchor': 'end', class: 'tick' }, 'uniform guess, ln(vocab)'));
+  }
   // At most ~600 points per line: every k-th step once training runs long.
   const every = Math.max(1, Math.ceil(n / 600));
   const points = (vs: readonly number[]): string => {

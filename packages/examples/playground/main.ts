@@ -33,6 +33,7 @@ const ui = {
   msPerStep: byId('ms-per-step', HTMLElement),
   gradNorm: byId('grad-norm', HTMLElement),
   modelInfo: byId('model-info', HTMLElement),
+  memory: byId('memory', HTMLElement),
   uiLag: byId('ui-lag', HTMLElement),
   error: byId('error', HTMLElement),
   lossChart: byId('loss-chart', SVGSVGElement),
@@ -46,6 +47,8 @@ const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'modu
 const send = (message: ToWorker, transfer: Transferable[] = []): void => worker.postMessage(message, transfer);
 
 let losses: number[] = [];
+/** ln(vocabulary size): the loss of a model that guesses uniformly. */
+let uniformLoss: number | undefined;
 let running = false;
 let chartQueued = false;
 const MAX_SAMPLES = 12;
@@ -72,7 +75,7 @@ function queueChart(): void {
   chartQueued = true;
   requestAnimationFrame(() => {
     chartQueued = false;
-    drawLossCurve(ui.lossChart, losses);
+    drawLossCurve(ui.lossChart, losses, uniformLoss);
   });
 }
 
@@ -96,7 +99,7 @@ function addSample(step: number, temperature: number, prompt: string, text: stri
   ui.samples.dataset.count = String(Number(ui.samples.dataset.count ?? 0) + 1);
 }
 
-function download(bytes: Uint8Array, fileName: string): void {
+function download(bytes: Uint8Array<ArrayBuffer>, fileName: string): void {
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
@@ -109,6 +112,7 @@ function onMessage(msg: FromWorker): void {
   switch (msg.type) {
     case 'ready': {
       const b = msg.backend;
+      uniformLoss = Math.log(msg.vocab.length);
       ui.stats.dataset.backend = b.name;
       ui.backend.classList.remove('pending');
       ui.backend.classList.add(b.name);
@@ -138,6 +142,7 @@ function onMessage(msg: FromWorker): void {
       ui.loss.textContent = msg.loss.toFixed(3);
       ui.msPerStep.textContent = msg.msPerStep.toFixed(0);
       ui.gradNorm.textContent = msg.gradNorm.toFixed(2);
+      ui.memory.textContent = `${msg.liveTensors} tensors · ${(msg.deviceBytes / 2 ** 20).toFixed(1)} MiB`;
       ui.stats.dataset.steps = String(losses.length);
       ui.stats.dataset.firstLoss = String(mean(losses.slice(0, 5)));
       ui.stats.dataset.recentLoss = String(mean(losses.slice(-5)));

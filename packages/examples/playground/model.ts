@@ -66,11 +66,6 @@ export class CharGRU extends Module {
     hN.dispose(); // the final state is not used: each batch starts from zeros
     return this.head.forward(output.reshape([T * B, this.hiddenSize]));
   }
-
-  /** Frees every parameter. */
-  dispose(): void {
-    for (const p of this.parameters()) p.dispose();
-  }
 }
 
 /** A small seeded generator (mulberry32) for choosing training windows reproducibly. */
@@ -242,14 +237,15 @@ export class Trainer {
   }
 
   /** The weights as a safetensors file, with what is needed to rebuild the model in the metadata. */
-  async save(): Promise<Uint8Array> {
-    return saveSafetensorsAsync(this.model.stateDict(), {
+  async save(): Promise<Uint8Array<ArrayBuffer>> {
+    const bytes = await saveSafetensorsAsync(this.model.stateDict(), {
       format: 'wgru-playground',
       vocab: JSON.stringify(this.vocab.chars),
       hiddenSize: String(this.model.hiddenSize),
       embedDim: String(EMBED_DIM),
       step: String(this.step),
     });
+    return new Uint8Array(bytes); // a copy that owns its whole buffer, so that it can be transferred
   }
 
   /** Frees the model and the optimizer's state. */
@@ -269,7 +265,7 @@ export function trainerFromFile(bytes: Uint8Array, vocab: Vocab, corpus: string,
     throw new Error('load: this file was trained on a different alphabet than the playground corpus');
   }
   const U = tensors['gru.l0.U'];
-  if (!U || U.shape.length !== 2) throw new Error("load: not a playground checkpoint (no 'gru.l0.U' matrix)");
+  if (U?.shape.length !== 2) throw new Error("load: not a playground checkpoint (no 'gru.l0.U' matrix)");
   const hiddenSize = U.shape[0] as number;
   const trainer = new Trainer(vocab, corpus, { hiddenSize, learningRate });
   try {

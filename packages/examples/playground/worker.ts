@@ -6,7 +6,7 @@
  * are handled between steps.
  * @module
  */
-import { backend, setBackend } from '@wgru/tensor';
+import { backend, memory, setBackend } from '@wgru/tensor';
 import { CORPUS } from './corpus.js';
 import { Trainer, trainerFromFile, Vocab } from './model.js';
 import type { BackendSummary, FromWorker, ModelConfig, ToWorker } from './protocol.js';
@@ -94,7 +94,8 @@ async function trainTick(): Promise<void> {
   const started = performance.now();
   const { loss, gradNorm } = await t.trainStep();
   const now = performance.now();
-  post({ type: 'progress', step: t.step, loss, gradNorm, msPerStep: now - (stepStarted || started) });
+  const { liveTensors, bytesInUse, bytesPooled } = memory();
+  post({ type: 'progress', step: t.step, loss, gradNorm, msPerStep: now - (stepStarted || started), liveTensors, deviceBytes: bytesInUse + bytesPooled });
   stepStarted = now;
   if (t.step === 1 || now - lastRefresh >= REFRESH_MS) await refreshViews();
   // setTimeout, not a microtask: lets the page's commands in before the next step.

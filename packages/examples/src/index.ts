@@ -12,6 +12,7 @@
  */
 import * as charlm from './examples/charlm.js';
 import * as forecast from './examples/forecast.js';
+import * as gates from './examples/gates.js';
 import * as hi from './examples/hi.js';
 import * as seq2seq from './examples/seq2seq.js';
 import type { ExampleOptions } from './lib/args.js';
@@ -27,4 +28,4 @@ export interface Example {
 }
 
 /** Every example by name, in the order the CLI lists them. */
-export const examples: Record<string, Example> = { hi, charlm, forecast, seq2seq };
+export const examples: Record<string, Example> = { hi, charlm, forecast, seq2seq, gates };

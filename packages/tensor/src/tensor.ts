@@ -15,11 +15,6 @@ function release(backend: Backend, storage: Storage): void {
   if (storage.refs === 0) backend.free(storage);
 }
 
-/**
- * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
- * storage back when the garbage collector notices. Explicit disposal (or the tape, or `scope`)
- * is still the way to keep memory tight.
- */
 /** Open `tidy` scopes, innermost last: each collects the tensors created while it is open. */
 const scopes: Tensor[][] = [];
 
@@ -74,6 +69,11 @@ export function forgetHostValues(storage: Storage): void {
   hostCopies.delete(storage);
 }
 
+/**
+ * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
+ * storage back when the garbage collector notices. Explicit disposal (or the tape, or `scope`)
+ * is still the way to keep memory tight.
+ */
 const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
   release(backend, storage),
 );

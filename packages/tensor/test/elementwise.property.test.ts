@@ -53,7 +53,7 @@ beforeAll(async () => {
   dut = await deviceUnderTest();
 });
 
-const RUNS = 40;
+const RUNS = 30;
 
 /** How a unary op is tested: which inputs, and the error allowed at input x with reference r. */
 interface UnaryCase {

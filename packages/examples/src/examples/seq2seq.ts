@@ -22,7 +22,7 @@ import { lineChart } from '../lib/svg.js';
 export const about = {
   name: 'seq2seq',
   description: 'encoder-decoder GRU translates "March 4, 1997" into "1997-03-04"; exact-match accuracy with greedy decoding',
-  defaultSteps: 1500,
+  defaultSteps: 400,
 };
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -32,7 +32,7 @@ const OUT_LEN = 10; // "YYYY-MM-DD"
 const BATCH = 64;
 const EMBED = 32;
 const HIDDEN = 128;
-const EVAL_EVERY = 100;
+const EVAL_EVERY = 50;
 
 /** A random date from 1900 to 2099, written one of three ways, and its ISO form. */
 function randomDate(random: () => number): { written: string; iso: string } {

@@ -23,10 +23,13 @@ export interface LineChartOptions {
   height?: number;
 }
 
-/** One panel of a heatmap stack: values[row][col]. */
+/** One panel of a heatmap stack: values[row][col], coloured over [min, max] (default [0, 1]). */
 export interface HeatmapPanel {
   title: string;
   values: readonly (readonly number[])[];
+  /** The colour scale's ends; with min < 0 the scale diverges (red below zero, blue above). */
+  min?: number;
+  max?: number;
 }
 
 export interface HeatmapOptions {
@@ -36,9 +39,7 @@ export interface HeatmapOptions {
   yLabel: string;
   /** One label per column (shown under the last panel, thinned out if crowded). */
   colLabels?: readonly string[];
-  /** The colour scale's ends (default 0 and 1). */
-  min?: number;
-  max?: number;
+  /** Side of one cell in pixels (default 12). */
   cell?: number;
 }
 
@@ -50,11 +51,11 @@ const text = (x: number, y: number, s: string, extra = ''): string => `<text x="
 const svgDoc = (w: number, h: number, body: string[]): string =>
   `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">\n<rect width="${w}" height="${h}" fill="white"/>\n${body.join('\n')}\n</svg>\n`;
 
-/** About five round tick values covering [lo, hi]. */
+/** About five round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) covering [lo, hi]. */
 function ticks(lo: number, hi: number): number[] {
   const raw = (hi - lo) / 5;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = ([1, 2, 5, 10].find((m) => m * mag >= raw) ?? 10) * mag;
+  const step = mag * ([1, 2, 2.5, 5, 10].reduce((best, m) => (Math.abs(Math.log(m * mag / raw)) < Math.abs(Math.log(best * mag / raw)) ? m : best)));
   const out: number[] = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
@@ -108,32 +109,43 @@ export function lineChart(o: LineChartOptions): string {
   return svgDoc(W, H, body);
 }
 
-/** Maps v in [0, 1] to a white-to-blue colour. */
-function shade(v: number): string {
-  const t = Math.min(1, Math.max(0, v));
-  const mix = (a: number, b: number) => Math.round(a + (b - a) * t);
-  return `rgb(${mix(255, 8)},${mix(255, 48)},${mix(255, 107)})`;
+/** The colour of v on the scale [lo, hi]: white to blue, or red-white-blue when lo < 0 < hi. */
+function shade(v: number, lo: number, hi: number): string {
+  const mix = (t: number, to: [number, number, number]) => {
+    const c = Math.min(1, Math.max(0, t));
+    return `rgb(${to.map((x) => Math.round(255 + (x - 255) * c)).join(',')})`;
+  };
+  if (lo < 0 && hi > 0) return v < 0 ? mix(v / lo, [178, 24, 43]) : mix(v / hi, [8, 48, 107]);
+  return mix((v - lo) / (hi - lo), [8, 48, 107]);
 }
 
-/** Heatmaps stacked vertically (rows × columns each), one colour scale with a legend bar. */
+/** Heatmaps stacked vertically (rows × columns each), each with its title and colour bar. */
 export function heatmap(o: HeatmapOptions): string {
   const c = o.cell ?? 12;
-  const [lo, hi] = [o.min ?? 0, o.max ?? 1];
   const cols = Math.max(...o.panels.map((p) => p.values[0]?.length ?? 0));
-  const m = { left: 60, top: 40, right: 110, gap: 36 };
+  const m = { left: 60, top: 40, right: 90, gap: 36 };
   const panelH = o.panels.map((p) => p.values.length * c);
   const W = m.left + cols * c + m.right;
   const H = m.top + panelH.reduce((a, b) => a + b + m.gap, 0) + 40;
   const body: string[] = [text(W / 2, 22, o.title, 'text-anchor="middle" font-size="15" font-weight="bold"')];
   let top = m.top + 18;
   o.panels.forEach((p, k) => {
+    const [lo, hi] = [p.min ?? 0, p.max ?? 1];
+    const ph = panelH[k] as number;
     body.push(text(m.left, top - 6, p.title, 'font-weight="bold"'));
     p.values.forEach((row, r) =>
-      row.forEach((v, j) => body.push(`<rect x="${m.left + j * c}" y="${top + r * c}" width="${c}" height="${c}" fill="${shade((v - lo) / (hi - lo))}"/>`)),
+      row.forEach((v, j) => body.push(`<rect x="${m.left + j * c}" y="${top + r * c}" width="${c}" height="${c}" fill="${shade(v, lo, hi)}"/>`)),
     );
-    body.push(`<rect x="${m.left}" y="${top}" width="${cols * c}" height="${panelH[k]}" fill="none" stroke="#333"/>`);
-    body.push(text(m.left - 8, top + (panelH[k] as number) / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 ${m.left - 8} ${top + (panelH[k] as number) / 2})"`));
-    top += (panelH[k] as number) + m.gap;
+    body.push(`<rect x="${m.left}" y="${top}" width="${cols * c}" height="${ph}" fill="none" stroke="#333"/>`);
+    body.push(text(m.left - 8, top + ph / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 ${m.left - 8} ${top + ph / 2})"`));
+    // colour bar: hi at the top, lo at the bottom
+    const lx = m.left + cols * c + 20;
+    const n = 20;
+    for (let i = 0; i < n; i++) body.push(`<rect x="${lx}" y="${(top + (i * ph) / n).toFixed(1)}" width="14" height="${(ph / n + 0.5).toFixed(1)}" fill="${shade(hi - ((i + 0.5) / n) * (hi - lo), lo, hi)}"/>`);
+    body.push(`<rect x="${lx}" y="${top}" width="14" height="${ph}" fill="none" stroke="#333"/>`);
+    body.push(text(lx + 20, top + 10, label(hi)), text(lx + 20, top + ph, label(lo)));
+    if (lo < 0 && hi > 0) body.push(text(lx + 20, top + (hi / (hi - lo)) * ph + 4, '0'));
+    top += ph + m.gap;
   });
   // column labels under the last panel, thinned so that they do not overlap
   const every = Math.max(1, Math.ceil(8 / c));
@@ -142,11 +154,5 @@ export function heatmap(o: HeatmapOptions): string {
     if (j % every === 0) body.push(text(m.left + j * c + c / 2, yLab, s, 'text-anchor="middle" font-size="10"'));
   });
   body.push(text(m.left + (cols * c) / 2, yLab + 18, o.xLabel, 'text-anchor="middle"'));
-  // legend: a vertical colour bar from lo (bottom) to hi (top)
-  const lx = m.left + cols * c + 30;
-  const steps = 20;
-  for (let i = 0; i < steps; i++) body.push(`<rect x="${lx}" y="${m.top + 18 + i * 8}" width="16" height="8" fill="${shade(1 - i / (steps - 1))}"/>`);
-  body.push(`<rect x="${lx}" y="${m.top + 18}" width="16" height="${steps * 8}" fill="none" stroke="#333"/>`);
-  body.push(text(lx + 22, m.top + 28, label(hi)), text(lx + 22, m.top + 18 + steps * 8, label(lo)));
   return svgDoc(W, H, body);
 }

@@ -1,4 +1,4 @@
-import { concat, isGradEnabled, releaseShared, sharedConstant, stack, type Variable, variable } from '@wgru/autograd';
+import { concat, isGradEnabled, releaseShared, sharedConstant, stack, transientConstant, type Variable, variable } from '@wgru/autograd';
 import { assign, empty, permute, reshape, shapeString, slice, tensorOn, type Tensor } from '@wgru/tensor';
 import { Dropout } from '../layers/activation.js';
 import { Module } from '../module.js';
@@ -144,7 +144,14 @@ export function runRecurrent(
     if (!o.training) dropout.eval();
 
     let layerInput = seq;
-    const finals: Variable[][] = Array.from({ length: first.stateCount }, () => []);
+    // Per layer and direction, in order: the final states, and what making them reads.
+    const finals: Array<{ needs: Variable[]; make: () => Variable[] }> = [];
+    // A one-use copy of the length mask at t (the shared ones may be gone when hN is read).
+    const maskAtFinal = (t: number): Variable => {
+      const m = new Float64Array(B);
+      for (let b = 0; b < B; b++) m[b] = t < (lengths?.[b] as number) ? 1 : 0;
+      return transientConstant(tensorOn(x.value.backend, x.dtype === 'float64' ? m : Float32Array.from(m), [B, 1], x.dtype));
+    };
     for (let k = 0; k < L; k++) {
       const outputs: Variable[] = [];
       for (let d = 0; d < D; d++) {
@@ -159,6 +166,14 @@ export function runRecurrent(
           const t = reverse ? T - 1 - i : i;
           const next = cell.step(projected.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
           const m = maskAt(t);
+          if (m && i === T - 1 && recorded(next[0] as Variable)) {
+            // The last step's carried state feeds only the final states: in a graph, it is made
+            // when they are read, so that an unread hN leaves no dead branch behind.
+            const prev = state;
+            steps[t] = (next[0] as Variable).mul(m);
+            finals.push({ needs: [...prev, ...next], make: () => next.map((s, j) => prev[j]!.add(maskAtFinal(t).mul(s.sub(prev[j]!)))) });
+            continue;
+          }
           if (m) {
             // Past a sequence's end its state is carried unchanged and its output is zero.
             state = next.map((s, j) => state[j]!.add(m.mul(s.sub(state[j]!))));
@@ -169,7 +184,10 @@ export function runRecurrent(
           }
         }
         outputs.push(stack(steps, 0));
-        state.forEach((s, j) => finals[j]!.push(s));
+        if (finals.length === k * D + d) {
+          const last = state;
+          finals.push({ needs: last, make: () => last });
+        }
       }
       layerInput = D === 1 ? (outputs[0] as Variable) : concat(outputs, 2);
       // Dropout between layers (not after the last), in training only.
@@ -183,13 +201,14 @@ export function runRecurrent(
       output,
       get states(): Variable[] {
         if (states === null) {
-          if (finals.some((list) => list.some((v) => v.freed !== null))) {
+          if (finals.some((f) => f.needs.some((v) => v.freed !== null))) {
             throw new Error(
               `${op}.forward: the final states (hN) were first read after backward() freed the graph that made them; ` +
                 'read them (for example `const { output, hN } = rnn.forward(x)`) before backward()',
             );
           }
-          states = finals.map((list) => stack(list, 0));
+          const made = finals.map((f) => f.make());
+          states = Array.from({ length: first.stateCount }, (_, j) => stack(made.map((list) => list[j] as Variable), 0));
         }
         return states;
       },

@@ -62,6 +62,7 @@ export class WebGpuBackend implements Backend {
       pipeline: (key, code, op) => this.pipeline(key, code, op),
       buffer: (v) => this.buf(v),
       featureLevel: acquired.featureLevel,
+      software: /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' ')),
     };
     this.maxBufferBytes = this.device.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);

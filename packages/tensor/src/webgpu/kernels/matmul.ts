@@ -41,6 +41,18 @@ export interface MatmulTarget {
   buffer(view: View): GPUBuffer;
   /** Compatibility-level adapters (Dawn on OpenGL ES) get the buffer kernels only. */
   readonly featureLevel?: 'core' | 'compatibility';
+  /**
+   * A software adapter (llvmpipe, SwiftShader): registers are plentiful and loads dear, so the
+   * largest tiles pay. A hardware GPU keeps its tiles at 8 x 8 outputs per invocation.
+   */
+  readonly software?: boolean;
+}
+
+/** Where a matmul runs, as far as the kernel choice is concerned. */
+export interface MatmulDevice {
+  limits: GPUSupportedLimits;
+  featureLevel?: 'core' | 'compatibility';
+  software?: boolean;
 }
 
 export type MatmulPath = 'auto' | 'texture' | 'buffer' | 'generic';
@@ -202,21 +214,21 @@ function storageTextureRead(): boolean {
   return features === undefined || features.has('readonly_and_readwrite_storage_textures');
 }
 
-/** Chooses the kernel family and its tile shape for one matmul. */
-export function planMatmul(a: View, b: View, out: View, limits: GPUSupportedLimits, featureLevel: 'core' | 'compatibility' = 'core'): MatmulPlan {
-  return choose(geometry(a, b, out), limits, featureLevel);
+/** Chooses the kernel family and its tile shape for out = a @ b (a, b, out as the backend gets them). */
+export function planMatmul(a: View, b: View, out: View, device: MatmulDevice): MatmulPlan {
+  return choose(geometry(a, b, out), device);
 }
 
-function choose(g: Geometry, limits: GPUSupportedLimits, featureLevel: 'core' | 'compatibility'): MatmulPlan {
+function choose(g: Geometry, device: MatmulDevice): MatmulPlan {
   const mode = matmulTuning.path;
-  const texturesOk = featureLevel === 'core' && textureFits(g, limits) && storageTextureRead();
+  const texturesOk = device.featureLevel !== 'compatibility' && textureFits(g, device.limits) && storageTextureRead();
   const work = g.batch * g.M * g.N * g.K;
   const wantTexture =
     mode === 'texture' || (mode === 'auto' && g.M >= matmulTuning.textureMinRows && g.N >= 16 && work >= matmulTuning.textureMinWork);
   if (texturesOk && wantTexture) {
     // 16 x 16 outputs per invocation (8 x 8 invocations: 128 x 128 per workgroup) once the
     // matrices are big enough to fill such tiles; 8 x 8 per invocation below that.
-    const big = g.M >= 128 && g.N >= 128;
+    const big = (device.software ?? true) && g.M >= 128 && g.N >= 128;
     return {
       path: 'texture',
       TM: big ? 16 : 8,
@@ -250,7 +262,7 @@ function choose(g: Geometry, limits: GPUSupportedLimits, featureLevel: 'core' | 
 /** Records the dispatches of out = a @ b (out contiguous and non-empty). */
 export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View): void {
   const g = geometry(a, b, out);
-  const plan = choose(g, target.device.limits, target.featureLevel ?? 'core');
+  const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software });
   matmulTuning.onPlan?.(plan);
   if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out);
   else recordBuffer(target, g, plan, a, b, out);

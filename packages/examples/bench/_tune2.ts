@@ -1,0 +1,13 @@
+import { matmul, setBackend, uniform, shutdown } from '@wgru/tensor';
+import { matmulTuning } from '../../tensor/src/webgpu/kernels/matmul.js';
+import { timeSideBySide } from './lib.js';
+await setBackend('webgpu');
+const [m, k, n] = JSON.parse(process.argv[2]) as [number, number, number];
+const path = process.argv[3] as 'buffer' | 'texture';
+const overrides = JSON.parse(process.argv[4]) as Record<string, unknown>[];
+const a = uniform([m, k]), b = uniform([k, n]);
+const g = globalThis as { __mmOverride?: Record<string, unknown> };
+const fns = new Map(overrides.map((o) => [JSON.stringify(o), async () => { matmulTuning.path = path; g.__mmOverride = o; const c = matmul(a, b); await c.data(); c.dispose(); }]));
+const t = await timeSideBySide(fns, { warmup: 2, minRuns: 7, maxRuns: 40, budgetMs: 3000 });
+for (const [o, r] of t) console.log(`${m}x${k}x${n} ${path} ${o} ${r.ms.toFixed(3)}ms ${(2 * m * k * n / r.ms / 1e6).toFixed(2)}GF`);
+shutdown(); process.exit(0);
