@@ -265,7 +265,8 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   mRaw.dispose();
   infinite.dispose();
   const shifted = temp(sub(x, transientConstant(mValue.share())));
-  const out = add(temp(log(temp(sum(temp(exp(shifted)), a, true)))), transientConstant(mValue));
+  const total = temp(sum(temp(exp(shifted)), a, true));
+  const out = add(temp(log(total)), transientConstant(mValue));
   // A 0-d x has no axis to remove (axis 0 or -1 name the scalar itself, as in PyTorch).
   return keepDims || x.rank === 0 ? out : squeeze(temp(out), a);
 }

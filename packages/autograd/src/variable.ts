@@ -228,7 +228,7 @@ export class Variable {
       if (x.transient) x.dispose();
       else if (x.holds > 0) releaseShared(x);
     }
-    this.freed = { op: this.node.op, shape: this.value.shape };
+    this.freed = { op: this.node.op, shape: this.#value?.shape ?? [] };
     this.node = null;
     if (!isRoot) {
       this.#value?.dispose();

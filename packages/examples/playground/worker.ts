@@ -165,8 +165,11 @@ async function chooseBackend(): Promise<BackendSummary> {
   let fallbackReason: string | undefined;
   try {
     await setBackend('webgpu');
-  } catch (e) {
-    fallbackReason = e instanceof Error ? e.message : String(e);
+  } catch {
+    fallbackReason =
+      'gpu' in navigator
+        ? 'navigator.gpu.requestAdapter() gave no adapter (headless Chromium on Linux needs --enable-unsafe-webgpu)'
+        : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https or localhost)';
     await setBackend('cpu');
   }
   const info = backend();

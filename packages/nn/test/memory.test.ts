@@ -22,7 +22,8 @@ const V = 16;
 const E = 8;
 const H = 16;
 const B = 4;
-const T = 8;
+/** 4 rather than 8 timesteps keeps both backends' 2,000 steps well inside 90 s on 2 shared cores. */
+const T = 4;
 const STEPS = 2000;
 
 /** mulberry32: a small seeded generator of floats in [0, 1). */
@@ -147,7 +148,9 @@ forEachBackend('memory over a long training run', (name) => {
     await step();
     const before = memory();
     for (let i = 0; i < 5; i++) expect(Number.isFinite(await step())).toBe(true);
-    expect(memory()).toEqual(before);
+    const after = memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.bytesInUse).toBe(before.bytesInUse);
   });
 
   it('hN is made when first read: destructured before backward() it works, read after it the error says why', () => {

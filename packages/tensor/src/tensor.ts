@@ -2,6 +2,31 @@ import { type Backend, type Storage, type View, viewIsContiguous } from './backe
 import type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
+/*
+ * The memory model (see also the README's "Memory" section).
+ *
+ * A Tensor is a handle on refcounted device storage: views (reshape, slice, transpose, `share()`)
+ * are further handles on the same storage, which goes back to the backend's pool (WebGPU) when
+ * its last handle is disposed. `memory()` counts live handles and the bytes they hold, exactly:
+ * a handle is live until it is disposed, so anything left to the garbage collector shows up as
+ * drift. Who disposes what:
+ *
+ * - The tape (@wgru/autograd). `backward()` frees every intermediate value of the graph it
+ *   consumes, the one-use constants the ops made (scalar operands, masks, indices) and the shared
+ *   constants (an RNN's zero state) once no recorded op holds them. The root (the loss) keeps its
+ *   one number on the host: `await loss.item()` still answers, and its device tensor is freed.
+ *   Gradients live in `.grad` until `zeroGrad()` (the optimizer's, or the module's).
+ * - The optimizer keeps its state (moments) and frees its temporaries (`tidy`) every step.
+ * - Layers take host data (an Int32Array of token ids, class indices) and free their upload with
+ *   the graph, so a training loop written the natural way (forward, loss, backward, step) holds
+ *   the same handles at step 2,000 as at step 20 without any dispose() in user code.
+ * - Tensors you make yourself are yours: `dispose()`, `using t = tensor(...)` (Tensor, Variable,
+ *   Module and optimizers implement `Symbol.dispose`), or `tidy(fn)` to free everything `fn`
+ *   made except what it returns. `keep(t)` lets one tensor outlive its tidy.
+ * - The FinalizationRegistry below is the last safety net: a handle dropped without dispose()
+ *   gives its storage back when the garbage collector notices, at a time no one controls.
+ */
+
 /** Live-tensor counts per backend, for `memory()`. */
 const liveCounts = new WeakMap<Backend, number>();
 

@@ -12,10 +12,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { noGrad, type Variable, variable } from '@wgru/autograd';
-import { CrossEntropyLoss, Embedding, GRU, Linear, Module } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, Module } from '@wgru/nn';
 import { div, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
-import { Adam, clipGradNorm } from '../lib/pending-nn.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/svg.js';
@@ -57,8 +56,8 @@ function batchAt(ids: Int32Array, starts: number[]): { inputs: Tensor; targets: 
   const y = new Int32Array(SEQ * B);
   for (let t = 0; t < SEQ; t++) {
     starts.forEach((s, b) => {
-      x[t * B + b] = ids[s + t] as number;
-      y[t * B + b] = ids[s + t + 1] as number;
+      x[t * B + b] = ids[s + t];
+      y[t * B + b] = ids[s + t + 1];
     });
   }
   return { inputs: tensor(x, [SEQ, B], 'int32'), targets: tensor(y, [SEQ * B], 'int32') };
@@ -82,7 +81,7 @@ async function sample(model: CharLM, vocab: string[], prompt: string, length: nu
     const [probs, hN] = tidy(() =>
       noGrad(() => {
         const out = model.forward(ids, h === undefined ? undefined : variable(h));
-        const last = out.logits.slice([(ids.shape[0] as number) - 1, 0], [1, vocab.length]).value;
+        const last = out.logits.slice([(ids.shape[0]) - 1, 0], [1, vocab.length]).value;
         return [softmax(div(last, temperature), 1), out.hN.value] as [Tensor, Tensor];
       }),
     );
@@ -114,9 +113,9 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   // Unigram baseline: the validation text's cross-entropy under the training text's character
   // frequencies (add-one smoothed): what a model that ignores all context can do.
   const counts = new Float64Array(vocab.length).fill(1);
-  for (const c of train) counts[c] = (counts[c] as number) + 1;
+  for (const c of train) counts[c] = counts[c] + 1;
   const total = counts.reduce((a, b) => a + b, 0);
-  const unigram = -valid.reduce((s, c) => s + Math.log((counts[c] as number) / total), 0) / valid.length;
+  const unigram = -valid.reduce((s, c) => s + Math.log(counts[c] / total), 0) / valid.length;
   ctx.log(`unigram baseline: ${unigram.toFixed(3)} nats/char (${(unigram / Math.LN2).toFixed(2)} bits/char)`);
 
   const model = new CharLM(vocab.length, ctx.seed);

@@ -10,10 +10,9 @@
  * @module
  */
 import { noGrad, type Variable, variable } from '@wgru/autograd';
-import { GRU, Linear, Module, MSELoss } from '@wgru/nn';
+import { Adam, GRU, Linear, Module, MSELoss } from '@wgru/nn';
 import { type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
-import { Adam } from '../lib/pending-nn.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/svg.js';
@@ -56,7 +55,7 @@ class Forecaster extends Module {
 function windows(y: Float32Array, starts: number[], T: number): Tensor {
   const B = starts.length;
   const out = new Float32Array(T * B);
-  for (let t = 0; t < T; t++) starts.forEach((s, b) => (out[t * B + b] = y[s + t] as number));
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) out[t * B + b] = y[starts[b] + t];
   return tensor(out, [T, B, 1]);
 }
 
@@ -73,12 +72,12 @@ async function rollout(model: Forecaster, y: Float32Array, origins: number[], st
     const [pred, hN] = tidy(() =>
       noGrad(() => {
         const out = model.forward(variable(x), h === undefined ? undefined : variable(h));
-        const T = x.shape[0] as number;
+        const T = x.shape[0];
         return [out.next.slice([T - 1, 0, 0], [1, B, 1]).value, out.hN.value] as [Tensor, Tensor];
       }),
     );
     const values = await pred.data();
-    values.forEach((v, b) => forecasts[b]?.push(v));
+    for (let b = 0; b < B; b++) forecasts[b].push(values[b]);
     for (const t of [x, h]) t?.dispose();
     [x, h] = [pred, hN]; // the prediction is the next input
   }
@@ -89,7 +88,7 @@ async function rollout(model: Forecaster, y: Float32Array, origins: number[], st
 
 /** Mean absolute error and root mean squared error of paired lists. */
 function errors(pred: number[], truth: number[]): { mae: number; rmse: number } {
-  const d = pred.map((p, i) => p - (truth[i] as number));
+  const d = pred.map((p, i) => p - truth[i]);
   return { mae: d.reduce((s, v) => s + Math.abs(v), 0) / d.length, rmse: Math.sqrt(d.reduce((s, v) => s + v * v, 0) / d.length) };
 }
 
@@ -118,20 +117,20 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     loss.dispose();
     inputs.dispose();
     targets.dispose();
-    progress.update(step, { loss: losses[losses.length - 1] as number, tokens: CONTEXT * BATCH });
+    progress.update(step, { loss: losses[losses.length - 1], tokens: CONTEXT * BATCH });
   }
   progress.stop();
 
   // One step ahead at every test point; many steps ahead from origins spread over the test part.
   const testPoints = Array.from({ length: N - split }, (_, i) => split + i);
-  const truth = testPoints.map((t) => y[t] as number);
-  const oneStep = (await rollout(model, y, testPoints, 1)).map((f) => f[0] as number);
-  const naiveOne = testPoints.map((t) => y[t - SEASON] as number);
+  const truth = testPoints.map((t) => y[t]);
+  const oneStep = (await rollout(model, y, testPoints, 1)).map((f) => f[0]);
+  const naiveOne = testPoints.map((t) => y[t - SEASON]);
   const origins = testPoints.filter((t) => t + HORIZON <= N && (t - split) % 6 === 0);
   const multi = await rollout(model, y, origins, HORIZON);
   // Seasonal naive many steps ahead: the last observed season, repeated.
-  const naiveMulti = origins.map((o) => Array.from({ length: HORIZON }, (_, h) => y[o - SEASON + (h % SEASON)] as number));
-  const multiTruth = origins.flatMap((o) => Array.from({ length: HORIZON }, (_, h) => y[o + h] as number));
+  const naiveMulti = origins.map((o) => Array.from({ length: HORIZON }, (_, h) => y[o - SEASON + (h % SEASON)]));
+  const multiTruth = origins.flatMap((o) => Array.from({ length: HORIZON }, (_, h) => y[o + h]));
 
   const rows = [
     ['GRU, 1 step ahead', errors(oneStep, truth)],
@@ -144,7 +143,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   for (const [name, e] of rows) ctx.log(`${name.padEnd(34)}  ${e.mae.toFixed(3).padStart(6)}  ${e.rmse.toFixed(3).padStart(6)}`);
 
   // Pictures: one origin's 48-step forecast, and the one-step forecasts over part of the test set.
-  const o = origins[Math.floor(origins.length / 2)] as number;
+  const o = origins[Math.floor(origins.length / 2)];
   const k = origins.indexOf(o);
   const past = Array.from({ length: CONTEXT }, (_, i) => o - CONTEXT + i);
   const ahead = Array.from({ length: HORIZON }, (_, h) => o + h);
@@ -157,9 +156,9 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         xLabel: 't',
         yLabel: 'y',
         series: [
-          { name: 'observed', x: [...past, ...ahead], y: [...past, ...ahead].map((t) => y[t] as number), color: '#444' },
-          { name: 'GRU forecast', x: ahead, y: multi[k] as number[], color: '#d62728' },
-          { name: 'seasonal naive', x: ahead, y: naiveMulti[k] as number[], color: '#1f77b4', dashed: true },
+          { name: 'observed', x: [...past, ...ahead], y: [...past, ...ahead].map((t) => y[t]), color: '#444' },
+          { name: 'GRU forecast', x: ahead, y: multi[k], color: '#d62728' },
+          { name: 'seasonal naive', x: ahead, y: naiveMulti[k], color: '#1f77b4', dashed: true },
         ],
       }),
     ),
@@ -170,7 +169,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         xLabel: 't',
         yLabel: 'y',
         series: [
-          { name: 'observed', x: shown, y: shown.map((t) => y[t] as number), color: '#444' },
+          { name: 'observed', x: shown, y: shown.map((t) => y[t]), color: '#444' },
           { name: 'GRU, 1 step ahead', x: shown, y: oneStep.slice(0, shown.length), color: '#d62728' },
         ],
       }),

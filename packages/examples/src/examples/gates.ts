@@ -13,10 +13,9 @@
  * @module
  */
 import { noGrad, type Variable, variable } from '@wgru/autograd';
-import { CrossEntropyLoss, GRU, Linear, Module } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, GRU, Linear, Module } from '@wgru/nn';
 import { argmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
-import { Adam } from '../lib/pending-nn.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { heatmap, lineChart } from '../lib/svg.js';
@@ -36,11 +35,11 @@ const BATCH = 64;
 
 /** `B` random sequences: one-hot inputs [T, B, 9] and the first symbol of each as the target. */
 function makeBatch(B: number, random: () => number): { x: Tensor; y: Tensor; text: string[] } {
-  const pick = (from: string[]) => from[Math.floor(random() * from.length)] as string;
-  const text = Array.from({ length: B }, () => pick(SIGNALS) + Array.from({ length: DISTRACTORS }, () => pick(['w', 'x', 'y', 'z'])).join('') + '?');
+  const pick = (from: string[]) => from[Math.floor(random() * from.length)];
+  const text = Array.from({ length: B }, () => `${pick(SIGNALS)}${Array.from({ length: DISTRACTORS }, () => pick(['w', 'x', 'y', 'z'])).join('')}?`);
   const x = new Float32Array(T * B * SYMBOLS.length);
-  text.forEach((s, b) => [...s].forEach((ch, t) => (x[(t * B + b) * SYMBOLS.length + SYMBOLS.indexOf(ch)] = 1)));
-  return { x: tensor(x, [T, B, SYMBOLS.length]), y: tensor(Int32Array.from(text, (s) => SIGNALS.indexOf(s[0] as string)), [B], 'int32'), text };
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) x[(t * B + b) * SYMBOLS.length + SYMBOLS.indexOf(text[b][t])] = 1;
+  return { x: tensor(x, [T, B, SYMBOLS.length]), y: tensor(Int32Array.from(text, (s) => SIGNALS.indexOf(s[0])), [B], 'int32'), text };
 }
 
 class Recall extends Module {
@@ -54,7 +53,7 @@ class Recall extends Module {
   /** x: [T, B, 9] -> logits over A..D from the last state [B, 4]. */
   forward(x: Variable): Variable {
     const { hN } = this.gru.forward(x);
-    return this.head.forward(hN.reshape([x.shape[1] as number, HIDDEN]));
+    return this.head.forward(hN.reshape([x.shape[1], HIDDEN]));
   }
 }
 
@@ -111,7 +110,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     opt.zeroGrad();
     losses.push(await loss.item());
     for (const t of [loss, x, y]) t.dispose();
-    progress.update(step, { loss: losses[losses.length - 1] as number, tokens: BATCH * T });
+    progress.update(step, { loss: losses[losses.length - 1], tokens: BATCH * T });
   }
   progress.stop();
 
@@ -128,14 +127,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const { z, r, h } = gatesOf(model, sample.x);
   const hGRU = tidy(() => noGrad(() => model.gru.forward(variable(sample.x)).hN.value));
   const [h1, h2] = [await (h[T - 1] as Tensor).data(), await hGRU.data()];
-  ctx.log(`step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - (h2[i] as number)))).toExponential(1)}`);
+  ctx.log(`step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`);
   const rows = async (gates: Tensor[]) => {
     const perStep = await Promise.all(gates.map((t) => t.data()));
-    return Array.from({ length: HIDDEN }, (_, unit) => perStep.map((d) => d[unit] as number)); // [unit][time]
+    return Array.from({ length: HIDDEN }, (_, unit) => perStep.map((d) => d[unit])); // [unit][time]
   };
   const [zRows, rRows, hRows] = [await rows(z), await rows(r), await rows(h)];
   // Units sorted by their mean update gate over the distractors: the memory keepers come first.
-  const meanZ = (u: number) => (zRows[u] as number[]).slice(1, T - 1).reduce((a, v) => a + v, 0) / DISTRACTORS;
+  const meanZ = (u: number) => zRows[u].slice(1, T - 1).reduce((a, v) => a + v, 0) / DISTRACTORS;
   const order = Array.from({ length: HIDDEN }, (_, u) => u).sort((a, b) => meanZ(a) - meanZ(b));
   ctx.log(`sample "${sample.text[0]}": mean z over the distractors per unit: ${order.map((u) => meanZ(u).toFixed(2)).join(' ')}`);
   for (const t of [...z, ...r, ...h, hGRU, sample.x, sample.y]) t.dispose();
@@ -146,13 +145,13 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       heatmap({
         title: `GRU gates while recalling "${sample.text[0]?.[0]}" across ${DISTRACTORS} distractors`,
         panels: [
-          { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u] as number[]) },
-          { title: 'reset gate r_t  (how much of h_{t-1} the candidate sees)', values: order.map((u) => rRows[u] as number[]) },
-          { title: 'state h_t  (what the output layer reads at the last step)', values: order.map((u) => hRows[u] as number[]), min: -1, max: 1 },
+          { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u]) },
+          { title: 'reset gate r_t  (how much of h_{t-1} the candidate sees)', values: order.map((u) => rRows[u]) },
+          { title: 'state h_t  (what the output layer reads at the last step)', values: order.map((u) => hRows[u]), min: -1, max: 1 },
         ],
         xLabel: 'time step (input symbol)',
         yLabel: 'hidden unit',
-        colLabels: [...(sample.text[0] as string)],
+        colLabels: [...sample.text[0]],
         cell: 14,
       }),
     ),

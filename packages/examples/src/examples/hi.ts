@@ -8,10 +8,9 @@
  * @module
  */
 import { noGrad, type Variable, variable } from '@wgru/autograd';
-import { CrossEntropyLoss, GRU, Linear, Module } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, GRU, Linear, Module } from '@wgru/nn';
 import { argmax, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
-import { Adam } from '../lib/pending-nn.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/svg.js';
@@ -37,7 +36,7 @@ class HiModel extends Module {
   /** x: [T, 1, 3] one-hot -> logits [T, 3]. */
   forward(x: Variable): Variable {
     const { output } = this.gru.forward(x);
-    return this.head.forward(output.reshape([x.shape[0] as number, HIDDEN]));
+    return this.head.forward(output.reshape([x.shape[0], HIDDEN]));
   }
 }
 
@@ -53,7 +52,7 @@ async function predict(model: HiModel, x: Variable, target: string): Promise<str
   const answer = Array.from(await best.data(), (i) => VOCAB[i]).join('');
   probs.dispose();
   best.dispose();
-  const pTarget = [...target].map((ch, t) => `p(${ch})=${(p[t * VOCAB.length + VOCAB.indexOf(ch)] as number).toFixed(3)}`);
+  const pTarget = [...target].map((ch, t) => `p(${ch})=${(p[t * VOCAB.length + VOCAB.indexOf(ch)]).toFixed(3)}`);
   return `"hi" -> "${answer}"   (${pTarget.join(', ')})`;
 }
 
@@ -64,7 +63,7 @@ async function gateBlocks(w: Variable): Promise<Float32Array[]> {
   return [0, 1, 2].map((g) => Float32Array.from(data.filter((_, i) => Math.floor((i % cols) / HIDDEN) === g)));
 }
 
-const distance = (a: Float32Array, b: Float32Array): number => Math.sqrt(a.reduce((s, v, i) => s + (v - (b[i] as number)) ** 2, 0));
+const distance = (a: Float32Array, b: Float32Array): number => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]) ** 2, 0));
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const ctx = await setup(about.name, opts, about.defaultSteps);
@@ -87,7 +86,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     opt.zeroGrad();
     losses.push(await loss.item());
     loss.dispose();
-    progress.update(step, { loss: losses[losses.length - 1] as number, tokens: 2 });
+    progress.update(step, { loss: losses[losses.length - 1], tokens: 2 });
   }
   progress.stop();
 

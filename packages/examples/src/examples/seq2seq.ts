@@ -11,10 +11,9 @@
  * @module
  */
 import { concat, noGrad, type Variable } from '@wgru/autograd';
-import { CrossEntropyLoss, Embedding, GRU, Linear, Module } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, Module } from '@wgru/nn';
 import { argmax, reshape, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
-import { Adam, clipGradNorm } from '../lib/pending-nn.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/svg.js';
@@ -38,9 +37,9 @@ const EVAL_EVERY = 50;
 function randomDate(random: () => number): { written: string; iso: string } {
   const day = new Date(Date.UTC(1900, 0, 1) + Math.floor(random() * 73_049) * 86_400_000);
   const [y, m, d] = [day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate()];
-  const month = MONTHS[m] as string;
+  const month = MONTHS[m];
   const formats = [`${month} ${d}, ${y}`, `${d} ${month} ${y}`, `${month.slice(0, 3)} ${d}, ${y}`];
-  const written = formats[Math.floor(random() * formats.length)] as string;
+  const written = formats[Math.floor(random() * formats.length)];
   return { written, iso: `${y}-${String(m + 1).padStart(2, '0')}-${String(d).padStart(2, '0')}` };
 }
 
@@ -70,6 +69,11 @@ class DateTranslator extends Module {
     const { output, hN } = this.decoder.forward(x, h);
     return { logits: this.head.forward(output.reshape([T * B, HIDDEN])), h: hN };
   }
+  /** Training with teacher forcing: the decoder reads the true previous characters decIn [10, B]. */
+  forward(src: Tensor, lengths: Int32Array, decIn: Tensor): Variable {
+    const c = this.encode(src, lengths);
+    return this.decode(decIn, c, c).logits;
+  }
 }
 
 /** A batch as tensors: padded sources [S, B] with lengths, decoder inputs and targets [10, B]. */
@@ -80,12 +84,12 @@ function encodeBatch(pairs: { written: string; iso: string }[]) {
   const decIn = new Int32Array(OUT_LEN * B);
   const tgt = new Int32Array(OUT_LEN * B);
   pairs.forEach(({ written, iso }, b) => {
-    [...written].forEach((ch, s) => (src[s * B + b] = IN_VOCAB.indexOf(ch)));
-    [...iso].forEach((ch, t) => {
-      tgt[t * B + b] = OUT_VOCAB.indexOf(ch);
+    for (let s = 0; s < written.length; s++) src[s * B + b] = IN_VOCAB.indexOf(written[s]);
+    for (let t = 0; t < OUT_LEN; t++) {
+      tgt[t * B + b] = OUT_VOCAB.indexOf(iso[t]);
       // teacher forcing: the decoder reads <start>, then the true previous character
-      decIn[t * B + b] = t === 0 ? 0 : OUT_VOCAB.indexOf(iso[t - 1] as string);
-    });
+      decIn[t * B + b] = t === 0 ? 0 : OUT_VOCAB.indexOf(iso[t - 1]);
+    }
   });
   return {
     src: tensor(src, [S, B], 'int32'),
@@ -116,7 +120,7 @@ async function translate(model: DateTranslator, written: string[]): Promise<stri
   );
   const ids = await Promise.all(chosen.map((t) => t.data()));
   for (const t of [src, decIn, tgt, ...chosen]) t.dispose();
-  return written.map((_, b) => ids.map((row) => OUT_VOCAB[row[b] as number]).join(''));
+  return written.map((_, b) => ids.map((row) => OUT_VOCAB[row[b]]).join(''));
 }
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
@@ -148,16 +152,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const progress = new Progress(about.name, ctx.steps, { quiet: ctx.quiet });
   for (let step = 1; step <= ctx.steps; step++) {
     const { src, lengths, decIn, tgt } = encodeBatch(freshDates(BATCH));
-    const c = model.encode(src, lengths);
-    const { logits } = model.decode(decIn, c, c);
-    const loss = lossFn.forward(logits, tgt);
+    const loss = lossFn.forward(model.forward(src, lengths, decIn), tgt);
     loss.backward();
     await clipGradNorm(model.parameters(), 1.0);
     opt.step();
     opt.zeroGrad();
     losses.push(await loss.item());
     for (const t of [loss, src, decIn, tgt]) t.dispose();
-    progress.update(step, { loss: losses[losses.length - 1] as number, tokens: BATCH * OUT_LEN });
+    progress.update(step, { loss: losses[losses.length - 1], tokens: BATCH * OUT_LEN });
     if (step % EVAL_EVERY === 0 || step === ctx.steps) {
       const { accuracy: acc } = await accuracy(test.slice(0, 200));
       accCurve.push({ step, acc });
@@ -168,7 +170,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
 
   const { guesses, accuracy: testAccuracy } = await accuracy(test);
   ctx.log(`\nexact-match accuracy on ${test.length} unseen dates (greedy decoding): ${(testAccuracy * 100).toFixed(1)}%`);
-  test.slice(0, 8).forEach((p, i) => ctx.log(`  ${p.written.padEnd(20)} -> ${guesses[i]}  ${guesses[i] === p.iso ? 'ok' : `(want ${p.iso})`}`));
+  for (const [i, p] of test.slice(0, 8).entries()) ctx.log(`  ${p.written.padEnd(20)} -> ${guesses[i]}  ${guesses[i] === p.iso ? 'ok' : `(want ${p.iso})`}`);
 
   const files = [
     ctx.writeText('loss.svg', lineChart({ title: 'seq2seq: training loss', xLabel: 'step', yLabel: 'cross-entropy per character (nats)', series: [{ name: 'train', y: losses }] })),

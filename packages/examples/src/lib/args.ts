@@ -48,7 +48,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   let name: string | undefined;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
+    const arg = argv[i];
     if (arg === '--') continue; // pnpm may pass one through
     if (arg === '--help' || arg === '-h') {
       help = true;

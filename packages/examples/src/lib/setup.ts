@@ -5,10 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Module } from '@wgru/nn';
+import { type Module, saveSafetensorsAsync } from '@wgru/nn';
 import { backend, manualSeed, setBackend } from '@wgru/tensor';
 import type { ExampleOptions } from './args.js';
-import { saveSafetensorsAsync } from './pending-nn.js';
 
 /** What an example's `run` returns: the files it wrote and its headline figures. */
 export interface ExampleResult {

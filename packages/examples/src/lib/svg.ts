@@ -97,7 +97,7 @@ export function lineChart(o: LineChartOptions): string {
   o.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const xs = xsOf(s);
-    const pts = s.y.flatMap((y, j) => (Number.isFinite(y) && Number.isFinite(xs[j] as number) ? [`${px(xs[j] as number).toFixed(1)},${py(y).toFixed(1)}`] : []));
+    const pts = s.y.flatMap((y, j) => (Number.isFinite(y) && Number.isFinite(xs[j]) ? [`${px(xs[j]).toFixed(1)},${py(y).toFixed(1)}`] : []));
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     body.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="1.8"${dash}/>`);
     // legend entry
@@ -131,11 +131,11 @@ export function heatmap(o: HeatmapOptions): string {
   let top = m.top + 18;
   o.panels.forEach((p, k) => {
     const [lo, hi] = [p.min ?? 0, p.max ?? 1];
-    const ph = panelH[k] as number;
+    const ph = panelH[k];
     body.push(text(m.left, top - 6, p.title, 'font-weight="bold"'));
-    p.values.forEach((row, r) =>
-      row.forEach((v, j) => body.push(`<rect x="${m.left + j * c}" y="${top + r * c}" width="${c}" height="${c}" fill="${shade(v, lo, hi)}"/>`)),
-    );
+    for (const [r, row] of p.values.entries()) {
+      for (const [j, v] of row.entries()) body.push(`<rect x="${m.left + j * c}" y="${top + r * c}" width="${c}" height="${c}" fill="${shade(v, lo, hi)}"/>`);
+    }
     body.push(`<rect x="${m.left}" y="${top}" width="${cols * c}" height="${ph}" fill="none" stroke="#333"/>`);
     body.push(text(m.left - 8, top + ph / 2, o.yLabel, `text-anchor="middle" transform="rotate(-90 ${m.left - 8} ${top + ph / 2})"`));
     // colour bar: hi at the top, lo at the bottom

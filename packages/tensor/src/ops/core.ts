@@ -12,7 +12,13 @@ export function backendOf(op: string, ...xs: Array<Tensor | number | undefined>)
     if (x.disposed) throw new Error(`${op}: an operand ${shapeString(x.shape)} was already disposed`);
     if (b === null) b = x.backend;
     else if (b !== x.backend) {
-      throw new Error(`${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); move one with toBackend()`);
+      if (b.info.name === x.backend.info.name) {
+        throw new Error(
+          `${op}: operands live on two different ${b.info.name} devices; a tensor made before setBackend('${b.info.name}') ` +
+            'gave a fresh device (after a device loss) cannot be used with one made after it: recreate it',
+        );
+      }
+      throw new Error(`${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); copy one across with tensorOn(backend, await t.data(), t.shape, t.dtype)`);
     }
   }
   return b ?? activeBackend();
@@ -40,7 +46,20 @@ export function checkAllocation(backend: Backend, op: string, shape: Shape, dtyp
 /** A fresh, uninitialised, contiguous tensor on `backend`. */
 export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'): Tensor {
   checkAllocation(backend, op, shape, dtype);
-  return new Tensor(backend, backend.alloc(dtype, sizeOf(shape)), shape, dtype);
+  return new Tensor(backend, naming(op, () => backend.alloc(dtype, sizeOf(shape))), shape, dtype);
+}
+
+/**
+ * Runs a backend call for `op`, so that what it throws names the op: a lost WebGPU device, or an
+ * asynchronous error of an earlier batch (which names that batch's ops in turn).
+ */
+export function naming<T>(op: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new Error(`${op}: ${message}`, { cause: e });
+  }
 }
 
 /** `x` seen with the shape `shape` it broadcasts to: stride 0 along broadcast axes. */

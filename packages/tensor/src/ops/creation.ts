@@ -3,7 +3,7 @@ import { assertDType, type DType, dtypeOfArray, type NestedArray, type Shape, ty
 import { activeBackend } from '../registry.js';
 import { checkShape, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { checkAllocation, empty } from './core.js';
+import { checkAllocation, empty, naming } from './core.js';
 import { add, fillOn, mul } from './elementwise.js';
 
 /** Infers the shape of nested arrays, checking that they are not ragged. */
@@ -77,7 +77,7 @@ export function tensorOn(backend: Backend, values: number | NestedArray | TypedA
     throw new Error(`tensor: float64 is supported on the CPU backend only (the active backend is ${backend.info.name}); use float32`);
   }
   checkAllocation(backend, 'tensor', s, dtypeOfArray(flat));
-  const t = new Tensor(backend, backend.upload(flat), s, dtypeOfArray(flat));
+  const t = new Tensor(backend, naming('tensor', () => backend.upload(flat)), s, dtypeOfArray(flat));
   if (t.dtype === 'int32') t.hostValues = flat === values ? flat.slice() : flat;
   return t;
 }

@@ -24,8 +24,9 @@ import { ENTRY_1D, grid1d, linearIndex, P, Params, paramsDecl, wgslType } from '
  *   array<vec4> where its layout allows: A with k contiguous ('k4', the plain row-major case) or m
  *   contiguous ('m4', A^T, as autograd's dB = A^T @ dC uses), B with n contiguous ('n4') or k
  *   contiguous ('k4', B^T, as in dA = dC @ B^T); otherwise scalar loads through arbitrary strides
- *   ('s'). Skinny problems use a short TM and workgroups along N, so a [1, K] @ [K, N] product is
- *   spread over N/4 invocations instead of a few.
+ *   ('s'). The k loop is unrolled by 4 (one vec4 of a 'k4' operand per step). Skinny problems
+ *   use a short TM (as many rows as there are, up to 4) and workgroups of 16 along N, so that a
+ *   [1, K] @ [K, N] product is spread over N/4 invocations in several workgroups.
  *
  * Batch axes are the grid's z (split into several dispatches past 65,535 matrices); broadcast
  * batch axes have stride 0 and cost no copies.
@@ -42,8 +43,9 @@ export interface MatmulTarget {
   /** Compatibility-level adapters (Dawn on OpenGL ES) get the buffer kernels only. */
   readonly featureLevel?: 'core' | 'compatibility';
   /**
-   * A software adapter (llvmpipe, SwiftShader): registers are plentiful and loads dear, so the
-   * largest tiles pay. A hardware GPU keeps its tiles at 8 x 8 outputs per invocation.
+   * A software adapter (llvmpipe, SwiftShader): loads are so dear that the largest tiles pay even
+   * where their accumulators spill to the stack. A hardware GPU keeps its tiles at 8 x 8 outputs
+   * per invocation (64 accumulators, within a GPU thread's registers).
    */
   readonly software?: boolean;
 }
