@@ -2,6 +2,7 @@ import * as T from '@wgru/tensor';
 import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, type Tensor } from '@wgru/tensor';
 import { inspectOutput } from './anomaly.js';
 import { isGradEnabled, type Node } from './graph.js';
+import { noteRecorded } from './internal.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
 import { transientConstant, Variable, type VariableLike } from './variable.js';
 
@@ -25,7 +26,9 @@ function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveA
   if (node === null) for (const x of inputs) if (x.transient) x.dispose();
   // A recorded op holds the shared constants it reads until backward frees it.
   if (node !== null) for (const x of inputs) if (x.holds > 0) x.holds++;
-  return new Variable(value, requiresGrad, node);
+  const out = new Variable(value, requiresGrad, node);
+  if (node !== null) noteRecorded(out, node);
+  return out;
 }
 
 /** Constant scalars, one 0-d tensor per (backend, dtype, value), shared by every use. */

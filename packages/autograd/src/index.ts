@@ -16,6 +16,7 @@
 export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnomalyDetection } from './anomaly.js';
 export * from './functions.js';
 export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
+export { internal, saves } from './internal.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
 export { releaseShared, sharedConstant, transientConstant, Variable, type VariableLike, type VariableOptions, variable } from './variable.js';

@@ -221,6 +221,14 @@ export class Variable {
     this.dispose();
   }
 
+  /**
+   * @internal Frees the value's storage but keeps its shape, dtype and backend (the graph still
+   * needs those). For intermediates no gradient rule will read: see `internal`.
+   */
+  dropValue(): void {
+    this.#value?.dispose();
+  }
+
   /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
   release(isRoot: boolean): void {
     if (this.node === null) return;

@@ -3,6 +3,7 @@
  * example; with no name, lists them.
  * @module
  */
+import { join, resolve } from 'node:path';
 import { shutdown } from '@wgru/tensor';
 import { examples } from './index.js';
 import { parseArgs } from './lib/args.js';
@@ -38,7 +39,9 @@ async function main(): Promise<number> {
     console.error(`example: no example named '${parsed.name}' (known: ${Object.keys(examples).join(', ')})`);
     return 2;
   }
-  const { metrics } = await example.run(parsed.options);
+  // pnpm runs the script in packages/examples: put the output where the command was typed.
+  const out = resolve(process.env.INIT_CWD ?? process.cwd(), parsed.options.out ?? join('out', parsed.name));
+  const { metrics } = await example.run({ ...parsed.options, out });
   if (!parsed.options.quiet) {
     console.log(`${parsed.name}: ${Object.entries(metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ')}`);
   }

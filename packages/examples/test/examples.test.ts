@@ -56,7 +56,7 @@ forEachBackend('examples', (backend) => {
     const out = outDir();
     const { metrics } = await examples.hi!.run({ backend, out, quiet: true });
     expect(metrics.finalLoss).toBeLessThan(0.01);
-    const weights = loadSafetensors(readFileSync(join(out, 'hi.safetensors')));
+    const weights = loadSafetensors(new Uint8Array(readFileSync(join(out, 'hi.safetensors'))));
     expect(Object.keys(weights).sort()).toEqual(['gru.l0.U', 'gru.l0.W', 'gru.l0.b', 'head.W', 'head.b']);
     expect(weights['gru.l0.W']?.shape).toEqual([3, 24]);
   });
@@ -73,7 +73,8 @@ describe('command line', () => {
   });
   it('rejects unknown options and bad values with a clear message', () => {
     expect(() => parseArgs(['hi', '--step', '3'])).toThrow(/unknown option '--step'/);
-    expect(() => parseArgs(['hi', '--steps', 'ten'])).toThrow(/--steps must be a non-negative integer, got 'ten'/);
+    expect(() => parseArgs(['hi', '--steps', 'ten'])).toThrow(/--steps must be a positive integer, got 'ten'/);
+    expect(() => parseArgs(['hi', '--steps', '0'])).toThrow(/--steps must be a positive integer, got '0'/);
     expect(() => parseArgs(['hi', '--backend', 'gpu'])).toThrow(/--backend must be 'webgpu' or 'cpu'/);
     expect(() => parseArgs(['hi', '--out'])).toThrow(/--out needs a value/);
     expect(() => parseArgs(['hi', 'charlm'])).toThrow(/unexpected argument 'charlm'/);

@@ -80,10 +80,12 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
     active = cpuBackend();
     return active.info;
   }
-  if (gpu && !gpu.engine.lost) {
+  if (gpu && !gpu.engine.lost && !gpu.engine.broken) {
     active = gpu;
     return gpu.info;
   }
+  // A device whose batch failed validation cannot be trusted: give it up for a fresh one.
+  if (gpu && !gpu.engine.lost) gpu.destroy();
   const acquired = probed ?? (await acquireDevice(options));
   probed = null;
   if (!acquired) throw new Error(NO_ADAPTER_MESSAGE);

@@ -81,7 +81,7 @@ async function sample(model: CharLM, vocab: string[], prompt: string, length: nu
     const [probs, hN] = tidy(() =>
       noGrad(() => {
         const out = model.forward(ids, h === undefined ? undefined : variable(h));
-        const last = out.logits.slice([(ids.shape[0]) - 1, 0], [1, vocab.length]).value;
+        const last = out.logits.slice([ids.shape[0] - 1, 0], [1, vocab.length]).value;
         return [softmax(div(last, temperature), 1), out.hN.value] as [Tensor, Tensor];
       }),
     );

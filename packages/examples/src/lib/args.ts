@@ -32,9 +32,11 @@ function isValueOption(s: string): s is ValueOption {
   return (VALUE_OPTIONS as readonly string[]).includes(s);
 }
 
-function nonNegativeInteger(option: string, text: string): number {
+function integer(option: string, text: string, min: number): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new Error(`--${option} must be a non-negative integer, got '${text}'`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new Error(`--${option} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got '${text}'`);
+  }
   return n;
 }
 
@@ -63,8 +65,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (!isValueOption(flag)) throw new Error(`unknown option '${arg}' (options: --steps N, --backend webgpu|cpu, --out DIR, --seed N, --quiet)`);
       const value = inline ?? argv[++i];
       if (value === undefined || value === '') throw new Error(`--${flag} needs a value`);
-      if (flag === 'steps') options.steps = nonNegativeInteger(flag, value);
-      else if (flag === 'seed') options.seed = nonNegativeInteger(flag, value);
+      if (flag === 'steps') options.steps = integer(flag, value, 1);
+      else if (flag === 'seed') options.seed = integer(flag, value, 0);
       else if (flag === 'out') options.out = value;
       else if (value === 'webgpu' || value === 'cpu') options.backend = value;
       else throw new Error(`--backend must be 'webgpu' or 'cpu', got '${value}'`);

@@ -31,6 +31,8 @@ export interface ExampleContext {
 
 /** Picks the backend, seeds the random streams and creates the output folder. */
 export async function setup(name: string, opts: ExampleOptions, defaultSteps: number): Promise<ExampleContext> {
+  const steps = opts.steps ?? defaultSteps;
+  if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`${name}: steps must be a positive integer, got ${steps}`);
   if (opts.backend) await setBackend(opts.backend);
   const seed = opts.seed ?? 0;
   manualSeed(seed);
@@ -45,7 +47,7 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
   return {
     out,
     seed,
-    steps: opts.steps ?? defaultSteps,
+    steps,
     quiet,
     log,
     writeText: (file, contents) => {

@@ -1,4 +1,4 @@
-import { isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
+import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
 import { gruCell, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
@@ -70,6 +70,12 @@ export class GRUCell extends Module implements RecurrentCell {
     const h = hPrev as Variable;
     // Without a tape (inference, generation), the same equations run as one fused kernel.
     if (!isGradEnabled()) return [this.fusedStep(xp, h)];
+    // The gates are private to the step: values no gradient rule reads are not kept.
+    return internal(() => [this.composedStep(xp, h)]);
+  }
+
+  /** The step written from primitive ops: every gate's gradient comes from the tape. */
+  private composedStep(xp: Variable, h: Variable): Variable {
     const H = this.hiddenSize;
     const B = xp.shape[0] as number;
     const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
@@ -84,7 +90,7 @@ export class GRUCell extends Module implements RecurrentCell {
       // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
       const hTilde = xh.add(r.mul(h).matmul(this.U.slice([0, 2 * H], [H, H]))).tanh();
       // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
-      return [sub(1, z).mul(h).add(z.mul(hTilde))];
+      return sub(1, z).mul(h).add(z.mul(hTilde));
     }
     // h_{t-1} U for all three gates in one matmul: [B, 3H]
     const hU = h.matmul(this.U);
@@ -96,7 +102,7 @@ export class GRUCell extends Module implements RecurrentCell {
     const hUh = this.c ? gate(hU, 2).add(this.c) : gate(hU, 2);
     const hTilde = xh.add(r.mul(hUh)).tanh();
     // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
-    return [sub(1, z).mul(h).add(z.mul(hTilde))];
+    return sub(1, z).mul(h).add(z.mul(hTilde));
   }
 
   /** The fused inference kernel (@wgru/tensor's gruCell), beside the composed step above. */

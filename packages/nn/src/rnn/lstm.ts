@@ -1,4 +1,4 @@
-import { type Variable, variable } from '@wgru/autograd';
+import { internal, type Variable, variable } from '@wgru/autograd';
 import { assign, empty, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
@@ -69,7 +69,12 @@ export class LSTMCell extends Module implements RecurrentCell {
   }
 
   /** One step from the projected input xp = x_t W + b, [B, 4H], and the state [h_{t-1}, c_{t-1}]. */
-  step(xp: Variable, [hPrev, cPrev]: Variable[]): Variable[] {
+  step(xp: Variable, state: Variable[]): Variable[] {
+    // The gates are private to the step: values no gradient rule reads are not kept.
+    return internal(() => this.composedStep(xp, state));
+  }
+
+  private composedStep(xp: Variable, [hPrev, cPrev]: Variable[]): Variable[] {
     const H = this.hiddenSize;
     const B = xp.shape[0] as number;
     // x_t W + h_{t-1} U + b for all four gates, with one matmul: [B, 4H]

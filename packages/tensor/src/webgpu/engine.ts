@@ -46,6 +46,13 @@ export class Engine {
   /** An asynchronous error (validation, device loss) to throw at the next opportunity. */
   private asyncError: Error | null = null;
   lost = false;
+  /**
+   * Set when a submitted batch failed validation. Nothing in a failed batch ran (its uploads, its
+   * in-place updates), so every value it touched, and everything computed from them later, would
+   * be silently wrong: from then on every call throws this error, until `setBackend('webgpu')`
+   * replaces the device.
+   */
+  broken: Error | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -65,6 +72,12 @@ export class Engine {
   check(): void {
     if (this.lost) {
       throw this.asyncError ?? new Error("WebGPU device was destroyed; call setBackend('webgpu') again.");
+    }
+    if (this.broken) {
+      throw new Error(
+        `${this.broken.message}\nThe results of that batch are lost, so this device refuses further work: call setBackend('webgpu') for a fresh one.`,
+        { cause: this.broken },
+      );
     }
     if (this.asyncError) {
       const e = this.asyncError;
@@ -158,6 +171,10 @@ export class Engine {
     const ops = [...new Set(cmds.map((c) => c.op))];
     device.popErrorScope().then((err) => {
       if (err) {
+        // A kernel that failed to compile (reported through fail()) is the likelier cause.
+        this.broken ??= this.asyncError ?? new Error(
+          `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+        );
         this.fail(new Error(
           `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           ),

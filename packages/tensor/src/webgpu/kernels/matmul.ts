@@ -231,34 +231,46 @@ function choose(g: Geometry, device: MatmulDevice): MatmulPlan {
     // 16 x 16 outputs per invocation (8 x 8 invocations: 128 x 128 per workgroup) once the
     // matrices are big enough to fill such tiles; 8 x 8 per invocation below that.
     const big = (device.software ?? true) && g.M >= 128 && g.N >= 128;
+    const TM = big ? 16 : 8;
+    const TN = big ? 4 : 2;
     return {
       path: 'texture',
-      TM: big ? 16 : 8,
-      TN: big ? 4 : 2,
-      WX: 8,
-      WY: 8,
+      TM,
+      TN,
+      ...workgroupFor(g, TM, TN),
       oVec: outVec(g),
       aVec: g.a.s1 === 1 && div4(g.K) && div4(g.a.s0) && aligned(g.a),
       bVec: g.b.s1 === 1 && div4(g.N) && div4(g.b.s0) && aligned(g.b),
     };
   }
-  // Buffer path. Skinny M: as many rows per invocation as there are, invocations along N.
+  // Buffer path. Skinny M: as many rows per invocation as there are, and workgroups of 16 along
+  // N, so that even a [1, K] @ [K, N] product makes several workgroups for the cores to share.
   const TM = g.M <= 1 ? 1 : g.M <= 2 ? 2 : g.M <= 4 ? 4 : 8;
-  // Workgroups of 64 invocations, no taller than the matrix needs; skinny ones of 16 along N, so
-  // that even a [1, K] @ [K, N] product makes several workgroups for the cores to share.
-  const WY = TM < 8 ? 1 : Math.min(8, 2 ** Math.ceil(Math.log2(Math.ceil(g.M / TM))));
-  const WX = TM < 8 ? 16 : 64 / WY;
   const generic = mode === 'generic';
   return {
     path: 'buffer',
     TM,
     TN: 1,
-    WX,
-    WY,
+    ...(TM < 8 ? { WX: 16, WY: 1 } : workgroupFor(g, TM, 1)),
     aMode: generic ? 's' : aModeOf(g, TM),
     bMode: generic ? 's' : bModeOf(g),
     oVec: !generic && outVec(g),
   };
+}
+
+const pow2ceil = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+
+/**
+ * A workgroup of 64 invocations shaped to the output: no taller or wider than the matrix needs
+ * (a tile row or column past the edge would only recompute clamped copies of the last one).
+ */
+function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: number } {
+  const wantY = pow2ceil(Math.ceil(g.M / TM));
+  const wantX = pow2ceil(Math.ceil(g.N / (4 * TN)));
+  let WY = Math.min(8, wantY);
+  const WX = Math.min(64 / WY, wantX);
+  if (WX * WY < 64) WY = Math.min(wantY, 64 / WX);
+  return { WX, WY };
 }
 
 /** Records the dispatches of out = a @ b (out contiguous and non-empty). */
