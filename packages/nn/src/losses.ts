@@ -1,5 +1,6 @@
-import { transientConstant, Variable } from '@wgru/autograd';
+import { transientConstant, type Variable } from '@wgru/autograd';
 import { add, cast, equal, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
+import { describeValue, expectVariable } from './checks.js';
 import { Module } from './module.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -7,13 +8,6 @@ export type Reduction = 'mean' | 'sum' | 'none';
 function checkReduction(op: string, r: unknown): Reduction {
   if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
   return r;
-}
-
-/** A short description of a value for error messages. */
-function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${String(v)}`;
 }
 
 function checkOptions(op: string, opts: object, allowed: string[]): void {
@@ -61,7 +55,7 @@ export class CrossEntropyLoss extends Module {
    * Int32Array or an array of integers), uploaded for this call and freed by it.
    */
   forward(logits: Variable, targets: Tensor | Int32Array | readonly number[]): Variable {
-    if (!(logits instanceof Variable)) throw new Error(`CrossEntropyLoss: logits must be a Variable [N, C], got ${describeValue(logits)}`);
+    expectVariable('CrossEntropyLoss', 'logits', logits, '[N, C]');
     if (logits.rank !== 2) throw new Error(`CrossEntropyLoss: logits must be [N, C], got ${shapeString(logits.shape)}`);
     if (targets instanceof Tensor) return this.#forward(logits, targets);
     if (!(targets instanceof Int32Array) && !Array.isArray(targets)) {
@@ -135,6 +129,8 @@ export class MSELoss extends Module {
     this.reduction = checkReduction('MSELoss', opts.reduction ?? 'mean');
   }
   forward(input: Variable, target: Variable): Variable {
+    expectVariable('MSELoss', 'input', input);
+    expectVariable('MSELoss', 'target', target);
     if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
       throw new Error(`MSELoss: input ${shapeString(input.shape)} and target ${shapeString(target.shape)} must have the same shape`);
     }

@@ -1,4 +1,5 @@
 import { Variable } from '@wgru/autograd';
+import { describeValue } from './checks.js';
 import { assign, shapeString, type Tensor, Tensor as TensorClass, tensorOn } from '@wgru/tensor';
 
 /** A trainable Variable: `requiresGrad` is true. Modules find their parameters by this type. */
@@ -99,7 +100,7 @@ export abstract class Module {
           if (!Number.isFinite(value[i])) throw new Error(`loadStateDict: '${key}' holds a non-finite value (${value[i]}) at position ${i}`);
         }
       } else {
-        throw new Error(`loadStateDict: '${key}' must be a Tensor or a Float32Array, got ${value === null ? 'null' : typeof value}`);
+        throw new Error(`loadStateDict: '${key}' must be a Tensor or a Float32Array, got ${describeValue(value)}`);
       }
       writes.push([p, value]);
     }

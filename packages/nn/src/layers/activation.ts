@@ -1,5 +1,6 @@
 import { type Variable, where } from '@wgru/autograd';
 import { greaterEqual, uniform, withBackend, normalizeAxis } from '@wgru/tensor';
+import { expectVariable } from '../checks.js';
 import { Module } from '../module.js';
 
 /** softmax along `axis` as a module. */
@@ -8,6 +9,7 @@ export class Softmax extends Module {
     super();
   }
   forward(x: Variable): Variable {
+    expectVariable('Softmax.forward', 'x', x);
     normalizeAxis('Softmax', this.axis, x.rank);
     return x.softmax(this.axis);
   }
@@ -19,6 +21,7 @@ export class LogSoftmax extends Module {
     super();
   }
   forward(x: Variable): Variable {
+    expectVariable('LogSoftmax.forward', 'x', x);
     normalizeAxis('LogSoftmax', this.axis, x.rank);
     return x.logSoftmax(this.axis);
   }
@@ -34,6 +37,7 @@ export class Dropout extends Module {
     if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
   }
   forward(x: Variable): Variable {
+    expectVariable('Dropout.forward', 'x', x);
     if (!this.training || this.p === 0) return x;
     const u = withBackend(x.value.backend, () => uniform(x.shape));
     const keep = greaterEqual(u, this.p);

@@ -1,6 +1,7 @@
 import type { Variable } from '@wgru/autograd';
 import { shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
+import { expectVariable } from '../checks.js';
 import { Module, type Parameter } from '../module.js';
 
 export interface LinearOptions extends InitOptions {
@@ -37,6 +38,7 @@ export class Linear extends Module {
   }
 
   forward(x: Variable): Variable {
+    expectVariable('Linear.forward', 'x', x, `[..., ${this.inFeatures}]`);
     if (x.shape[x.rank - 1] !== this.inFeatures) {
       throw new Error(`Linear.forward: x has shape ${shapeString(x.shape)}, expected last axis ${this.inFeatures}`);
     }

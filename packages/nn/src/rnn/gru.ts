@@ -1,5 +1,6 @@
 import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
 import { gruCell, shapeString } from '@wgru/tensor';
+import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
@@ -114,6 +115,8 @@ export class GRUCell extends Module implements RecurrentCell {
 
   /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
   forward(x: Variable, h?: Variable): Variable {
+    expectVariable('GRUCell.forward', 'x', x, `[B, ${this.inputSize}]`);
+    if (h !== undefined) expectVariable('GRUCell.forward', 'h', h, `[B, ${this.hiddenSize}]`);
     if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
       throw new Error(`GRUCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
     }

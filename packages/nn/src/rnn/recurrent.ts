@@ -1,5 +1,6 @@
 import { concat, isGradEnabled, releaseShared, sharedConstant, stack, transientConstant, type Variable, variable } from '@wgru/autograd';
 import { assign, empty, permute, reshape, shapeString, slice, tensorOn, type Tensor } from '@wgru/tensor';
+import { expectVariable } from '../checks.js';
 import { Dropout } from '../layers/activation.js';
 import { Module } from '../module.js';
 
@@ -105,6 +106,8 @@ export function runRecurrent(
   const H = first.hiddenSize;
   const D = (cells[0] as RecurrentCell[]).length;
   const L = cells.length;
+  expectVariable(`${op}.forward`, 'x', x, o.batchFirst ? '[B, T, I]' : '[T, B, I]');
+  for (const s of init ?? []) expectVariable(`${op}.forward`, 'the initial state', s, '[numLayers·D, B, H]');
   if (x.rank !== 3) throw new Error(`${op}.forward: x must be [T, B, I]${o.batchFirst ? ' ([B, T, I] with batchFirst)' : ''}, got ${shapeString(x.shape)}`);
   const [T, B, I] = (o.batchFirst ? [x.shape[1], x.shape[0], x.shape[2]] : x.shape) as [number, number, number];
   if (I !== first.inputSize) throw new Error(`${op}.forward: x has ${I} features per step, expected inputSize ${first.inputSize} (x: ${shapeString(x.shape)})`);
