@@ -26,7 +26,7 @@ export {
   DEFAULT_MAX_HEADER_BYTES, type DecodeOptions, decodeSafetensors, encodeSafetensors, type LoadSafetensorsOptions,
   loadSafetensors, type RawTensor, type SafeDType, saveSafetensors, saveSafetensorsAsync,
 } from './safetensors/index.js';
-export { type GruLayout, type HostArray, type ShapedArray, type WeightDict, type WeightValue } from './importers/common.js';
+export type { GruLayout, HostArray, ShapedArray, WeightDict, WeightValue } from './importers/common.js';
 export { fromKerasGRU, type KerasExportLayout, type KerasExportOptions, type KerasGRUOptions, type KerasGRUWeights, toKerasGRU } from './importers/keras.js';
 export { type FromOnnxGRUOptions, fromOnnxGRU, type OnnxExportOptions, type OnnxGRUImport, type OnnxGRUWeights, type OnnxTensorInput, toOnnxGRUWeights } from './importers/onnx.js';
 export { fromPyTorchGRU, fromPyTorchGRUCell, type PyTorchGRUCellOptions, type PyTorchGRUOptions, toPyTorchGRU, toPyTorchGRUCell } from './importers/pytorch.js';

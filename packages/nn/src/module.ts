@@ -1,6 +1,26 @@
 import { Variable } from '@wgru/autograd';
 import { describeValue } from './checks.js';
-import { assign, shapeString, type Tensor, Tensor as TensorClass, tensorOn } from '@wgru/tensor';
+import { assign, CpuStorage, contiguousStrides, shapeString, type Tensor, Tensor as TensorClass, tensorOn, type TypedArray } from '@wgru/tensor';
+
+/** A key as error messages show it. */
+const quote = (k: string): string => `'${k}'`;
+
+/** Throws, naming the key and the position (row-major), at the first NaN or ±Infinity of `t`'s view of `src`. */
+function checkFinite(key: string, src: TypedArray, t: Pick<Tensor, 'shape' | 'strides' | 'offset' | 'size'>): void {
+  const { shape, strides, offset, size } = t;
+  const index = new Array<number>(shape.length).fill(0);
+  for (let k = 0, at = offset; k < size; k++) {
+    const x = src[at] as number;
+    if (!Number.isFinite(x)) throw new Error(`loadStateDict: '${key}' holds a non-finite value (${x}) at position ${k}`);
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      at += strides[axis] as number;
+      index[axis] = (index[axis] as number) + 1;
+      if ((index[axis] as number) < (shape[axis] as number)) break;
+      at -= (strides[axis] as number) * (shape[axis] as number);
+      index[axis] = 0;
+    }
+  }
+}
 
 /** A trainable Variable: `requiresGrad` is true. Modules find their parameters by this type. */
 export class Parameter extends Variable {
@@ -35,7 +55,11 @@ export abstract class Module {
     const out: Array<[string, Module]> = [];
     for (const [key, v] of Object.entries(this)) {
       if (v instanceof Module) out.push([key, v]);
-      else if (Array.isArray(v)) v.forEach((m, i) => m instanceof Module && out.push([`${key}.${i}`, m]));
+      else if (Array.isArray(v)) {
+        v.forEach((m, i) => {
+          if (m instanceof Module) out.push([`${key}.${i}`, m]);
+        });
+      }
     }
     return out;
   }
@@ -73,15 +97,19 @@ export abstract class Module {
    * entries are checked before any parameter is written.
    */
   loadStateDict(dict: Record<string, Tensor | Float32Array>, opts: { strict?: boolean } = {}): void {
-    if (dict === null || typeof dict !== 'object') throw new Error('loadStateDict: dict must be an object of Tensors or Float32Arrays');
+    if (dict === null || typeof dict !== 'object' || Array.isArray(dict) || dict instanceof TensorClass) {
+      throw new Error(`loadStateDict: dict must be an object of Tensors or Float32Arrays by parameter name, got ${describeValue(dict)}`);
+    }
+    if (opts === null || typeof opts !== 'object') throw new Error(`loadStateDict: options must be an object, got ${describeValue(opts)}`);
     for (const k of Object.keys(opts)) if (k !== 'strict') throw new Error(`loadStateDict: unknown option '${k}'`);
     const strict = opts.strict ?? true;
+    if (typeof strict !== 'boolean') throw new Error(`loadStateDict: strict must be true or false, got ${describeValue(strict)}`);
     const params = new Map(this.namedParameters());
-    const missing = [...params.keys()].filter((k) => !(k in dict));
+    const missing = [...params.keys()].filter((k) => !Object.hasOwn(dict, k));
     const unexpected = Object.keys(dict).filter((k) => !params.has(k));
     if (strict && (missing.length > 0 || unexpected.length > 0)) {
       throw new Error(
-        `loadStateDict: ${[missing.length ? `missing keys: ${missing.join(', ')}` : '', unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : ''].filter(Boolean).join('; ')}`,
+        `loadStateDict: ${[missing.length ? `missing keys: ${missing.map((k) => `${quote(k)} ${shapeString((params.get(k) as Parameter).shape)}`).join(', ')}` : '', unexpected.length ? `unexpected keys: ${unexpected.map(quote).join(', ')}` : ''].filter(Boolean).join('; ')} (the module's keys: ${[...params.keys()].map(quote).join(', ')})`,
       );
     }
     const writes: Array<[Parameter, Tensor | Float32Array]> = [];
@@ -89,9 +117,20 @@ export abstract class Module {
       const p = params.get(key);
       if (!p) continue;
       if (value instanceof TensorClass) {
+        if (value.disposed) throw new Error(`loadStateDict: '${key}' is a Tensor ${shapeString(value.shape)} that was already disposed`);
         if (value.rank !== p.rank || value.shape.some((d, i) => d !== p.shape[i])) {
           throw new Error(`loadStateDict: '${key}' has shape ${shapeString(value.shape)} but the parameter has shape ${shapeString(p.shape)}`);
         }
+        if (value.backend !== p.value.backend) {
+          throw new Error(`loadStateDict: '${key}' lives on the ${value.backend.info.name} backend, the parameter on ${p.value.backend.info.name}; pass its values (await t.data()) instead`);
+        }
+        if (value.dtype === 'int32') throw new Error(`loadStateDict: '${key}' is an int32 Tensor ${shapeString(value.shape)}; parameters take float values`);
+        // Values known on the host (the CPU backend's, or those loadSafetensors decoded) are
+        // checked here; other WebGPU tensors would need an asynchronous read, so they load as
+        // they are (pass a Float32Array to have them checked).
+        const known = value.hostValues;
+        if (known !== undefined) checkFinite(key, known, { shape: value.shape, strides: contiguousStrides(value.shape), offset: 0, size: value.size });
+        else if (value.storage instanceof CpuStorage) checkFinite(key, value.storage.array, value);
       } else if (value instanceof Float32Array) {
         if (value.length !== p.size) {
           throw new Error(`loadStateDict: '${key}' has ${value.length} values but the parameter has shape ${shapeString(p.shape)} (${p.size} values)`);
@@ -106,7 +145,6 @@ export abstract class Module {
     }
     for (const [p, value] of writes) {
       const src = value instanceof TensorClass ? value : tensorOn(p.value.backend, value, p.shape, 'float32');
-      if (src.backend !== p.value.backend) throw new Error('loadStateDict: tensors must live on the parameter\'s backend');
       assign(p.value, src);
       if (src !== value) src.dispose();
     }

@@ -112,12 +112,12 @@ forEachBackend('memory over a long training run', (name) => {
     const { x, y } = batches(11)();
     const run = () => lossFn.forward(model.head.forward(model.gru.forward(model.embed.forward(x)).output.reshape([T * B, H])), y);
     run().backward(); // warm the constant cache
-    model.parameters().forEach((p) => p.zeroGrad());
+    for (const p of model.parameters()) p.zeroGrad();
     const before = memory();
     const loss = run();
     const beforeBackward = await loss.item();
     loss.backward();
-    model.parameters().forEach((p) => p.zeroGrad());
+    for (const p of model.parameters()) p.zeroGrad();
     expect(memory()).toEqual(before);
     expect(await loss.item()).toBe(beforeBackward);
     expect(Array.from(await loss.data())).toEqual([beforeBackward]);
@@ -163,7 +163,7 @@ forEachBackend('memory over a long training run', (name) => {
     const late = model.gru.forward(model.embed.forward(x));
     new CrossEntropyLoss().forward(model.head.forward(late.output.reshape([T * B, H])), y).backward();
     expect(() => late.hN).toThrow(/GRU\.forward: the final states \(hN\) were first read after backward\(\)/);
-    model.parameters().forEach((p) => p.zeroGrad());
+    for (const p of model.parameters()) p.zeroGrad();
   });
 
   it('`using` disposes Variables, Modules and optimizers at the end of a block', () => {

@@ -102,7 +102,7 @@ export function lineChart(o: LineChartOptions): string {
     body.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="1.8"${dash}/>`);
     // legend entry
     const ly = m.top + 16 + 18 * i;
-    const lx = W - m.right - 190;
+    const lx = W - m.right - 44 - 7 * Math.max(...o.series.map((t) => t.name.length));
     body.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 24}" y2="${ly - 4}" stroke="${color}" stroke-width="2.5"${dash}/>`);
     body.push(text(lx + 30, ly, s.name));
   });

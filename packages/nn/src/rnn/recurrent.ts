@@ -2,7 +2,7 @@ import { concat, isGradEnabled, releaseShared, sharedConstant, stack, transientC
 import { assign, empty, permute, reshape, shapeString, slice, tensorOn, type Tensor } from '@wgru/tensor';
 import { expectVariable } from '../checks.js';
 import { Dropout } from '../layers/activation.js';
-import { Module } from '../module.js';
+import type { Module } from '../module.js';
 
 /**
  * One direction of one layer of a recurrent network, as the shared driver sees it. The state is a

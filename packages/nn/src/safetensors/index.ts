@@ -101,7 +101,11 @@ export function loadSafetensors(bytes: Uint8Array, opts: LoadSafetensorsOptions 
     for (const [key, raw] of Object.entries(tensors)) {
       const dtype: DType = raw.dtype === 'float64' && !backend.supports('float64') ? 'float32' : raw.dtype;
       const data = dtype === raw.dtype ? raw.data : Float32Array.from(raw.data);
-      defineOwn(out, key, tensorOn(backend, data, raw.shape, dtype));
+      const t = tensorOn(backend, data, raw.shape, dtype);
+      // The decoded values stay known on the host (they were read from the file anyway), so that
+      // `loadStateDict` can refuse a NaN or Infinity in them on every backend, at the call.
+      t.hostValues = data;
+      defineOwn(out, key, t);
     }
   } catch (e) {
     for (const t of Object.values(out)) t.dispose();

@@ -261,15 +261,19 @@ function choose(g: Geometry, device: MatmulDevice): MatmulPlan {
 const pow2ceil = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
 /**
- * A workgroup of 64 invocations shaped to the output: no taller or wider than the matrix needs
- * (a tile row or column past the edge would only recompute clamped copies of the last one).
+ * A workgroup of 64 invocations shaped to the output: 8 x 8, made flatter or narrower where the
+ * matrix has fewer tile rows or columns than that (those past the edge would only recompute
+ * clamped copies of the last one). Always 64 invocations, so that few pipelines are compiled.
  */
 function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: number } {
   const wantY = pow2ceil(Math.ceil(g.M / TM));
   const wantX = pow2ceil(Math.ceil(g.N / (4 * TN)));
   let WY = Math.min(8, wantY);
-  const WX = Math.min(64 / WY, wantX);
-  if (WX * WY < 64) WY = Math.min(wantY, 64 / WX);
+  let WX = 64 / WY;
+  if (WX > wantX) {
+    WX = wantX;
+    WY = 64 / WX;
+  }
   return { WX, WY };
 }
 
