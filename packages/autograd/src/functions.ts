@@ -36,7 +36,7 @@ const constants = new Map<string, Tensor>();
 const backendIds = new WeakMap<Backend, number>();
 let lastBackendId = 0;
 
-function constant(value: number, like: Variable): Variable {
+function constant(value: number, like: Variable, op: string): Variable {
   const backend = like.value.backend;
   let id = backendIds.get(backend);
   if (id === undefined) {
@@ -48,7 +48,9 @@ function constant(value: number, like: Variable): Variable {
   const key = `${id}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
   let t = constants.get(key);
   if (t === undefined || t.disposed) {
-    t = T.keep(T.tensorOn(backend, [value], [], dtype)); // outlives any tidy scope
+    // Made by `op` (so that a lost device or a failed batch is reported as that op's error).
+    t = T.keep(T.empty(backend, [], dtype, op)); // outlives any tidy scope
+    T.assign(t, value);
     if (constants.size > 512) {
       // Forget the oldest; graphs still holding it keep its storage alive through their handles.
       const [oldKey, old] = constants.entries().next().value as [string, Tensor];
@@ -80,8 +82,8 @@ function operands(op: string, a: VariableLike, b: VariableLike): [Variable, Vari
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a Variable`);
   if (typeof a !== 'number') check(op, 'a', a);
   if (typeof b !== 'number') check(op, 'b', b);
-  const x = typeof a === 'number' ? constant(a, b as Variable) : a;
-  const y = typeof b === 'number' ? constant(b, x) : b;
+  const x = typeof a === 'number' ? constant(a, b as Variable, op) : a;
+  const y = typeof b === 'number' ? constant(b, x, op) : b;
   return [x, y];
 }
 
@@ -116,7 +118,7 @@ export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike)
   // A Tensor mask is shared, not taken over: the caller still owns (and may dispose) it.
   const c = cond instanceof Variable ? cond : transientConstant(cond.share());
   // Two numbers are allowed here: the mask says where (and on which backend) they go.
-  const [x, y] = typeof a === 'number' && typeof b === 'number' ? [constant(a, c), constant(b, c)] : operands('where', a, b);
+  const [x, y] = typeof a === 'number' && typeof b === 'number' ? [constant(a, c, 'where'), constant(b, c, 'where')] : operands('where', a, b);
   return apply('where', [c, x, y], null, ([m, p, q]) => T.where(m as Tensor, p as Tensor, q as Tensor));
 }
 

@@ -3,7 +3,7 @@ import type { DType } from '../dtype.js';
 import { type Expr, exprConsts, exprKey } from '../expr.js';
 import { WGSL_PRELUDE } from '../ops/table.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl, wgslType } from './kernels/common.js';
-import { wgslOf, writeConsts } from './kernels/map.js';
+import { wgslOf, writeConsts } from './kernels/expr.js';
 
 /**
  * Automatic elementwise fusion. Elementwise ops are not dispatched one by one: they wait in an
