@@ -7,22 +7,25 @@
  *   pnpm bench --quick             fewer sizes and runs (a smoke run)
  *   pnpm bench --json              the raw figures as JSON on stdout instead of tables
  *   pnpm bench --no-tfjs           without TensorFlow.js
+ *   pnpm bench --only=matmul --sizes=512,1024 --no-gru   matmul at chosen square sizes only
  *
  * A benchmark is a `Benchmark` (see lib.ts) in its own `*.bench.ts` file, listed below.
  * @module
  */
 import { backend, shutdown } from '@wgru/tensor';
 import { type Benchmark, type BenchOptions, type BenchResult, formatTable } from './lib.js';
+import { generateBench } from './generate.bench.js';
+import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
 
-const benchmarks: Benchmark[] = [matmulBench];
+const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench];
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
   const args: Record<string, string> = {};
   for (const a of argv) {
     if (a === '--') continue;
     const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    if (!m) throw new Error(`bench: unexpected argument '${a}' (try --only=NAME, --quick, --json, --no-tfjs)`);
+    if (!m) throw new Error(`bench: unexpected argument '${a}' (try --only=NAME, --quick, --json, --no-tfjs, --sizes=256,512, --no-gru)`);
     args[m[1] as string] = m[2] ?? 'true';
   }
   const only = args.only ? args.only.split(',') : null;

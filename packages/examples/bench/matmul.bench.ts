@@ -19,15 +19,17 @@ interface Shape {
 type Impl = 'wgru-webgpu' | 'tfjs-webgpu' | 'wgru-cpu' | 'tfjs-cpu' | 'js-loop';
 const IMPLS: Impl[] = ['wgru-webgpu', 'tfjs-webgpu', 'wgru-cpu', 'tfjs-cpu', 'js-loop'];
 
-function shapes(quick: boolean): Shape[] {
-  const squares = (quick ? [256, 512] : [256, 512, 1024]).map((s) => ({ label: `${s}x${s} @ ${s}x${s}`, m: s, k: s, n: s }));
+/** The shapes timed: squares (`--sizes=256,512` to choose), then the GRU's (unless `--no-gru`). */
+function shapes(opts: BenchOptions): Shape[] {
+  const sizes = opts.args.sizes ? opts.args.sizes.split(',').map(Number) : opts.quick ? [256, 512] : [256, 512, 1024];
+  const squares = sizes.map((s) => ({ label: `${s}x${s} @ ${s}x${s}`, m: s, k: s, n: s }));
   const gru: Shape[] = [
     { label: 'gen 1x256 @ 256x768', m: 1, k: 256, n: 768 },
     { label: 'h@U 32x128 @ 128x384', m: 32, k: 128, n: 384 },
     { label: 'h@U 64x256 @ 256x768', m: 64, k: 256, n: 768 },
     { label: 'x@W 2048x64 @ 64x384', m: 2048, k: 64, n: 384 },
   ];
-  return [...squares, ...gru];
+  return opts.args['no-gru'] === 'true' ? squares : [...squares, ...gru];
 }
 
 /** The i-k-j loop over Float32Array rows: the simplest fast JavaScript matmul. */
@@ -78,7 +80,7 @@ export const matmulBench: Benchmark = {
   description: 'float32 matmul GFLOP/s, wgru vs TensorFlow.js on the same adapter',
   async run(opts) {
     const tf = opts.noTfjs ? null : await loadTfjs(opts.log);
-    const list = shapes(opts.quick);
+    const list = shapes(opts);
     // Median ms per implementation and shape.
     const ms = new Map<Impl, (number | null)[]>(IMPLS.map((i) => [i, list.map(() => null)]));
     const record = (impl: Impl, i: number, t: number) => {

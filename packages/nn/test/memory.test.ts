@@ -12,9 +12,9 @@
  * `CrossEntropyLoss.forward` upload them for the one step and the graph frees them. (A Tensor the
  * user makes is the user's, as everywhere in the library: dispose it, or make it with `using`.)
  */
-import { variable } from '@wgru/autograd';
-import { Adam, CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
-import { flush, manualSeed, memory, setBackend } from '@wgru/tensor';
+import { noGrad, variable } from '@wgru/autograd';
+import { Adam, CrossEntropyLoss, Embedding, GRU, GRUCell, Linear } from '@wgru/nn';
+import { flush, manualSeed, memory, setBackend, tidy } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 
@@ -148,6 +148,28 @@ forEachBackend('memory over a long training run', (name) => {
     await step();
     const before = memory();
     for (let i = 0; i < 5; i++) expect(Number.isFinite(await step())).toBe(true);
+    const after = memory();
+    expect(after.liveTensors).toBe(before.liveTensors);
+    expect(after.bytesInUse).toBe(before.bytesInUse);
+  });
+
+  it('GRUCell.forward without h: its zero state goes with the graph; inference inside tidy leaves nothing', () => {
+    using cell = new GRUCell({ inputSize: E, hiddenSize: H, seed: 8 });
+    using x = variable(new Float32Array(B * E).fill(0.3), { shape: [B, E] });
+    const once = (): void => {
+      const h = cell.forward(x).sum();
+      h.backward();
+      cell.zeroGrad();
+      // Without a tape nothing frees intermediates: `tidy` is the scope for that.
+      tidy(() => {
+        noGrad(() => cell.forward(x));
+      });
+    };
+    once();
+    flush();
+    const before = memory();
+    once();
+    flush();
     const after = memory();
     expect(after.liveTensors).toBe(before.liveTensors);
     expect(after.bytesInUse).toBe(before.bytesInUse);

@@ -153,3 +153,15 @@ describe('safetensors argument checks', () => {
     expect(x.dtype).toBe('float64');
   });
 });
+
+describe('loadSafetensors from a Node Buffer', () => {
+  it('reads a file read with readFileSync (a view into a pooled buffer) correctly', async () => {
+    const { Buffer } = await import('node:buffer');
+    const bytes = encodeSafetensors({ w: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } });
+    // Small Buffers share Node's pool: the file's bytes sit at an offset inside a larger ArrayBuffer.
+    const pooled = Buffer.from(bytes);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(bytes.length);
+    const w = loadSafetensors(pooled).w!;
+    expect(Array.from(await w.data())).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});

@@ -170,7 +170,6 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     ctx.log(`\nsample at temperature ${temperature}:\n${await sample(model, vocab, 'Alice ', 240, temperature, random)}`);
   }
 
-  const steps = trainCurve.map((_, i) => i + 1);
   const files = [
     ctx.writeText(
       'loss.svg',
@@ -179,7 +178,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         xLabel: 'training step',
         yLabel: 'cross-entropy (nats/char)',
         series: [
-          { name: 'train (smoothed, dropout on)', x: steps, y: trainCurve },
+          { name: 'train (smoothed, dropout on)', y: trainCurve },
           { name: 'validation', x: validCurve.map((v) => v.step), y: validCurve.map((v) => v.loss) },
           { name: 'unigram baseline', x: [1, ctx.steps], y: [unigram, unigram], dashed: true, color: '#777' },
         ],

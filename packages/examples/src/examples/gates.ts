@@ -126,7 +126,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const sample = makeBatch(1, random);
   const { z, r, h } = gatesOf(model, sample.x);
   const hGRU = tidy(() => noGrad(() => model.gru.forward(variable(sample.x)).hN.value));
-  const [h1, h2] = [await (h[T - 1] as Tensor).data(), await hGRU.data()];
+  const [h1, h2] = [await h[T - 1].data(), await hGRU.data()];
   ctx.log(`step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`);
   const rows = async (gates: Tensor[]) => {
     const perStep = await Promise.all(gates.map((t) => t.data()));
@@ -143,7 +143,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     ctx.writeText(
       'gates.svg',
       heatmap({
-        title: `GRU gates while recalling "${sample.text[0]?.[0]}" across ${DISTRACTORS} distractors`,
+        title: `GRU gates while recalling "${sample.text[0][0]}" across ${DISTRACTORS} distractors`,
         panels: [
           { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u]) },
           { title: 'reset gate r_t  (how much of h_{t-1} the candidate sees)', values: order.map((u) => rRows[u]) },
@@ -155,7 +155,18 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         cell: 14,
       }),
     ),
-    ctx.writeText('loss.svg', lineChart({ title: 'gates: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats)', series: [{ name: 'train', y: losses }, { name: 'chance (ln 4)', x: [0, losses.length - 1], y: [Math.log(4), Math.log(4)], dashed: true, color: '#777' }] })),
+    ctx.writeText(
+      'loss.svg',
+      lineChart({
+        title: 'gates: training loss',
+        xLabel: 'step',
+        yLabel: 'cross-entropy (nats)',
+        series: [
+          { name: 'train', y: losses },
+          { name: 'chance (ln 4)', x: [1, losses.length], y: [Math.log(4), Math.log(4)], dashed: true, color: '#777' },
+        ],
+      }),
+    ),
     await ctx.saveCheckpoint('gates.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);

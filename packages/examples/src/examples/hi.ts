@@ -52,7 +52,7 @@ async function predict(model: HiModel, x: Variable, target: string): Promise<str
   const answer = Array.from(await best.data(), (i) => VOCAB[i]).join('');
   probs.dispose();
   best.dispose();
-  const pTarget = [...target].map((ch, t) => `p(${ch})=${(p[t * VOCAB.length + VOCAB.indexOf(ch)]).toFixed(3)}`);
+  const pTarget = [...target].map((ch, t) => `p(${ch})=${p[t * VOCAB.length + VOCAB.indexOf(ch)].toFixed(3)}`);
   return `"hi" -> "${answer}"   (${pTarget.join(', ')})`;
 }
 
@@ -92,7 +92,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
 
   ctx.log(`after training:  ${await predict(model, x, 'ih')}`);
   const after = { W: await gateBlocks(cell.W), U: await gateBlocks(cell.U) };
-  const moved = (m: 'W' | 'U') => ['z', 'r', 'h'].map((g, i) => `${m}_${g} ${distance(before[m][i] as Float32Array, after[m][i] as Float32Array).toFixed(3)}`);
+  const moved = (m: 'W' | 'U') => ['z', 'r', 'h'].map((g, i) => `${m}_${g} ${distance(before[m][i], after[m][i]).toFixed(3)}`);
   ctx.log(`how far each gate's weights moved (L2): ${[...moved('W'), ...moved('U')].join(', ')}`);
 
   const files = [

@@ -178,10 +178,10 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     ctx.writeText(
       'accuracy.svg',
       lineChart({
-        title: 'seq2seq: exact match on unseen dates, greedy decoding (200 while training, 500 at the end)',
+        title: 'seq2seq: exact match on unseen dates, greedy decoding',
         xLabel: 'step',
         yLabel: 'accuracy (%)',
-        series: [{ name: 'test', x: accCurve.map((a) => a.step), y: accCurve.map((a) => a.acc * 100) }],
+        series: [{ name: '200 test dates (500 at the end)', x: accCurve.map((a) => a.step), y: accCurve.map((a) => a.acc * 100) }],
       }),
     ),
     await ctx.saveCheckpoint('seq2seq.safetensors', model),

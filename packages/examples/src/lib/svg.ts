@@ -7,7 +7,7 @@
 /** One line of a line chart. */
 export interface Series {
   name: string;
-  /** x values (default 0, 1, 2, ...). */
+  /** x values (default 1, 2, 3, ...: step numbers). */
   x?: readonly number[];
   y: readonly number[];
   color?: string;
@@ -68,7 +68,7 @@ export function lineChart(o: LineChartOptions): string {
   const W = o.width ?? 720;
   const H = o.height ?? 420;
   const m = { left: 70, right: 20, top: 40, bottom: 55 };
-  const xsOf = (s: Series): readonly number[] => s.x ?? s.y.map((_, i) => i);
+  const xsOf = (s: Series): readonly number[] => s.x ?? s.y.map((_, i) => i + 1);
   const finite = (vs: readonly number[]) => vs.filter(Number.isFinite);
   const allX = finite(o.series.flatMap((s) => [...xsOf(s)]));
   const allY = finite(o.series.flatMap((s) => [...s.y]));

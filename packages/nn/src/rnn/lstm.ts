@@ -1,8 +1,8 @@
-import { internal, type Variable, variable } from '@wgru/autograd';
-import { assign, empty, shapeString } from '@wgru/tensor';
+import { internal, releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
+import { assign, empty, shapeString, type Tensor } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
 
 export interface LSTMCellOptions extends InitOptions {
   inputSize: number;
@@ -109,10 +109,18 @@ export class LSTMCell extends Module implements RecurrentCell {
         );
       }
     }
-    const h0 = state?.h ?? zeroState(x, B, this.hiddenSize);
-    const c0 = state?.c ?? zeroState(x, B, this.hiddenSize);
-    const [h, c] = this.step(this.project(x), [h0, c0]) as [Variable, Variable];
-    return { h, c };
+    // Zero states made here are freed with the ops that read them (or at once, with no graph).
+    const h0 = state?.h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
+    const c0 = state?.c ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
+    try {
+      const [h, c] = this.step(this.project(x), [h0, c0]) as [Variable, Variable];
+      return { h, c };
+    } finally {
+      if (state === undefined) {
+        releaseShared(h0);
+        releaseShared(c0);
+      }
+    }
   }
 }
 
@@ -135,10 +143,10 @@ export interface LSTMResult {
 }
 
 /** A zero Variable of `like`'s shape, backend and dtype. */
-function zerosLike(like: Variable): Variable {
+function zerosLike(like: Variable): Tensor {
   const z = empty(like.value.backend, like.shape, like.dtype);
   assign(z, 0);
-  return variable(z);
+  return z;
 }
 
 /**
@@ -210,15 +218,34 @@ export class LSTM extends Module {
       throw new Error(`LSTM.forward: h0 ${shapeString(h0.shape)} and c0 ${shapeString(c0.shape)} must have the same shape`);
     }
     // The driver takes all initial states or none: a missing one of the pair is zeros.
-    const states = h0 || c0 ? [h0 ?? zerosLike(c0 as Variable), c0 ?? zerosLike(h0 as Variable)] : undefined;
+    const zeros = (like: Variable) => sharedConstant(zerosLike(like));
+    const made: Variable[] = [];
+    const fill = (v: Variable | undefined, like: Variable | undefined) => {
+      if (v) return v;
+      const z = zeros(like as Variable);
+      made.push(z);
+      return z;
+    };
+    const states = h0 || c0 ? [fill(h0, c0), fill(c0, h0)] : undefined;
     const D = this.bidirectional ? 2 : 1;
     const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const { output, states: finals } = runRecurrent('LSTM', cells, x, states, {
+    const r = runRecurrent('LSTM', cells, x, states, {
       batchFirst: this.batchFirst,
       dropout: this.dropout,
       training: this.training,
       lengths: opts.lengths,
     });
-    return { output, hN: finals[0] as Variable, cN: finals[1] as Variable };
+    // A zero state made here is held by the ops that read it from now on.
+    for (const z of made) releaseShared(z);
+    // The final states are made when first read (reading them after backward() is an error).
+    return {
+      output: r.output,
+      get hN(): Variable {
+        return r.states[0] as Variable;
+      },
+      get cN(): Variable {
+        return r.states[1] as Variable;
+      },
+    };
   }
 }

@@ -1,8 +1,8 @@
-import type { Variable } from '@wgru/autograd';
+import { releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
 import { shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroState } from './recurrent.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
 
 export interface RNNCellOptions extends InitOptions {
   inputSize: number;
@@ -71,8 +71,13 @@ export class RNNCell extends Module implements RecurrentCell {
     if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
       throw new Error(`RNNCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
     }
-    const h0 = h ?? zeroState(x, B, this.hiddenSize);
-    return this.step(this.project(x), [h0])[0] as Variable;
+    // A zero state made here is freed with the ops that read it (or at once, with no graph).
+    const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
+    try {
+      return this.step(this.project(x), [h0])[0] as Variable;
+    } finally {
+      if (h === undefined) releaseShared(h0);
+    }
   }
 }
 
@@ -139,12 +144,18 @@ export class RNN extends Module {
     for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`RNN.forward: unknown option '${k}'`);
     const D = this.bidirectional ? 2 : 1;
     const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const { output, states } = runRecurrent('RNN', cells, x, h0 ? [h0] : undefined, {
+    const r = runRecurrent('RNN', cells, x, h0 ? [h0] : undefined, {
       batchFirst: this.batchFirst,
       dropout: this.dropout,
       training: this.training,
       lengths: opts.lengths,
     });
-    return { output, hN: states[0] as Variable };
+    // hN is made when first read (reading it after backward() is an error).
+    return {
+      output: r.output,
+      get hN(): Variable {
+        return r.states[0] as Variable;
+      },
+    };
   }
 }

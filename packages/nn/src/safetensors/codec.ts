@@ -366,7 +366,8 @@ function readElements(
   // Native dtypes: copy the bytes as a block into a fresh buffer (aligned, whatever the offset
   // in the file was), then put them in host byte order (a no-op on little-endian hosts).
   const copy = (size: number): ArrayBuffer => {
-    const block = bytes.slice(start, dataStart + end);
+    // Uint8Array's own slice: a Node Buffer's slice is a view into Node's shared pool, not a copy.
+    const block = Uint8Array.prototype.slice.call(bytes, start, dataStart + end);
     toLittleEndian(block, size);
     return block.buffer;
   };

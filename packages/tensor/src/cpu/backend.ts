@@ -1,8 +1,8 @@
 import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage, View } from '../backend.js';
+import { CpuElementwise } from './elementwise.js';
 import { gruCellCpu } from './recurrent.js';
 import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
-import { binaryOps, unaryOps } from '../ops/table.js';
 import { normalFromBits, philox4x32, seedKey, uniformFromBits } from '../random/philox.js';
 import { forEachIndex } from './strided.js';
 
@@ -17,69 +17,6 @@ export class CpuStorage implements Storage {
 
 function arr(v: View): TypedArray {
   return (v.storage as CpuStorage).array;
-}
-
-/**
- * A constant as the dtype of its node holds it: `add(x, 0.1)` on float32 adds fround(0.1), as
- * the GPU does and as NumPy does with a Python float beside a float32 array.
- */
-function constantOf(value: number, dtype: DType): number {
-  if (dtype === 'float32') return Math.fround(value);
-  if (dtype === 'int32') return value | 0;
-  return value;
-}
-
-/**
- * Compiles an expression into a JavaScript closure over the current input values. Arithmetic is
- * float64, except on int32 nodes, which wrap like i32 (multiplication through Math.imul: a float64
- * product of two large int32s is not exact).
- */
-function evaluator(e: Expr): (x: readonly number[], consts: { i: number; list: number[] }) => number {
-  switch (e.kind) {
-    case 'input': {
-      const i = e.index;
-      return (x) => x[i] as number;
-    }
-    case 'const': {
-      const v = constantOf(e.value, e.dtype);
-      return () => v;
-    }
-    case 'unary': {
-      const f = unaryOps[e.op].cpu;
-      const a = evaluator(e.a);
-      if (e.dtype === 'int32') return (x, c) => f(a(x, c)) | 0;
-      return (x, c) => f(a(x, c));
-    }
-    case 'binary': {
-      const a = evaluator(e.a);
-      const b = evaluator(e.b);
-      if (e.dtype === 'int32') {
-        const f = e.op === 'mul' ? Math.imul : binaryOps[e.op].cpu;
-        return (x, c) => f(a(x, c), b(x, c)) | 0;
-      }
-      const f = binaryOps[e.op].cpu;
-      return (x, c) => f(a(x, c), b(x, c));
-    }
-    case 'where': {
-      const cond = evaluator(e.cond);
-      const a = evaluator(e.a);
-      const b = evaluator(e.b);
-      return (x, c) => (cond(x, c) !== 0 ? a(x, c) : b(x, c));
-    }
-    case 'cast': {
-      const a = evaluator(e.a);
-      if (e.dtype === 'int32') {
-        // float -> int truncates toward zero; NaN -> 0; saturates like WGSL's conversion
-        return (x, c) => {
-          const v = a(x, c);
-          if (Number.isNaN(v)) return 0;
-          return Math.trunc(Math.min(Math.max(v, -2147483648), 2147483520));
-        };
-      }
-      if (e.dtype === 'float32') return (x, c) => Math.fround(a(x, c));
-      return a;
-    }
-  }
 }
 
 /** An index along an axis of length `dim`: negative ones count from the end; -1 if out of range. */
@@ -98,6 +35,7 @@ export class CpuBackend implements Backend {
   readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
   readonly maxBufferBytes = Number.POSITIVE_INFINITY;
   private bytes = 0;
+  private readonly elementwise = new CpuElementwise();
 
   supports(_dtype: DType): boolean {
     return true;
@@ -133,24 +71,7 @@ export class CpuBackend implements Backend {
 
   map(expr: Expr, inputs: readonly View[], out: View): void {
     this.stats.dispatches++;
-    const f = evaluator(expr);
-    const srcs = inputs.map(arr);
-    const dst = arr(out);
-    const x = new Array<number>(inputs.length).fill(0);
-    const c = { i: 0, list: [] };
-    // Compute into a temporary first, so that an output that overlaps an input is still right.
-    let size = 1;
-    for (const d of out.shape) size *= d;
-    const tmp = new Float64Array(size);
-    forEachIndex(out.shape, inputs, (k, o) => {
-      for (let j = 0; j < srcs.length; j++) x[j] = (srcs[j] as TypedArray)[o[j] as number] as number;
-      tmp[k] = f(x, c);
-    });
-    const isInt = out.dtype === 'int32';
-    forEachIndex(out.shape, [out], (k, o) => {
-      const v = tmp[k] as number;
-      dst[o[0] as number] = isInt ? (Number.isNaN(v) ? 0 : v) : v;
-    });
+    this.elementwise.map(expr, inputs, out);
   }
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
