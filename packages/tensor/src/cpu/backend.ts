@@ -1,5 +1,6 @@
 import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage, View } from '../backend.js';
 import { CpuElementwise } from './elementwise.js';
+import { matmulFloat } from './matmul.js';
 import { gruCellCpu } from './recurrent.js';
 import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
@@ -152,14 +153,21 @@ export class CpuBackend implements Backend {
     const isInt = out.dtype === 'int32';
     forEachIndex(batchShape, views, (_, o) => {
       const [oa, ob, oc] = o as [number, number, number];
+      if (!isInt) {
+        matmulFloat(
+          { array: A, offset: oa, rowStride: sam, colStride: sak },
+          { array: B, offset: ob, rowStride: sbk, colStride: sbn },
+          { array: C, offset: oc, rowStride: som, colStride: son },
+          m, k, n, row,
+        );
+        return;
+      }
       for (let i = 0; i < m; i++) {
         row.fill(0);
         for (let p = 0; p < k; p++) {
-          // No shortcut for av === 0: 0 * Inf and 0 * NaN must still give NaN.
           const av = A[oa + i * sam + p * sak] as number;
           const bo = ob + p * sbk;
-          if (isInt) for (let j = 0; j < n; j++) row[j] = ((row[j] as number) + Math.imul(av, B[bo + j * sbn] as number)) | 0;
-          else for (let j = 0; j < n; j++) row[j] = (row[j] as number) + av * (B[bo + j * sbn] as number);
+          for (let j = 0; j < n; j++) row[j] = ((row[j] as number) + Math.imul(av, B[bo + j * sbn] as number)) | 0;
         }
         for (let j = 0; j < n; j++) C[oc + i * som + j * son] = row[j] as number;
       }
