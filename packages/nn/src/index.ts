@@ -32,3 +32,4 @@ export { type FromOnnxGRUOptions, fromOnnxGRU, type OnnxExportOptions, type Onnx
 export { fromPyTorchGRU, fromPyTorchGRUCell, type PyTorchGRUCellOptions, type PyTorchGRUOptions, toPyTorchGRU, toPyTorchGRUCell } from './importers/pytorch.js';
 export { LSTM, LSTMCell, type LSTMCellOptions, type LSTMInitialState, type LSTMOptions, type LSTMResult, type LSTMState } from './rnn/lstm.js';
 export { RNN, RNNCell, type RNNCellOptions, type RNNOptions } from './rnn/rnn.js';
+export { type CellSpec, RecurrentLayer } from './rnn/layer.js';

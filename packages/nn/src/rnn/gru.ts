@@ -3,7 +3,8 @@ import { gruCell, shapeString } from '@wgru/tensor';
 import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
+import { RecurrentLayer } from './layer.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface GRUCellOptions extends InitOptions {
   inputSize: number;
@@ -149,49 +150,12 @@ export interface GRUOptions extends RecurrentOptions, InitOptions {
  * const { output, hN } = gru.forward(x);   // x [T, B, 8] -> output [T, B, 16], hN [2, B, 16]
  * ```
  */
-export class GRU extends Module {
-  readonly inputSize: number;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  readonly batchFirst: boolean;
-  readonly dropout: number;
+export class GRU extends RecurrentLayer<GRUCell> {
   readonly resetAfter: boolean;
 
   constructor(opts: GRUOptions) {
-    super();
-    const o = checkRecurrentOptions('GRU', opts, ['resetAfter']);
-    this.inputSize = o.inputSize;
-    this.hiddenSize = o.hiddenSize;
-    this.numLayers = o.numLayers;
-    this.bidirectional = o.bidirectional;
-    this.batchFirst = o.batchFirst;
-    this.dropout = o.dropout;
+    super('GRU', opts, ['resetAfter'], (spec) => new GRUCell({ ...spec, resetAfter: opts.resetAfter ?? false }));
     this.resetAfter = opts.resetAfter ?? false;
-    const D = o.bidirectional ? 2 : 1;
-    for (let k = 0; k < o.numLayers; k++) {
-      for (let d = 0; d < D; d++) {
-        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
-        const cell = new GRUCell({
-          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
-          hiddenSize: o.hiddenSize,
-          bias: o.bias,
-          resetAfter: this.resetAfter,
-          ...(seed === undefined ? {} : { seed }),
-          ...(opts.backend ? { backend: opts.backend } : {}),
-          ...(opts.dtype ? { dtype: opts.dtype } : {}),
-        });
-        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
-        (this as unknown as Record<string, GRUCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
-      }
-    }
-  }
-
-  /** The cell of layer k, direction d (0 forward, 1 reverse). */
-  cell(k: number, d = 0): GRUCell {
-    const c = (this as unknown as Record<string, GRUCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
-    if (!c) throw new Error(`GRU.cell: no layer ${k} direction ${d}`);
-    return c;
   }
 
   /**
@@ -201,15 +165,7 @@ export class GRU extends Module {
    * it before `backward()` frees the graph.
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
-    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`GRU.forward: unknown option '${k}'`);
-    const D = this.bidirectional ? 2 : 1;
-    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const r = runRecurrent('GRU', cells, x, h0 ? [h0] : undefined, {
-      batchFirst: this.batchFirst,
-      dropout: this.dropout,
-      training: this.training,
-      lengths: opts.lengths,
-    });
+    const r = this.run(x, h0 ? [h0] : undefined, opts);
     return {
       output: r.output,
       get hN(): Variable {

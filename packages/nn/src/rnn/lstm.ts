@@ -2,7 +2,8 @@ import { internal, releaseShared, sharedConstant, type Variable } from '@wgru/au
 import { assign, empty, shapeString, type Tensor } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
+import { RecurrentLayer } from './layer.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface LSTMCellOptions extends InitOptions {
   inputSize: number;
@@ -162,46 +163,9 @@ function zerosLike(like: Variable): Tensor {
  * const next = lstm.forward(x2, { h0: hN, c0: cN });   // carry the state on
  * ```
  */
-export class LSTM extends Module {
-  readonly inputSize: number;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  readonly batchFirst: boolean;
-  readonly dropout: number;
-
+export class LSTM extends RecurrentLayer<LSTMCell> {
   constructor(opts: LSTMOptions) {
-    super();
-    const o = checkRecurrentOptions('LSTM', opts);
-    this.inputSize = o.inputSize;
-    this.hiddenSize = o.hiddenSize;
-    this.numLayers = o.numLayers;
-    this.bidirectional = o.bidirectional;
-    this.batchFirst = o.batchFirst;
-    this.dropout = o.dropout;
-    const D = o.bidirectional ? 2 : 1;
-    for (let k = 0; k < o.numLayers; k++) {
-      for (let d = 0; d < D; d++) {
-        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
-        const cell = new LSTMCell({
-          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
-          hiddenSize: o.hiddenSize,
-          bias: o.bias,
-          ...(seed === undefined ? {} : { seed }),
-          ...(opts.backend ? { backend: opts.backend } : {}),
-          ...(opts.dtype ? { dtype: opts.dtype } : {}),
-        });
-        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
-        (this as unknown as Record<string, LSTMCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
-      }
-    }
-  }
-
-  /** The cell of layer k, direction d (0 forward, 1 reverse). */
-  cell(k: number, d = 0): LSTMCell {
-    const c = (this as unknown as Record<string, LSTMCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
-    if (!c) throw new Error(`LSTM.cell: no layer ${k} direction ${d}`);
-    return c;
+    super('LSTM', opts, [], (spec) => new LSTMCell(spec));
   }
 
   /**
@@ -210,7 +174,6 @@ export class LSTM extends Module {
    * (or [B, T, D·H]), hN and cN [numLayers·D, B, H].
    */
   forward(x: Variable, init: LSTMInitialState = {}, opts: { lengths?: Int32Array } = {}): LSTMResult {
-    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`LSTM.forward: unknown option '${k}'`);
     if (init === null || typeof init !== 'object') throw new Error('LSTM.forward: init must be an object { h0?, c0? }');
     for (const k of Object.keys(init)) if (k !== 'h0' && k !== 'c0') throw new Error(`LSTM.forward: unknown initial state '${k}' (expected h0 and c0)`);
     const { h0, c0 } = init;
@@ -227,14 +190,7 @@ export class LSTM extends Module {
       return z;
     };
     const states = h0 || c0 ? [fill(h0, c0), fill(c0, h0)] : undefined;
-    const D = this.bidirectional ? 2 : 1;
-    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const r = runRecurrent('LSTM', cells, x, states, {
-      batchFirst: this.batchFirst,
-      dropout: this.dropout,
-      training: this.training,
-      lengths: opts.lengths,
-    });
+    const r = this.run(x, states, opts);
     // A zero state made here is held by the ops that read it from now on.
     for (const z of made) releaseShared(z);
     // The final states are made when first read (reading them after backward() is an error).

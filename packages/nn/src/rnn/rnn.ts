@@ -2,7 +2,8 @@ import { releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
 import { shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, runRecurrent, zeroTensor } from './recurrent.js';
+import { RecurrentLayer } from './layer.js';
+import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface RNNCellOptions extends InitOptions {
   inputSize: number;
@@ -94,46 +95,9 @@ export type RNNOptions = RecurrentOptions & InitOptions;
  * const { output, hN } = rnn.forward(x);   // x [T, B, 8] -> output [T, B, 32], hN [2, B, 16]
  * ```
  */
-export class RNN extends Module {
-  readonly inputSize: number;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  readonly batchFirst: boolean;
-  readonly dropout: number;
-
+export class RNN extends RecurrentLayer<RNNCell> {
   constructor(opts: RNNOptions) {
-    super();
-    const o = checkRecurrentOptions('RNN', opts);
-    this.inputSize = o.inputSize;
-    this.hiddenSize = o.hiddenSize;
-    this.numLayers = o.numLayers;
-    this.bidirectional = o.bidirectional;
-    this.batchFirst = o.batchFirst;
-    this.dropout = o.dropout;
-    const D = o.bidirectional ? 2 : 1;
-    for (let k = 0; k < o.numLayers; k++) {
-      for (let d = 0; d < D; d++) {
-        const seed = opts.seed === undefined ? undefined : opts.seed + 16 * (k * D + d);
-        const cell = new RNNCell({
-          inputSize: k === 0 ? o.inputSize : D * o.hiddenSize,
-          hiddenSize: o.hiddenSize,
-          bias: o.bias,
-          ...(seed === undefined ? {} : { seed }),
-          ...(opts.backend ? { backend: opts.backend } : {}),
-          ...(opts.dtype ? { dtype: opts.dtype } : {}),
-        });
-        // Named properties (l0, l0_reverse, ...) give the parameter names l0.W, l0_reverse.U, ...
-        (this as unknown as Record<string, RNNCell>)[d === 0 ? `l${k}` : `l${k}_reverse`] = cell;
-      }
-    }
-  }
-
-  /** The cell of layer k, direction d (0 forward, 1 reverse). */
-  cell(k: number, d = 0): RNNCell {
-    const c = (this as unknown as Record<string, RNNCell | undefined>)[d === 0 ? `l${k}` : `l${k}_reverse`];
-    if (!c) throw new Error(`RNN.cell: no layer ${k} direction ${d}`);
-    return c;
+    super('RNN', opts, [], (spec) => new RNNCell(spec));
   }
 
   /**
@@ -141,15 +105,7 @@ export class RNN extends Module {
    * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H].
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
-    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`RNN.forward: unknown option '${k}'`);
-    const D = this.bidirectional ? 2 : 1;
-    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
-    const r = runRecurrent('RNN', cells, x, h0 ? [h0] : undefined, {
-      batchFirst: this.batchFirst,
-      dropout: this.dropout,
-      training: this.training,
-      lengths: opts.lengths,
-    });
+    const r = this.run(x, h0 ? [h0] : undefined, opts);
     // hN is made when first read (reading it after backward() is an error).
     return {
       output: r.output,
