@@ -11,20 +11,31 @@
  *   no read), and the first host read, `await checkAnomalies()` or a Variable's `item()` /
  *   `data()`, reads them all in recording order and throws for the first op with a non-zero count.
  *
- * @example
- * ```ts
- * setAnomalyDetection(true);
- * const y = x.log().mul(w).sum();   // x has a zero
- * y.backward();
- * await y.item();                   // Error: anomaly: forward of log produced 1 non-finite value ...
- * ```
+ * See {@link setAnomalyDetection} for an example.
  */
 import * as T from '@wgru/tensor';
 import { type Backend, CpuStorage, shapeString, type Tensor } from '@wgru/tensor';
 
 let enabled = false;
 
-/** Turns anomaly mode on or off (off by default). Turning it off keeps pending checks. */
+/**
+ * Turns anomaly mode on or off (off by default). Turning it off keeps pending checks.
+ *
+ * @example
+ * ```ts
+ * setAnomalyDetection(true);
+ * try {
+ *   const x = variable([1, 0], { requiresGrad: true });
+ *   const y = x.log().sum();             // log(0) = −Infinity
+ *   y.backward();
+ *   await y.item();                      // on WebGPU, the first read reports it
+ * } catch (e) {
+ *   console.log((e as Error).message);   // anomaly: forward of log produced 1 non-finite value ...
+ * } finally {
+ *   setAnomalyDetection(false);
+ * }
+ * ```
+ */
 export function setAnomalyDetection(on: boolean): void {
   if (typeof on !== 'boolean') throw new Error(`setAnomalyDetection: expected true or false, got ${String(on)}`);
   enabled = on;

@@ -89,6 +89,19 @@ function operands(op: string, a: VariableLike, b: VariableLike): [Variable, Vari
 
 // ---- elementwise primitives ----
 
+/**
+ * a + b, elementwise, with NumPy broadcasting; either side may be a plain number. The same as
+ * `a.add(b)`; `sub`, `mul`, `div`, `pow`, `maximum` and `minimum` work alike.
+ *
+ * @example
+ * ```ts
+ * const x = variable([[1, 2], [3, 4]], { requiresGrad: true });
+ * const b = variable([10, 20], { requiresGrad: true });
+ * const y = add(x, b).mul(2).sum();    // b broadcasts over the rows of x
+ * y.backward();
+ * await b.grad!.data();                // Float32Array [4, 4]: summed back to b's shape
+ * ```
+ */
 export const add = (a: VariableLike, b: VariableLike): Variable => apply('add', operands('add', a, b), null, ([x, y]) => T.add(x as Tensor, y as Tensor));
 export const sub = (a: VariableLike, b: VariableLike): Variable => apply('sub', operands('sub', a, b), null, ([x, y]) => T.sub(x as Tensor, y as Tensor));
 export const mul = (a: VariableLike, b: VariableLike): Variable => apply('mul', operands('mul', a, b), null, ([x, y]) => T.mul(x as Tensor, y as Tensor));
@@ -106,13 +119,34 @@ export const neg = (x: Variable): Variable => unary('neg', x);
 export const exp = (x: Variable): Variable => unary('exp', x);
 export const log = (x: Variable): Variable => unary('log', x);
 export const sqrt = (x: Variable): Variable => unary('sqrt', x);
-/** σ(x) = 1 / (1 + e^-x), computed without overflow for any x. */
+/**
+ * σ(x) = 1 / (1 + e^-x), computed without overflow for any x. Its gradient, σ (1 − σ), reads
+ * the saved output.
+ *
+ * @example
+ * ```ts
+ * const x = variable([0, 100, -100], { requiresGrad: true });
+ * const y = sigmoid(x);            // [0.5, 1, 0]: no overflow at ±100
+ * y.sum().backward();
+ * await x.grad!.data();            // Float32Array [0.25, 0, 0]
+ * ```
+ */
 export const sigmoid = (x: Variable): Variable => unary('sigmoid', x);
 export const tanh = (x: Variable): Variable => unary('tanh', x);
 export const relu = (x: Variable): Variable => unary('relu', x);
 export const abs = (x: Variable): Variable => unary('abs', x);
 
-/** cond ? a : b, elementwise; `cond` is a mask (nonzero = true) and gets no gradient. */
+/**
+ * cond ? a : b, elementwise; `cond` is a mask (nonzero = true) and gets no gradient.
+ *
+ * @example
+ * ```ts
+ * const x = variable([-2, 1, 3], { requiresGrad: true });
+ * const y = where(x.greater(0), x, x.mul(0.1));   // leaky ReLU
+ * y.sum().backward();
+ * await x.grad!.data();                           // Float32Array [0.1, 1, 1]
+ * ```
+ */
 export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike): Variable {
   if (!(cond instanceof Variable) && !(cond instanceof T.Tensor)) throw new Error('where: cond must be a Variable or Tensor mask');
   // A Tensor mask is shared, not taken over: the caller still owns (and may dispose) it.
@@ -130,7 +164,19 @@ export function compare(op: 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'great
 
 // ---- matmul ----
 
-/** [..., m, k] @ [..., k, n], batched with broadcasting; 1-D operands as in numpy.matmul. */
+/**
+ * [..., m, k] @ [..., k, n], batched with broadcasting; 1-D operands as in numpy.matmul. The same
+ * as `a.matmul(b)`. Its gradients are G Bᵀ and Aᵀ G (see ./vjp.ts).
+ *
+ * @example
+ * ```ts
+ * const a = variable([[1, 2]], { requiresGrad: true });     // [1, 2]
+ * const b = variable([[3], [4]], { requiresGrad: true });   // [2, 1]
+ * matmul(a, b).sum().backward();                            // a b = [[11]]
+ * await a.grad!.data();                                     // Float32Array [3, 4]  (G bᵀ)
+ * await b.grad!.data();                                     // Float32Array [1, 2]  (aᵀ G)
+ * ```
+ */
 export function matmul(a: Variable, b: Variable): Variable {
   check('matmul', 'a', a);
   check('matmul', 'b', b);
@@ -153,6 +199,18 @@ export function matmul(a: Variable, b: Variable): Variable {
 
 type AxesArg = number | readonly number[] | undefined;
 
+/**
+ * Sum over `axes` (all when omitted; negative axes count from the end). Its gradient broadcasts
+ * the output's gradient back over the summed axes.
+ *
+ * @example
+ * ```ts
+ * const x = variable([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+ * sum(x, 1).shape;             // [2]
+ * sum(x, -1, true).shape;      // [2, 1]
+ * x.sum().backward();          // x.grad is all ones
+ * ```
+ */
 export function sum(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('sum', 'x', x);
   const ax = normalizeAxes('sum', axes, x.rank);
@@ -168,7 +226,14 @@ export function max(x: Variable, axes?: AxesArg, keepDims = false): Variable {
 /** min(x) = -max(-x). */
 export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable => neg(temp(max(temp(neg(x)), axes, keepDims)));
 
-/** sum / count. */
+/**
+ * sum / count, over `axes` (all when omitted).
+ *
+ * @example
+ * ```ts
+ * await mean(variable([[1, 2], [3, 4]]), 0).data();   // Float32Array [2, 3]
+ * ```
+ */
 export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
@@ -178,6 +243,15 @@ export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
 
 // ---- movement ----
 
+/**
+ * The same elements in another shape (row-major; one entry may be -1).
+ *
+ * @example
+ * ```ts
+ * const output = variable(randn([5, 3, 16], { seed: 0 }));   // a GRU's [T, B, H] output
+ * output.reshape([5 * 3, 16]).shape;                         // [15, 16]: rows for a Linear head
+ * ```
+ */
 export function reshape(x: Variable, shape: readonly number[]): Variable {
   check('reshape', 'x', x);
   return apply('reshape', [x], null, ([v]) => T.reshape(v as Tensor, shape));
@@ -195,7 +269,18 @@ export function transpose(x: Variable, perm?: readonly number[]): Variable {
   return permute(x, perm ?? x.shape.map((_, i) => x.rank - 1 - i));
 }
 
-/** The block at `begin` of extent `size` (-1: to the end). */
+/**
+ * The block at `begin` of extent `size` (-1: to the end). Its gradient is a sparse block, placed
+ * into the input's gradient when that is complete (see ./graph.ts).
+ *
+ * @example
+ * ```ts
+ * const gates = variable(randn([2, 12], { seed: 0 }), { requiresGrad: true });   // [B, 3H], H = 4
+ * const z = gates.slice([0, 0], [2, 4]).sigmoid();
+ * const hTilde = gates.slice([0, 8], [-1, -1]).tanh();                          // to the end
+ * z.mul(hTilde).sum().backward();   // gates.grad: columns 4..7 are zero
+ * ```
+ */
 export function slice(x: Variable, begin: readonly number[], size?: readonly number[]): Variable {
   check('slice', 'x', x);
   const out = T.slice(x.value, begin, size); // validates, and resolves -1 and negative begins
@@ -222,7 +307,16 @@ export function unsqueeze(x: Variable, axis: number): Variable {
   return reshape(x, shape);
 }
 
-/** Joins Variables along an existing axis. */
+/**
+ * Joins Variables along an existing axis.
+ *
+ * @example
+ * ```ts
+ * const a = variable([[1, 2]]);
+ * const b = variable([[3, 4], [5, 6]]);
+ * concat([a, b], 0).shape;   // [3, 2]
+ * ```
+ */
 export function concat(xs: readonly Variable[], axis: number): Variable {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of Variables');
   for (const [i, x] of xs.entries()) check('concat', `vars[${i}]`, x);
@@ -230,7 +324,16 @@ export function concat(xs: readonly Variable[], axis: number): Variable {
   return apply('concat', [...xs], { axis: a }, (vs) => T.concat(vs, a));
 }
 
-/** Joins same-shaped Variables along a new axis. */
+/**
+ * Joins same-shaped Variables along a new axis.
+ *
+ * @example
+ * ```ts
+ * const steps = [variable([1, 2]), variable([3, 4]), variable([5, 6])];   // T = 3 of [2]
+ * stack(steps, 0).shape;   // [3, 2]
+ * stack(steps, 1).shape;   // [2, 3]
+ * ```
+ */
 export function stack(xs: readonly Variable[], axis = 0): Variable {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('stack: needs a non-empty list of Variables');
   for (const [i, x] of xs.entries()) check('stack', `vars[${i}]`, x);
@@ -244,7 +347,17 @@ export function stack(xs: readonly Variable[], axis = 0): Variable {
   return concat(xs.map((x) => temp(unsqueeze(x, a))), a);
 }
 
-/** numpy.take along `axis` with int32 `indices` (no gradient to the indices). */
+/**
+ * numpy.take along `axis` with int32 `indices` (no gradient to the indices). Repeated indices
+ * accumulate their gradients.
+ *
+ * @example
+ * ```ts
+ * const table = variable([[0, 0], [1, 1], [2, 2]], { requiresGrad: true });
+ * gather(table, tensor([2, 2, 0], undefined, 'int32'), 0).sum().backward();
+ * await table.grad!.data();   // Float32Array [1, 1, 0, 0, 2, 2]
+ * ```
+ */
 export function gather(x: Variable, indices: Tensor, axis = 0): Variable {
   check('gather', 'x', x);
   if (!(indices instanceof T.Tensor)) throw new Error('gather: indices must be an int32 Tensor');
@@ -276,13 +389,29 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   return keepDims || x.rank === 0 ? out : squeeze(temp(out), a);
 }
 
-/** exp(x - logSumExp(x)) along `axis`. */
+/**
+ * exp(x - logSumExp(x)) along `axis`: composed from primitives, so its gradient comes from the tape.
+ *
+ * @example
+ * ```ts
+ * const p = softmax(variable([[1, 2, 3]]), -1);   // rows sum to 1
+ * await p.sum().item();                           // 1 (to float32 rounding)
+ * ```
+ */
 export function softmax(x: Variable, axis = -1): Variable {
   check('softmax', 'x', x);
   return exp(temp(logSoftmax(x, normalizeAxis('softmax', axis, x.rank))));
 }
 
-/** x - logSumExp(x) along `axis`. */
+/**
+ * x - logSumExp(x) along `axis`.
+ *
+ * @example
+ * ```ts
+ * const logits = variable([[1000, 1001, 1002]]);   // no overflow: logSumExp shifts by the max
+ * await logSoftmax(logits, -1).exp().data();       // Float32Array [0.09, 0.245, 0.665] (about)
+ * ```
+ */
 export function logSoftmax(x: Variable, axis = -1): Variable {
   check('logSoftmax', 'x', x);
   return sub(x, temp(logSumExp(x, normalizeAxis('logSoftmax', axis, x.rank), true)));

@@ -25,7 +25,9 @@ export function isGradEnabled(): boolean {
  *
  * @example
  * ```ts
- * const y = noGrad(() => model.forward(x)); // y.requiresGrad === false
+ * const w = variable([[0.5], [-1]], { requiresGrad: true });
+ * const y = noGrad(() => variable([[1, 2]]).matmul(w));   // no graph is recorded
+ * y.requiresGrad;                                         // false
  * ```
  */
 export function noGrad<T>(fn: () => T): T {
@@ -38,7 +40,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Sums a gradient of a broadcast shape back to `shape` (the one place broadcasting is undone). */
+/**
+ * Sums a gradient of a broadcast shape back to `shape` (the one place broadcasting is undone).
+ *
+ * @example
+ * ```ts
+ * // x [2, 3] + b [3] broadcasts b over the rows, so b's gradient is the column sums of g:
+ * const g = tensor([[1, 2, 3], [4, 5, 6]]);
+ * await unbroadcast(g, [3]).data();      // Float32Array [5, 7, 9]
+ * await unbroadcast(g, [2, 1]).data();   // Float32Array [6, 15]
+ * ```
+ */
 export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
   const lead = g.rank - shape.length;

@@ -307,6 +307,13 @@ const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
 /**
  * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
  * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });   // float32 [2, 2], a leaf
+ * const ids = variable([0, 2], { dtype: 'int32' });                 // int32 [2], no gradient
+ * const x = variable(randn([4, 2], { seed: 0 }));                   // wraps a Tensor, no copy
+ * ```
  */
 export function variable(values: number | NestedArray | TypedArray | Tensor, opts: VariableOptions = {}): Variable {
   if (opts === null || typeof opts !== 'object') throw new Error('variable: options must be an object');

@@ -61,7 +61,19 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
   return broadcastTo(kept, inputShape);
 }
 
-/** One rule per primitive; a missing rule is a type error. */
+/**
+ * One rule per primitive; a missing rule is a type error.
+ *
+ * @example
+ * ```ts
+ * import { mul, tensor } from '@wgru/tensor';
+ * // The rule of mul, called by hand: d(a ⊙ b) = [g ⊙ b, g ⊙ a].
+ * const [a, b, g] = [tensor([1, 2]), tensor([3, 4]), tensor([1, 10])];
+ * const [da, db] = vjps.mul(g, { inputs: [a, b], output: mul(a, b), attrs: null, needs: [true, true] });
+ * await (da as Tensor).data();   // Float32Array [3, 40]
+ * await (db as Tensor).data();   // Float32Array [1, 20]
+ * ```
+ */
 export const vjps: { [P in Primitive]: Vjp<P> } = {
   add: (g) => [g, g],
   sub: (g, { needs }) => [g, ifNeeded(needs[1], () => neg(g))],

@@ -125,7 +125,7 @@ function tfGenerator(tf: Tf, loop: Exclude<Loop, 'fused-w'>): Generator {
   const embed = tf.layers.embedding({ inputDim: V, outputDim: I });
   // glorotUniform rather than the default orthogonal initializer: the same speed per token, without
   // tfjs's slow orthogonalisation of a 256 x 768 matrix at build time.
-  const gru = tf.layers.gru({ units: H, recurrentActivation: 'sigmoid', returnState: true, resetAfter: false, recurrentInitializer: 'glorotUniform' });
+  const gru = tf.layers.gru({ units: H, recurrentActivation: 'sigmoid', returnState: true, recurrentInitializer: 'glorotUniform' });
   const dense = tf.layers.dense({ units: V });
   /** id [1, 1] int32, h [1, H] -> the next id [1, 1] and h'. */
   const step = (id: TfTensor, h: TfTensor): [TfTensor, TfTensor] =>

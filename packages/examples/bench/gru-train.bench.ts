@@ -121,7 +121,7 @@ function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<voi
       tf.layers.embedding({ inputDim: c.V, outputDim: c.I, inputLength: c.T }),
       // glorotUniform rather than the default orthogonal initializer: the same step, without tfjs's
       // slow orthogonalisation of U at build time.
-      tf.layers.gru({ units: c.H, returnSequences: true, recurrentActivation: 'sigmoid', resetAfter: false, recurrentInitializer: 'glorotUniform' }),
+      tf.layers.gru({ units: c.H, returnSequences: true, recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform' }),
       tf.layers.dense({ units: c.V }),
     ],
   });

@@ -15,10 +15,11 @@
 import { backend, shutdown } from '@wgru/tensor';
 import { type Benchmark, type BenchOptions, type BenchResult, formatTable } from './lib.js';
 import { generateBench } from './generate.bench.js';
+import { gruScoreBench } from './gru-score.bench.js';
 import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
 
-const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench];
+const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench];
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
   const args: Record<string, string> = {};

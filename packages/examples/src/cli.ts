@@ -1,37 +1,25 @@
 /**
- * `pnpm example <name> [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N]`: runs one
- * example; with no name, lists them.
+ * `pnpm example <name> [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N] [--quiet]`: runs
+ * one example; with no name (or `--help`), lists them. Exit code 2 for a command line it cannot use.
  * @module
  */
 import { join, resolve } from 'node:path';
 import { shutdown } from '@wgru/tensor';
 import { examples } from './index.js';
-import { parseArgs } from './lib/args.js';
+import { type ParsedArgs, parseArgs, printHelp } from './lib/args.js';
 
-const USAGE = `usage: pnpm example <name> [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N] [--quiet]
-
-  --steps N      training steps (each example has its own default)
-  --backend B    webgpu or cpu (default: WebGPU when an adapter exists, else cpu)
-  --out DIR      where checkpoints (.safetensors) and plots (.svg) go (default out/<name>)
-  --seed N       seed for weights and data (default 0)
-  --quiet        print nothing while training`;
-
-function listing(): string {
-  const width = Math.max(...Object.keys(examples).map((n) => n.length));
-  const lines = Object.values(examples).map(({ about }) => `  ${about.name.padEnd(width)}  ${about.description} (default ${about.defaultSteps} steps)`);
-  return `${USAGE}\n\nexamples:\n${lines.join('\n')}`;
-}
+const catalogue = Object.values(examples).map((e) => e.about);
 
 async function main(): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
+  let parsed: ParsedArgs;
   try {
     parsed = parseArgs(process.argv.slice(2));
   } catch (e) {
-    console.error(`example: ${(e as Error).message}\n\n${USAGE}`);
+    console.error(`example: ${(e as Error).message} (see pnpm example --help)`);
     return 2;
   }
   if (parsed.help || parsed.name === undefined) {
-    console.log(listing());
+    printHelp(catalogue);
     return 0;
   }
   const example = examples[parsed.name];

@@ -22,7 +22,17 @@ function withDType(t: ReturnType<typeof uniform>, dtype: DType | undefined) {
   return c;
 }
 
-/** A parameter drawn from U(-bound, bound), PyTorch's default for Linear and recurrent layers. */
+/**
+ * A parameter drawn from U(-bound, bound), PyTorch's default for Linear and recurrent layers.
+ *
+ * @example
+ * ```ts
+ * class Bilinear extends Module {
+ *   A = uniformParameter([4, 4], 1 / Math.sqrt(4), { seed: 0 });
+ *   forward(x: Variable, y: Variable): Variable { return x.matmul(this.A).mul(y).sum(-1); }
+ * }
+ * ```
+ */
 export function uniformParameter(shape: number[], bound: number, opts: InitOptions, seedOffset = 0): Parameter {
   return onBackend(opts, () =>
     new Parameter(withDType(uniform(shape, -bound, bound, opts.seed === undefined ? undefined : { seed: opts.seed + seedOffset }), opts.dtype)),

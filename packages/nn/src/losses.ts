@@ -30,7 +30,11 @@ export interface CrossEntropyOptions {
  *
  * @example
  * ```ts
- * const loss = new CrossEntropyLoss().forward(logits, tensor([2, 0], undefined, 'int32'));
+ * const logits = variable([[2, 0.5, -1], [0, 1, 3]], { requiresGrad: true });   // [N = 2, C = 3]
+ * const targets = tensor([0, 2], undefined, 'int32');                          // [N]
+ * const loss = new CrossEntropyLoss().forward(logits, targets);                // mean over N
+ * loss.backward();                    // logits.grad = (softmax(logits) − onehot(targets)) / N
+ * new CrossEntropyLoss({ labelSmoothing: 0.1, ignoreIndex: -100 });            // options as in PyTorch
  * ```
  */
 export class CrossEntropyLoss extends Module {
@@ -120,7 +124,16 @@ export interface MSEOptions {
   reduction?: Reduction;
 }
 
-/** Mean squared error: mean((input − target)²), or its sum, or per element. */
+/**
+ * Mean squared error: mean((input − target)²), or its sum, or per element.
+ *
+ * @example
+ * ```ts
+ * const loss = new MSELoss().forward(variable([1, 2, 3]), variable([1, 2, 5]));
+ * await loss.item();                                                             // 4 / 3
+ * new MSELoss({ reduction: 'none' }).forward(variable([1, 2]), variable([0, 0])); // [1, 4]
+ * ```
+ */
 export class MSELoss extends Module {
   readonly reduction: Reduction;
   constructor(opts: MSEOptions = {}) {

@@ -22,7 +22,18 @@ function checkFinite(key: string, src: TypedArray, t: Pick<Tensor, 'shape' | 'st
   }
 }
 
-/** A trainable Variable: `requiresGrad` is true. Modules find their parameters by this type. */
+/**
+ * A trainable Variable: `requiresGrad` is true. Modules find their parameters by this type.
+ *
+ * @example
+ * ```ts
+ * class Scale extends Module {
+ *   s = new Parameter(ones([1]));
+ *   forward(x: Variable): Variable { return x.mul(this.s); }
+ * }
+ * new Scale().namedParameters().map(([name]) => name);   // ['s']
+ * ```
+ */
 export class Parameter extends Variable {
   constructor(value: Tensor) {
     super(value, true);
@@ -85,7 +96,15 @@ export abstract class Module {
     return this.namedParameters().map(([, p]) => p);
   }
 
-  /** The parameter values by name (the module's own tensors, not copies). */
+  /**
+   * The parameter values by name (the module's own tensors, not copies).
+   *
+   * @example
+   * ```ts
+   * const gru = new GRU({ inputSize: 3, hiddenSize: 4, resetAfter: true, seed: 0 });
+   * Object.keys(gru.stateDict());   // ['l0.W', 'l0.U', 'l0.b', 'l0.c']
+   * ```
+   */
   stateDict(): Record<string, Tensor> {
     return Object.fromEntries(this.namedParameters().map(([n, p]) => [n, p.value]));
   }
@@ -95,6 +114,17 @@ export abstract class Module {
    * Tensor of that shape, or a Float32Array of its size). Strict by default: a missing or
    * unexpected key, or a wrong shape, throws an Error that names the key and both shapes. All
    * entries are checked before any parameter is written.
+   *
+   * @example
+   * ```ts
+   * const fc = new Linear(2, 1);
+   * fc.loadStateDict({ W: new Float32Array([0.5, -0.5]), b: tensor([0.1]) });   // W [2, 1], b [1]
+   * try {
+   *   fc.loadStateDict({ W: new Float32Array(3) });
+   * } catch (e) {
+   *   console.log((e as Error).message);   // names the key and both shapes
+   * }
+   * ```
    */
   loadStateDict(dict: Record<string, Tensor | Float32Array>, opts: { strict?: boolean } = {}): void {
     if (dict === null || typeof dict !== 'object' || Array.isArray(dict) || dict instanceof TensorClass) {

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { tensor, matmul, setBackend } from '@wgru/tensor';
- * await setBackend('webgpu');
+ * await setBackend('webgpu').catch(() => setBackend('cpu')); // the CPU backend where no GPU exists
  * const y = matmul(tensor([[1, 2]]), tensor([[3], [4]]));
  * console.log(await y.data()); // Float32Array [11]
  * ```

@@ -69,6 +69,18 @@ export interface SetBackendOptions extends DeviceOptions {}
  * Makes `name` the backend for new tensors. `'webgpu'` rejects with a clear message when no
  * adapter can be had; it never falls back silently. Calling it again after a device loss gets a
  * fresh device.
+ *
+ * @example
+ * ```ts
+ * const info = await setBackend('cpu');   // always available
+ * console.log(info.name);                 // 'cpu'
+ * try {
+ *   const gpu = await setBackend('webgpu');
+ *   console.log(gpu.adapter?.description); // e.g. 'NVIDIA GeForce ...', or 'llvmpipe' (software)
+ * } catch (e) {
+ *   console.log((e as Error).message);     // no adapter: says how to get one
+ * }
+ * ```
  */
 export async function setBackend(name: BackendName, options: SetBackendOptions = {}): Promise<BackendInfo> {
   if (name !== 'webgpu' && name !== 'cpu') throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
@@ -97,6 +109,12 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
 /**
  * Runs `fn` with `b` as the active backend, then restores the previous one (synchronously).
  * For code that must create tensors on a particular backend, like gradcheck on the CPU.
+ *
+ * @example
+ * ```ts
+ * const t = withBackend(cpuBackend(), () => tensor([1, 2], undefined, 'float64'));   // float64 needs the CPU
+ * t.backend.info.name;   // 'cpu', whichever backend is active
+ * ```
  */
 export function withBackend<T>(b: Backend, fn: () => T): T {
   const prev = active;
@@ -113,13 +131,34 @@ export function backend(): BackendInfo {
   return activeBackend().info;
 }
 
-/** Memory on the active backend: live tensors, bytes held by them, bytes kept in the pool. */
+/**
+ * Memory on the active backend: live tensors, bytes held by them, bytes kept in the pool.
+ *
+ * @example
+ * ```ts
+ * const before = memory().liveTensors;
+ * const t = zeros([256, 256]);
+ * memory().liveTensors - before;    // 1
+ * t.dispose();
+ * memory().liveTensors - before;    // 0 (its buffer is pooled for reuse)
+ * ```
+ */
 export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled: number } {
   const b = activeBackend();
   return { liveTensors: liveTensorCount(b), ...b.memory() };
 }
 
-/** Engine counters of the active backend (dispatches, submits, uploads, reads). */
+/**
+ * Engine counters of the active backend (dispatches, submits, uploads, reads).
+ *
+ * @example
+ * ```ts
+ * const before = engineStats().dispatches;
+ * const y = sigmoid(add(mul(randn([64]), 2), 1));
+ * flush();
+ * engineStats().dispatches - before;   // on WebGPU, 2: randn, then one fused kernel for the rest
+ * ```
+ */
 export function engineStats(): { dispatches: number; submits: number; uploads: number; reads: number } {
   return { ...activeBackend().stats };
 }

@@ -50,7 +50,9 @@ const scopes: Tensor[][] = [];
  *
  * @example
  * ```ts
+ * const x = tensor([1, 2, 3]);
  * const y = tidy(() => mul(add(x, 1), 2)); // the intermediate add(x, 1) is freed
+ * await y.data();                          // Float32Array [4, 6, 8]
  * ```
  */
 export function tidy<T>(fn: () => T): T {
@@ -77,7 +79,20 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-/** Removes `t` from the open tidy scopes, so that it outlives them. */
+/**
+ * Removes `t` from the open tidy scopes, so that it outlives them.
+ *
+ * @example
+ * ```ts
+ * let running = zeros([3]);
+ * tidy(() => {
+ *   const next = keep(add(running, 1));   // made inside, kept past the scope
+ *   running.dispose();
+ *   running = next;
+ * });
+ * await running.data();                   // Float32Array [1, 1, 1]
+ * ```
+ */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) {
     const i = s.indexOf(t);

@@ -19,7 +19,7 @@ import { div, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
-import { lineChart } from '../lib/svg.js';
+import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'charlm',
@@ -173,13 +173,13 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const files = [
     ctx.writeText(
       'loss.svg',
-      lineChart({
+      await lineChart({
         title: 'charlm: loss per character',
         xLabel: 'training step',
         yLabel: 'cross-entropy (nats/char)',
         series: [
           { name: 'train (smoothed, dropout on)', y: trainCurve },
-          { name: 'validation', x: validCurve.map((v) => v.step), y: validCurve.map((v) => v.loss) },
+          { name: 'validation', x: validCurve.map((v) => v.step), y: validCurve.map((v) => v.loss), points: true },
           { name: 'unigram baseline', x: [1, ctx.steps], y: [unigram, unigram], dashed: true, color: '#777' },
         ],
       }),

@@ -15,7 +15,7 @@ import { type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
-import { lineChart } from '../lib/svg.js';
+import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'forecast',
@@ -151,7 +151,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const files = [
     ctx.writeText(
       'forecast.svg',
-      lineChart({
+      await lineChart({
         title: `forecast: ${HORIZON} steps ahead from t = ${o}`,
         xLabel: 't',
         yLabel: 'y',
@@ -164,7 +164,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     ),
     ctx.writeText(
       'one-step.svg',
-      lineChart({
+      await lineChart({
         title: 'forecast: one step ahead on the test part',
         xLabel: 't',
         yLabel: 'y',
@@ -174,7 +174,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         ],
       }),
     ),
-    ctx.writeText('loss.svg', lineChart({ title: 'forecast: training loss', xLabel: 'step', yLabel: 'MSE', series: [{ name: 'train', y: losses }] })),
+    ctx.writeText('loss.svg', await lineChart({ title: 'forecast: training loss', xLabel: 'step', yLabel: 'MSE', series: [{ name: 'train', y: losses }] })),
     await ctx.saveCheckpoint('forecast.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);

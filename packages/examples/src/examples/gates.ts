@@ -18,7 +18,7 @@ import { argmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
-import { heatmap, lineChart } from '../lib/svg.js';
+import { heatmap, lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'gates',
@@ -142,7 +142,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const files = [
     ctx.writeText(
       'gates.svg',
-      heatmap({
+      await heatmap({
         title: `GRU gates while recalling "${sample.text[0][0]}" across ${DISTRACTORS} distractors`,
         panels: [
           { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u]) },
@@ -150,14 +150,15 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
           { title: 'state h_t  (what the output layer reads at the last step)', values: order.map((u) => hRows[u]), min: -1, max: 1 },
         ],
         xLabel: 'time step (input symbol)',
-        yLabel: 'hidden unit',
+        yLabel: 'hidden unit (memory keepers first)',
         colLabels: [...sample.text[0]],
+        rowLabels: order.map(String),
         cell: 14,
       }),
     ),
     ctx.writeText(
       'loss.svg',
-      lineChart({
+      await lineChart({
         title: 'gates: training loss',
         xLabel: 'step',
         yLabel: 'cross-entropy (nats)',

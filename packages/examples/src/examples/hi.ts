@@ -13,7 +13,7 @@ import { argmax, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, setup } from '../lib/setup.js';
-import { lineChart } from '../lib/svg.js';
+import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'hi',
@@ -96,7 +96,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   ctx.log(`how far each gate's weights moved (L2): ${[...moved('W'), ...moved('U')].join(', ')}`);
 
   const files = [
-    ctx.writeText('loss.svg', lineChart({ title: 'hi -> ih: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats)', series: [{ name: 'loss', y: losses }] })),
+    ctx.writeText('loss.svg', await lineChart({ title: 'hi -> ih: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats)', series: [{ name: 'loss', y: losses }] })),
     await ctx.saveCheckpoint('hi.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);

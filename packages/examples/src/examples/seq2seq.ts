@@ -16,7 +16,7 @@ import { argmax, reshape, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
-import { lineChart } from '../lib/svg.js';
+import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'seq2seq',
@@ -174,14 +174,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   for (const [i, p] of test.slice(0, 8).entries()) ctx.log(`  ${p.written.padEnd(20)} -> ${guesses[i]}  ${guesses[i] === p.iso ? 'ok' : `(want ${p.iso})`}`);
 
   const files = [
-    ctx.writeText('loss.svg', lineChart({ title: 'seq2seq: training loss', xLabel: 'step', yLabel: 'cross-entropy per character (nats)', series: [{ name: 'train', y: losses }] })),
+    ctx.writeText('loss.svg', await lineChart({ title: 'seq2seq: training loss', xLabel: 'step', yLabel: 'cross-entropy per character (nats)', series: [{ name: 'train', y: losses }] })),
     ctx.writeText(
       'accuracy.svg',
-      lineChart({
+      await lineChart({
         title: 'seq2seq: exact match on unseen dates, greedy decoding',
         xLabel: 'step',
         yLabel: 'accuracy (%)',
-        series: [{ name: '200 test dates (500 at the end)', x: accCurve.map((a) => a.step), y: accCurve.map((a) => a.acc * 100) }],
+        series: [{ name: '200 test dates (500 at the end)', x: accCurve.map((a) => a.step), y: accCurve.map((a) => a.acc * 100), points: true }],
       }),
     ),
     await ctx.saveCheckpoint('seq2seq.safetensors', model),

@@ -1,8 +1,9 @@
 /**
- * Command-line parsing for `pnpm example <name> [options]`: a handful of options, each checked,
- * and an Error with a clear message for anything unknown or malformed.
+ * The command line, `pnpm example <name> [options]`, declared with cac: cac parses, rejects
+ * unknown options and missing values, and prints the help; this module checks the values.
  * @module
  */
+import { type CAC, cac } from 'cac';
 
 /** The options every example accepts. */
 export interface ExampleOptions {
@@ -18,62 +19,72 @@ export interface ExampleOptions {
   quiet?: boolean;
 }
 
-/** What `parseArgs` found: an example name (or none) and its options. */
+/** What `parseArgs` found: an example name (or none), its options, and whether help was asked for. */
 export interface ParsedArgs {
   name: string | undefined;
   options: ExampleOptions;
   help: boolean;
 }
 
-const VALUE_OPTIONS = ['steps', 'backend', 'out', 'seed'] as const;
-type ValueOption = (typeof VALUE_OPTIONS)[number];
-
-function isValueOption(s: string): s is ValueOption {
-  return (VALUE_OPTIONS as readonly string[]).includes(s);
+/** An example as the help lists it. */
+export interface ExampleSummary {
+  name: string;
+  description: string;
+  defaultSteps: number;
 }
 
-function integer(option: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
-    throw new Error(`--${option} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got '${text}'`);
+/** The command line's declaration; the help lists `catalogue` under "Examples". */
+function program(catalogue: readonly ExampleSummary[] = []): CAC {
+  const cli = cac('pnpm example')
+    .usage('<name> [options]')
+    .option('--steps <n>', 'training steps (each example has its own default)')
+    .option('--backend <name>', 'webgpu or cpu (default: WebGPU when an adapter exists, else cpu)')
+    .option('--out <dir>', 'where checkpoints (.safetensors), plots (.svg) and figures (.json) go (default: out/<name>)')
+    .option('--seed <n>', 'seed for weights and data (default: 0)')
+    .option('--quiet', 'print nothing while training')
+    .option('-h, --help', 'show this help');
+  const width = Math.max(0, ...catalogue.map((e) => e.name.length));
+  for (const e of catalogue) cli.example(`  ${e.name.padEnd(width)}  ${e.description} (${e.defaultSteps} steps)`);
+  return cli;
+}
+
+/** Prints the usage, the options and the examples with one line each. */
+export function printHelp(catalogue: readonly ExampleSummary[]): void {
+  program(catalogue).outputHelp();
+}
+
+function integer(option: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new Error(`--${option} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got '${String(value)}'`);
   }
-  return n;
+  return value;
 }
 
 /**
- * Parses `[name] [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N] [--quiet] [--help]`.
- * `--option=value` works too.
+ * Parses `[name] [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N] [--quiet] [--help]`
+ * (`--option=value` works too).
  * @throws Error naming the offending argument.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const options: ExampleOptions = {};
-  let name: string | undefined;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') continue; // pnpm may pass one through
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    if (arg === '--quiet') {
-      options.quiet = true;
-      continue;
-    }
-    if (arg.startsWith('-')) {
-      const [flag, inline] = arg.replace(/^--?/, '').split(/=(.*)/s, 2) as [string, string | undefined];
-      if (!isValueOption(flag)) throw new Error(`unknown option '${arg}' (options: --steps N, --backend webgpu|cpu, --out DIR, --seed N, --quiet)`);
-      const value = inline ?? argv[++i];
-      if (value === undefined || value === '') throw new Error(`--${flag} needs a value`);
-      if (flag === 'steps') options.steps = integer(flag, value, 1);
-      else if (flag === 'seed') options.seed = integer(flag, value, 0);
-      else if (flag === 'out') options.out = value;
-      else if (value === 'webgpu' || value === 'cpu') options.backend = value;
-      else throw new Error(`--backend must be 'webgpu' or 'cpu', got '${value}'`);
-      continue;
-    }
-    if (name !== undefined) throw new Error(`unexpected argument '${arg}' (one example name at a time; '${name}' was given first)`);
-    name = arg;
+  const cli = program();
+  // pnpm may pass a '--' through; the arguments after it are ours all the same.
+  const parsed = cli.parse(['node', 'example', ...argv.filter((a) => a !== '--')], { run: false });
+  const [args, raw]: [readonly string[], Record<string, unknown>] = [parsed.args, parsed.options];
+  cli.globalCommand.checkOptionValue(); // '--out' with no value
+  cli.globalCommand.checkUnknownOptions();
+  for (const [key, value] of Object.entries(raw)) {
+    if (key !== '--' && Array.isArray(value)) throw new Error(`--${key} given more than once`);
   }
-  return { name, options, help };
+  if (args.length > 1) throw new Error(`unexpected argument '${args[1]}' (one example name at a time; '${args[0]}' was given first)`);
+
+  const options: ExampleOptions = {};
+  if (raw.steps !== undefined) options.steps = integer('steps', raw.steps, 1);
+  if (raw.seed !== undefined) options.seed = integer('seed', raw.seed, 0);
+  if (raw.out !== undefined) options.out = String(raw.out);
+  if (raw.backend !== undefined) {
+    if (raw.backend !== 'webgpu' && raw.backend !== 'cpu') throw new Error(`--backend must be 'webgpu' or 'cpu', got '${String(raw.backend)}'`);
+    options.backend = raw.backend;
+  }
+  if (raw.quiet === true) options.quiet = true;
+  return { name: args[0], options, help: raw.help === true };
 }

@@ -95,6 +95,8 @@ export function lineChart(o: LineChartOptions): Promise<string> {
   const names = o.series.map((s) => s.name);
   const rows = o.series.flatMap((s) => s.y.map((y, i) => ({ series: s.name, x: s.x?.[i] ?? i + 1, y, points: s.points ?? false })));
   const series = { field: 'series', type: 'nominal', title: null, sort: names } as const;
+  // The legend goes under the chart, in rows of at most four entries, as even as they can be.
+  const columns = Math.ceil(names.length / Math.ceil(names.length / 4));
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: o.title,
@@ -116,7 +118,7 @@ export function lineChart(o: LineChartOptions): Promise<string> {
       },
       { transform: [{ filter: 'datum.points' }], mark: { type: 'point', filled: true, size: 30 } },
     ],
-    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
+    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'bottom', columns, symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
   });
 }
 
@@ -145,7 +147,8 @@ export function heatmap(o: HeatmapOptions): Promise<string> {
             field: 'value',
             type: 'quantitative',
             title: null,
-            scale: diverging ? { domain: [min, max], domainMid: 0, scheme: 'redblue', clamp: true } : { domain: [min, max], scheme: 'blues', clamp: true },
+            // White where a value is 0 (or min), deepening to blue (and, below zero, to red).
+            scale: diverging ? { domain: [min, max], domainMid: 0, scheme: 'redblue', clamp: true } : { domain: [min, max], range: ['#ffffff', '#08306b'], clamp: true },
             legend: { gradientLength: Math.max(60, p.values.length * cell), orient: 'right' },
           },
         },
@@ -164,20 +167,25 @@ export function barChart(o: BarChartOptions): Promise<string> {
     title: o.title,
     background: 'white',
     spacing: 36,
-    hconcat: o.panels.map((p) => ({
-      title: { text: p.title, fontSize: 12, fontWeight: 'bold' },
-      width: { step: 44 },
-      height: o.height ?? 220,
-      data: { values: p.bars.filter((b) => Number.isFinite(b.value)).map((b) => ({ ...b, text: Number(b.value.toPrecision(3)).toString() })) },
-      encoding: {
-        x: { field: 'label', type: 'nominal', title: null, sort: labels, axis: { labelAngle: 0 } },
-        y: { field: 'value', type: 'quantitative', title: null },
-      },
-      layer: [
-        { mark: { type: 'bar' }, encoding: { color: { field: 'label', type: 'nominal', legend: null, scale: { domain: labels, range: PALETTE } } } },
-        { mark: { type: 'text', dy: -6, fontSize: 11 }, encoding: { text: { field: 'text', type: 'nominal' } } },
-      ],
-    })),
+    hconcat: o.panels.map((p) => {
+      const bars = p.bars.filter((b) => Number.isFinite(b.value));
+      // Room above the tallest bar for its value, so that every panel's title sits at the same height.
+      const top = Math.max(0, ...bars.map((b) => b.value)) * 1.12;
+      return {
+        title: { text: p.title, fontSize: 12, fontWeight: 'bold' },
+        width: { step: 44 },
+        height: o.height ?? 220,
+        data: { values: bars.map((b) => ({ ...b, text: Number.isInteger(b.value) ? String(b.value) : b.value.toPrecision(3) })) },
+        encoding: {
+          x: { field: 'label', type: 'nominal', title: null, sort: labels, axis: { labelAngle: 0 } },
+          y: { field: 'value', type: 'quantitative', title: null, scale: top > 0 ? { domainMax: top } : {} },
+        },
+        layer: [
+          { mark: { type: 'bar' }, encoding: { color: { field: 'label', type: 'nominal', legend: null, scale: { domain: labels, range: PALETTE } } } },
+          { mark: { type: 'text', dy: -6, fontSize: 11 }, encoding: { text: { field: 'text', type: 'nominal' } } },
+        ],
+      };
+    }),
     config: CONFIG,
   });
 }

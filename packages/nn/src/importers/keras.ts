@@ -31,12 +31,7 @@
  * assumes Keras's default activations, `activation='tanh'` and `recurrent_activation='sigmoid'`
  * (note TensorFlow.js's GRU defaults to `'hardSigmoid'`: pass `recurrentActivation: 'sigmoid'`).
  *
- * @example
- * ```ts
- * const sd = fromKerasGRU(layer.getWeights().map((w) => ({ shape: w.shape, data: w.dataSync() as Float32Array })), { inputSize: 8, hiddenSize: 16 });
- * const gru = new GRU({ inputSize: 8, hiddenSize: 16, batchFirst: true });   // resetAfter as the layer's
- * gru.loadStateDict(sd);
- * ```
+ * Examples are on {@link fromKerasGRU} and {@link toKerasGRU}.
  */
 import type { Tensor } from '@wgru/tensor';
 import { Tensor as TensorClass } from '@wgru/tensor';
@@ -121,6 +116,16 @@ const sizeOf = (v: WeightValue) => (v instanceof TensorClass ? v.size : v instan
  * `new GRU({ inputSize, hiddenSize, resetAfter, batchFirst: true })`, resetAfter being the layer's
  * reset_after (returned keys tell: `c` is there exactly when resetAfter and a bias). Values as in
  * {@link fromPyTorchGRU}: Tensors give Tensors, host arrays give host arrays of the same kind.
+ *
+ * @example
+ * ```ts
+ * const w = (...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map(() => Math.random() - 0.5) });
+ * // keras.layers.GRU(2, reset_after=True) on 3 features: layer.get_weights() is [kernel [3, 6],
+ * // recurrent_kernel [2, 6], bias [2, 6]], here as { shape, data } (TensorFlow.js:
+ * // layer.getWeights().map((t) => ({ shape: t.shape, data: t.dataSync() }))):
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 2, resetAfter: true, batchFirst: true });
+ * gru.loadStateDict(fromKerasGRU([w(3, 6), w(2, 6), w(2, 6)], { inputSize: 3, hiddenSize: 2 }));
+ * ```
  */
 export function fromKerasGRU(weights: KerasGRUWeights<Tensor>, opts: KerasGRUOptions): Record<string, Tensor>;
 export function fromKerasGRU<A extends HostArray>(weights: KerasGRUWeights<A | ShapedArray<A>>, opts: KerasGRUOptions): Record<string, A>;
@@ -167,6 +172,13 @@ export function fromKerasGRU(weights: KerasGRUWeights<WeightValue>, opts: KerasG
  * resetAfter: true, reset_after=True; absent for a bias-free GRU): the inverse of
  * {@link fromKerasGRU}. Given a module, fresh Tensors on its backend; given a wgru state dict of
  * host arrays with its layout, `{ shape, data }` arrays in Keras's shapes.
+ *
+ * @example
+ * ```ts
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 2, resetAfter: true, batchFirst: true, seed: 0 });
+ * const weights = toKerasGRU(gru);   // [kernel [3, 6], recurrent_kernel [2, 6], bias [2, 6]]
+ * weights.map((t) => t.shape);       // for Keras: layer.set_weights(...) of GRU(2, reset_after=True)
+ * ```
  */
 export function toKerasGRU(source: GRU | GRUCell, opts?: KerasExportOptions): KerasGRUWeights<Tensor>;
 export function toKerasGRU(source: Record<string, Tensor>, layout: KerasExportLayout): KerasGRUWeights<Tensor>;

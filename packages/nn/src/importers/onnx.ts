@@ -78,8 +78,14 @@ export interface FromOnnxGRUOptions {
  *
  * @example
  * ```ts
- * const { options, stateDict } = fromOnnxGRU(readFileSync('gru.onnx'));
- * const gru = new GRU(options);
+ * // An .onnx file's bytes (readFileSync('gru.onnx') in Node). Here a one-node model, a GRU with
+ * // hidden_size 1 whose weights W and R are graph inputs, fed below as ONNX's test data feeds them:
+ * const bytes = Uint8Array.from(atob('OicKJQoBWAoBVwoBUhIBWSIDR1JVKhIKC2hpZGRlbl9zaXplGAGgAQI='), (c) => c.charCodeAt(0));
+ * const { options, stateDict } = fromOnnxGRU(bytes, {
+ *   W: { dims: [1, 3, 2], data: new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) },   // [D, 3H, I]
+ *   R: { dims: [1, 3, 1], data: new Float32Array([0.7, 0.8, 0.9]) },                  // [D, 3H, H]
+ * });
+ * const gru = new GRU(options);   // inputSize 2, hiddenSize 1, bias: false (the node has no B)
  * gru.loadStateDict(stateDict);
  * ```
  */
@@ -180,6 +186,13 @@ function seedToOnnx<M>(A: Blocks<M>, s: SeedCell<M>, H: number, lbr: boolean): {
  * inverse of {@link fromOnnxGRU}'s conversion. Given a module, fresh Tensors on its backend; given
  * a wgru state dict of host arrays and its layout, `{ shape, data }` arrays. A GRU with several
  * layers needs `{ layer }` (an ONNX GRU node is one layer: chain one node per layer).
+ *
+ * @example
+ * ```ts
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 2, resetAfter: true, seed: 0 });
+ * const { W, R, B, attributes } = toOnnxGRUWeights(gru);   // W [1, 6, 3], R [1, 6, 2], B [1, 12]
+ * attributes.linear_before_reset;                         // 1, from resetAfter: true
+ * ```
  */
 export function toOnnxGRUWeights(source: GRU | GRUCell, opts?: OnnxExportOptions): OnnxGRUWeights<Tensor>;
 export function toOnnxGRUWeights(source: Record<string, Tensor>, layout: GruLayout & OnnxExportOptions): OnnxGRUWeights<Tensor>;

@@ -40,13 +40,7 @@
  * always computes r ⊙ (h W_hn^T + b_hn)): exporting one throws. Import PyTorch weights into
  * `new GRU({ ..., resetAfter: true })`.
  *
- * @example
- * ```ts
- * // PyTorch: save_file(gru.state_dict(), 'gru.safetensors')
- * const sd = fromPyTorchGRU(loadSafetensors(bytes), { inputSize: 8, hiddenSize: 16, numLayers: 2 });
- * const gru = new GRU({ inputSize: 8, hiddenSize: 16, numLayers: 2, resetAfter: true });
- * gru.loadStateDict(sd);
- * ```
+ * Examples are on {@link fromPyTorchGRU} and {@link toPyTorchGRU}.
  */
 import type { Tensor } from '@wgru/tensor';
 import type { GRU, GRUCell } from '../rnn/gru.js';
@@ -141,6 +135,16 @@ function putTorchCell<M>(out: Record<string, M>, suffix: string, t: TorchCell<M>
  * Float32Arrays or Float64Arrays (flat, row-major, in PyTorch's shapes) or `{ shape, data }`; host
  * arrays give host arrays of the same kind. Every key must be one PyTorch's GRU has: a missing,
  * unexpected or misshapen one throws an Error naming it.
+ *
+ * @example
+ * ```ts
+ * const w = (...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map(() => Math.random() - 0.5) });
+ * // torch.nn.GRU(3, 2, num_layers=1).state_dict() as { shape, data }; Tensors work too, as
+ * // loadSafetensors(bytes) gives them for a file written by safetensors.torch.save_file:
+ * const torchState = { weight_ih_l0: w(6, 3), weight_hh_l0: w(6, 2), bias_ih_l0: w(6), bias_hh_l0: w(6) };
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 2, resetAfter: true });   // PyTorch's reset placement
+ * gru.loadStateDict(fromPyTorchGRU(torchState, { inputSize: 3, hiddenSize: 2 }));
+ * ```
  */
 export function fromPyTorchGRU(stateDict: Record<string, Tensor>, opts: PyTorchGRUOptions): Record<string, Tensor>;
 export function fromPyTorchGRU<A extends HostArray>(stateDict: Record<string, A | ShapedArray<A>>, opts: PyTorchGRUOptions): Record<string, A>;
@@ -173,6 +177,15 @@ export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): 
  * `bias_hh` [3H]) to a wgru state dict (`W`, `U`, `b`, `c`) for
  * `new GRUCell({ inputSize, hiddenSize, resetAfter: true })`. Same mapping and value kinds as
  * {@link fromPyTorchGRU}.
+ *
+ * @example
+ * ```ts
+ * const w = (...shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b)).map(() => Math.random() - 0.5) });
+ * // torch.nn.GRUCell(3, 2).state_dict(), as { shape, data }:
+ * const torchState = { weight_ih: w(6, 3), weight_hh: w(6, 2), bias_ih: w(6), bias_hh: w(6) };
+ * const cell = new GRUCell({ inputSize: 3, hiddenSize: 2, resetAfter: true });
+ * cell.loadStateDict(fromPyTorchGRUCell(torchState, { inputSize: 3, hiddenSize: 2 }));
+ * ```
  */
 export function fromPyTorchGRUCell(stateDict: Record<string, Tensor>, opts: PyTorchGRUCellOptions): Record<string, Tensor>;
 export function fromPyTorchGRUCell<A extends HostArray>(stateDict: Record<string, A | ShapedArray<A>>, opts: PyTorchGRUCellOptions): Record<string, A>;
@@ -205,6 +218,14 @@ function noResetBefore(fn: string, resetAfter: boolean): void {
  * with `await t.data()`); given a wgru state dict of host arrays and its layout, `{ shape, data }`
  * arrays in PyTorch's shapes. bias_hh holds −0 in its r and z blocks and c in its n block; bias_ih
  * holds [b_r, −b_z, b_h]. Throws for a GRU with resetAfter: false (see the file comment).
+ *
+ * @example
+ * ```ts
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 2, numLayers: 2, resetAfter: true, seed: 0 });
+ * const torchState = toPyTorchGRU(gru);   // weight_ih_l0 [6, 3], weight_hh_l0 [6, 2], bias_ih_l0, bias_hh_l0 [6], ..._l1
+ * const bytes = await saveSafetensorsAsync(torchState);
+ * // Python: gru.load_state_dict(safetensors.torch.load(bytes)) for torch.nn.GRU(3, 2, num_layers=2)
+ * ```
  */
 export function toPyTorchGRU(source: GRU): Record<string, Tensor>;
 export function toPyTorchGRU(source: Record<string, Tensor>, layout: GruLayout): Record<string, Tensor>;
@@ -231,6 +252,12 @@ export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Reco
  * A wgru GRUCell (resetAfter: true) to a PyTorch `nn.GRUCell` state dict (`weight_ih`,
  * `weight_hh`, `bias_ih`, `bias_hh`): the inverse of {@link fromPyTorchGRUCell}, as
  * {@link toPyTorchGRU}. Given a state dict (`W`, `U`, `b`, `c`), the layout is required.
+ *
+ * @example
+ * ```ts
+ * const torchState = toPyTorchGRUCell(new GRUCell({ inputSize: 3, hiddenSize: 2, resetAfter: true, seed: 0 }));
+ * Object.keys(torchState);   // ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']
+ * ```
  */
 export function toPyTorchGRUCell(source: GRUCell): Record<string, Tensor>;
 export function toPyTorchGRUCell(source: Record<string, Tensor>, layout: GruLayout): Record<string, Tensor>;

@@ -3,7 +3,14 @@ import { greaterEqual, uniform, withBackend, normalizeAxis } from '@wgru/tensor'
 import { expectVariable } from '../checks.js';
 import { Module } from '../module.js';
 
-/** softmax along `axis` as a module. */
+/**
+ * softmax along `axis` as a module.
+ *
+ * @example
+ * ```ts
+ * await new Softmax(-1).forward(variable([[0, 0]])).data();   // Float32Array [0.5, 0.5]
+ * ```
+ */
 export class Softmax extends Module {
   constructor(readonly axis = -1) {
     super();
@@ -15,7 +22,14 @@ export class Softmax extends Module {
   }
 }
 
-/** log-softmax along `axis` as a module. */
+/**
+ * log-softmax along `axis` as a module.
+ *
+ * @example
+ * ```ts
+ * const logp = new LogSoftmax(-1).forward(variable([[1, 2, 3]]));   // log-probabilities per row
+ * ```
+ */
 export class LogSoftmax extends Module {
   constructor(readonly axis = -1) {
     super();
@@ -30,6 +44,14 @@ export class LogSoftmax extends Module {
 /**
  * In training mode, zeroes each element with probability p and scales the rest by 1/(1−p);
  * in eval mode, the identity.
+ *
+ * @example
+ * ```ts
+ * const drop = new Dropout(0.5);
+ * const x = variable(ones([2, 4]));
+ * drop.forward(x);          // about half the entries 0, the others 2
+ * drop.eval().forward(x);   // x itself
+ * ```
  */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {

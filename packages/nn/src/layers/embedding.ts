@@ -6,6 +6,13 @@ import { Module, type Parameter } from '../module.js';
 /**
  * A lookup table: row i of `weight` [num, dim] for each int32 index i. Initialised N(0, 1), as
  * in PyTorch. Its gradient is a scatter-add of the output gradient into the rows used.
+ *
+ * @example
+ * ```ts
+ * const embed = new Embedding(10, 4, { seed: 0 });   // 10 tokens, 4 features each
+ * const x = embed.forward([[1, 2, 2], [0, 9, 3]]);   // [T = 2, B = 3] ids -> [2, 3, 4]
+ * x.sum().backward();                                // row 2 of weight.grad is 2s: used twice
+ * ```
  */
 export class Embedding extends Module {
   readonly weight: Parameter;

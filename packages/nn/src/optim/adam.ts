@@ -49,7 +49,9 @@ interface AdamState {
  *
  * @example
  * ```ts
- * const opt = new Adam(model.parameters(), { lr: 1e-2 });
+ * const model = new Linear(2, 1, { seed: 0 });
+ * const opt = new Adam(model.parameters(), { lr: 1e-2, betas: [0.9, 0.999] });
+ * const loss = model.forward(variable([[1, 2], [3, 4]])).square().mean();
  * loss.backward();
  * opt.step();
  * opt.zeroGrad();
@@ -122,6 +124,7 @@ export class Adam extends Optimizer<AdamState> {
  *
  * @example
  * ```ts
+ * const model = new Linear(4, 2, { seed: 0 });
  * const opt = new AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.01 });
  * ```
  */

@@ -20,8 +20,10 @@ import { checkNumber, describe } from './optimizer.js';
  *
  * @example
  * ```ts
- * loss.backward();
- * const norm = await clipGradNorm(model.parameters(), 1.0);
+ * const model = new Linear(4, 2, { seed: 0 });
+ * const opt = new SGD(model.parameters(), { lr: 0.1 });
+ * model.forward(variable(randn([8, 4], { seed: 1 }))).square().sum().backward();
+ * const norm = await clipGradNorm(model.parameters(), 1.0);   // the norm before: now it is ≤ 1
  * opt.step();
  * ```
  */

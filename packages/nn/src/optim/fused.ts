@@ -6,8 +6,11 @@
  *
  * @example
  * ```ts
+ * const m = tensor([0, 1, 2]);
+ * const g = tensor([1, 1, 1]);
  * // m ← β1·m + (1 − β1)·g, as a single kernel:
- * const next = fuse('Adam.m', [m, g], (m, g) => m.mul(0.9).add(g.mul(0.1)));
+ * const next = fuse('Adam.m', [m, g], (mt, gt) => mt.mul(0.9).add(gt.mul(0.1)));
+ * await next.data();   // Float32Array [0.1, 1, 1.9]
  * ```
  * @module
  */

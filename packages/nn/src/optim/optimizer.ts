@@ -19,13 +19,16 @@ import { Parameter } from '../module.js';
  *
  * @example
  * ```ts
+ * const model = new Linear(3, 1, { seed: 0 });
+ * const x = variable(randn([16, 3], { seed: 1 }));
+ * const y = variable(randn([16, 1], { seed: 2 }));
+ * const lossFn = new MSELoss();
  * const opt = new Adam(model.parameters(), { lr: 1e-2 });
- * for (let i = 0; i < 100; i++) {
- *   opt.zeroGrad();
+ * for (let step = 0; step < 20; step++) {
  *   const loss = lossFn.forward(model.forward(x), y);
  *   loss.backward();
- *   loss.dispose();
  *   opt.step();
+ *   opt.zeroGrad();
  * }
  * ```
  */

@@ -40,7 +40,9 @@ interface SGDState {
  *
  * @example
  * ```ts
+ * const model = new Linear(2, 1, { seed: 0 });
  * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * const loss = model.forward(variable([[1, 2], [3, 4]])).square().mean();
  * loss.backward();
  * opt.step();
  * opt.zeroGrad();

@@ -147,7 +147,9 @@ export interface GRUOptions extends RecurrentOptions, InitOptions {
  * @example
  * ```ts
  * const gru = new GRU({ inputSize: 8, hiddenSize: 16, numLayers: 2, seed: 0 });
- * const { output, hN } = gru.forward(x);   // x [T, B, 8] -> output [T, B, 16], hN [2, B, 16]
+ * const x = variable(randn([5, 3, 8], { seed: 1 }));   // [T = 5, B = 3, 8]
+ * const { output, hN } = gru.forward(x);               // output [5, 3, 16], hN [2, 3, 16]
+ * const more = gru.forward(x, hN);                     // carry the state on
  * ```
  */
 export class GRU extends RecurrentLayer<GRUCell> {

@@ -159,8 +159,9 @@ function zerosLike(like: Variable): Tensor {
  * @example
  * ```ts
  * const lstm = new LSTM({ inputSize: 8, hiddenSize: 16, numLayers: 2, seed: 0 });
- * const { output, hN, cN } = lstm.forward(x);   // x [T, B, 8] -> output [T, B, 16], hN, cN [2, B, 16]
- * const next = lstm.forward(x2, { h0: hN, c0: cN });   // carry the state on
+ * const x = variable(randn([5, 3, 8], { seed: 1 }));    // [T = 5, B = 3, 8]
+ * const { output, hN, cN } = lstm.forward(x);           // output [5, 3, 16]; hN, cN [2, 3, 16]
+ * const next = lstm.forward(x, { h0: hN, c0: cN });     // carry the state on
  * ```
  */
 export class LSTM extends RecurrentLayer<LSTMCell> {

@@ -67,7 +67,17 @@ export function zeroTensor(like: Variable, B: number, H: number): Tensor {
   return z;
 }
 
-/** A zero initial state [B, H] on the backend and dtype of `like` (a leaf the caller owns). */
+/**
+ * A zero initial state [B, H] on the backend and dtype of `like` (a leaf the caller owns).
+ *
+ * @example
+ * ```ts
+ * const cell = new GRUCell({ inputSize: 3, hiddenSize: 4, seed: 0 });
+ * const x = variable(randn([2, 3], { seed: 1 }));
+ * let h = zeroState(x, 2, 4);                  // [B = 2, H = 4]
+ * for (let t = 0; t < 3; t++) h = cell.forward(x, h);
+ * ```
+ */
 export function zeroState(like: Variable, B: number, H: number): Variable {
   return variable(zeroTensor(like, B, H));
 }

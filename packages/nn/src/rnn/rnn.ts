@@ -92,7 +92,8 @@ export type RNNOptions = RecurrentOptions & InitOptions;
  * @example
  * ```ts
  * const rnn = new RNN({ inputSize: 8, hiddenSize: 16, bidirectional: true, seed: 0 });
- * const { output, hN } = rnn.forward(x);   // x [T, B, 8] -> output [T, B, 32], hN [2, B, 16]
+ * const x = variable(randn([5, 3, 8], { seed: 1 }));   // [T = 5, B = 3, 8]
+ * const { output, hN } = rnn.forward(x);               // output [5, 3, 32], hN [2, 3, 16]
  * ```
  */
 export class RNN extends RecurrentLayer<RNNCell> {

@@ -106,6 +106,17 @@ interface WriteEntry {
  * @throws Error (message starting with `safetensors:`) when a tensor is inconsistent: unknown
  * dtype, typed array of the wrong kind, invalid shape or element count, the reserved name
  * `__metadata__`, or a name or metadata string that is not well-formed UTF-16.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeSafetensors(
+ *   { weight: { dtype: 'float32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } },
+ *   { format: 'pt' },
+ * );
+ * const { tensors, metadata } = decodeSafetensors(bytes);   // host arrays, no backend involved
+ * tensors.weight?.shape;                                    // [2, 2]
+ * metadata;                                                 // { format: 'pt' }
+ * ```
  */
 export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
   const entries = Object.keys(tensors).map((name) => checkTensorToWrite(name, tensors[name]));

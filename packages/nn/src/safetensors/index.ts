@@ -11,9 +11,9 @@
  *
  * @example
  * ```ts
- * const bytes = await saveSafetensorsAsync(model.stateDict());  // any backend
- * writeFileSync('model.safetensors', bytes);
- * model.loadStateDict(loadSafetensors(readFileSync('model.safetensors')));
+ * const model = new Linear(4, 2, { seed: 0 });
+ * const bytes = await saveSafetensorsAsync(model.stateDict());   // any backend; in Node: writeFileSync(path, bytes)
+ * model.loadStateDict(loadSafetensors(bytes));                   // bytes = readFileSync(path)
  * ```
  * @module
  */
@@ -53,7 +53,8 @@ export function saveSafetensors(stateDict: Record<string, Tensor>, metadata?: Re
  *
  * @example
  * ```ts
- * const bytes = await saveSafetensorsAsync(model.stateDict());
+ * const gru = new GRU({ inputSize: 3, hiddenSize: 4, seed: 0 });
+ * const bytes = await saveSafetensorsAsync(gru.stateDict(), { format: 'pt' });   // keys l0.W, l0.U, l0.b
  * ```
  */
 export async function saveSafetensorsAsync(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
@@ -85,8 +86,9 @@ export interface LoadSafetensorsOptions {
  *
  * @example
  * ```ts
- * const weights = loadSafetensors(new Uint8Array(readFileSync('gru.safetensors')));
- * model.loadStateDict(weights);
+ * const bytes = await saveSafetensorsAsync(new Linear(4, 2, { seed: 0 }).stateDict());   // or readFileSync(path)
+ * const weights = loadSafetensors(bytes);   // { W: Tensor [4, 2], b: Tensor [2] } on the active backend
+ * new Linear(4, 2).loadStateDict(weights);
  * ```
  */
 export function loadSafetensors(bytes: Uint8Array, opts: LoadSafetensorsOptions = {}): Record<string, Tensor> {

@@ -104,11 +104,37 @@ function filled(op: string, shape: Shape, value: number, dtype: DType = 'float32
   return fillOn(activeBackend(), shape, value, dtype, op);
 }
 
+/**
+ * A tensor of zeros (float32 unless `dtype` says otherwise).
+ *
+ * @example
+ * ```ts
+ * zeros([2, 3]);            // float32 [2, 3]
+ * zeros([4], 'int32');      // int32 [4]
+ * ```
+ */
 export const zeros = (shape: Shape, dtype?: DType): Tensor => filled('zeros', shape, 0, dtype);
+/** A tensor of ones (float32 unless `dtype` says otherwise). */
 export const ones = (shape: Shape, dtype?: DType): Tensor => filled('ones', shape, 1, dtype);
+/**
+ * A tensor filled with `value`.
+ *
+ * @example
+ * ```ts
+ * await full([2], 7).data();   // Float32Array [7, 7]
+ * ```
+ */
 export const full = (shape: Shape, value: number, dtype?: DType): Tensor => filled('full', shape, value, dtype);
 
-/** start, start + step, ... below stop (NumPy's arange). */
+/**
+ * start, start + step, ... below stop (NumPy's arange).
+ *
+ * @example
+ * ```ts
+ * await arange(4).data();            // Int32Array [0, 1, 2, 3]
+ * await arange(0, 1, 0.25).data();   // Float32Array [0, 0.25, 0.5, 0.75]
+ * ```
+ */
 export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
   const [a, b] = stop === undefined ? [0, start] : [start, stop];
   if (![a, b, step].every(Number.isFinite) || step === 0) throw new Error(`arange: start, stop and step must be finite numbers with step != 0, got ${a}, ${b}, ${step}`);
@@ -120,7 +146,17 @@ export function arange(start: number, stop?: number, step = 1, dtype?: DType): T
 
 let seedCounter = 0x5eed;
 
-/** Sets the seed that unseeded random calls draw from (like torch.manual_seed). */
+/**
+ * Sets the seed that unseeded random calls draw from (like torch.manual_seed).
+ *
+ * @example
+ * ```ts
+ * manualSeed(7);
+ * const a = await randn([3]).data();
+ * manualSeed(7);
+ * const b = await randn([3]).data();   // the same numbers as a
+ * ```
+ */
 export function manualSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be a non-negative safe integer, got ${seed}`);
   seedCounter = seed;
@@ -135,7 +171,16 @@ function nextSeed(op: string, opts?: { seed?: number }): number {
   return s;
 }
 
-/** Standard normal samples (Philox + Box–Muller): the same seed gives the same numbers on every backend. */
+/**
+ * Standard normal samples (Philox + Box–Muller): the same seed gives the same numbers on every backend.
+ *
+ * @example
+ * ```ts
+ * const a = randn([2, 3], { seed: 42 });
+ * const b = randn([2, 3], { seed: 42 });   // the same numbers as a, on the CPU and on WebGPU
+ * const c = randn([2, 3]);                 // from the global stream (see manualSeed)
+ * ```
+ */
 export function randn(shape: Shape, opts?: { seed?: number }): Tensor {
   checkShape('randn', 'shape', shape);
   const seed = nextSeed('randn', opts);
@@ -145,7 +190,14 @@ export function randn(shape: Shape, opts?: { seed?: number }): Tensor {
   return out;
 }
 
-/** Uniform samples in [low, high). */
+/**
+ * Uniform samples in [low, high).
+ *
+ * @example
+ * ```ts
+ * const u = uniform([2, 3], -0.5, 0.5, { seed: 0 });   // the same numbers on every backend
+ * ```
+ */
 export function uniform(shape: Shape, low = 0, high = 1, opts?: { seed?: number }): Tensor {
   checkShape('uniform', 'shape', shape);
   if (!Number.isFinite(low) || !Number.isFinite(high) || high < low) throw new Error(`uniform: need finite low <= high, got ${low}, ${high}`);

@@ -70,6 +70,18 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   return elementwise(op, [a, b], ([x, y]) => binaryExpr(op, x as Expr, y as Expr));
 }
 
+/**
+ * −x. The unary ops below work alike: one tensor in, one of the same shape out (float ops on an
+ * int32 tensor give float32).
+ *
+ * @example
+ * ```ts
+ * const x = tensor([-1, 0, 2]);
+ * await neg(x).data();       // Float32Array [1, -0, -2]
+ * await sigmoid(x).data();   // Float32Array [0.269, 0.5, 0.881] (about)
+ * await relu(x).data();      // Float32Array [0, 0, 2]
+ * ```
+ */
 export const neg = (x: Tensor): Tensor => unary('neg', x);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 export const sign = (x: Tensor): Tensor => unary('sign', x);
@@ -89,6 +101,18 @@ export const round = (x: Tensor): Tensor => unary('round', x);
 export const isNaN = (x: Tensor): Tensor => unary('isnan', x);
 export const isInf = (x: Tensor): Tensor => unary('isinf', x);
 
+/**
+ * a + b with NumPy broadcasting; either side may be a number. The binary ops below work alike;
+ * comparisons (`equal`, `less`, ...) give float32 0/1 masks.
+ *
+ * @example
+ * ```ts
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * await add(x, tensor([10, 20, 30])).data();   // Float32Array [11, 22, 33, 14, 25, 36]
+ * await mul(x, 2).data();                      // Float32Array [2, 4, 6, 8, 10, 12]
+ * await greater(x, 3).data();                  // Float32Array [0, 0, 0, 1, 1, 1]
+ * ```
+ */
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);
 export const mul = (a: TensorLike, b: TensorLike): Tensor => binary('mul', a, b);
@@ -106,7 +130,15 @@ export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => binary('gr
 /** x * x. */
 export const square = (x: Tensor): Tensor => elementwise('square', [x], ([a]) => binaryExpr('mul', a as Expr, a as Expr));
 
-/** cond ? a : b elementwise; `cond` is a mask (nonzero = true), all three broadcast together. */
+/**
+ * cond ? a : b elementwise; `cond` is a mask (nonzero = true), all three broadcast together.
+ *
+ * @example
+ * ```ts
+ * const x = tensor([-2, 1, 3]);
+ * await where(greater(x, 0), x, 0).data();   // Float32Array [0, 1, 3]
+ * ```
+ */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   checkTensor('where', 'cond', cond);
   return elementwise('where', [cond, a, b], ([c, x0, y0]) => {
@@ -124,7 +156,14 @@ function numberBeside(e: Expr, other: Expr): Expr {
   return { ...e, dtype: other.dtype === 'int32' && !Number.isInteger(e.value) ? 'float32' : other.dtype };
 }
 
-/** Converts to `dtype` (float to int truncates toward zero; NaN becomes 0). */
+/**
+ * Converts to `dtype` (float to int truncates toward zero; NaN becomes 0).
+ *
+ * @example
+ * ```ts
+ * await cast(tensor([1.9, -1.9]), 'int32').data();   // Int32Array [1, -1]
+ * ```
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor('cast', 'x', x);
   assertDType('cast', 'dtype', dtype);

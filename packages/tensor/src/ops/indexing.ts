@@ -25,6 +25,13 @@ function checkIndices(op: string, indices: Tensor, dim: number, what: string): v
 /**
  * numpy.take: elements of `x` picked along `axis` by int32 `indices`; the result's shape is
  * x.shape with that axis replaced by indices.shape. Negative indices count from the end.
+ *
+ * @example
+ * ```ts
+ * const table = tensor([[0, 0], [1, 1], [2, 2]]);
+ * const rows = gather(table, tensor([2, 0, 2], undefined, 'int32'));   // [3, 2]
+ * await rows.data();                                                    // Float32Array [2, 2, 0, 0, 2, 2]
+ * ```
  */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkTensor('gather', 'x', x);
@@ -62,6 +69,11 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
  * float32 one-hot rows: out[..., c] = 1 where indices[...] == c, for c < depth. Negative indices
  * count from the end, as in gather; an index out of range (computed on the device) gives a row of
  * zeros. One fused kernel: wrap the index, then compare it with the class number.
+ *
+ * @example
+ * ```ts
+ * await oneHot(tensor([1, 0], undefined, 'int32'), 3).data();   // Float32Array [0, 1, 0, 1, 0, 0]
+ * ```
  */
 export function oneHot(indices: Tensor, depth: number): Tensor {
   checkTensor('oneHot', 'indices', indices);

@@ -10,6 +10,14 @@ import { reshape, unsqueeze } from './movement.js';
  * [..., m, k] @ [..., k, n] -> [..., m, n]. A 1-D operand is a row (left) or column (right)
  * vector, and its axis is dropped from the result, as in numpy.matmul. Transposed views are read
  * in place, without copies.
+ *
+ * @example
+ * ```ts
+ * const a = tensor([[1, 2], [3, 4]]);            // [2, 2]
+ * const y = matmul(a, tensor([[1], [10]]));      // [2, 1]
+ * await y.data();                                // Float32Array [21, 43]
+ * matmul(randn([8, 2, 3]), randn([3, 4])).shape; // [8, 2, 4]: batched, broadcast
+ * ```
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   checkTensor('matmul', 'a', a);

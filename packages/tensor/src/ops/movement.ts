@@ -12,6 +12,11 @@ function view(x: Tensor, shape: Shape, strides: readonly number[], offset: numbe
 /**
  * The same elements in another shape (row-major order). One entry may be -1 (inferred). A view
  * when `x` is contiguous, else a copy.
+ *
+ * @example
+ * ```ts
+ * reshape(arange(6), [2, -1]).shape;   // [2, 3]
+ * ```
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   checkTensor('reshape', 'x', x);
@@ -47,7 +52,16 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   return view(x, p.map((a) => x.shape[a] as number), p.map((a) => x.strides[a] as number), x.offset);
 }
 
-/** Permutes axes; with no `perm`, reverses them (NumPy's transpose). A view. */
+/**
+ * Permutes axes; with no `perm`, reverses them (NumPy's transpose). A view.
+ *
+ * @example
+ * ```ts
+ * const x = zeros([5, 3, 8]);        // [T, B, I]
+ * transpose(x).shape;                // [8, 3, 5]
+ * transpose(x, [1, 0, 2]).shape;     // [3, 5, 8]: batch first
+ * ```
+ */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   checkTensor('transpose', 'x', x);
   return permute(x, perm ?? x.shape.map((_, i) => x.rank - 1 - i));
@@ -56,6 +70,13 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 /**
  * The block starting at `begin` of extent `size` (-1: to the end of that axis). A view.
  * Like tf.slice; negative `begin` counts from the end.
+ *
+ * @example
+ * ```ts
+ * const gates = tensor([[1, 2, 3, 4, 5, 6]]);          // [B = 1, 3H = 6]
+ * await slice(gates, [0, 2], [1, 2]).data();           // Float32Array [3, 4]: the second gate
+ * await slice(gates, [0, -2], [-1, -1]).data();        // Float32Array [5, 6]
+ * ```
  */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   checkTensor('slice', 'x', x);
@@ -111,7 +132,15 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   return view(x, keep.map((i) => x.shape[i] as number), keep.map((i) => x.strides[i] as number), x.offset);
 }
 
-/** Joins tensors along an existing axis. All shapes must agree except along `axis`. */
+/**
+ * Joins tensors along an existing axis. All shapes must agree except along `axis`.
+ *
+ * @example
+ * ```ts
+ * concat([zeros([2, 3]), ones([2, 1])], 1).shape;   // [2, 4]
+ * stack([zeros([3]), ones([3])], 0).shape;          // [2, 3]
+ * ```
+ */
 export function concat(xs: readonly Tensor[], axis: number): Tensor {
   if (!Array.isArray(xs) || xs.length === 0) throw new Error('concat: needs a non-empty list of tensors');
   xs.forEach((x, i) => {

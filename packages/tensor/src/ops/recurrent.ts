@@ -28,6 +28,16 @@ export interface GruCellInputs {
  * h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h)   or, with resetAfter,   tanh(x W_h + b_h + r ⊙ (h U_h + c))
  * h' = (1 − z) ⊙ h + z ⊙ h̃
  * ```
+ *
+ * @example
+ * ```ts
+ * const [B, I, H] = [2, 3, 4];
+ * const W = randn([I, 3 * H], { seed: 0 });
+ * const U = randn([H, 3 * H], { seed: 1 });
+ * const h1 = gruCell({ x: randn([B, I], { seed: 2 }), W, h: zeros([B, H]), U });   // [B, H]
+ * // or from a projection x W + b computed beforehand for a whole sequence:
+ * const h2 = gruCell({ x: matmul(randn([B, I], { seed: 3 }), W), h: h1, U });
+ * ```
  */
 export function gruCell({ x, W = null, b = null, h, U, c = null, resetAfter = false }: GruCellInputs): Tensor {
   for (const [name, t] of [['x', x], ['h', h], ['U', U]] as const) checkTensor('gruCell', name, t);

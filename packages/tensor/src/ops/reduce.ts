@@ -49,13 +49,31 @@ function reduceOp(op: ReduceOp, x: Tensor, axes: Axes | undefined, keepDims: boo
   return r;
 }
 
-/** Sum over `axes` (all when omitted), NumPy style. */
+/**
+ * Sum over `axes` (all when omitted), NumPy style; `prod`, `max` and `min` work alike.
+ *
+ * @example
+ * ```ts
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * await sum(x).data();             // Float32Array [21]
+ * await sum(x, 0).data();          // Float32Array [5, 7, 9]
+ * sum(x, -1, true).shape;          // [2, 1]
+ * await max(x, 1).data();          // Float32Array [3, 6]
+ * ```
+ */
 export const sum = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('sum', x, axes, keepDims);
 export const prod = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('prod', x, axes, keepDims);
 export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('max', x, axes, keepDims);
 export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('min', x, axes, keepDims);
 
-/** Index of the largest element along one axis (int32; the first on ties; NaN counts as largest). */
+/**
+ * Index of the largest element along one axis (int32; the first on ties; NaN counts as largest).
+ *
+ * @example
+ * ```ts
+ * await argmax(tensor([[0.1, 0.7, 0.2], [0.5, 0.5, 0]])).data();   // Int32Array [1, 0]
+ * ```
+ */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
   checkTensor('argmax', 'x', x);
   return reduceOp('argmax', x, axisOf('argmax', axis, x.shape), keepDims);
@@ -99,7 +117,14 @@ export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
   return out;
 }
 
-/** exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large logits cannot overflow. */
+/**
+ * exp(x) / sum(exp(x)) along `axis`, shifted by the maximum so large logits cannot overflow.
+ *
+ * @example
+ * ```ts
+ * await softmax(tensor([[0, 0], [1000, 1000]])).data();   // Float32Array [0.5, 0.5, 0.5, 0.5]
+ * ```
+ */
 export function softmax(x: Tensor, axis = -1): Tensor {
   checkTensor('softmax', 'x', x);
   const ax = axisOf('softmax', axis, x.shape);
