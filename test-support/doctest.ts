@@ -13,7 +13,10 @@
  * typecheck.
  *
  * `checkQuotes` keeps a guide honest: a code block right after a link to `file.ts#L10-L12` must be
- * those lines of that file, as they are now.
+ * those lines of that file as they are now, and a link named after an identifier must land on it.
+ * When code has only moved, `fixQuotes` renumbers the links:
+ *
+ *   node_modules/.bin/tsx --conditions=wgru-source test-support/doctest.ts fix docs/from-equations-to-code.md
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

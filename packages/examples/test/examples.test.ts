@@ -55,7 +55,7 @@ it('every example has a smoke test', () => {
 
 forEachBackend('examples', (backend) => {
   for (const [name, { steps, files, quickOnCpu }] of Object.entries(SMOKE)) {
-    it.skipIf(backend === 'cpu' && hasGpu && !quickOnCpu)(`${name} runs ${steps} steps and writes its plots and checkpoint`, async () => {
+    it.skipIf(backend === 'cpu' && hasGpu && !quickOnCpu)(`${name} runs ${steps} steps and writes ${files.join(', ')}`, async () => {
       const out = outDir();
       const result = await examples[name]?.run({ steps, backend, out, quiet: true, seed: 1 });
       expect(result).toBeDefined();

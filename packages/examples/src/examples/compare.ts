@@ -160,6 +160,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         title: `compare: character-level language models, the same ${ctx.steps} steps for each`,
         xLabel: 'training step',
         yLabel: 'cross-entropy (nats/char)',
+        legendColumns: 3, // a row per kind of loss, a column per model
         series: [
           ...results.map((m) => ({ name: `${m.kind} train`, x: m.trainCurve.map((v) => v.step), y: m.trainCurve.map((v) => v.loss), color: colors[m.kind] })),
           ...results.map((m) => ({ name: `${m.kind} validation`, x: m.validCurve.map((v) => v.step), y: m.validCurve.map((v) => v.loss), color: colors[m.kind], dashed: true })),

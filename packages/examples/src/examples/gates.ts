@@ -144,13 +144,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       'gates.svg',
       await heatmap({
         title: `GRU gates while recalling "${sample.text[0][0]}" across ${DISTRACTORS} distractors`,
+        subtitle: ['one row per hidden unit, sorted by its mean update gate over the distractors:', 'the units that keep their state come first'],
         panels: [
           { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u]) },
           { title: 'reset gate r_t  (how much of h_{t-1} the candidate sees)', values: order.map((u) => rRows[u]) },
           { title: 'state h_t  (what the output layer reads at the last step)', values: order.map((u) => hRows[u]), min: -1, max: 1 },
         ],
         xLabel: 'time step (input symbol)',
-        yLabel: 'hidden unit (memory keepers first)',
+        yLabel: 'hidden unit',
         colLabels: [...sample.text[0]],
         rowLabels: order.map(String),
         cell: 14,
@@ -161,7 +162,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       await lineChart({
         title: 'gates: training loss',
         xLabel: 'step',
-        yLabel: 'cross-entropy (nats)',
+        yLabel: 'cross-entropy (nats, log scale)',
+        logY: true,
         series: [
           { name: 'train', y: losses },
           { name: 'chance (ln 4)', x: [1, losses.length], y: [Math.log(4), Math.log(4)], dashed: true, color: '#777' },

@@ -96,7 +96,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   ctx.log(`how far each gate's weights moved (L2): ${[...moved('W'), ...moved('U')].join(', ')}`);
 
   const files = [
-    ctx.writeText('loss.svg', await lineChart({ title: 'hi -> ih: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats)', series: [{ name: 'loss', y: losses }] })),
+    ctx.writeText('loss.svg', await lineChart({ title: 'hi -> ih: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats, log scale)', logY: true, series: [{ name: 'loss', y: losses }] })),
     await ctx.saveCheckpoint('hi.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);

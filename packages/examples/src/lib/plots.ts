@@ -29,6 +29,10 @@ export interface LineChartOptions {
   xLabel: string;
   yLabel: string;
   series: readonly Series[];
+  /** A logarithmic y axis, for losses that fall by orders of magnitude (points at or below 0 are left out). */
+  logY?: boolean;
+  /** Legend entries per row (default: at most four a row, the rows as even as they can be). */
+  legendColumns?: number;
   /** Size of the plotting area in pixels (default 640 × 320). */
   width?: number;
   height?: number;
@@ -45,6 +49,8 @@ export interface HeatmapPanel {
 
 export interface HeatmapOptions {
   title: string;
+  /** Lines under the title. */
+  subtitle?: string[];
   /** Panels stacked vertically, sharing the x axis; each has its own colour legend. */
   panels: readonly HeatmapPanel[];
   xLabel: string;
@@ -90,31 +96,36 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** A line chart of one or more series, with a legend naming them. Non-finite points are left out. */
+/**
+ * A line chart of one or more series, with a legend naming them under it (none for a lone series).
+ * Non-finite points are left out.
+ */
 export function lineChart(o: LineChartOptions): Promise<string> {
   const names = o.series.map((s) => s.name);
   const rows = o.series.flatMap((s) => s.y.map((y, i) => ({ series: s.name, x: s.x?.[i] ?? i + 1, y, points: s.points ?? false })));
-  const series = { field: 'series', type: 'nominal', title: null, sort: names } as const;
-  // The legend goes under the chart, in rows of at most four entries, as even as they can be.
-  const columns = Math.ceil(names.length / Math.ceil(names.length / 4));
+  const data = rows.filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0));
+  // Rows of at most four legend entries, as even as they can be, unless told otherwise.
+  const columns = o.legendColumns ?? Math.ceil(names.length / Math.ceil(names.length / 4));
+  const legend = names.length > 1 ? {} : null;
+  const series = { field: 'series', type: 'nominal', title: null, sort: names, legend } as const;
+  // Steps and time indices are whole numbers: no ticks between them, no decimals.
+  const wholeX = data.every((r) => Number.isInteger(r.x));
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: o.title,
     width: o.width ?? 640,
     height: o.height ?? 320,
     background: 'white',
-    data: { values: rows.filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y)) },
+    data: { values: data },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: o.xLabel, scale: { zero: false } },
-      y: { field: 'y', type: 'quantitative', title: o.yLabel, scale: { zero: false } },
+      x: { field: 'x', type: 'quantitative', title: o.xLabel, scale: { zero: false }, axis: wholeX ? { format: 'd', tickMinStep: 1 } : {} },
+      y: { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log', nice: false } : { zero: false } },
       color: { ...series, scale: { domain: names, range: o.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length] ?? '#000') } },
     },
     layer: [
       {
         mark: { type: 'line', strokeWidth: 1.8 },
-        encoding: {
-          strokeDash: { ...series, scale: { domain: names, range: o.series.map((s) => (s.dashed ? [6, 4] : [1, 0])) } },
-        },
+        encoding: { strokeDash: { ...series, scale: { domain: names, range: o.series.map((s) => (s.dashed ? [6, 4] : [1, 0])) } } },
       },
       { transform: [{ filter: 'datum.points' }], mark: { type: 'point', filled: true, size: 30 } },
     ],
@@ -128,7 +139,7 @@ export function heatmap(o: HeatmapOptions): Promise<string> {
   const label = (labels: readonly string[] | undefined) => (labels ? `${JSON.stringify(labels)}[datum.value]` : 'datum.value');
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: o.title,
+    title: o.subtitle ? { text: o.title, subtitle: o.subtitle, subtitleFontSize: 12 } : o.title,
     background: 'white',
     spacing: 24,
     vconcat: o.panels.map((p) => {
