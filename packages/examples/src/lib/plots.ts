@@ -86,6 +86,23 @@ const CONFIG = {
   view: { stroke: '#888' },
 } as const;
 
+// Without a canvas, Vega guesses a text's width as 0.8 em a character, far wider than sans-serif
+// text (about 0.6 em): titles and legends then leave wide gaps. A closer guess goes in through the
+// hook Vega keeps for it (vega-scenegraph's textMetrics, which vega's typings leave out).
+interface TextItem {
+  fontSize?: number;
+  fontWeight?: string | number;
+}
+const textMetrics = (vega as unknown as { textMetrics?: { width: (item: TextItem, text: unknown) => number } }).textMetrics;
+const em = (ch: string): number => (/[\s.,:;'|!()[\]ijlft1-]/.test(ch) ? 0.34 : /[A-Zmw%@_]/.test(ch) ? 0.78 : 0.6);
+if (textMetrics) {
+  textMetrics.width = (item, text) => {
+    const chars = [...String(text ?? '').trim()];
+    const bold = item.fontWeight === 'bold' || Number(item.fontWeight) >= 600;
+    return Math.ceil(chars.reduce((w, ch) => w + em(ch), 0) * (item.fontSize ?? 11) * (bold ? 1.1 : 1));
+  };
+}
+
 /** Renders a Vega-Lite spec to an SVG document, headlessly (no browser, no canvas). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });

@@ -1,6 +1,7 @@
 import type { GruCellArgs, View } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 import type { CpuStorage } from './backend.js';
+import { type Block, matmulFloat } from './matmul.js';
 
 const sigmoid = (a: number) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / (1 + Math.exp(a)));
 
@@ -12,14 +13,14 @@ function parts(v: View): { a: TypedArray; o: number; s0: number; s1: number } {
 }
 
 /**
- * The fused GRU cell on the CPU, in plain loops: the reference for the WGSL kernel.
+ * The fused GRU cell on the CPU: the reference for the WGSL kernel.
  *   z = σ(xW_z + hU_z + b_z), r = σ(xW_r + hU_r + b_r),
  *   h̃ = tanh(xW_h + (r ⊙ h) U_h + b_h)            (resetAfter false)
  *   h̃ = tanh(xW_h + b_h + r ⊙ (h U_h + c))         (resetAfter true)
  *   h' = (1 − z) ⊙ h + z ⊙ h̃
- * Every sum is float64, accumulated in order of its index from its first term (b, or 0); the
- * loops run over whole rows of W and U (k outer, columns inner), so the weights are read in
- * order. A row's results are written after all of its reads of h.
+ * Every sum is float64, accumulated in order of its index from its first term (b, or 0): h U and
+ * (r ⊙ h) U_h for all rows at once through the backend's matmul (which sums that way), x W + b
+ * row by row from b.
  */
 export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): void {
   const B = h.shape[0] as number;
@@ -33,57 +34,55 @@ export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): 
   const bv = b ? parts(b) : null;
   const cv = c ? parts(c) : null;
   const dst = (out.storage as CpuStorage).array;
-  const xp = new Float64Array(G);
-  // h U for the columns summed over h (all three gates with resetAfter, else z and r)
-  const hu = new Float64Array(G);
-  const hRow = new Float64Array(H);
-  const z = new Float64Array(H);
-  const r = new Float64Array(H);
-  const cand = new Float64Array(H);
+  const block = (v: { a: TypedArray; o: number; s0: number; s1: number }, offset = v.o): Block => ({ array: v.a, offset, rowStride: v.s0, colStride: v.s1 });
+  const scratch = new Float64Array(G);
+  // h U: [B, 3H] with resetAfter, else [B, 2H] (z and r; the candidate's term needs r first)
   const huCols = resetAfter ? G : 2 * H;
+  const hu = new Float64Array(B * huCols);
+  matmulFloat(block(Hv), block(Uv), { array: hu, offset: 0, rowStride: huCols, colStride: 1 }, B, H, huCols, scratch);
+  const z = new Float64Array(B * H);
+  const r = new Float64Array(B * H);
+  const xp = new Float64Array(B * G);
   for (let bi = 0; bi < B; bi++) {
-    for (let k = 0; k < H; k++) hRow[k] = Hv.a[Hv.o + bi * Hv.s0 + k * Hv.s1] as number;
+    const xo = bi * G;
     // x W + b, or the given projection
     if (Wv) {
-      for (let g = 0; g < G; g++) xp[g] = bv ? (bv.a[bv.o + g * bv.s1] as number) : 0;
+      for (let g = 0; g < G; g++) xp[xo + g] = bv ? (bv.a[bv.o + g * bv.s1] as number) : 0;
       for (let i = 0; i < I; i++) {
         const xi = X.a[X.o + bi * X.s0 + i * X.s1] as number;
         const wo = Wv.o + i * Wv.s0;
-        for (let g = 0; g < G; g++) xp[g] = (xp[g] as number) + xi * (Wv.a[wo + g * Wv.s1] as number);
+        for (let g = 0; g < G; g++) xp[xo + g] = (xp[xo + g] as number) + xi * (Wv.a[wo + g * Wv.s1] as number);
       }
     } else {
-      for (let g = 0; g < G; g++) xp[g] = X.a[X.o + bi * X.s0 + g * X.s1] as number;
-    }
-    hu.fill(0);
-    for (let k = 0; k < H; k++) {
-      const hk = hRow[k] as number;
-      const uo = Uv.o + k * Uv.s0;
-      for (let col = 0; col < huCols; col++) hu[col] = (hu[col] as number) + hk * (Uv.a[uo + col * Uv.s1] as number);
+      for (let g = 0; g < G; g++) xp[xo + g] = X.a[X.o + bi * X.s0 + g * X.s1] as number;
     }
     for (let j = 0; j < H; j++) {
-      z[j] = sigmoid((xp[j] as number) + (hu[j] as number));
-      r[j] = sigmoid((xp[H + j] as number) + (hu[H + j] as number));
+      z[bi * H + j] = sigmoid((xp[xo + j] as number) + (hu[bi * huCols + j] as number));
+      r[bi * H + j] = sigmoid((xp[xo + H + j] as number) + (hu[bi * huCols + H + j] as number));
     }
-    if (resetAfter) {
+  }
+  const hAt = (bi: number, k: number) => Hv.a[Hv.o + bi * Hv.s0 + k * Hv.s1] as number;
+  // The candidate's hidden term: r ⊙ (h U_h + c), or (r ⊙ h) U_h
+  const hTerm = new Float64Array(B * H);
+  if (resetAfter) {
+    for (let bi = 0; bi < B; bi++) {
       for (let j = 0; j < H; j++) {
         const cj = cv ? (cv.a[cv.o + j * cv.s1] as number) : 0;
-        cand[j] = Math.tanh((xp[2 * H + j] as number) + (r[j] as number) * ((hu[2 * H + j] as number) + cj));
+        hTerm[bi * H + j] = (r[bi * H + j] as number) * ((hu[bi * huCols + 2 * H + j] as number) + cj);
       }
-    } else {
-      // (r ⊙ h) U_h, summed in order of k
-      cand.fill(0);
-      for (let k = 0; k < H; k++) {
-        const rh = (r[k] as number) * (hRow[k] as number);
-        const uo = Uv.o + k * Uv.s0 + 2 * H * Uv.s1;
-        for (let j = 0; j < H; j++) cand[j] = (cand[j] as number) + rh * (Uv.a[uo + j * Uv.s1] as number);
-      }
-      for (let j = 0; j < H; j++) cand[j] = Math.tanh((xp[2 * H + j] as number) + (cand[j] as number));
     }
+  } else {
+    const rh = new Float64Array(B * H);
+    for (let bi = 0; bi < B; bi++) for (let k = 0; k < H; k++) rh[bi * H + k] = (r[bi * H + k] as number) * hAt(bi, k);
+    matmulFloat({ array: rh, offset: 0, rowStride: H, colStride: 1 }, block(Uv, Uv.o + 2 * H * Uv.s1), { array: hTerm, offset: 0, rowStride: H, colStride: 1 }, B, H, H, scratch);
+  }
+  for (let bi = 0; bi < B; bi++) {
     const oo = out.offset + bi * (out.strides[0] as number);
     const os = out.strides[1] as number;
     for (let j = 0; j < H; j++) {
-      const zj = z[j] as number;
-      dst[oo + j * os] = (1 - zj) * (hRow[j] as number) + zj * (cand[j] as number);
+      const cand = Math.tanh((xp[bi * G + 2 * H + j] as number) + (hTerm[bi * H + j] as number));
+      const zj = z[bi * H + j] as number;
+      dst[oo + j * os] = (1 - zj) * hAt(bi, j) + zj * cand;
     }
   }
 }
