@@ -11,6 +11,8 @@
  *
  * wgru also has a third row: the cell step as `gruCell` with W (the input projection inside the
  * same kernel), on device. Reports ms/token and wgru's engine counts per token.
+ *
+ *   pnpm bench --only=generate [--quick] [--tokens=N]
  * @module
  */
 import { noGrad, variable } from '@wgru/autograd';

@@ -6,6 +6,8 @@
  * its GRU supports). One step = forward, loss, backward, optimizer update, and a read of the loss
  * from the host, so that device work is included. Reports ms/step, tokens/s (B·T per step), the
  * ratios, and wgru's engine counts per step.
+ *
+ *   pnpm bench --only=gru-train [--quick] [--config=1|2] [--steps=N]
  * @module
  */
 import { Adam, CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
@@ -161,10 +163,9 @@ export const gruTrainBench: Benchmark = {
     const configs = opts.args.config ? TRAIN_CONFIGS.filter((_, i) => opts.args.config?.split(',').includes(String(i + 1))) : TRAIN_CONFIGS;
     // Median ms per step, per implementation and configuration.
     const ms = new Map<Impl, (number | null)[]>(IMPLS.map((i) => [i, configs.map(() => null)]));
-    const counts = new Map<'resetAfter' | 'resetBefore', StepCounts[]>([
-      ['resetAfter', []],
-      ['resetBefore', []],
-    ]);
+    // wgru's engine counts of one WebGPU step, per configuration, for each reset placement.
+    const countsAfter: StepCounts[] = [];
+    const countsBefore: StepCounts[] = [];
     const notes: string[] = [];
     const time = async (
       i: number,
@@ -172,7 +173,8 @@ export const gruTrainBench: Benchmark = {
     ): Promise<void> => {
       const t = await timeSideBySide(new Map(entries.map(([k, v]) => [k, v.step])), budget(opts));
       for (const [impl, r] of t) {
-        (ms.get(impl) as (number | null)[])[i] = r.ms;
+        const list = ms.get(impl);
+        if (list) list[i] = r.ms;
         opts.log(`    ${LABELS[impl]}: ${r.runs.map((x) => x.toFixed(0)).join(', ')} ms -> median ${r.ms.toFixed(0)} ms/step`);
       }
       for (const [, v] of entries) v.dispose();
@@ -194,8 +196,8 @@ export const gruTrainBench: Benchmark = {
       ];
       if (tfGpu) gpu.push(['tfjs-webgpu', tfTrainer(tf as Tf, c, batch)]);
       await time(i, gpu);
-      (counts.get('resetAfter') as StepCounts[])[i] = { ...ra.counts };
-      (counts.get('resetBefore') as StepCounts[])[i] = { ...rb.counts };
+      countsAfter[i] = { ...ra.counts };
+      countsBefore[i] = { ...rb.counts };
 
       // CPU: wgru's CPU backend and TensorFlow.js's.
       await setBackend('cpu');
@@ -211,7 +213,7 @@ export const gruTrainBench: Benchmark = {
     await setBackend('webgpu');
 
     const tokens = (c: LmConfig) => c.B * c.T;
-    const at = (impl: Impl, i: number) => (ms.get(impl) as (number | null)[])[i] ?? null;
+    const at = (impl: Impl, i: number) => ms.get(impl)?.[i] ?? null;
     const tps = (impl: Impl, i: number, c: LmConfig) => {
       const t = at(impl, i);
       return t ? (tokens(c) / t) * 1000 : null;
@@ -222,7 +224,7 @@ export const gruTrainBench: Benchmark = {
       const base: Record<'webgpu' | 'cpu', number | null> = { webgpu: tps('tfjs-webgpu', i, c), cpu: tps('tfjs-cpu', i, c) };
       for (const impl of IMPLS) {
         const kind = impl.includes('webgpu') ? 'webgpu' : 'cpu';
-        const rc = impl === 'wgru-webgpu' ? counts.get('resetAfter')?.[i] : impl === 'wgru-webgpu-rf' ? counts.get('resetBefore')?.[i] : undefined;
+        const rc = impl === 'wgru-webgpu' ? countsAfter[i] : impl === 'wgru-webgpu-rf' ? countsBefore[i] : undefined;
         rows.push([
           c.label,
           LABELS[impl],
@@ -248,7 +250,7 @@ export const gruTrainBench: Benchmark = {
         ...c,
         msPerStep: Object.fromEntries(IMPLS.map((impl) => [impl, at(impl, i)])),
         tokensPerSecond: Object.fromEntries(IMPLS.map((impl) => [impl, tps(impl, i, c)])),
-        wgruWebgpuCounts: { resetAfter: counts.get('resetAfter')?.[i] ?? null, resetBefore: counts.get('resetBefore')?.[i] ?? null },
+        wgruWebgpuCounts: { resetAfter: countsAfter[i] ?? null, resetBefore: countsBefore[i] ?? null },
       })),
     };
   },
