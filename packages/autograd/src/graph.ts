@@ -225,6 +225,9 @@ function materialize(p: Pending, like: Variable): Tensor {
  * `retainGraph`, it frees the intermediate values of the graph it consumed.
  */
 export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {}): void {
+  // The forward pass is complete: submit it now, so the device computes it while the host
+  // records the backward pass (one more submit per step, no wait).
+  root.value.backend.flush();
   const order = topologicalOrder(root);
   const pending = new Map<Variable, Pending>([[root, { parts: [seed.share()], blocks: [] }]]);
   for (let i = order.length - 1; i >= 0; i--) {
