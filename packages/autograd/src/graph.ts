@@ -1,7 +1,7 @@
 import {
-  add, addInto, assign, bytesPerElement, cast, clone, empty, reshape, shapeString, slice, sum, type Tensor, Tensor as TensorClass, tidy,
+  add, addInto, assign, bytesPerElement, cast, clone, concat, empty, matmul, reshape, shapeString, slice, sum, type Tensor, Tensor as TensorClass, tidy, transpose,
 } from '@wgru/tensor';
-import type { Primitive, PrimitiveAttrs, SliceGrad } from './vjp.js';
+import type { Primitive, PrimitiveAttrs, ProductGrad, SliceGrad } from './vjp.js';
 import { inspectGradient } from './anomaly.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
@@ -143,19 +143,53 @@ export interface BackwardOptions {
 interface Pending {
   parts: Tensor[];
   blocks: SliceGrad[];
+  products: ProductGrad[];
 }
 
 /** Parts are summed early once this many wait (bounds the memory they hold). */
 const MAX_PARTS = 8;
 
 /** Adds a contribution to a pending gradient (taking ownership of its tensor). */
-function accumulate(p: Pending, g: Tensor | SliceGrad, like: Variable): void {
+function accumulate(p: Pending, g: Tensor | SliceGrad | ProductGrad, like: Variable): void {
   if (!(g instanceof TensorClass)) {
-    p.blocks.push(g);
+    if (g.kind === 'product') {
+      p.products.push(g);
+      if (p.products.length >= MAX_PRODUCTS) p.parts.push(multiplyProducts(p.products.splice(0)));
+    } else p.blocks.push(g);
     return;
   }
   p.parts.push(g);
   if (p.parts.length >= MAX_PARTS) p.parts = [sumParts(p.parts, like)];
+}
+
+/** Products are multiplied early once this many wait (bounds the memory they hold). */
+const MAX_PRODUCTS = 64;
+
+/**
+ * Σ leftᵀ grad over pending products, as one matmul per group of same-width products: the lefts
+ * and the grads stacked along their rows, [Σm, k]ᵀ @ [Σm, n].
+ */
+function multiplyProducts(products: ProductGrad[]): Tensor {
+  const groups = new Map<string, ProductGrad[]>();
+  for (const p of products) {
+    const key = `${p.left.shape[1]},${p.grad.shape[1]}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  const total = tidy(() => {
+    let acc: Tensor | null = null;
+    for (const same of groups.values()) {
+      const lefts = same.length === 1 ? (same[0] as ProductGrad).left : concat(same.map((p) => p.left), 0);
+      const grads = same.length === 1 ? (same[0] as ProductGrad).grad : concat(same.map((p) => p.grad), 0);
+      const product = matmul(transpose(lefts), grads);
+      acc = acc === null ? product : add(acc, product);
+    }
+    return acc as Tensor;
+  });
+  for (const p of products) {
+    p.left.dispose();
+    p.grad.dispose();
+  }
+  return total;
 }
 
 /** Σ parts in `like`'s shape and dtype: same-shaped parts are added first, then reduced once. */
@@ -201,6 +235,7 @@ function tiles(blocks: readonly SliceGrad[], size: number): boolean {
  * are copied straight into a fresh buffer, with no zero fill.
  */
 function materialize(p: Pending, like: Variable): Tensor {
+  if (p.products.length > 0) p.parts.push(multiplyProducts(p.products.splice(0)));
   const dense = p.parts.length > 0 ? sumParts(p.parts, like) : null;
   if (p.blocks.length === 0) return dense as Tensor;
   // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
@@ -229,7 +264,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
   // records the backward pass (one more submit per step, no wait).
   root.value.backend.flush();
   const order = topologicalOrder(root);
-  const pending = new Map<Variable, Pending>([[root, { parts: [seed.share()], blocks: [] }]]);
+  const pending = new Map<Variable, Pending>([[root, { parts: [seed.share()], blocks: [], products: [] }]]);
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i] as Variable;
     const p = pending.get(v);
@@ -248,7 +283,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
     }
     const inputs = node.inputs;
     const needs = inputs.map((x) => x.requiresGrad);
-    const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Tensor | SliceGrad | null>;
+    const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Tensor | SliceGrad | ProductGrad | null>;
     const inGrads = tidy(() =>
       rule(g, { inputs: inputs.map((x) => x.value), output: v.value, attrs: node.attrs, needs }).map((gi, j) => {
         if (gi === null || !needs[j]) return null;
@@ -276,7 +311,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
       if (gi === null || gi === undefined) return;
       let q = pending.get(x);
       if (q === undefined) {
-        q = { parts: [], blocks: [] };
+        q = { parts: [], blocks: [], products: [] };
         pending.set(x, q);
       }
       accumulate(q, gi, x);

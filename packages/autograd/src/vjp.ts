@@ -1,6 +1,6 @@
 import {
   add, broadcastTo, div, equal, greater, log, matmul as matmulT, mul, neg, permute as permuteT,
-  pow, reshape as reshapeT, scatterAdd, sign, slice as sliceT, square, sub, sum as sumT, type Tensor, where as whereT,
+  keep, pow, reshape as reshapeT, scatterAdd, sign, slice as sliceT, square, sub, sum as sumT, type Tensor, where as whereT,
 } from '@wgru/tensor';
 
 /**
@@ -51,7 +51,20 @@ export interface SliceGrad {
  * or null where none is needed. A result may have the broadcast (output) shape: the engine sums it
  * back to the input's shape, in one place, for every rule.
  */
-export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Tensor | SliceGrad | null>;
+/**
+ * The gradient of a matmul's right operand, leftᵀ @ grad, left unmultiplied. A weight read at
+ * every timestep (a GRU's U) receives one such product per step; the engine stacks them and
+ * computes Σ_t h_tᵀ dG_t as ONE matmul [H, T·B] @ [T·B, 3H] instead of T small ones.
+ */
+export interface ProductGrad {
+  readonly kind: 'product';
+  /** [m, k]: the left operand. */
+  readonly left: Tensor;
+  /** [m, n]: the output gradient. */
+  readonly grad: Tensor;
+}
+
+export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Tensor | SliceGrad | ProductGrad | null>;
 
 const ifNeeded = (need: boolean | undefined, f: () => Tensor): Tensor | null => (need ? f() : null);
 
@@ -116,7 +129,12 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   // C = A B: dA = G Bᵀ, dB = Aᵀ G (transposes are views: no copies)
   matmul: (g, { inputs: [a, b], needs }) => {
     const t = (x: Tensor) => permuteT(x, [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)));
-    return [ifNeeded(needs[0], () => matmulT(g, t(b as Tensor))), ifNeeded(needs[1], () => matmulT(t(a as Tensor), g))];
+    const left = a as Tensor;
+    // For 2-D operands, dB = Aᵀ G is handed on unmultiplied (see ProductGrad): handles that
+    // outlive this rule's tidy scope.
+    const dB = (): Tensor | ProductGrad =>
+      left.rank === 2 && g.rank === 2 ? { kind: 'product', left: keep(left.share()), grad: keep(g.share()) } : matmulT(t(left), g);
+    return [ifNeeded(needs[0], () => matmulT(g, t(b as Tensor))), needs[1] ? dB() : null];
   },
   sum: (g, { inputs: [a], attrs }) => [expandReduced(g, (a as Tensor).shape, attrs.axes, attrs.keepDims)],
   // The gradient goes to the maximal elements, split evenly among ties.
