@@ -114,7 +114,7 @@ export class GRUCell extends Module implements RecurrentCell {
     // kernel) is faster (lavapipe, 64 steps of B=64, H=256: 2.3 s fused, 0.4 s composed). On the
     // CPU the fused loops are faster at every batch size.
     // (Its intermediates are freed at once, so the engine's fused gate kernel stores only h'.)
-    if (xp.value.backend.info.name === 'webgpu' && (xp.shape[0] as number) > FUSED_MAX_BATCH_WEBGPU) {
+    if (!this.fusable(xp)) {
       return variable(tidy(() => this.composedStep(xp, h).value));
     }
     return variable(
@@ -136,10 +136,20 @@ export class GRUCell extends Module implements RecurrentCell {
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {
+      // Generation: without a tape, x W + b and the whole cell are ONE fused kernel.
+      if (!isGradEnabled() && this.fusable(x)) {
+        const b = this.b?.value ?? null;
+        return variable(gruCell({ x: x.value, W: this.W.value, b, h: h0.value, U: this.U.value, c: this.c?.value ?? null, resetAfter: this.resetAfter }));
+      }
       return this.step(this.project(x), [h0])[0] as Variable;
     } finally {
       if (h === undefined) releaseShared(h0);
     }
+  }
+
+  /** Whether the fused cell kernel suits this batch (see fusedStep). */
+  private fusable(x: Variable): boolean {
+    return x.value.backend.info.name !== 'webgpu' || (x.shape[0] as number) <= FUSED_MAX_BATCH_WEBGPU;
   }
 }
 

@@ -47,6 +47,8 @@ export class WebGpuBackend implements Backend {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   /** What the matmul kernels (kernels/matmul.ts) record through. */
   private readonly matmulTarget: MatmulTarget;
+  /** Host-mappable buffers for reads, reused (a token-by-token generation loop reads every step). */
+  private readonly readbacks: BufferPool;
   /** Elementwise ops waiting to be fused (see fusion.ts), in recording order. */
   private run: MapCommand[] = [];
   /** Storage freed while a run is open: pooled only once the run is encoded. */
@@ -66,6 +68,7 @@ export class WebGpuBackend implements Backend {
     };
     this.maxBufferBytes = this.device.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.readbacks = new BufferPool(this.device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
   }
 
   supports(dtype: DType): boolean {
@@ -172,7 +175,7 @@ export class WebGpuBackend implements Backend {
     }
     this.closeRun();
     const bytes = n * 4;
-    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const staging = this.readbacks.acquire(bytes);
     this.engine.record({ kind: 'copy', op: 'read', src: this.buf(src), srcOffset: src.offset * 4, dst: staging, dstOffset: 0, size: bytes });
     if (temp) this.free(temp);
     this.engine.flush();
@@ -182,10 +185,10 @@ export class WebGpuBackend implements Backend {
       this.engine.check();
       throw e;
     }
-    const mapped = staging.getMappedRange();
+    const mapped = staging.getMappedRange(0, bytes);
     out.set(view.dtype === 'int32' ? new Int32Array(mapped) : new Float32Array(mapped));
     staging.unmap();
-    staging.destroy();
+    this.readbacks.release(staging);
     this.engine.check();
     return out;
   }
@@ -268,6 +271,7 @@ export class WebGpuBackend implements Backend {
       // a lost device has nothing left to flush
     }
     this.pool.trim();
+    this.readbacks.trim();
     this.device.destroy();
   }
 }
