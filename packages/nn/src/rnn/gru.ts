@@ -1,10 +1,10 @@
 import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
-import { gruCell, shapeString, tidy } from '@wgru/tensor';
+import { gruCell, tidy } from '@wgru/tensor';
 import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface GRUCellOptions extends InitOptions {
   inputSize: number;
@@ -126,13 +126,7 @@ export class GRUCell extends Module implements RecurrentCell {
   forward(x: Variable, h?: Variable): Variable {
     expectVariable('GRUCell.forward', 'x', x, `[B, ${this.inputSize}]`);
     if (h !== undefined) expectVariable('GRUCell.forward', 'h', h, `[B, ${this.hiddenSize}]`);
-    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
-      throw new Error(`GRUCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
-    }
-    const B = x.shape[0] as number;
-    if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
-      throw new Error(`GRUCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
-    }
+    const B = checkCellStep('GRUCell.forward', x, this.inputSize, this.hiddenSize, [{ name: 'h', value: h, required: false }]);
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {

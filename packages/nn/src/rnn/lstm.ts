@@ -3,7 +3,7 @@ import { assign, empty, shapeString, type Tensor } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface LSTMCellOptions extends InitOptions {
   inputSize: number;
@@ -98,18 +98,11 @@ export class LSTMCell extends Module implements RecurrentCell {
 
   /** One step: x [B, inputSize], state { h, c } each [B, H] (zeros when omitted) -> the next { h, c }. */
   forward(x: Variable, state?: LSTMState): LSTMState {
-    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
-      throw new Error(`LSTMCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
-    }
-    const B = x.shape[0] as number;
-    for (const k of ['h', 'c'] as const) {
-      const s = state?.[k];
-      if (state !== undefined && (s === undefined || s.rank !== 2 || s.shape[0] !== B || s.shape[1] !== this.hiddenSize)) {
-        throw new Error(
-          `LSTMCell.forward: state.${k} must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${s === undefined ? 'nothing' : shapeString(s.shape)}`,
-        );
-      }
-    }
+    const given = state !== undefined;
+    const B = checkCellStep('LSTMCell.forward', x, this.inputSize, this.hiddenSize, [
+      { name: 'state.h', value: state?.h, required: given },
+      { name: 'state.c', value: state?.c, required: given },
+    ]);
     // Zero states made here are freed with the ops that read them (or at once, with no graph).
     const h0 = state?.h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     const c0 = state?.c ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));

@@ -60,6 +60,28 @@ export interface RecurrentResult {
   states: Variable[];
 }
 
+/**
+ * Checks one step's input of a cell, x [B, inputSize], and its states, each [B, hiddenSize]
+ * (an absent optional state is skipped; an absent required one is an error). Returns B.
+ */
+export function checkCellStep(
+  op: string,
+  x: Variable,
+  inputSize: number,
+  hiddenSize: number,
+  states: ReadonlyArray<{ name: string; value: Variable | undefined; required: boolean }>,
+): number {
+  if (x.rank !== 2 || x.shape[1] !== inputSize) throw new Error(`${op}: x must be [B, ${inputSize}], got ${shapeString(x.shape)}`);
+  const B = x.shape[0] as number;
+  for (const { name, value, required } of states) {
+    if (value === undefined && !required) continue;
+    if (value === undefined || value.rank !== 2 || value.shape[0] !== B || value.shape[1] !== hiddenSize) {
+      throw new Error(`${op}: ${name} must be [${B}, ${hiddenSize}] for x ${shapeString(x.shape)}, got ${value === undefined ? 'nothing' : shapeString(value.shape)}`);
+    }
+  }
+  return B;
+}
+
 /** @internal Zeros [B, H] on the backend and dtype of `like`. */
 export function zeroTensor(like: Variable, B: number, H: number): Tensor {
   const z = empty(like.value.backend, [B, H], like.dtype);

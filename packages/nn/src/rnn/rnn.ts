@@ -1,9 +1,8 @@
 import { releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
-import { shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
 
 export interface RNNCellOptions extends InitOptions {
   inputSize: number;
@@ -65,13 +64,7 @@ export class RNNCell extends Module implements RecurrentCell {
 
   /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
   forward(x: Variable, h?: Variable): Variable {
-    if (x.rank !== 2 || x.shape[1] !== this.inputSize) {
-      throw new Error(`RNNCell.forward: x must be [B, ${this.inputSize}], got ${shapeString(x.shape)}`);
-    }
-    const B = x.shape[0] as number;
-    if (h !== undefined && (h.rank !== 2 || h.shape[0] !== B || h.shape[1] !== this.hiddenSize)) {
-      throw new Error(`RNNCell.forward: h must be [${B}, ${this.hiddenSize}] for x ${shapeString(x.shape)}, got ${shapeString(h.shape)}`);
-    }
+    const B = checkCellStep('RNNCell.forward', x, this.inputSize, this.hiddenSize, [{ name: 'h', value: h, required: false }]);
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {
