@@ -9,7 +9,7 @@ import { noGrad } from '@wgru/autograd';
 import { CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
 import { engineStats, setBackend, type Tensor, tensor } from '@wgru/tensor';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { type LmConfig, TRAIN_CONFIGS } from './gru-train.bench.js';
+import { type LmConfig, TRAIN_CONFIGS, tfLanguageModel } from './gru-train.bench.js';
 import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, type TimeOptions, tfBackend, timeSideBySide } from './lib.js';
 
 type Impl = 'wgru-webgpu' | 'wgru-webgpu-rf' | 'tfjs-webgpu' | 'wgru-cpu' | 'wgru-cpu-rf' | 'tfjs-cpu';
@@ -64,24 +64,7 @@ function wgruScorer(c: LmConfig, resetAfter: boolean): Scorer {
 }
 
 function tfScorer(tf: Tf, c: LmConfig): Scorer {
-  const b = batchOf(c);
-  const idsBT = new Int32Array(c.B * c.T);
-  const tgtBT = new Int32Array(c.B * c.T);
-  for (let t = 0; t < c.T; t++) {
-    for (let j = 0; j < c.B; j++) {
-      idsBT[j * c.T + t] = b.ids[t * c.B + j] as number;
-      tgtBT[j * c.T + t] = b.targets[t * c.B + j] as number;
-    }
-  }
-  const model = tf.sequential({
-    layers: [
-      tf.layers.embedding({ inputDim: c.V, outputDim: c.I, inputLength: c.T }),
-      tf.layers.gru({ units: c.H, returnSequences: true, recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform' }),
-      tf.layers.dense({ units: c.V }),
-    ],
-  });
-  const x = tf.tensor2d(idsBT, [c.B, c.T], 'int32');
-  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(tgtBT, 'int32'), c.V).reshape([c.B, c.T, c.V]));
+  const { model, x, y } = tfLanguageModel(tf, c, batchOf(c));
   return {
     run: async () => {
       const loss = tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as TfTensor));

@@ -104,12 +104,13 @@ function wgruTrainer(c: LmConfig, batch: Batch, resetAfter: boolean): { step: ()
 type TfTensor = ReturnType<Tf['tensor2d']>;
 
 /**
- * The same model in TensorFlow.js's layers API, on its active backend: embedding, a GRU that
- * returns the whole sequence (sigmoid recurrent activation, as wgru's), dense logits; the loss is
- * softmax cross-entropy against one-hot targets, minimised by tf.train.adam.
+ * The same language model in TensorFlow.js's layers API, on its active backend: embedding, a GRU
+ * that returns the whole sequence (sigmoid recurrent activation, as wgru's), dense logits; with
+ * its batch-major inputs x [B, T] and one-hot targets y [B, T, V] (the same tokens as wgru's
+ * time-major batch). Shared by the training and scoring benches.
  */
-function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<void>; dispose: () => void } {
-  // tfjs is batch-major: [B, T]. Row b of ids is sequence b (the same tokens as wgru's batch).
+export function tfLanguageModel(tf: Tf, c: LmConfig, batch: { ids: Int32Array; targets: Int32Array }) {
+  // tfjs is batch-major: [B, T]. Row b of ids is sequence b.
   const idsBT = new Int32Array(c.B * c.T);
   const tgtBT = new Int32Array(c.B * c.T);
   for (let t = 0; t < c.T; t++) {
@@ -127,9 +128,15 @@ function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<voi
       tf.layers.dense({ units: c.V }),
     ],
   });
-  const optimizer = tf.train.adam(1e-3);
   const x = tf.tensor2d(idsBT, [c.B, c.T], 'int32');
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(tgtBT, 'int32'), c.V).reshape([c.B, c.T, c.V]));
+  return { model, x, y };
+}
+
+/** tfjs training: softmax cross-entropy minimised by tf.train.adam. */
+function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<void>; dispose: () => void } {
+  const { model, x, y } = tfLanguageModel(tf, c, batch);
+  const optimizer = tf.train.adam(1e-3);
   const step = async () => {
     const loss = optimizer.minimize(() => {
       const logits = model.apply(x, { training: true }) as TfTensor;

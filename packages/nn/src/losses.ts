@@ -1,7 +1,24 @@
 import { transientConstant, type Variable } from '@wgru/autograd';
-import { add, cast, equal, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
+import { add, type Backend, cast, equal, keep, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
 import { describeValue, expectVariable } from './checks.js';
 import { Module } from './module.js';
+
+/** 0, 1, ..., C−1 per (backend, C), uploaded once and reused by every call (not once per step). */
+const classTensors = new WeakMap<Backend, Map<number, Tensor>>();
+
+function classIndices(backend: Backend, c: number): Tensor {
+  let byCount = classTensors.get(backend);
+  if (!byCount) {
+    byCount = new Map();
+    classTensors.set(backend, byCount);
+  }
+  let t = byCount.get(c);
+  if (!t || t.disposed) {
+    t = keep(tensorOn(backend, Int32Array.from({ length: c }, (_, i) => i), [c], 'int32'));
+    byCount.set(c, t);
+  }
+  return t;
+}
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -98,7 +115,7 @@ export class CrossEntropyLoss extends Module {
     const eps = this.labelSmoothing;
     const q = tidy(() => {
       // q = (1 − ε) onehot(t) + ε / C: the target distribution of each row
-      const classes = tensorOn(targets.backend, Int32Array.from({ length: c }, (_, i) => i), [c], 'int32');
+      const classes = classIndices(targets.backend, c);
       let q = equal(reshape(targets, [n, 1]), classes);
       if (eps > 0) q = add(mul(q, 1 - eps), eps / c);
       // rows whose target is ignoreIndex count for nothing

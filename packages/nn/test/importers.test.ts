@@ -9,7 +9,6 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { noGrad, type Variable, variable } from '@wgru/autograd';
 import { setBackend, type Tensor, tensor } from '@wgru/tensor';
@@ -23,9 +22,9 @@ import { fromOnnxGRU, type OnnxTensorInput, toOnnxGRUWeights } from '../src/impo
 import { fromPyTorchGRU, fromPyTorchGRUCell, toPyTorchGRU, toPyTorchGRUCell } from '../src/importers/pytorch.js';
 import { readOnnxModel, readTensorProto } from '../src/onnx/read.js';
 import { GRU, GRUCell } from '../src/rnn/gru.js';
+import { maxAbsDiff, onnxReferenceDir } from '../../../test-support/reference.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const onnxDir = path.resolve(repoRoot, '../shared/reference/onnx');
+const onnxDir = onnxReferenceDir;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -51,12 +50,6 @@ function expectSameDict(got: Record<string, HostArray | ShapedArray>, want: Reco
   for (const k of Object.keys(want)) expectSameBits(data(got[k] as HostArray), data(want[k] as HostArray), `${label} '${k}'`);
 }
 
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let k = 0; k < a.length; k++) m = Math.max(m, Math.abs((a[k] as number) - (b[k] as number)));
-  return m;
-};
 
 /** A small deterministic generator of values in (−scale, scale). */
 function random(seed: number): (n: number, scale?: number) => Float64Array {
@@ -137,6 +130,8 @@ async function readAll(d: Record<string, Tensor>): Promise<Record<string, HostAr
 
 // A minimal ONNX writer for the round trip through a real .onnx file: the fields that read.ts
 // reads (field numbers from onnx.proto), weights as initializers in little-endian raw_data.
+// The test writes .onnx files with its OWN schema (field numbers from onnx.proto), not with the
+// reader's: a wrong field number in either would then fail the round trip instead of hiding.
 const onnxSchema = protobuf.Root.fromJSON({
   nested: {
     TensorProto: { fields: { dims: { id: 1, type: 'int64', rule: 'repeated' }, dataType: { id: 2, type: 'int32' }, name: { id: 8, type: 'string' }, rawData: { id: 9, type: 'bytes' } } },

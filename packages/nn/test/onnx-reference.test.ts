@@ -5,23 +5,16 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { gruFromOnnx, lstmFromOnnx, onnxRecurrentAttributes, rnnFromOnnx, swapAxes01 } from '../src/onnx/convert.js';
 import type { OnnxNode, OnnxTensor } from '../src/onnx/read.js';
 import { readOnnxModel, readTensorProto } from '../src/onnx/read.js';
 import { gru64, lstm64, rnn64, sigmoid64 } from '../src/reference/recurrent64.js';
+import { maxAbsDiff, onnxReferenceDir } from '../../../test-support/reference.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const onnxDir = path.resolve(repoRoot, '../shared/reference/onnx');
+const onnxDir = onnxReferenceDir;
 
 const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let k = 0; k < a.length; k++) m = Math.max(m, Math.abs((a[k] as number) - (b[k] as number)));
-  return m;
-};
 
 /** A small deterministic generator of normal-ish numbers for random weights. */
 function random(seed: number): (n: number, scale?: number) => Float64Array {
