@@ -1,6 +1,6 @@
 import { noGrad, variable } from '@wgru/autograd';
 import { GRU, GRUCell } from '@wgru/nn';
-import { engineStats, gruCell, randn, setBackend } from '@wgru/tensor';
+import { add, engineStats, gruCell, matmul, mul, randn, setBackend, type Tensor, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { FC_SEED, forEachBackend } from '../../../test-support/backends.js';
@@ -16,7 +16,8 @@ forEachBackend('fused GRU cell', (name) => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 5 }),
-        fc.constantFrom(1, 3, 70, 130),
+        // 4, 8, 64, 132, 256: the vec4 (quad) kernel; 1, 3, 70: the scalar one
+        fc.constantFrom(1, 3, 4, 8, 64, 70, 132, 256),
         fc.boolean(),
         fc.integer({ min: 0, max: 1000 }),
         async (B, I, H, resetAfter, seed) => {
@@ -33,7 +34,40 @@ forEachBackend('fused GRU cell', (name) => {
           }
         },
       ),
-      { seed: FC_SEED, numRuns: 12 },
+      { seed: FC_SEED, numRuns: 16 },
+    );
+  });
+
+  it('agrees with a float64 reference given the projection, strided weights, no bias, large pre-activations', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom(4, 12, 68),
+        fc.boolean(),
+        fc.constantFrom('projection', 'transposed W', 'no bias', 'large'),
+        fc.integer({ min: 0, max: 1000 }),
+        async (B, H, resetAfter, variant, seed) => {
+          const I = 5;
+          const scale = variant === 'large' ? 40 : 1;
+          const x = mul(randn([B, I], { seed: seed + 1 }), scale);
+          const h = randn([B, H], { seed: seed + 2 });
+          // W as the transpose of a [3H, I] matrix: a column-major view (the scalar kernel's case)
+          const W = variant === 'transposed W' ? transpose(randn([3 * H, I], { seed })) : randn([I, 3 * H], { seed });
+          const U = randn([H, 3 * H], { seed: seed + 3 });
+          const b = variant === 'no bias' ? null : randn([3 * H], { seed: seed + 4 });
+          const c = resetAfter ? randn([H], { seed: seed + 5 }) : null;
+          const want = await gruCellReference(x, W, b, h, U, c, resetAfter);
+          const got =
+            variant === 'projection'
+              ? await gruCell({ x: b ? add(matmul(x, W), b) : matmul(x, W), h, U, c, resetAfter }).data()
+              : await gruCell({ x, W, b, h, U, c, resetAfter }).data();
+          for (let i = 0; i < want.length; i++) {
+            expect(Number.isFinite(got[i])).toBe(true);
+            expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(2e-5 * scale);
+          }
+        },
+      ),
+      { seed: FC_SEED, numRuns: 16 },
     );
   });
 
@@ -50,3 +84,39 @@ forEachBackend('fused GRU cell', (name) => {
     for (let i = 0; i < values.length; i++) expect(Math.abs((values[i] as number) - (reference[i] as number))).toBeLessThan(2e-5);
   });
 });
+
+/** The cell's equations in float64 on the host, from the tensors' values. */
+async function gruCellReference(xT: Tensor, WT: Tensor, bT: Tensor | null, hT: Tensor, UT: Tensor, cT: Tensor | null, resetAfter: boolean): Promise<Float64Array> {
+  const [B, I] = xT.shape as [number, number];
+  const H = hT.shape[1] as number;
+  const [x, W, h, U] = await Promise.all([xT.data(), WT.data(), hT.data(), UT.data()]);
+  const b = bT ? await bT.data() : new Float32Array(3 * H);
+  const c = cT ? await cT.data() : new Float32Array(H);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const out = new Float64Array(B * H);
+  for (let r = 0; r < B; r++) {
+    const xw = (col: number) => {
+      let s = b[col] as number;
+      for (let i = 0; i < I; i++) s += (x[r * I + i] as number) * (W[i * 3 * H + col] as number);
+      return s;
+    };
+    const hu = (v: (k: number) => number, col: number) => {
+      let s = 0;
+      for (let k = 0; k < H; k++) s += v(k) * (U[k * 3 * H + col] as number);
+      return s;
+    };
+    const hk = (k: number) => h[r * H + k] as number;
+    const rGate = (j: number) => sig(xw(H + j) + hu(hk, H + j));
+    for (let j = 0; j < H; j++) {
+      // z = σ(x W_z + h U_z + b_z), r = σ(x W_r + h U_r + b_r)
+      const z = sig(xw(j) + hu(hk, j));
+      // h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + c))  or  tanh(x W_h + (r ⊙ h) U_h + b_h)
+      const cand = resetAfter
+        ? Math.tanh(xw(2 * H + j) + rGate(j) * (hu(hk, 2 * H + j) + (c[j] as number)))
+        : Math.tanh(xw(2 * H + j) + hu((k) => rGate(k) * hk(k), 2 * H + j));
+      // h' = (1 − z) ⊙ h + z ⊙ h̃
+      out[r * H + j] = (1 - z) * hk(j) + z * cand;
+    }
+  }
+  return out;
+}

@@ -6,6 +6,8 @@ export interface BackendInfo {
   name: 'webgpu' | 'cpu';
   adapter?: { vendor: string; architecture: string; description: string };
   featureLevel?: 'core' | 'compatibility';
+  /** WebGPU: the optional features in use ('subgroups', 'shader-f16'), where the adapter has them. */
+  features?: readonly string[];
 }
 
 /** A block of device memory owned by one backend, shared by a tensor and its views. */

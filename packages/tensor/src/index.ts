@@ -30,7 +30,7 @@ export { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './ops/table.js
 export { activeBackend, type BackendName, backend, cpuBackend, engineStats, flush, memory, setBackend, shutdown, withBackend } from './registry.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';
 export { keep, Tensor, tidy } from './tensor.js';
-export { NO_ADAPTER_MESSAGE } from './webgpu/device.js';
+export { NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature } from './webgpu/device.js';
 
 // Look for a WebGPU adapter now, so that the first use (which is synchronous) can pick it.
 await probe();

@@ -1,7 +1,7 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { liveTensorCount } from './tensor.js';
-import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE } from './webgpu/device.js';
+import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature } from './webgpu/device.js';
 import { WebGpuBackend } from './webgpu/backend.js';
 
 /**
@@ -86,13 +86,27 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   if (name !== 'webgpu' && name !== 'cpu') throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
   if (options === null || typeof options !== 'object') throw new Error('setBackend: options must be an object');
   for (const k of Object.keys(options)) {
-    if (k !== 'powerPreference') throw new Error(`setBackend: unknown option '${k}'`);
+    if (k !== 'powerPreference' && k !== 'optionalFeatures') throw new Error(`setBackend: unknown option '${k}'`);
+  }
+  if (options.optionalFeatures !== undefined) {
+    if (!Array.isArray(options.optionalFeatures)) throw new Error('setBackend: optionalFeatures must be an array');
+    for (const f of options.optionalFeatures) {
+      if (!OPTIONAL_FEATURES.includes(f)) throw new Error(`setBackend: unknown optional feature ${JSON.stringify(f)} (known: ${OPTIONAL_FEATURES.join(', ')})`);
+    }
   }
   if (name === 'cpu') {
     active = cpuBackend();
     return active.info;
   }
-  if (gpu && !gpu.engine.lost && !gpu.engine.broken) {
+  // A device with other optional features than asked for is replaced (its tensors with it).
+  const asked = options.optionalFeatures;
+  const sameFeatures = (requested: readonly OptionalFeature[]) =>
+    asked === undefined || (asked.length === requested.length && asked.every((f) => requested.includes(f)));
+  if (probed && !sameFeatures(probed.requested)) {
+    probed.device.destroy();
+    probed = null;
+  }
+  if (gpu && !gpu.engine.lost && !gpu.engine.broken && sameFeatures(gpu.requestedFeatures)) {
     active = gpu;
     return gpu.info;
   }

@@ -7,9 +7,10 @@
  * at most about n rounding errors of the running total: n * 2^-24 * sum|x| for a sum, n * 2^-24
  * * |result| for a product. max / min / argmax / argmin pick an element, so they are exact.
  */
-import { argmax, argmin, type Backend, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum, type Tensor, abs } from '@wgru/tensor';
+import { activeBackend, argmax, argmin, type Backend, OPTIONAL_FEATURES, type OptionalFeature, setBackend, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum, type Tensor, abs } from '@wgru/tensor';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reduceTuning } from '../src/webgpu/kernels/reduce.js';
 import {
   axesArb,
   axisArb,
@@ -29,13 +30,31 @@ import {
   withBag,
 } from './property-support.js';
 
-let dut: Backend;
-beforeAll(async () => {
-  dut = await deviceUnderTest();
-});
-
 const RUNS = 40;
 const U = ULP / 2; // unit roundoff of float32
+
+/**
+ * Each suite runs once per way of reducing: the automatic choice, then on WebGPU each kernel
+ * forced, the workgroup kernel both with subgroup operations (where the adapter has them) and
+ * on a device made without them.
+ */
+const CONFIGS: Array<{ label: string; path: 'auto' | 'lane' | 'workgroup'; features?: OptionalFeature[] }> =
+  DUT_NAME === 'webgpu'
+    ? [
+        { label: 'auto', path: 'auto' },
+        { label: 'one lane per output', path: 'lane' },
+        { label: 'workgroup per output, subgroups where available', path: 'workgroup' },
+        { label: 'workgroup per output, no optional features', path: 'workgroup', features: [] },
+      ]
+    : [{ label: 'cpu', path: 'auto' }];
+
+let dut: Backend;
+
+for (const config of CONFIGS) describe(`reductions, ${config.label}`, () => {
+beforeAll(async () => {
+  await useConfig(config);
+});
+
 
 /** A shape, values, and how the axes are passed: all (undefined), one number, or a list. */
 const reduceCase = (value: fc.Arbitrary<number>) =>
@@ -60,7 +79,7 @@ function reducedCount(shape: readonly number[], axes: number | readonly number[]
   return list.reduce((n, a) => n * (shape[a < 0 ? a + shape.length : a] as number), 1);
 }
 
-describe(`reductions on ${DUT_NAME} against the float64 oracle`, () => {
+describe(`reductions on ${DUT_NAME} (${config.label}) against the float64 oracle`, () => {
   it('sum and mean over random axes, keepDims or not', async () => {
     await fc.assert(
       fc.asyncProperty(reduceCase(floatValue()), ({ shape, values, axes, keepDims }) =>
@@ -149,7 +168,7 @@ describe(`reductions on ${DUT_NAME} against the float64 oracle`, () => {
   });
 });
 
-describe(`logSumExp / softmax / logSoftmax on ${DUT_NAME}`, () => {
+describe(`logSumExp / softmax / logSoftmax on ${DUT_NAME} (${config.label})`, () => {
   /** Logits at some scale up to 1e4, so that exp(x) alone would overflow. */
   const logits = shapeArb({ minRank: 1 })
     .filter((s) => s.every((d) => d > 0))
@@ -222,4 +241,54 @@ describe(`logSumExp / softmax / logSoftmax on ${DUT_NAME}`, () => {
       expect(got[1]).toBeCloseTo(Math.log(1 + Math.E), 6);
     });
   });
+});
+});
+
+/** Reductions long enough that every lane of a workgroup has elements, with NaNs and ties. */
+describe.each(CONFIGS)(`long reductions on ${DUT_NAME} ($label)`, (config) => {
+  beforeAll(async () => {
+    await useConfig(config);
+  });
+  it('sum, max, argmax, argmin over up to 5000 elements, with repeated extremes and NaNs', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 60, max: 5000 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.constantFrom('plain', 'ties', 'nan'),
+        (rows, n, seed, kind) =>
+          withBag(async (bag) => {
+            const values = new Float64Array(rows * n);
+            let s = seed;
+            const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+            for (let i = 0; i < values.length; i++) values[i] = kind === 'ties' ? Math.round(rand() * 3) : rand();
+            if (kind === 'nan') for (let i = 0; i < rows; i++) values[i * n + ((seed * (i + 1)) % n)] = Number.NaN;
+            const x = pair(bag, dut, Array.from(values, (v) => Math.fround(v)), [rows, n]);
+            const mags = await bag.add(sum(bag.add(abs(x.ref)), 1)).data();
+            await expectClose(`sum of [${rows}, ${n}]`, bag.add(sum(x.dut, 1)), bag.add(sum(x.ref, 1)), (_r, i) => n * U * 2 * (mags[i] as number) + F32_TINY, 'float32');
+            await expectClose(`max of [${rows}, ${n}]`, bag.add(max(x.dut, 1)), bag.add(max(x.ref, 1)), EXACT, 'float32');
+            for (const f of [argmax, argmin]) {
+              const got = await bag.add(f(x.dut, 1)).data();
+              const want = await bag.add(f(x.ref, 1)).data();
+              expect(Array.from(got), `${f.name} of [${rows}, ${n}] (${kind})`).toEqual(Array.from(want));
+            }
+          }),
+      ),
+      { seed: FC_SEED, numRuns: 12 },
+    );
+  });
+});
+
+async function useConfig(config: (typeof CONFIGS)[number]): Promise<void> {
+  reduceTuning.path = config.path;
+  if (DUT_NAME !== 'webgpu') {
+    dut = await deviceUnderTest();
+    return;
+  }
+  await setBackend('webgpu', { optionalFeatures: config.features ?? [...OPTIONAL_FEATURES] });
+  dut = activeBackend();
+}
+
+afterAll(() => {
+  reduceTuning.path = 'auto';
 });

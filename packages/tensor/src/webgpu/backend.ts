@@ -3,14 +3,14 @@ import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtyp
 import type { Expr } from '../expr.js';
 import { seedKey } from '../random/philox.js';
 import { contiguousStrides } from '../shape.js';
-import type { AcquiredDevice } from './device.js';
+import type { AcquiredDevice, OptionalFeature } from './device.js';
 import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
 import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddKernel } from './kernels/indexing.js';
 import { type MatmulTarget, recordMatmul } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
-import { reduceKernel } from './kernels/reduce.js';
+import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
 import { groupRun, fusedKernel, type MapCommand } from './fusion.js';
 
@@ -43,6 +43,10 @@ export class WebGpuBackend implements Backend {
   readonly engine: Engine;
   /** A kernel binds a tensor's whole buffer, so no tensor may exceed the binding size limit. */
   readonly maxBufferBytes: number;
+  /** Kernels may use subgroup operations (the adapter has them and they were not turned off). */
+  readonly subgroups: boolean;
+  /** The optional features asked for when the device was made (setBackend compares them). */
+  readonly requestedFeatures: readonly OptionalFeature[];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   /** What the matmul kernels (kernels/matmul.ts) record through. */
@@ -56,7 +60,9 @@ export class WebGpuBackend implements Backend {
 
   constructor(acquired: AcquiredDevice) {
     this.device = acquired.device;
-    this.info = { name: 'webgpu', adapter: acquired.adapterInfo, featureLevel: acquired.featureLevel };
+    this.info = { name: 'webgpu', adapter: acquired.adapterInfo, featureLevel: acquired.featureLevel, features: [...acquired.features] };
+    this.subgroups = acquired.features.includes('subgroups');
+    this.requestedFeatures = acquired.requested;
     this.engine = new Engine(this.device, this.stats);
     this.matmulTarget = {
       device: this.device,
@@ -218,6 +224,11 @@ export class WebGpuBackend implements Backend {
     const n = out.shape.reduce((a, b) => a * b, 1);
     if (n === 0) return;
     this.closeRun();
+    if (reduceByWorkgroup(x, axes)) {
+      const k = reduceWorkgroupKernel(op, x, axes, out, this.subgroups);
+      this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(k.n, 1) });
+      return;
+    }
     const k = reduceKernel(op, x, axes, out);
     this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(n) });
   }

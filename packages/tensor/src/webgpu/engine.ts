@@ -94,6 +94,18 @@ export class Engine {
     this.asyncError ??= error;
   }
 
+  /** Each pipeline's bind group layout, asked of it once (the call crosses into the driver). */
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
+
+  private layoutOf(pipeline: GPUComputePipeline): GPUBindGroupLayout {
+    let layout = this.layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, layout);
+    }
+    return layout;
+  }
+
   record(cmd: Command): void {
     this.check();
     if (cmd.kind === 'dispatch') this.stats.dispatches++;
@@ -160,7 +172,7 @@ export class Engine {
       c.buffers.forEach((b, j) => {
         entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b });
       });
-      const bindGroup = device.createBindGroup({ layout: c.pipeline.getBindGroupLayout(0), entries });
+      const bindGroup = device.createBindGroup({ layout: this.layoutOf(c.pipeline), entries });
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
