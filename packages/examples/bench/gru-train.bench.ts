@@ -7,7 +7,7 @@
  * from the host, so that device work is included. Reports ms/step, tokens/s (B·T per step), the
  * ratios, and wgru's engine counts per step.
  *
- *   pnpm bench --only=gru-train [--quick] [--config=1|2] [--steps=N]
+ *   pnpm bench --only=gru-train [--quick] [--config=1|2] [--steps=N] [--backends=webgpu]
  * @module
  */
 import { Adam, CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
@@ -206,7 +206,8 @@ export const gruTrainBench: Benchmark = {
       countsAfter[i] = { ...ra.counts };
       countsBefore[i] = { ...rb.counts };
 
-      // CPU: wgru's CPU backend and TensorFlow.js's.
+      // CPU: wgru's CPU backend and TensorFlow.js's (skipped with --backends=webgpu).
+      if (opts.args.backends === 'webgpu') continue;
       await setBackend('cpu');
       const tfCpu = tf !== null && (await tfBackend(tf, 'cpu'));
       opts.log(`  cpu ${c.label}`);

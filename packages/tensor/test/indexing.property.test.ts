@@ -8,7 +8,7 @@
 import { abs, assign, type Backend, cast, gather, oneHot, reshape, scatterAdd, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, onDut, onOracle, pair, shapeArb, ULP, valuesFor, withBag } from './property-support.js';
+import { type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, onDut, onOracle, pair, shapeArb, type Tolerance, ULP, valuesFor, withBag } from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -103,6 +103,33 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const n = sizeOf(c.idx.shape);
           const bound: Bound = (_r, i) => n * ULP * (mags[i] as number) + F32_TINY;
           await expectClose(`scatterAdd(shape [${c.shape.join(', ')}], indices ${JSON.stringify(c.idx.values)}, axis ${c.axis})`, got, want, bound, 'float32');
+        }),
+      ),
+      { seed: FC_SEED, numRuns: RUNS },
+    );
+  });
+
+  it('scatterAdd along axis 0 into whole rows (an embedding gradient: the row-tiled kernel)', async () => {
+    const c = fc
+      .record({ V: fc.integer({ min: 1, max: 40 }), D: fc.constantFrom(4, 8, 12, 132), n: fc.integer({ min: 0, max: 300 }), int: fc.boolean() })
+      .chain((c) =>
+        fc.record({
+          c: fc.constant(c),
+          idx: fc.array(fc.integer({ min: -c.V, max: c.V - 1 }), { minLength: c.n, maxLength: c.n }),
+          src: fc.array(c.int ? fc.integer({ min: -9, max: 9 }) : floatValue(), { minLength: c.n * c.D, maxLength: c.n * c.D }),
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(c, ({ c, idx, src }) =>
+        withBag(async (bag) => {
+          const dtype = c.int ? 'int32' : 'float32';
+          const s = pair(bag, dut, src, [c.n, c.D], dtype);
+          const i = pair(bag, dut, idx, [c.n], 'int32');
+          const got = bag.add(scatterAdd([c.V, c.D], i.dut, s.dut, 0));
+          const want = bag.add(scatterAdd([c.V, c.D], i.ref, s.ref, 0));
+          const mags = await bag.add(scatterAdd([c.V, c.D], i.ref, bag.add(abs(s.ref)), 0)).data();
+          const bound: Tolerance = c.int ? EXACT : (_r: number, k: number) => c.n * ULP * (mags[k] as number) + F32_TINY;
+          await expectClose(`scatterAdd([${c.V}, ${c.D}], ${c.n} indices, ${dtype})`, got, want, bound, dtype);
         }),
       ),
       { seed: FC_SEED, numRuns: RUNS },

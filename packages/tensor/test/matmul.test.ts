@@ -10,7 +10,7 @@
  * Tolerance: each output is a dot product of k float32 terms, so its error is at most about k
  * rounding errors of the magnitudes involved: k * 2^-23 * (|A| @ |B|).
  */
-import { abs, type Backend, engineStats, matmul, slice, type Tensor, transpose } from '@wgru/tensor';
+import { abs, add, addInto, type Backend, engineStats, matmul, slice, type Tensor, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
@@ -113,7 +113,7 @@ async function check(bag: Bag, what: string, A: { dut: Tensor; ref: Tensor }, B:
 }
 
 const planName = (p: MatmulPlan): string =>
-  p.path === 'texture' ? `texture ${p.TM}x${4 * p.TN}${p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}` : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
+  p.path === 'texture' ? `texture ${p.TM}x${4 * p.TN}${p.aBuffer ? ' A:buffer' : p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}` : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
 
 describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float64 oracle', () => {
   it('every path, layout, tile edge and batch broadcast', { timeout: 600_000 }, async () => {
@@ -338,3 +338,66 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
     });
   });
 });
+
+describe.skipIf(DUT_NAME !== 'webgpu')('packed B operands kept between products (a recurrence multiplying by U at every step)', () => {
+  const [m, k, n] = [32, 256, 128]; // m k n = 2^20: the texture path once B is packed
+  const bound: Bound = (r) => k * ULP * (Math.abs(r) + 64) + F32_TINY;
+
+  it('packs U once while it is unchanged, again after an in-place write, never stale', async () => {
+    await withBag(async (bag) => {
+      const uValues = values(7, k * n);
+      const U = bag.add(onDut(dut, uValues, [k, n]));
+      let Uref = bag.add(onOracle(uValues, [k, n]));
+      const product = async (i: number, what: string): Promise<number> => {
+        const a = values(100 + i, m * k);
+        const before = engineStats().dispatches;
+        const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U));
+        const dispatches = engineStats().dispatches - before;
+        await expectClose(what, got, bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)), bound);
+        return dispatches;
+      };
+      await product(0, 'first use of U (noted)');
+      // From the second use: A read in place, U packed (once) and multiplied.
+      expect(await product(1, 'second use (U packed and kept)')).toBe(2);
+      expect(await product(2, 'third use (packed U reused: one dispatch)')).toBe(1);
+      expect(await product(3, 'fourth use')).toBe(1);
+      // An in-place write (as an optimizer step makes) invalidates the packed copy.
+      addInto(U, 0.5);
+      Uref = bag.add(add(Uref, 0.5));
+      await product(4, 'after U += 0.5 (noted again)');
+      expect(await product(5, 'after U += 0.5, packed afresh')).toBe(2);
+      expect(await product(6, 'after U += 0.5, reused')).toBe(1);
+      // U^T is another layout of the same storage: its own packed copy, also right.
+      const g = values(9, m * n);
+      for (let i = 0; i < 3; i++) {
+        await expectClose(
+          `g @ U^T, use ${i + 1}`,
+          bag.add(matmul(bag.add(onDut(dut, g, [m, n])), bag.add(transpose(U)))),
+          bag.add(matmul(bag.add(onOracle(g, [m, n])), bag.add(transpose(Uref)))),
+          (r) => n * ULP * (Math.abs(r) + 64) + F32_TINY,
+        );
+      }
+    });
+  });
+
+  it("a new tensor in a freed tensor's buffer is packed afresh", async () => {
+    for (let round = 0; round < 3; round++) {
+      await withBag(async (bag) => {
+        const uValues = values(round + 20, k * n);
+        const U = onDut(dut, uValues, [k, n]); // freed at the end of the round; its buffer is reused
+        const Uref = bag.add(onOracle(uValues, [k, n]));
+        const a = values(3, m * k);
+        for (let i = 0; i < 3; i++) {
+          await expectClose(
+            `round ${round}, use ${i + 1}`,
+            bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U)),
+            bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)),
+            bound,
+          );
+        }
+        U.dispose();
+      });
+    }
+  });
+});
+

@@ -7,8 +7,8 @@ import type { AcquiredDevice, OptionalFeature } from './device.js';
 import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
 import { gruCellKernel } from './kernels/gru.js';
-import { gatherKernel, scatterAddKernel } from './kernels/indexing.js';
-import { type MatmulTarget, recordMatmul } from './kernels/matmul.js';
+import { gatherKernel, scatterAddByRows, scatterAddKernel, scatterAddRowsKernel } from './kernels/indexing.js';
+import { forgetPacked, type MatmulTarget, recordMatmul } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
@@ -22,6 +22,8 @@ export class GpuStorage implements Storage {
   refs = 0;
   /** Set when its last tensor is disposed (the fuser then need not store into it). */
   freed = false;
+  /** Writes recorded into it so far (a packed copy of it is valid while this is unchanged). */
+  version = 0;
   constructor(
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
@@ -69,6 +71,7 @@ export class WebGpuBackend implements Backend {
       engine: this.engine,
       pipeline: (key, code, op) => this.pipeline(key, code, op),
       buffer: (v) => this.buf(v),
+      contents: (v) => ({ storage: v.storage, version: (v.storage as GpuStorage).version }),
       featureLevel: acquired.featureLevel,
       software: /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' ')),
     };
@@ -126,9 +129,16 @@ export class WebGpuBackend implements Backend {
     return s;
   }
 
+  /** Notes a write into `out`'s storage, recorded now: packed copies of it are stale from here. */
+  private wrote(out: View): void {
+    (out.storage as GpuStorage).version++;
+    forgetPacked(this.device, out.storage);
+  }
+
   free(storage: Storage): void {
     const s = storage as GpuStorage;
     s.freed = true;
+    forgetPacked(this.device, s);
     // While elementwise ops wait to be fused, a freed buffer may still be read by them: it
     // must not be handed to a new tensor until they are encoded.
     if (this.run.length > 0) this.deferred.push(s);
@@ -216,6 +226,7 @@ export class WebGpuBackend implements Backend {
       this.free(tmp);
       return;
     }
+    this.wrote(out);
     this.run.push({ expr, inputs, out });
     if (this.run.length >= MAX_RUN) this.closeRun();
   }
@@ -224,6 +235,7 @@ export class WebGpuBackend implements Backend {
     const n = out.shape.reduce((a, b) => a * b, 1);
     if (n === 0) return;
     this.closeRun();
+    this.wrote(out);
     if (reduceByWorkgroup(x, axes)) {
       const k = reduceWorkgroupKernel(op, x, axes, out, this.subgroups);
       this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(k.n, 1) });
@@ -236,11 +248,13 @@ export class WebGpuBackend implements Backend {
   matmul(a: View, b: View, out: View): void {
     if (out.shape.reduce((x, y) => x * y, 1) === 0) return;
     this.closeRun();
+    this.wrote(out);
     recordMatmul(this.matmulTarget, a, b, out);
   }
 
   gather(x: View, indices: View, axis: number, out: View): void {
     this.closeRun();
+    this.wrote(out);
     const k = gatherKernel(x, indices, axis, out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: 'gather', pipeline: this.pipeline(k.key, k.code, 'gather'), buffers: [this.buf(out), this.buf(x), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
@@ -248,6 +262,13 @@ export class WebGpuBackend implements Backend {
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
     this.closeRun();
+    this.wrote(out);
+    if (scatterAddByRows(src, indices, axis, out)) {
+      const k = scatterAddRowsKernel(src, indices, out);
+      if (k.n === 0) return;
+      this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: k.workgroups });
+      return;
+    }
     const k = scatterAddKernel(src, indices, axis, out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
@@ -255,12 +276,14 @@ export class WebGpuBackend implements Backend {
 
   gruCell(args: GruCellArgs): void {
     this.closeRun();
+    this.wrote(args.out);
     const k = gruCellKernel(args);
     this.engine.record({ kind: 'dispatch', op: 'gruCell', pipeline: this.pipeline(k.key, k.code, 'gruCell'), buffers: k.views.map((v) => this.buf(v)), params: k.params, workgroups: k.workgroups });
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {
     this.closeRun();
+    this.wrote(out);
     const k = randomKernel(kind, seedKey(seed), out);
     if (k.n === 0) return;
     this.engine.record({ kind: 'dispatch', op: kind === 'uniform' ? 'uniform' : 'randn', pipeline: this.pipeline(k.key, k.code, 'random'), buffers: [this.buf(out)], params: k.params, workgroups: grid1d(k.n) });

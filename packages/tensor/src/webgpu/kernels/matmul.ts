@@ -40,6 +40,11 @@ export interface MatmulTarget {
   pipeline(key: string, code: string, op: string): GPUComputePipeline;
   /** The GPU buffer behind a view. */
   buffer(view: View): GPUBuffer;
+  /**
+   * What a view's values are, for the packed-operand cache: its storage (an object that no other
+   * allocation ever shares) and the count of writes recorded into it so far.
+   */
+  contents(view: View): { storage: object; version: number };
   /** Compatibility-level adapters (Dawn on OpenGL ES) get the buffer kernels only. */
   readonly featureLevel?: 'core' | 'compatibility';
   /**
@@ -66,7 +71,10 @@ export type MatmulPath = 'auto' | 'texture' | 'buffer' | 'generic';
 export const matmulTuning: {
   path: MatmulPath;
   textureMinWork: number;
+  textureMinWorkPacked: number;
   textureMinRows: number;
+  /** Keep packed copies of B operands used again unchanged (see PackedOperands). */
+  cachePacked: boolean;
   /** Called with the plan of every matmul recorded (tests and benchmarks look at the choice). */
   onPlan: ((plan: MatmulPlan) => void) | null;
 } = {
@@ -77,8 +85,14 @@ export const matmulTuning: {
    * gradients, batch <= 64, hidden <= 256) at one dispatch each.
    */
   textureMinWork: 1 << 24,
+  /**
+   * The same with B already packed: h @ U of a GRU step, [64, 256] @ [256, 768] (2^23.6), is
+   * 3.9 ms on the buffer path and ~2 ms on the texture path once U is packed (llvmpipe).
+   */
+  textureMinWorkPacked: 1 << 20,
   /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
   textureMinRows: 16,
+  cachePacked: true,
   onPlan: null,
 };
 
@@ -131,6 +145,11 @@ export interface TexturePlan {
   /** Pack A / B with vec4 loads (inner axis contiguous and aligned). */
   aVec: boolean;
   bVec: boolean;
+  /**
+   * Read A from its buffer (vec4 along k) instead of packing it: for a B kept packed, where a
+   * pack of A would be a second dispatch per product (a recurrence's h_t @ U).
+   */
+  aBuffer: boolean;
 }
 
 export type MatmulPlan = BufferPlan | TexturePlan;
@@ -219,30 +238,42 @@ function storageTextureRead(): boolean {
 }
 
 /** Chooses the kernel family and its tile shape for out = a @ b (a, b, out as the backend gets them). */
-export function planMatmul(a: View, b: View, out: View, device: MatmulDevice): MatmulPlan {
-  return choose(geometry(a, b, out), device);
+export function planMatmul(a: View, b: View, out: View, device: MatmulDevice, bPacked = false): MatmulPlan {
+  return choose(geometry(a, b, out), device, bPacked);
 }
 
-function choose(g: Geometry, device: MatmulDevice): MatmulPlan {
+/**
+ * `bPacked`: B's packed texture is (or will be) kept for later products with the same B, as with
+ * h_t @ U at every step of a recurrence; then only A is packed per product, and the texture path
+ * pays from far smaller products (textureMinWorkPacked).
+ */
+function choose(g: Geometry, device: MatmulDevice, bPacked: boolean): MatmulPlan {
   const mode = matmulTuning.path;
   const texturesOk = device.featureLevel !== 'compatibility' && textureFits(g, device.limits) && storageTextureRead();
   const work = g.batch * g.M * g.N * g.K;
+  const minWork = bPacked ? matmulTuning.textureMinWorkPacked : matmulTuning.textureMinWork;
   const wantTexture =
-    mode === 'texture' || (mode === 'auto' && g.M >= matmulTuning.textureMinRows && g.N >= 16 && work >= matmulTuning.textureMinWork);
+    mode === 'texture' || (mode === 'auto' && g.M >= matmulTuning.textureMinRows && g.N >= 16 && work >= minWork);
   if (texturesOk && wantTexture) {
     // 16 x 16 outputs per invocation (8 x 8 invocations: 128 x 128 per workgroup) once the
     // matrices are big enough to fill such tiles; 8 x 8 per invocation below that.
     const big = (device.software ?? true) && g.M >= 128 && g.N >= 128;
+    const aVec = g.a.s1 === 1 && div4(g.K) && div4(g.a.s0) && aligned(g.a);
+    // A read in place where B is kept packed (one dispatch per product). Its loads are the dear
+    // ones there, so the tile is wider: 8 x 16 (h @ U, [64, 256] @ [256, 768]: 1.6 ms vs 2.0 ms
+    // with 8 x 8 tiles, and 3.8 ms on the buffer path; llvmpipe).
+    const aBuffer = bPacked && aVec && g.batchShape.length === 0;
     const TM = big ? 16 : 8;
-    const TN = big ? 4 : 2;
+    const TN = big || aBuffer ? 4 : 2;
     return {
       path: 'texture',
       TM,
       TN,
       ...workgroupFor(g, TM, TN),
       oVec: outVec(g),
-      aVec: g.a.s1 === 1 && div4(g.K) && div4(g.a.s0) && aligned(g.a),
+      aVec,
       bVec: g.b.s1 === 1 && div4(g.N) && div4(g.b.s0) && aligned(g.b),
+      aBuffer,
     };
   }
   // Buffer path. Skinny M: as many rows per invocation as there are, and workgroups of 16 along
@@ -282,9 +313,13 @@ function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: nu
 /** Records the dispatches of out = a @ b (out contiguous and non-empty). */
 export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View): void {
   const g = geometry(a, b, out);
-  const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software });
+  const cache = packedOf(target.device);
+  const bContents = target.contents(b);
+  const bKey = packKey(g.b, g.batchShape, g.K, g.N);
+  const bPacked = matmulTuning.cachePacked && cache.reused(bContents, bKey);
+  const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software }, bPacked);
   matmulTuning.onPlan?.(plan);
-  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out);
+  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null);
   else recordBuffer(target, g, plan, a, b, out);
 }
 
@@ -574,6 +609,8 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
   params.push(g.M, g.N, Math.ceil(g.K / 4));
   const zBaseAt = params.push(0);
   params.push(Math.ceil(g.N / 4), g.o.off, g.o.s0, g.o.s1);
+  // A read in place (aBuffer, no batch axes): its offset and row stride, multiples of 4.
+  const aAt = params.push(g.a.off, g.a.s0);
   const shapeAt = params.push(...g.batchShape);
   const laAt = params.push(...layerStrides(g.a));
   const lbAt = params.push(...layerStrides(g.b));
@@ -594,9 +631,10 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
       return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; let c = (g0 + ${j}) * 4; ${comps} }`;
     }),
   );
+  const aBuffer = plan.aBuffer;
   const code = `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${oVec ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var tA: texture_storage_2d_array<rgba32float, read>;
+${aBuffer ? '@group(0) @binding(2) var<storage, read> A: array<vec4<f32>>;' : '@group(0) @binding(2) var tA: texture_storage_2d_array<rgba32float, read>;'}
 @group(0) @binding(3) var tB: texture_storage_2d_array<rgba32float, read>;
 // Register-blocked matmul over packed operands: ${TM} rows x ${4 * TN} columns per invocation.
 // A texel of A holds 4 consecutive k of one row; a texel of B, 4 consecutive columns of one k.
@@ -615,31 +653,46 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g0 = i32(gid.x) * ${TN};
   // Rows and column groups past the edge read the last one; their results are not stored.
 ${rows.map((i) => `  let ar${i} = min(row0 + ${i}, M - 1);`).join('\n')}
+${aBuffer ? rows.map((i) => `  let ab${i} = (${P(aAt)} + ar${i} * ${P(aAt + 1)}) / 4;`).join('\n') : ''}
 ${groups.map((j) => `  let bc${j} = min(g0 + ${j}, N4 - 1);`).join('\n')}
 ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = vec4<f32>();`)).join('\n')}
   for (var k4 = 0; k4 < K4; k4 = k4 + 1) {
     let k = k4 * 4;
-${rows.map((i) => `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`).join('\n')}
+${rows.map((i) => (aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`)).join('\n')}
 ${kk4.flatMap((kk) => groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`)).join('\n')}
     ${accumulate.join('\n    ')}
   }
   ${stores.join('\n  ')}
 }`;
-  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${nb}|${params.words.length}`;
+  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${params.words.length}`;
   return { key, code, params, zBaseAt };
 }
 
-function recordTexture(target: MatmulTarget, g: Geometry, plan: TexturePlan, a: View, b: View, out: View): void {
+/** Stands for A's texture when A is read from its buffer (never bound, never released). */
+const NO_TEXTURE = {} as GPUTexture;
+
+function recordTexture(
+  target: MatmulTarget,
+  g: Geometry,
+  plan: TexturePlan,
+  a: View,
+  b: View,
+  out: View,
+  keepB: { contents: { storage: object; version: number }; key: string } | null,
+): void {
   const pool = poolOf(target.device);
+  const cache = packedOf(target.device);
   const engine = target.engine;
   const K4 = Math.ceil(g.K / 4);
   const N4 = Math.ceil(g.N / 4);
+  const cachedB = keepB ? cache.get(keepB.contents, keepB.key) : null;
   // A: [M rows][K4 texels]; B: [4*K4 rows][N4 texels] (rows past K are zero, so the padded k of
   // both operands multiply to exactly 0).
   const packs = [
-    { view: a, x: g.a, rows: g.M, valid: g.M, inner: g.K, width: K4, vec: plan.aVec },
-    { view: b, x: g.b, rows: 4 * K4, valid: g.K, inner: g.N, width: N4, vec: plan.bVec },
+    { view: a, x: g.a, rows: g.M, valid: g.M, inner: g.K, width: K4, vec: plan.aVec, ready: plan.aBuffer ? NO_TEXTURE : null },
+    { view: b, x: g.b, rows: 4 * K4, valid: g.K, inner: g.N, width: N4, vec: plan.bVec, ready: cachedB },
   ].map((s) => {
+    if (s.ready) return s.ready;
     const k = packKernel(s.x, g.batchShape, s.rows, s.valid, s.inner, s.vec);
     const tex = pool.acquire(s.width, s.rows, slabs(g, s.x));
     engine.record({
@@ -655,12 +708,110 @@ function recordTexture(target: MatmulTarget, g: Geometry, plan: TexturePlan, a: 
   const [tA, tB] = packs as [GPUTexture, GPUTexture];
   const k = textureKernel(g, plan);
   const pipeline = target.pipeline(k.key, k.code, 'matmul');
-  const buffers = [target.buffer(out), pool.view(tA), pool.view(tB)];
+  const buffers = [target.buffer(out), plan.aBuffer ? target.buffer(a) : pool.view(tA), pool.view(tB)];
   const x = Math.ceil(N4 / (plan.TN * plan.WX));
   const y = Math.ceil(g.M / (plan.TM * plan.WY));
   recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
     engine.record({ kind: 'dispatch', op: 'matmul', pipeline, buffers, params, workgroups: [x, y, z] });
   });
-  pool.release(tA, engine);
-  pool.release(tB, engine);
+  if (!plan.aBuffer) pool.release(tA, engine);
+  if (keepB) {
+    if (!cachedB) cache.put(keepB.contents, keepB.key, tB, pool, engine);
+  } else pool.release(tB, engine);
+}
+
+/** What identifies an operand's packed texture besides its storage: its layout and extent. */
+function packKey(x: Operand, batchShape: number[], rows: number, inner: number): string {
+  return `${x.off}|${x.s0}|${x.s1}|${x.batch.join(',')}|${batchShape.join(',')}|${rows}|${inner}`;
+}
+
+interface PackedEntry {
+  storage: object;
+  version: number;
+  key: string;
+  tex: GPUTexture | null;
+}
+
+/**
+ * Packed B operands kept between products. A recurrence multiplies by the same weights at every
+ * step (h_t @ U forward, g_t @ U^T backward): packing U once instead of once per step saves a
+ * pass over U per step. An operand is kept from its second use with the same contents (the first
+ * use only notes it), and an entry is valid while its storage has had no write recorded since
+ * (`version`, counted by the backend in recording order): after an optimizer's in-place update
+ * of U, the next product packs it afresh. At most MAX entries, least recently used out first.
+ */
+class PackedOperands {
+  static readonly MAX = 8;
+  private entries: PackedEntry[] = [];
+
+  private find(c: { storage: object; version: number }, key: string): PackedEntry | undefined {
+    return this.entries.find((e) => e.storage === c.storage && e.key === key && e.version === c.version);
+  }
+
+  /** Whether this operand was used before with the same contents (noting it if not). */
+  reused(c: { storage: object; version: number }, key: string): boolean {
+    if (this.find(c, key)) return true;
+    this.entries.push({ storage: c.storage, version: c.version, key, tex: null });
+    this.trim();
+    return false;
+  }
+
+  get(c: { storage: object; version: number }, key: string): GPUTexture | null {
+    const e = this.find(c, key);
+    if (!e?.tex) return null;
+    // most recently used last
+    this.entries.splice(this.entries.indexOf(e), 1);
+    this.entries.push(e);
+    return e.tex;
+  }
+
+  put(c: { storage: object; version: number }, key: string, tex: GPUTexture, pool: TexturePool, engine: Engine): void {
+    this.pool = pool;
+    this.engine = engine;
+    const e = this.find(c, key);
+    if (e) {
+      e.tex = tex;
+      this.entries.splice(this.entries.indexOf(e), 1);
+      this.entries.push(e);
+    } else this.entries.push({ storage: c.storage, version: c.version, key, tex });
+    this.trim();
+  }
+
+  /** Drops the entries of a storage that was written or freed (their textures go back to the pool). */
+  forget(storage: object): void {
+    const keep: PackedEntry[] = [];
+    for (const e of this.entries) {
+      if (e.storage === storage) this.release(e);
+      else keep.push(e);
+    }
+    this.entries = keep;
+  }
+
+  private pool: TexturePool | null = null;
+  private engine: Engine | null = null;
+
+  private release(e: PackedEntry): void {
+    if (e.tex && this.pool && this.engine) this.pool.release(e.tex, this.engine);
+    e.tex = null;
+  }
+
+  private trim(): void {
+    while (this.entries.length > PackedOperands.MAX) this.release(this.entries.shift() as PackedEntry);
+  }
+}
+
+const packedCaches = new WeakMap<GPUDevice, PackedOperands>();
+
+function packedOf(device: GPUDevice): PackedOperands {
+  let c = packedCaches.get(device);
+  if (!c) {
+    c = new PackedOperands();
+    packedCaches.set(device, c);
+  }
+  return c;
+}
+
+/** Called by the backend when a storage is written or freed: its packed copies are stale. */
+export function forgetPacked(device: GPUDevice, storage: object): void {
+  packedCaches.get(device)?.forget(storage);
 }
