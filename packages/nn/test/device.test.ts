@@ -60,7 +60,7 @@ describe.skipIf(!(await webgpuAvailable()))('WebGPU validation errors and device
     await b.data(); // uploaded in a batch of its own
     bufferOf(b).destroy();
     const c = matmul(a, b);
-    await expect(c.data()).rejects.toThrow(/^WebGPU validation error in a batch of ops \((upload, )?matmul, read\): .*destroyed/s);
+    await expect(c.data()).rejects.toThrow(/^WebGPU validation error in a batch of ops \((upload, )?matmul \[2, 2\] @ \[2, 2\] \(buffer\), read\): .*destroyed/s);
     // Nothing of that batch ran (not even a's upload): the device refuses further work rather than
     // compute silently from lost values...
     expect(() => add(a, 1)).toThrow(/^add: WebGPU validation error in a batch of ops .*matmul.*refuses further work: call setBackend\('webgpu'\)/s);

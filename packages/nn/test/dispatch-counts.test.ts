@@ -7,24 +7,28 @@ import { webgpuAvailable } from '../../../test-support/backends.js';
 // The engine's batching, in counts (never times): how many kernels a GRU step costs and how many
 // queue submits a whole training step costs, on WebGPU.
 const hasGpu = await webgpuAvailable();
-const [B, I, H, V] = [4, 8, 16, 12];
+const SMALL = { B: 4, I: 8, H: 16, V: 12 };
+/** The size of the training benchmark's second configuration (the products take the texture path). */
+const BENCH = { B: 64, I: 128, H: 256, V: 128 };
+const { B, I, H } = SMALL;
 
-function model() {
-  const emb = new Embedding(V, I, { seed: 1 });
-  const gru = new GRU({ inputSize: I, hiddenSize: H, resetAfter: true, seed: 2 });
-  const head = new Linear(H, V, { seed: 3 });
+function model(size = SMALL, resetAfter = true) {
+  const emb = new Embedding(size.V, size.I, { seed: 1 });
+  const gru = new GRU({ inputSize: size.I, hiddenSize: size.H, resetAfter, seed: 2 });
+  const head = new Linear(size.H, size.V, { seed: 3 });
   return { emb, gru, head, params: [...emb.parameters(), ...gru.parameters(), ...head.parameters()] };
 }
 
-function batch(T: number) {
-  const ids = Int32Array.from({ length: T * B }, (_, i) => (i * 7) % V);
-  return { x: tensor(ids, [T, B], 'int32'), y: tensor(Int32Array.from(ids, (v) => (v + 1) % V), [T * B], 'int32') };
+function batch(T: number, size = SMALL) {
+  const ids = Int32Array.from({ length: T * size.B }, (_, i) => (i * 7) % size.V);
+  return { x: tensor(ids, [T, size.B], 'int32'), y: tensor(Int32Array.from(ids, (v) => (v + 1) % size.V), [T * size.B], 'int32') };
 }
 
 /** Dispatches of the GRU's forward and of the whole backward, for sequences of length T. */
-async function dispatches(T: number): Promise<{ forward: number; backward: number }> {
-  const { emb, gru, head } = model();
-  const { x, y } = batch(T);
+async function dispatches(T: number, size = SMALL, resetAfter = true): Promise<{ forward: number; backward: number }> {
+  const { emb, gru, head } = model(size, resetAfter);
+  const { x, y } = batch(T, size);
+  const { B, H } = size;
   const e = emb.forward(x);
   flush();
   const s0 = engineStats().dispatches;
@@ -52,6 +56,18 @@ describe.skipIf(!hasGpu)('dispatch and submit counts [webgpu]', () => {
     const perStepBackward = (long.backward - short.backward) / 16;
     expect(perStepForward).toBeLessThanOrEqual(2.1); // stacking outputs adds a kernel per ~15 steps
     expect(perStepBackward).toBeLessThanOrEqual(4);
+  });
+
+  it('the same at the benchmark size (B=64, H=256: h·U on the texture path, U packed once); resetAfter: false is 4 and 6', async () => {
+    for (const resetAfter of [true, false]) {
+      const short = await dispatches(4, BENCH, resetAfter);
+      const long = await dispatches(12, BENCH, resetAfter);
+      const perStepForward = (long.forward - short.forward) / 8;
+      const perStepBackward = (long.backward - short.backward) / 8;
+      // resetAfter: false needs r before (r ⊙ h) U_h: two products and two gate kernels a step
+      expect(perStepForward, `resetAfter ${resetAfter}`).toBeLessThanOrEqual(resetAfter ? 2.13 : 4.13);
+      expect(perStepBackward, `resetAfter ${resetAfter}`).toBeLessThanOrEqual(resetAfter ? 4 : 6);
+    }
   });
 
   it('a whole training step (forward, backward, Adam, loss read) is at most 2 queue submits', async () => {

@@ -3,6 +3,7 @@ import { CpuBackend } from './cpu/backend.js';
 import { liveTensorCount } from './tensor.js';
 import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature } from './webgpu/device.js';
 import { WebGpuBackend } from './webgpu/backend.js';
+import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
 /**
  * Which backend new tensors are made on. `setBackend` chooses explicitly; with no call, the first
@@ -175,6 +176,39 @@ export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled
  */
 export function engineStats(): { dispatches: number; submits: number; uploads: number; reads: number } {
   return { ...activeBackend().stats };
+}
+
+/**
+ * Profiles the device time of every kernel `fn` runs on WebGPU, summed per op (timestamp
+ * queries; each kernel then runs in a compute pass of its own, so compare ops within one
+ * profile, not with unprofiled timings). Pending work is submitted before and after. Rejects
+ * on the CPU backend and where the adapter has no 'timestamp-query' feature.
+ *
+ * @example
+ * ```ts
+ * if (backend().name === 'webgpu') {
+ *   const { kernels } = await profileKernels(async () => {
+ *     await matmul(randn([64, 64]), randn([64, 64])).data();
+ *   });
+ *   kernels[0]?.op;   // e.g. 'matmul' (or 'randn'): the most expensive op first
+ * }
+ * ```
+ */
+export async function profileKernels<T>(fn: () => Promise<T>): Promise<{ result: T; kernels: KernelTime[] }> {
+  const b = activeBackend();
+  if (!(b instanceof WebGpuBackend)) throw new Error('profileKernels: needs the WebGPU backend');
+  if (!b.device.features.has('timestamp-query')) throw new Error("profileKernels: this adapter has no 'timestamp-query' feature");
+  if (b.engine.profiler) throw new Error('profileKernels: already profiling');
+  b.flush();
+  const profiler = new KernelProfiler();
+  b.engine.profiler = profiler;
+  try {
+    const result = await fn();
+    b.flush();
+    return { result, kernels: await profiler.results() };
+  } finally {
+    b.engine.profiler = null;
+  }
 }
 
 /** Submits all pending work on the active backend without waiting for it. */

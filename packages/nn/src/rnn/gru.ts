@@ -61,8 +61,27 @@ export class GRUCell extends Module implements RecurrentCell {
     this.c = o.bias && this.resetAfter ? uniformParameter([H], bound, opts, 3) : null;
   }
 
+  /**
+   * U's blocks [U_z U_r] and U_h (resetAfter: false), sliced once per sequence by `project` rather
+   * than once per step: every step's gradient for a block then arrives at the same node, and the
+   * tape multiplies them all as one matmul (Σ_t h_tᵀ dG_t, [H, T·B] @ [T·B, 2H]) instead of T.
+   */
+  private blocks: { zr: Variable; h: Variable } | null = null;
+
+  private uBlocks(): { zr: Variable; h: Variable } {
+    const H = this.hiddenSize;
+    if (!this.blocks || this.blocks.zr.value.disposed || this.blocks.h.value.disposed) {
+      this.blocks = { zr: this.U.slice([0, 0], [H, 2 * H]), h: this.U.slice([0, 2 * H], [H, H]) };
+    }
+    return this.blocks;
+  }
+
   /** x W + b for every timestep at once: [T, B, I] -> [T, B, 3H] (or [B, I] -> [B, 3H]). */
   project(x: Variable): Variable {
+    // A new sequence: fresh slices of U for its steps (see uBlocks), made here, outside the
+    // steps' internal() scopes.
+    this.blocks = null;
+    if (!this.resetAfter && isGradEnabled()) this.uBlocks();
     const xW = x.matmul(this.W);
     return this.b ? xW.add(this.b) : xW;
   }
@@ -83,14 +102,15 @@ export class GRUCell extends Module implements RecurrentCell {
     const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
     const [xz, xr, xh] = [gate(xp, 0), gate(xp, 1), gate(xp, 2)];
     if (!this.resetAfter) {
+      const U = this.uBlocks();
       // h_{t-1} U for the z and r gates in one matmul: [B, 2H]
-      const hU = h.matmul(this.U.slice([0, 0], [H, 2 * H]));
+      const hU = h.matmul(U.zr);
       // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
       const z = xz.add(gate(hU, 0)).sigmoid();
       // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
       const r = xr.add(gate(hU, 1)).sigmoid();
       // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
-      const hTilde = xh.add(r.mul(h).matmul(this.U.slice([0, 2 * H], [H, H]))).tanh();
+      const hTilde = xh.add(r.mul(h).matmul(U.h)).tanh();
       // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
       return sub(1, z).mul(h).add(z.mul(hTilde));
     }
@@ -109,10 +129,10 @@ export class GRUCell extends Module implements RecurrentCell {
 
   /** The fused inference kernel (@wgru/tensor's gruCell), beside the composed step above. */
   private fusedStep(xp: Variable, h: Variable): Variable {
-    // On WebGPU the kernel gives each batch row one workgroup that reads all of U: past a couple
-    // of rows, the composed step (a tuned matmul, then the gates, which the engine fuses into one
-    // kernel) is faster (lavapipe, 64 steps of B=64, H=256: 2.3 s fused, 0.4 s composed). On the
-    // CPU the fused loops are faster at every batch size.
+    // On WebGPU the kernel reads U once per batch row: past a few rows, the composed step (a
+    // tuned matmul, then the gates, which the engine fuses into one kernel) is faster. lavapipe,
+    // 64 steps at H = 256, fused vs composed: B = 1 26 vs 57-71 ms, B = 4 56-64 vs 65-69 ms,
+    // B = 64 555-771 vs 236-256 ms. On the CPU the fused loops are faster at every batch size.
     // (Its intermediates are freed at once, so the engine's fused gate kernel stores only h'.)
     if (!this.fusable(xp)) {
       return variable(tidy(() => this.composedStep(xp, h).value));
@@ -190,4 +210,4 @@ export class GRU extends RecurrentLayer<GRUCell> {
 }
 
 /** The largest batch whose inference step runs as the fused cell kernel on WebGPU (see GRUCell's fusedStep). */
-const FUSED_MAX_BATCH_WEBGPU = 2;
+const FUSED_MAX_BATCH_WEBGPU = 4;

@@ -89,8 +89,10 @@ async function requestDevice(adapter: GPUAdapter, featureLevel: 'core' | 'compat
   const lim = adapter.limits;
   const requested = wantedFeatures(opts);
   const features = requested.filter((f) => adapter.features.has(f));
+  // Timestamps for the kernel profiler (profileKernels), where the adapter can take them.
+  const timestamps: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
   const device = await adapter.requestDevice({
-    requiredFeatures: features,
+    requiredFeatures: [...features, ...timestamps],
     requiredLimits: {
       maxStorageBuffersPerShaderStage: lim.maxStorageBuffersPerShaderStage,
       maxStorageBufferBindingSize: lim.maxStorageBufferBindingSize,

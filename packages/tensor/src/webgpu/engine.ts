@@ -1,4 +1,5 @@
 import type { EngineStats } from '../backend.js';
+import type { KernelProfiler } from './profiler.js';
 
 /** One recorded dispatch: which kernel, which buffers, which parameters. */
 export interface Dispatch {
@@ -94,6 +95,9 @@ export class Engine {
     this.asyncError ??= error;
   }
 
+  /** Set while kernels are being profiled (see profiler.ts). */
+  profiler: KernelProfiler | null = null;
+
   /** Each pipeline's bind group layout, asked of it once (the call crosses into the driver). */
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
 
@@ -155,6 +159,8 @@ export class Engine {
     if (paramBytes > 0 && this.paramBuffer) device.queue.writeBuffer(this.paramBuffer, 0, params);
 
     const encoder = device.createCommandEncoder();
+    // Profiling: each dispatch in a pass of its own, with timestamps at its start and end.
+    const profile = this.profiler?.begin(device, cmds) ?? null;
     let pass: GPUComputePassEncoder | null = null;
     let di = 0;
     for (const c of cmds) {
@@ -163,6 +169,10 @@ export class Engine {
         pass = null;
         encoder.copyBufferToBuffer(c.src, c.srcOffset, c.dst, c.dstOffset, c.size);
         continue;
+      }
+      if (profile) {
+        pass?.end();
+        pass = encoder.beginComputePass({ timestampWrites: profile.writes(di) });
       }
       pass ??= encoder.beginComputePass();
       const offset = paramOffsets[di++] as number;
@@ -178,7 +188,9 @@ export class Engine {
       pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
     }
     pass?.end();
+    profile?.resolve(encoder);
     device.queue.submit([encoder.finish()]);
+    profile?.collect();
     this.stats.submits++;
     const ops = [...new Set(cmds.map((c) => c.op))];
     device.popErrorScope().then((err) => {
