@@ -132,8 +132,14 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     const left = a as Tensor;
     // For 2-D operands, dB = Aᵀ G is handed on unmultiplied (see ProductGrad): handles that
     // outlive this rule's tidy scope.
-    const dB = (): Tensor | ProductGrad =>
-      left.rank === 2 && g.rank === 2 ? { kind: 'product', left: keep(left.share()), grad: keep(g.share()) } : matmulT(t(left), g);
+    // A 2-D B under a batched A ([T, B, I] @ [I, 3H]) takes Σ_batch Aᵀ G: the batch folded
+    // into the rows, [T·B, I]ᵀ @ [T·B, 3H], one product rather than T and a sum.
+    const flatten = (x: Tensor) => reshapeT(x, [-1, x.shape[x.rank - 1] as number]);
+    const dB = (): Tensor | ProductGrad => {
+      if (left.rank === 2 && g.rank === 2) return { kind: 'product', left: keep(left.share()), grad: keep(g.share()) };
+      if ((b as Tensor).rank === 2 && left.rank > 2 && g.rank === left.rank) return { kind: 'product', left: keep(flatten(left)), grad: keep(flatten(g)) };
+      return matmulT(t(left), g);
+    };
     return [ifNeeded(needs[0], () => matmulT(g, t(b as Tensor))), needs[1] ? dB() : null];
   },
   sum: (g, { inputs: [a], attrs }) => [expandReduced(g, (a as Tensor).shape, attrs.axes, attrs.keepDims)],

@@ -239,5 +239,5 @@ ${ENTRY_1D()} {
   ${stores.join('\n  ')}
 }`;
   keyParts.push(types.map((t, i) => `${t}${written[i] ? 'w' : 'r'}`).join(','), `${params.words.length}`);
-  return { key: `fused|${keyParts.join('|')}`, code, params: params.toArray(), buffers, n, ops: group.map((c) => exprKey(c.expr)).join('; ') };
+  return { key: `fused|${keyParts.join('|')}`, code, params: params.toArray(), buffers, n, ops: `${group.map((c) => exprKey(c.expr)).join('; ')} [${group[0]?.out.shape.join(', ')}]` };
 }

@@ -176,7 +176,7 @@ function geometry(a: View, b: View, out: View): Geometry {
     };
   };
   const batchShape = full.filter((d) => d !== 1);
-  return {
+  return foldBatch({
     M,
     N,
     K,
@@ -186,7 +186,27 @@ function geometry(a: View, b: View, out: View): Geometry {
     a: operand(a, M, K),
     b: operand(b, K, N),
     o: operand(out, M, N),
+  });
+}
+
+/**
+ * A batch of products with one B ([T, B, I] @ [I, 3H]: a sequence's input projection) is one
+ * product with T·B rows, when A's and the output's batch axes continue their rows (stride of
+ * the last batch axis = M × row stride, and so on outwards): one large matmul, not T small ones.
+ */
+function foldBatch(g: Geometry): Geometry {
+  if (g.batchShape.length === 0 || g.M === 1 || !g.b.batch.every((s) => s === 0)) return g;
+  const continuesRows = (x: Operand): boolean => {
+    let expect = x.s0 * g.M;
+    for (let d = g.batchShape.length - 1; d >= 0; d--) {
+      if (x.batch[d] !== expect) return false;
+      expect *= g.batchShape[d] as number;
+    }
+    return true;
   };
+  if (!continuesRows(g.a) || !continuesRows(g.o)) return g;
+  const flat = (x: Operand): Operand => ({ ...x, batch: [] });
+  return { ...g, M: g.M * g.batch, batchShape: [], batch: 1, a: flat(g.a), b: flat(g.b), o: flat(g.o) };
 }
 
 const div4 = (x: number): boolean => x % 4 === 0;
