@@ -1,5 +1,5 @@
 import { noGrad, variable } from '@wgru/autograd';
-import { Adam, CrossEntropyLoss, Embedding, GRU, GRUCell, Linear } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, Embedding, GRU, GRUCell, Linear, LSTM } from '@wgru/nn';
 import { engineStats, flush, randn, setBackend, tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { webgpuAvailable } from '../../../test-support/backends.js';
@@ -68,6 +68,28 @@ describe.skipIf(!hasGpu)('dispatch and submit counts [webgpu]', () => {
       expect(perStepForward, `resetAfter ${resetAfter}`).toBeLessThanOrEqual(resetAfter ? 2.13 : 4.13);
       expect(perStepBackward, `resetAfter ${resetAfter}`).toBeLessThanOrEqual(resetAfter ? 4 : 6);
     }
+  });
+
+  it('an LSTM timestep: 2 dispatches forward (h·U, fused gates), at most 4 backward', async () => {
+    const count = async (T: number) => {
+      const lstm = new LSTM({ inputSize: I, hiddenSize: H, seed: 2 });
+      const x = variable(randn([T, B, I], { seed: 5 }));
+      flush();
+      const s0 = engineStats().dispatches;
+      const { output } = lstm.forward(x);
+      flush();
+      const s1 = engineStats().dispatches;
+      const loss = output.square().sum();
+      flush();
+      const s2 = engineStats().dispatches;
+      loss.backward();
+      flush();
+      return { forward: s1 - s0, backward: engineStats().dispatches - s2 };
+    };
+    const short = await count(8);
+    const long = await count(24);
+    expect((long.forward - short.forward) / 16).toBeLessThanOrEqual(2.1);
+    expect((long.backward - short.backward) / 16).toBeLessThanOrEqual(4);
   });
 
   it('a whole training step (forward, backward, Adam, loss read) is at most 2 queue submits', async () => {

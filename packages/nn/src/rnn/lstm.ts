@@ -78,9 +78,11 @@ export class LSTMCell extends Module implements RecurrentCell {
   private composedStep(xp: Variable, [hPrev, cPrev]: Variable[]): Variable[] {
     const H = this.hiddenSize;
     const B = xp.shape[0] as number;
-    // x_t W + h_{t-1} U + b for all four gates, with one matmul: [B, 4H]
-    const a = xp.add((hPrev as Variable).matmul(this.U));
-    const gate = (g: number) => a.slice([0, g * H], [B, H]);
+    // h_{t-1} U for all four gates, with one matmul: [B, 4H]
+    const hU = (hPrev as Variable).matmul(this.U);
+    // x_t W_g + h_{t-1} U_g + b_g, gate by gate: every op of the step is then [B, H], and the
+    // engine fuses them all into one kernel (adding at [B, 4H] first would be a kernel of its own)
+    const gate = (g: number) => xp.slice([0, g * H], [B, H]).add(hU.slice([0, g * H], [B, H]));
     // i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
     const i = gate(0).sigmoid();
     // f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
