@@ -30,6 +30,8 @@ export interface Copy {
 export type Command = Dispatch | Copy;
 
 const PARAM_ALIGN = 256;
+/** Bind groups kept for reuse (see Engine.bindGroupFor). */
+const BIND_GROUP_CACHE = 4096;
 /** Flush on its own when this many commands are pending, so no batch grows without bound. */
 const MAX_PENDING = 1024;
 
@@ -110,6 +112,48 @@ export class Engine {
     return layout;
   }
 
+  /**
+   * Bind groups by what they bind (pipeline, parameter range, resources), reused: a loop that
+   * records the same ops step after step (a generation loop, a training step) binds the same
+   * pooled buffers at the same parameter offsets, and a bind group costs ~20 µs to make (Dawn).
+   * Keys are object identities, never reused, so an entry whose buffer was destroyed is never
+   * asked for again; the oldest entries go first past BIND_GROUP_CACHE.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 1;
+
+  private idOf(o: object): number {
+    let id = this.ids.get(o);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(o, id);
+    }
+    return id;
+  }
+
+  private bindGroupFor(c: Dispatch, offset: number): GPUBindGroup {
+    const params = this.paramBuffer as GPUBuffer;
+    const size = Math.ceil(Math.max(c.params.byteLength, 16) / 16) * 16;
+    let key = `${this.idOf(c.pipeline)}:${this.idOf(params)}:${offset}:${size}`;
+    for (const b of c.buffers) key += `:${this.idOf(b)}`;
+    const cached = this.bindGroups.get(key);
+    if (cached) {
+      // most recently used last
+      this.bindGroups.delete(key);
+      this.bindGroups.set(key, cached);
+      return cached;
+    }
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: params, offset, size } }];
+    c.buffers.forEach((b, j) => {
+      entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b });
+    });
+    const group = this.device.createBindGroup({ layout: this.layoutOf(c.pipeline), entries });
+    this.bindGroups.set(key, group);
+    if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value as string);
+    return group;
+  }
+
   record(cmd: Command): void {
     this.check();
     if (cmd.kind === 'dispatch') this.stats.dispatches++;
@@ -176,13 +220,7 @@ export class Engine {
       }
       pass ??= encoder.beginComputePass();
       const offset = paramOffsets[di++] as number;
-      const entries: GPUBindGroupEntry[] = [
-        { binding: 0, resource: { buffer: this.paramBuffer as GPUBuffer, offset, size: Math.ceil(Math.max(c.params.byteLength, 16) / 16) * 16 } },
-      ];
-      c.buffers.forEach((b, j) => {
-        entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b });
-      });
-      const bindGroup = device.createBindGroup({ layout: this.layoutOf(c.pipeline), entries });
+      const bindGroup = this.bindGroupFor(c, offset);
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(c.workgroups[0], c.workgroups[1], c.workgroups[2]);
