@@ -1,6 +1,6 @@
 import { noGrad, variable } from '@wgru/autograd';
 import { GRU, GRUCell } from '@wgru/nn';
-import { add, engineStats, gruCell, matmul, mul, randn, setBackend, type Tensor, transpose } from '@wgru/tensor';
+import { add, addInto, engineStats, flush, gruCell, matmul, mul, randn, setBackend, type Tensor, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { FC_SEED, forEachBackend } from '../../../test-support/backends.js';
@@ -69,6 +69,31 @@ forEachBackend('fused GRU cell', (name) => {
       ),
       { seed: FC_SEED, numRuns: 16 },
     );
+  });
+
+  it('a generation loop: the same answers step after step, weights packed once (WebGPU), re-read after an update', async () => {
+    for (const resetAfter of [true, false]) {
+      const cell = new GRUCell({ inputSize: 8, hiddenSize: 16, resetAfter, seed: 11 });
+      let h = variable(randn([1, 16], { seed: 12 }));
+      const counts: number[] = [];
+      for (let step = 0; step < 5; step++) {
+        if (step === 3) addInto(cell.U.value, 0.25); // an optimizer's in-place update, between steps
+        const x = variable(randn([1, 8], { seed: 20 + step }));
+        const want = await cell.forward(x, h).data(); // the composed cell (gradients on)
+        const before = engineStats().dispatches;
+        const next = noGrad(() => cell.forward(x, h));
+        flush();
+        counts.push(engineStats().dispatches - before);
+        const got = await next.data();
+        for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number)), `step ${step}, resetAfter ${resetAfter}`).toBeLessThan(2e-5);
+        h = next;
+      }
+      // 1 kernel a step; weights are packed at their second use (U and W: 2 more kernels), U
+      // again at its second use after the update. With resetAfter the composed forward before
+      // each step multiplies by the whole of U and W, and counts as their first use; without, it
+      // multiplies by slices of U (other operands), so the fused steps' own uses count.
+      if (name === 'webgpu') expect(counts, `resetAfter ${resetAfter}`).toEqual(resetAfter ? [3, 1, 1, 2, 1] : [1, 3, 1, 1, 2]);
+    }
   });
 
   it('runs a GRU over a sequence with one dispatch per step under noGrad', async () => {

@@ -8,7 +8,7 @@ import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
 import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddByRows, scatterAddKernel, scatterAddRowsKernel } from './kernels/indexing.js';
-import { forgetPacked, type MatmulTarget, recordMatmul } from './kernels/matmul.js';
+import { forgetPacked, type MatmulTarget, packedWeights, recordMatmul } from './kernels/matmul.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
@@ -277,8 +277,12 @@ export class WebGpuBackend implements Backend {
   gruCell(args: GruCellArgs): void {
     this.closeRun();
     this.wrote(args.out);
-    const k = gruCellKernel(args);
-    this.engine.record({ kind: 'dispatch', op: 'gruCell', pipeline: this.pipeline(k.key, k.code, 'gruCell'), buffers: k.views.map((v) => this.buf(v)), params: k.params, workgroups: k.workgroups });
+    // U and W as packed textures from their second use on (a generation loop reads them every token).
+    const U = packedWeights(this.matmulTarget, args.U);
+    const packed = U ? { U, W: args.W ? packedWeights(this.matmulTarget, args.W) : null } : null;
+    const k = gruCellKernel(args, packed);
+    const bindings = k.views.map((v) => (packed && v === args.U ? packed.U : packed?.W && v === args.W ? packed.W : this.buf(v)));
+    this.engine.record({ kind: 'dispatch', op: 'gruCell', pipeline: this.pipeline(k.key, k.code, 'gruCell'), buffers: bindings, params: k.params, workgroups: k.workgroups });
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {

@@ -840,3 +840,40 @@ function packedOf(device: GPUDevice): PackedOperands {
 export function forgetPacked(device: GPUDevice, storage: object): void {
   packedCaches.get(device)?.forget(storage);
 }
+
+/**
+ * A 2-D operand [K, N] (N a multiple of 4) packed into the texture layout of a matmul's B (texel
+ * (q, k) = elements 4q..4q+3 of row k), for other kernels that read weights many times: the fused
+ * GRU cell reads U and W this way at every generated token. Under the same policy as matmul's own
+ * packed operands: null at the first use of these contents (nothing is packed for a one-off), then
+ * packed once and kept while the storage is unwritten.
+ */
+export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | null {
+  if (v.shape.length !== 2 || target.featureLevel === 'compatibility' || !storageTextureRead()) return null;
+  const [K, N] = v.shape as [number, number];
+  if (N % 4 !== 0 || K === 0) return null;
+  const limits = target.device.limits;
+  if (N / 4 > limits.maxTextureDimension2D || K > limits.maxTextureDimension2D) return null;
+  const x: Operand = { off: v.offset, s0: K === 1 ? 0 : (v.strides[0] as number), s1: v.strides[1] as number, batch: [] };
+  const key = packKey(x, [], K, N);
+  const cache = packedOf(target.device);
+  const contents = target.contents(v);
+  if (!cache.reused(contents, key)) return null;
+  const pool = poolOf(target.device);
+  let tex = cache.get(contents, key);
+  if (!tex) {
+    const vec = x.s1 === 1 && x.s0 % 4 === 0 && x.off % 4 === 0;
+    const k = packKernel(x, [], K, K, N, vec);
+    tex = pool.acquire(N / 4, K, 1);
+    target.engine.record({
+      kind: 'dispatch',
+      op: `pack [${K}, ${N}] weights`,
+      pipeline: target.pipeline(k.key, k.code, 'pack'),
+      buffers: [pool.view(tex), target.buffer(v)],
+      params: k.params,
+      workgroups: grid1d(k.n),
+    });
+    cache.put(contents, key, tex, pool, target.engine);
+  }
+  return pool.view(tex);
+}
