@@ -1,8 +1,6 @@
-import { type View, viewIsContiguous } from '../../backend.js';
-import type { DType } from '../../dtype.js';
-import { type Expr, exprConsts, exprKey } from '../../expr.js';
-import { binaryOps, unaryOps, WGSL_PRELUDE } from '../../ops/table.js';
-import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, type Params, paramsDecl, wgslType } from './common.js';
+import type { Expr } from '../../expr.js';
+import { binaryOps, unaryOps } from '../../ops/table.js';
+import { P, type Params, wgslType } from './common.js';
 
 /**
  * WGSL for elementwise expressions: `wgslOf` turns an expression tree into one WGSL expression
