@@ -55,6 +55,9 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+/** The pause before each timed run (see timeSideBySide). */
+const SETTLE_MS = 30;
+
 /**
  * Times several functions side by side: after `warmup` untimed runs of each, rounds in which each
  * runs once, so that a load that comes and goes on a shared machine hits all of them alike. Each
@@ -66,8 +69,14 @@ export async function timeSideBySide<K>(fns: ReadonlyMap<K, () => Promise<void>>
   for (const fn of fns.values()) for (let i = 0; i < warmup; i++) await fn();
   const runs = new Map<K, number[]>([...fns.keys()].map((k) => [k, []]));
   const start = performance.now();
+  const entries = [...fns];
   for (let r = 0; r < maxRuns && (r < minRuns || performance.now() - start < budgetMs); r++) {
-    for (const [k, fn] of fns) {
+    // Each round starts one implementation later, and each run starts after a short pause: work
+    // one implementation leaves behind (a garbage collection, another device's queue) would
+    // otherwise always land on the one timed after it.
+    for (let j = 0; j < entries.length; j++) {
+      const [k, fn] = entries[(r + j) % entries.length] as [K, () => Promise<void>];
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const t0 = performance.now();
       await fn();
       runs.get(k)?.push(performance.now() - t0);
