@@ -76,8 +76,11 @@ export interface Backend {
   map(expr: Expr, inputs: readonly View[], out: View): void;
   /** Reduce `x` over the sorted `axes`; `out` is contiguous with the reduced axes removed. */
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void;
-  /** out = a @ b over the last two axes; a: [...batch, m, k], b: [...batch, k, n], out contiguous. */
-  matmul(a: View, b: View, out: View): void;
+  /**
+   * out = a @ b over the last two axes; a: [...batch, m, k], b: [...batch, k, n], out contiguous.
+   * With `bias` ([n]), out = a @ b + bias, the bias added to every row as the results are stored.
+   */
+  matmul(a: View, b: View, out: View, bias?: View | null): void;
   /**
    * numpy.take: out = x indexed by int32 `indices` along `axis`. An index j in [-dim, 0) means
    * j + dim. Indices known on the host were range-checked by the caller; one computed on the

@@ -10,7 +10,7 @@
  * Tolerance: each output is a dot product of k float32 terms, so its error is at most about k
  * rounding errors of the magnitudes involved: k * 2^-23 * (|A| @ |B|).
  */
-import { abs, add, addInto, type Backend, engineStats, matmul, slice, type Tensor, transpose } from '@wgru/tensor';
+import { abs, add, addInto, type Backend, engineStats, flush, matmul, reshape, slice, type Tensor, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
@@ -401,3 +401,72 @@ describe.skipIf(DUT_NAME !== 'webgpu')('packed B operands kept between products 
   });
 });
 
+
+describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
+  afterEach(() => {
+    matmulTuning.path = 'auto';
+  });
+
+  it('a @ b + bias on every path: layouts, batches, a strided bias, int32; no extra kernel', async () => {
+    const cases = fc.record({
+      m: fc.integer({ min: 1, max: 40 }),
+      k: fc.integer({ min: 1, max: 40 }),
+      n: fc.integer({ min: 1, max: 40 }),
+      batch: fc.constantFrom([], [3], [2, 2]),
+      transposedB: fc.boolean(),
+      biasStride: fc.constantFrom(1, 3),
+      path: fc.constantFrom<MatmulPath>('auto', 'texture', 'buffer', 'generic'),
+      int: fc.boolean(),
+      seed: fc.integer({ min: 0, max: 1 << 20 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(cases, (c) =>
+        withBag(async (bag) => {
+          matmulTuning.path = c.path;
+          const kind = c.int ? 'int' : 'float';
+          const dtype = c.int ? 'int32' : 'float32';
+          const a = values(c.seed, c.batch.reduce((x, y) => x * y, 1) * c.m * c.k, kind);
+          const b = values(c.seed + 1, c.k * c.n, kind);
+          const bias = values(c.seed + 2, c.n * c.biasStride, kind);
+          const aShape = [...c.batch, c.m, c.k];
+          const bStored = c.transposedB ? [c.n, c.k] : [c.k, c.n];
+          // the bias as every biasStride-th element of a longer vector: column 0 of [n, stride]
+          const biasOf = (t: Tensor) => (c.biasStride === 1 ? t : bag.add(reshape(bag.add(slice(t, [0, 0], [c.n, 1])), [c.n])));
+          const onDutB = bag.add(onDut(dut, b, bStored, dtype));
+          const onRefB = bag.add(onOracle(b, bStored, dtype));
+          const biasD = biasOf(bag.add(onDut(dut, bias, c.biasStride === 1 ? [c.n] : [c.n, c.biasStride], dtype)));
+          const biasR = biasOf(bag.add(onOracle(bias, c.biasStride === 1 ? [c.n] : [c.n, c.biasStride], dtype)));
+          const aD = bag.add(onDut(dut, a, aShape, dtype));
+          const bD = c.transposedB ? bag.add(transpose(onDutB)) : onDutB;
+          flush(); // the operands' own kernels (a strided bias may be copied) before counting
+          const before = engineStats().dispatches;
+          const got = bag.add(matmul(aD, bD, biasD));
+          const withBias = engineStats().dispatches - before;
+          // the same product without bias, by a fresh copy of b (a first use too: packed B
+          // operands are kept from their second use)
+          const bCopy = bag.add(onDut(dut, b, bStored, dtype));
+          const bD2 = c.transposedB ? bag.add(transpose(bCopy)) : bCopy;
+          flush();
+          const plain = engineStats().dispatches;
+          bag.add(matmul(aD, bD2));
+          const without = engineStats().dispatches - plain;
+          if (DUT_NAME === 'webgpu') expect(withBias, 'the bias adds no kernel').toBe(without);
+          const aR = bag.add(onOracle(a, aShape, dtype));
+          const bR = c.transposedB ? bag.add(transpose(onRefB)) : onRefB;
+          const want = bag.add(add(bag.add(matmul(aR, bR)), biasR));
+          const mags = await bag.add(matmul(bag.add(abs(aR)), bag.add(abs(bR)))).data();
+          const bound: Bound = (r, i) => c.k * ULP * (mags[i] as number) + ULP * Math.abs(r) + F32_TINY;
+          const what = `[${aShape.join(', ')}] @ [${c.k}, ${c.n}]${c.transposedB ? 'ᵀ' : ''} + bias (stride ${c.biasStride}, ${dtype}, ${c.path})`;
+          await expectClose(what, got, want, c.int ? EXACT : bound, dtype);
+        }),
+      ),
+      { seed: FC_SEED, numRuns: 40 },
+    );
+  });
+
+  it('names a bias of the wrong shape', () => {
+    const a = onDut(dut, [1, 2, 3, 4], [2, 2]);
+    expect(() => matmul(a, a, onDut(dut, [1, 2, 3], [3]))).toThrow(/matmul: bias must be \[2\] \(one value per column of \[2, 2\] @ \[2, 2\]\), got \[3\]/);
+    a.dispose();
+  });
+});

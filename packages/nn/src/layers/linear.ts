@@ -1,5 +1,5 @@
-import type { Variable } from '@wgru/autograd';
-import { shapeString } from '@wgru/tensor';
+import { isGradEnabled, type Variable, variable } from '@wgru/autograd';
+import { matmul, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { expectVariable } from '../checks.js';
 import { Module, type Parameter } from '../module.js';
@@ -42,6 +42,8 @@ export class Linear extends Module {
     if (x.shape[x.rank - 1] !== this.inFeatures) {
       throw new Error(`Linear.forward: x has shape ${shapeString(x.shape)}, expected last axis ${this.inFeatures}`);
     }
+    // Without a tape (inference), the bias is added by the matmul kernel as it stores: one kernel.
+    if (!isGradEnabled()) return variable(matmul(x.value, this.W.value, this.b?.value ?? null));
     const y = x.matmul(this.W);
     return this.b ? y.add(this.b) : y;
   }

@@ -128,7 +128,7 @@ export class CpuBackend implements Backend {
     });
   }
 
-  matmul(a: View, b: View, out: View): void {
+  matmul(a: View, b: View, out: View, bias: View | null = null): void {
     this.stats.dispatches++;
     const ra = a.shape.length;
     const m = a.shape[ra - 2] as number;
@@ -172,6 +172,21 @@ export class CpuBackend implements Backend {
         for (let j = 0; j < n; j++) C[oc + i * som + j * son] = row[j] as number;
       }
     });
+    if (bias) {
+      // The same sums as a matmul then an add: the product stored first, then the bias added.
+      const bv = arr(bias);
+      const sb = (bias.strides[0] as number) ?? 0;
+      forEachIndex(batchShape, [{ strides: out.strides.slice(0, -2), offset: out.offset }], (_, o) => {
+        const oc = o[0] as number;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            const at = oc + i * som + j * son;
+            const v = (C[at] as number) + (bv[bias.offset + j * sb] as number);
+            C[at] = isInt ? v | 0 : v;
+          }
+        }
+      });
+    }
   }
 
   gather(x: View, indices: View, axis: number, out: View): void {

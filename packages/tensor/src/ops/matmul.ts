@@ -17,12 +17,15 @@ import { reshape, unsqueeze } from './movement.js';
  * const y = matmul(a, tensor([[1], [10]]));      // [2, 1]
  * await y.data();                                // Float32Array [21, 43]
  * matmul(randn([8, 2, 3]), randn([3, 4])).shape; // [8, 2, 4]: batched, broadcast
+ * // With a bias [n]: a @ b + bias, the bias added to every row as the kernel stores its results
+ * await matmul(a, tensor([[1], [10]]), tensor([100])).data();   // Float32Array [121, 143]
  * ```
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
   checkTensor('matmul', 'a', a);
   checkTensor('matmul', 'b', b);
-  const backend = backendOf('matmul', a, b);
+  if (bias !== undefined && bias !== null) checkTensor('matmul', 'bias', bias);
+  const backend = bias ? backendOf('matmul', a, b, bias) : backendOf('matmul', a, b);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
   const A = a.rank === 1 ? unsqueeze(a, 0) : a;
   const B = b.rank === 1 ? unsqueeze(b, 1) : b;
@@ -38,7 +41,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const m = A.shape[A.rank - 2] as number;
   const n = B.shape[B.rank - 1] as number;
-  const dtype = promote(A.dtype, B.dtype);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
+    throw new Error(`matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), got ${shapeString(bias.shape)}`);
+  }
+  const dtype = bias ? promote(promote(A.dtype, B.dtype), bias.dtype) : promote(A.dtype, B.dtype);
   const Ac = A.dtype === dtype ? A : cast(A, dtype);
   const Bc = B.dtype === dtype ? B : cast(B, dtype);
   const out = empty(backend, [...batch, m, n], dtype, 'matmul');
@@ -47,7 +53,9 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     const strides = batch.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : (t.strides[i - off] as number)));
     return { ...t.view, shape: [...batch, ...t.shape.slice(-2)], strides: [...strides, ...t.strides.slice(-2)] };
   };
-  backend.matmul(bview(Ac), bview(Bc), out.view);
+  const biasC = bias && bias.dtype !== dtype ? cast(bias, dtype) : bias;
+  backend.matmul(bview(Ac), bview(Bc), out.view, biasC?.view ?? null);
+  if (biasC && biasC !== bias) biasC.dispose();
   if (Ac !== A && Ac !== a) Ac.dispose();
   if (Bc !== B && Bc !== b) Bc.dispose();
   if (A !== a) A.dispose();

@@ -245,11 +245,11 @@ export class WebGpuBackend implements Backend {
     this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(n) });
   }
 
-  matmul(a: View, b: View, out: View): void {
+  matmul(a: View, b: View, out: View, bias: View | null = null): void {
     if (out.shape.reduce((x, y) => x * y, 1) === 0) return;
     this.closeRun();
     this.wrote(out);
-    recordMatmul(this.matmulTarget, a, b, out);
+    recordMatmul(this.matmulTarget, a, b, out, bias);
   }
 
   gather(x: View, indices: View, axis: number, out: View): void {

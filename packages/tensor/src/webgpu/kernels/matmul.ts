@@ -115,6 +115,8 @@ interface Geometry {
   a: Operand;
   b: Operand;
   o: Operand;
+  /** The bias epilogue's vector [N]: offset and stride, or null (see recordMatmul). */
+  bias: { off: number; s: number } | null;
 }
 
 /** How the buffer kernel loads A: vec4 along k (row-major), vec4 along m (A^T), or scalars. */
@@ -186,6 +188,7 @@ function geometry(a: View, b: View, out: View): Geometry {
     a: operand(a, M, K),
     b: operand(b, K, N),
     o: operand(out, M, N),
+    bias: null,
   });
 }
 
@@ -333,19 +336,36 @@ function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: nu
 }
 
 /** Records the dispatches of out = a @ b (out contiguous and non-empty). */
-export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View): void {
+export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, bias: View | null = null): void {
   const g = geometry(a, b, out);
+  // out = a @ b + bias, the bias [N] added to every row as the results are stored
+  if (bias) g.bias = { off: bias.offset, s: (bias.strides[0] as number) ?? 0 };
   const cache = packedOf(target.device);
   const bContents = target.contents(b);
   const bKey = packKey(g.b, g.batchShape, g.K, g.N);
   const bPacked = matmulTuning.cachePacked && cache.reused(bContents, bKey);
   const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software }, bPacked);
   matmulTuning.onPlan?.(plan);
-  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null);
-  else recordBuffer(target, g, plan, a, b, out);
+  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
+  else recordBuffer(target, g, plan, a, b, out, bias);
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The bias epilogue: binding 4, and WGSL that adds bias[col] to every row of each accumulator
+ * group before the stores (`col(j, q)`: the WGSL for column q of group j). Its two parameters
+ * (offset, stride) go last, so a kernel without bias keeps its parameter layout.
+ */
+function biasEpilogue(g: Geometry, params: Params, T: string, rows: number[], groups: number[], col: (j: number, q: number) => string): { decl: string; lines: string } {
+  if (!g.bias) return { decl: '', lines: '' };
+  const at = params.push(g.bias.off, g.bias.s);
+  const lines = groups.map((j) => {
+    const parts = range(4).map((q) => `Bias[${P(at)} + min(${col(j, q)}, N - 1) * ${P(at + 1)}]`);
+    return `let bias${j} = vec4<${T}>(${parts.join(', ')});\n  ${rows.map((i) => `acc${i}_${j} = acc${i}_${j} + bias${j};`).join(' ')}`;
+  });
+  return { decl: `@group(0) @binding(4) var<storage, read> Bias: array<${T}>;`, lines: lines.join('\n  ') };
+}
 
 /** "[M, K] @ [K, N]" (with the batch shape), for error messages and the profiler. */
 const dims = (g: Geometry): string => `${g.batchShape.length ? `[${g.batchShape.join(', ')}] x ` : ''}[${g.M}, ${g.K}] @ [${g.K}, ${g.N}]`;
@@ -437,10 +457,12 @@ function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: strin
     }),
   );
   const binding = (vec: boolean): string => (vec ? V : T);
+  const epilogue = biasEpilogue(g, params, T, rows, groups, (j, q) => `col0 + ${4 * j + q}`);
   const code = `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${binding(oVec)}>;
 @group(0) @binding(2) var<storage, read> A: array<${binding(aMode !== 's')}>;
 @group(0) @binding(3) var<storage, read> B: array<${binding(bMode !== 's')}>;
+${epilogue.decl}
 // Register-blocked matmul over storage buffers: ${TM} rows x ${cols} columns per invocation
 // (A loads: ${aMode}, B loads: ${bMode}).
 @compute @workgroup_size(${WX}, ${WY}, 1)
@@ -475,16 +497,17 @@ ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = ${V}();`)).join('\
   }`
       : ''
   }
+  ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${params.words.length}`;
+  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${g.bias ? 'bias' : ''}|${params.words.length}`;
   return { key, code, params, zBaseAt };
 }
 
-function recordBuffer(target: MatmulTarget, g: Geometry, plan: BufferPlan, a: View, b: View, out: View): void {
+function recordBuffer(target: MatmulTarget, g: Geometry, plan: BufferPlan, a: View, b: View, out: View, bias: View | null): void {
   const k = bufferKernel(g, plan);
   const pipeline = target.pipeline(k.key, k.code, 'matmul');
-  const buffers = [target.buffer(out), target.buffer(a), target.buffer(b)];
+  const buffers = [target.buffer(out), target.buffer(a), target.buffer(b), ...(bias ? [target.buffer(bias)] : [])];
   const x = Math.ceil(g.N / (4 * plan.TN * plan.WX));
   const y = Math.ceil(g.M / (plan.TM * plan.WY));
   recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
@@ -657,10 +680,12 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
     }),
   );
   const aBuffer = plan.aBuffer;
+  const epilogue = biasEpilogue(g, params, 'f32', rows, groups, (j, q) => `(g0 + ${j}) * 4 + ${q}`);
   const code = `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${oVec ? 'vec4<f32>' : 'f32'}>;
 ${aBuffer ? '@group(0) @binding(2) var<storage, read> A: array<vec4<f32>>;' : '@group(0) @binding(2) var tA: texture_storage_2d_array<rgba32float, read>;'}
 @group(0) @binding(3) var tB: texture_storage_2d_array<rgba32float, read>;
+${epilogue.decl}
 // Register-blocked matmul over packed operands: ${TM} rows x ${4 * TN} columns per invocation.
 // A texel of A holds 4 consecutive k of one row; a texel of B, 4 consecutive columns of one k.
 @compute @workgroup_size(${WX}, ${WY}, 1)
@@ -687,9 +712,10 @@ ${rows.map((i) => (aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} 
 ${kk4.flatMap((kk) => groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`)).join('\n')}
     ${accumulate.join('\n    ')}
   }
+  ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${params.words.length}`;
+  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${g.bias ? 'bias' : ''}|${params.words.length}`;
   return { key, code, params, zBaseAt };
 }
 
@@ -704,6 +730,7 @@ function recordTexture(
   b: View,
   out: View,
   keepB: { contents: { storage: object; version: number }; key: string } | null,
+  bias: View | null,
 ): void {
   const pool = poolOf(target.device);
   const cache = packedOf(target.device);
@@ -733,7 +760,7 @@ function recordTexture(
   const [tA, tB] = packs as [GPUTexture, GPUTexture];
   const k = textureKernel(g, plan);
   const pipeline = target.pipeline(k.key, k.code, 'matmul');
-  const buffers = [target.buffer(out), plan.aBuffer ? target.buffer(a) : pool.view(tA), pool.view(tB)];
+  const buffers = [target.buffer(out), plan.aBuffer ? target.buffer(a) : pool.view(tA), pool.view(tB), ...(bias ? [target.buffer(bias)] : [])];
   const x = Math.ceil(N4 / (plan.TN * plan.WX));
   const y = Math.ceil(g.M / (plan.TM * plan.WY));
   recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
