@@ -76,6 +76,9 @@ export async function timeSideBySide<K>(fns: ReadonlyMap<K, () => Promise<void>>
     // otherwise always land on the one timed after it.
     for (let j = 0; j < entries.length; j++) {
       const [k, fn] = entries[(r + j) % entries.length] as [K, () => Promise<void>];
+      // A full garbage collection first (pnpm bench runs node with --expose-gc), so that one
+      // implementation's garbage is not collected on another's time.
+      (globalThis as { gc?: () => void }).gc?.();
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const t0 = performance.now();
       await fn();
