@@ -2,6 +2,25 @@ import type { GruCellArgs, View } from '../../backend.js';
 import { WGSL_PRELUDE } from '../../ops/table.js';
 import { P, Params, paramsDecl } from './common.js';
 
+/**
+ * The operands both cell kernels bind, in binding order (output first), and their parameters:
+ * H and I, then per view its offset and two strides (1-D views: stride 0 for the row), at `at[i]`.
+ */
+function operands(a: GruCellArgs) {
+  const B = a.h.shape[0] as number;
+  const H = a.h.shape[1] as number;
+  const I = a.W ? (a.x.shape[1] as number) : 0;
+  const params = new Params();
+  const views: View[] = [a.out, a.x, a.h, a.U];
+  if (a.W) views.push(a.W);
+  if (a.b) views.push(a.b);
+  if (a.c) views.push(a.c);
+  params.push(H, I);
+  const at = views.map((v) => params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number));
+  const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
+  return { B, H, params, views, at, name };
+}
+
 export interface GruCellKernel {
   key: string;
   code: string;
@@ -27,18 +46,7 @@ export const GRU_CELL_MAX_HIDDEN = 1024;
  */
 export function gruCellKernel(a: GruCellArgs, packed: { U: GPUTextureView; W: GPUTextureView | null } | null = null): GruCellKernel {
   if (quadsFit(a)) return gruCellQuadKernel(a, packed);
-  const B = a.h.shape[0] as number;
-  const H = a.h.shape[1] as number;
-  const I = a.W ? (a.x.shape[1] as number) : 0;
-  const params = new Params();
-  const views: View[] = [a.out, a.x, a.h, a.U];
-  if (a.W) views.push(a.W);
-  if (a.b) views.push(a.b);
-  if (a.c) views.push(a.c);
-  params.push(H, I);
-  // offset and two strides per view (1-D views: stride 0 for the row)
-  const at = views.map((v) => params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number));
-  const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
+  const { B, params, views, at, name } = operands(a);
   const idx = (i: number, row: string, col: string) => `${P(at[i] as number)} + (${row}) * ${P((at[i] as number) + 1)} + (${col}) * ${P((at[i] as number) + 2)}`;
   const bind = name.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<f32>;`);
   const vi = (n: string) => name.indexOf(n);
@@ -127,18 +135,8 @@ function quadsFit(a: GruCellArgs): boolean {
  * 170 µs in this kernel instead of 340 µs (resetAfter, profileKernels on lavapipe).
  */
 function gruCellQuadKernel(a: GruCellArgs, packed: { U: GPUTextureView; W: GPUTextureView | null } | null): GruCellKernel {
-  const B = a.h.shape[0] as number;
-  const H = a.h.shape[1] as number;
+  const { B, H, params, views, at, name } = operands(a);
   const Hq = H / 4;
-  const I = a.W ? (a.x.shape[1] as number) : 0;
-  const params = new Params();
-  const views: View[] = [a.out, a.x, a.h, a.U];
-  if (a.W) views.push(a.W);
-  if (a.b) views.push(a.b);
-  if (a.c) views.push(a.c);
-  params.push(H, I);
-  const at = views.map((v) => params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number));
-  const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
   const quad = new Set(['o', 'U', 'W']);
   const texture = (n: string) => (n === 'U' && packed !== null) || (n === 'W' && packed?.W != null);
   const bind = name.map((n, i) =>
