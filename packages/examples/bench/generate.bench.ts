@@ -212,15 +212,10 @@ export const generateBench: Benchmark = {
       }
       if (tfOk) for (const loop of ['read', 'device'] as const) gens.set(`tfjs-${kind}-${loop}|resetAfter false`, tfGenerator(tf as Tf, loop));
       // All loops must write the same tokens per model (a check that the fast path is the model).
-      // wgru's loops side by side, then tfjs's: timed in one rotation, tfjs's WebGPU backend left
-      // work behind that slowed whichever wgru loop ran next (a loop with a host read per token
-      // from ~0.8 to ~2 ms/token; without tfjs in the process it stayed at ~0.8).
-      const timed = (impl: 'wgru' | 'tfjs') =>
-        timeSideBySide(
-          new Map([...gens].filter(([k]) => k.startsWith(impl)).map(([k, g]) => [k, async () => void (await g.run(n))])),
-          budget(opts),
-        );
-      const t = new Map([...(await timed('wgru')), ...(await timed('tfjs'))]);
+      const t = await timeSideBySide(
+        new Map([...gens].map(([k, g]) => [k, async () => void (await g.run(n))])),
+        budget(opts),
+      );
       // Counts per token from the last timed run, before the check below runs again.
       const perToken = new Map([...gens].map(([k, g]) => [k, g.perToken ? { ...g.perToken } : null]));
       const wgruTokens = new Map<string, string>();

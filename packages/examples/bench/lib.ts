@@ -63,21 +63,31 @@ const SETTLE_MS = 30;
  * runs once, so that a load that comes and goes on a shared machine hits all of them alike. Each
  * function must include a read of its result, so that device work is really waited for. Reports
  * the median per function.
+ *
+ * wgru's functions and TensorFlow.js's (keys containing 'tfjs') are timed in two rotations, one
+ * after the other, in this one run: in a common rotation, tfjs's WebGPU backend left work behind
+ * that slowed whichever wgru function ran next (generation with a host read per token went from
+ * ~0.8 to ~2 ms/token; a training step at B=32 from ~190 to ~300 ms), which no pause removed.
  */
 export async function timeSideBySide<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeOptions = {}): Promise<Map<K, Timing>> {
+  const isTfjs = (k: K) => String(k).includes('tfjs');
+  const ours = new Map([...fns].filter(([k]) => !isTfjs(k)));
+  const theirs = new Map([...fns].filter(([k]) => isTfjs(k)));
+  return new Map([...(await rotation(ours, opts)), ...(await rotation(theirs, opts))]);
+}
+
+async function rotation<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeOptions): Promise<Map<K, Timing>> {
   const { warmup = 2, minRuns = 3, maxRuns = 15, budgetMs = 1500 } = opts;
   for (const fn of fns.values()) for (let i = 0; i < warmup; i++) await fn();
   const runs = new Map<K, number[]>([...fns.keys()].map((k) => [k, []]));
   const start = performance.now();
   const entries = [...fns];
   for (let r = 0; r < maxRuns && (r < minRuns || performance.now() - start < budgetMs); r++) {
-    // Each round starts one implementation later, and each run starts after a short pause: work
-    // one implementation leaves behind (a garbage collection, another device's queue) would
-    // otherwise always land on the one timed after it.
+    // Each round starts one function later, and each run starts after a full garbage collection
+    // (pnpm bench runs node with --expose-gc) and a short pause: what one function leaves behind
+    // is not timed as part of the next.
     for (let j = 0; j < entries.length; j++) {
       const [k, fn] = entries[(r + j) % entries.length] as [K, () => Promise<void>];
-      // A full garbage collection first (pnpm bench runs node with --expose-gc), so that one
-      // implementation's garbage is not collected on another's time.
       (globalThis as { gc?: () => void }).gc?.();
       await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const t0 = performance.now();
