@@ -87,7 +87,7 @@ export const matmulTuning: {
   textureMinWork: 1 << 24,
   /**
    * The same with B already packed: h @ U of a GRU step, [64, 256] @ [256, 768] (2^23.6), is
-   * 3.9 ms on the buffer path and ~2 ms on the texture path once U is packed (llvmpipe).
+   * 3.9 ms on the buffer path and 1.6 ms on the texture path once U is packed (llvmpipe).
    */
   textureMinWorkPacked: 1 << 20,
   /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
@@ -267,8 +267,8 @@ export function planMatmul(a: View, b: View, out: View, device: MatmulDevice, bP
 
 /**
  * `bPacked`: B's packed texture is (or will be) kept for later products with the same B, as with
- * h_t @ U at every step of a recurrence; then only A is packed per product, and the texture path
- * pays from far smaller products (textureMinWorkPacked).
+ * h_t @ U at every step of a recurrence; then at most A is packed per product (for few rows it
+ * is read in place), and the texture path pays from far smaller products (textureMinWorkPacked).
  */
 function choose(g: Geometry, device: MatmulDevice, bPacked: boolean): MatmulPlan {
   const mode = matmulTuning.path;
@@ -876,7 +876,7 @@ export function forgetPacked(device: GPUDevice, storage: object): void {
  * packed once and kept while the storage is unwritten.
  */
 export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | null {
-  if (v.shape.length !== 2 || target.featureLevel === 'compatibility' || !storageTextureRead()) return null;
+  if (!matmulTuning.cachePacked || v.shape.length !== 2 || target.featureLevel === 'compatibility' || !storageTextureRead()) return null;
   const [K, N] = v.shape as [number, number];
   if (N % 4 !== 0 || K === 0) return null;
   const limits = target.device.limits;
