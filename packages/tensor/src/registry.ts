@@ -1,7 +1,7 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { liveTensorCount } from './tensor.js';
-import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature } from './webgpu/device.js';
+import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature, wantedFeatures } from './webgpu/device.js';
 import { WebGpuBackend } from './webgpu/backend.js';
 import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
@@ -51,6 +51,8 @@ export function cpuBackend(): CpuBackend {
 export function activeBackend(): Backend {
   if (active) return active;
   const forced = envChoice();
+  // A misspelt WGRU_WEBGPU_FEATURES fails the probe; say so here rather than fall back to the CPU.
+  if (forced !== 'cpu') wantedFeatures({});
   if (forced === 'webgpu' && !probed) throw new Error(`WGRU_BACKEND=webgpu: ${NO_ADAPTER_MESSAGE}`);
   if (probed && forced !== 'cpu') {
     gpu = new WebGpuBackend(probed);

@@ -3,6 +3,7 @@
  * turned off on request, reported in backend().features, and the kernels that use them chosen
  * accordingly. The numbers they compute are checked on both sides in reduce.property.test.ts.
  */
+import { spawnSync } from 'node:child_process';
 import { backend, OPTIONAL_FEATURES, setBackend, sum, tensor } from '@wgru/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import { webgpuAvailable } from '../../../test-support/backends.js';
@@ -33,6 +34,16 @@ describe('which optional features are asked for', () => {
       if (saved === undefined) delete process.env.WGRU_WEBGPU_FEATURES;
       else process.env.WGRU_WEBGPU_FEATURES = saved;
     }
+  });
+
+  it('a misspelt WGRU_WEBGPU_FEATURES fails the first use with its name, not a silent CPU fallback', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=wgru-source', '-e', "import('@wgru/tensor').then((t) => { t.zeros([1]); console.log('no error'); })"],
+      { env: { ...process.env, WGRU_WEBGPU_FEATURES: 'subgroup', WGRU_BACKEND: '' }, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.stdout).not.toContain('no error');
+    expect(r.stderr).toContain("WGRU_WEBGPU_FEATURES: unknown feature 'subgroup'");
   });
 
   it('setBackend names an unknown feature', async () => {

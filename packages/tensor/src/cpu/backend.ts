@@ -175,7 +175,7 @@ export class CpuBackend implements Backend {
     if (bias) {
       // The same sums as a matmul then an add: the product stored first, then the bias added.
       const bv = arr(bias);
-      const sb = (bias.strides[0] as number) ?? 0;
+      const sb = bias.strides[0] as number;
       forEachIndex(batchShape, [{ strides: out.strides.slice(0, -2), offset: out.offset }], (_, o) => {
         const oc = o[0] as number;
         for (let i = 0; i < m; i++) {

@@ -132,13 +132,13 @@ export class WebGpuBackend implements Backend {
   /** Notes a write into `out`'s storage, recorded now: packed copies of it are stale from here. */
   private wrote(out: View): void {
     (out.storage as GpuStorage).version++;
-    forgetPacked(this.device, out.storage);
+    forgetPacked(this.matmulTarget, out.storage);
   }
 
   free(storage: Storage): void {
     const s = storage as GpuStorage;
     s.freed = true;
-    forgetPacked(this.device, s);
+    forgetPacked(this.matmulTarget, s);
     // While elementwise ops wait to be fused, a freed buffer may still be read by them: it
     // must not be handed to a new tensor until they are encoded.
     if (this.run.length > 0) this.deferred.push(s);

@@ -73,8 +73,6 @@ export const matmulTuning: {
   textureMinWork: number;
   textureMinWorkPacked: number;
   textureMinRows: number;
-  /** Keep packed copies of B operands used again unchanged (see PackedOperands). */
-  cachePacked: boolean;
   /** Called with the plan of every matmul recorded (tests and benchmarks look at the choice). */
   onPlan: ((plan: MatmulPlan) => void) | null;
 } = {
@@ -92,7 +90,6 @@ export const matmulTuning: {
   textureMinWorkPacked: 1 << 20,
   /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
   textureMinRows: 16,
-  cachePacked: true,
   onPlan: null,
 };
 
@@ -260,13 +257,8 @@ function storageTextureRead(): boolean {
   return features === undefined || features.has('readonly_and_readwrite_storage_textures');
 }
 
-/** Chooses the kernel family and its tile shape for out = a @ b (a, b, out as the backend gets them). */
-export function planMatmul(a: View, b: View, out: View, device: MatmulDevice, bPacked = false): MatmulPlan {
-  return choose(geometry(a, b, out), device, bPacked);
-}
-
 /**
- * `bPacked`: B's packed texture is (or will be) kept for later products with the same B, as with
+ * Chooses the kernel family and its tile shape for out = a @ b. `bPacked`: B's packed texture is (or will be) kept for later products with the same B, as with
  * h_t @ U at every step of a recurrence; then at most A is packed per product (for few rows it
  * is read in place), and the texture path pays from far smaller products (textureMinWorkPacked).
  */
@@ -339,11 +331,11 @@ function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: nu
 export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, bias: View | null = null): void {
   const g = geometry(a, b, out);
   // out = a @ b + bias, the bias [N] added to every row as the results are stored
-  if (bias) g.bias = { off: bias.offset, s: (bias.strides[0] as number) ?? 0 };
-  const cache = packedOf(target.device);
+  if (bias) g.bias = { off: bias.offset, s: bias.strides[0] as number };
+  const cache = packedOf(target);
   const bContents = target.contents(b);
   const bKey = packKey(g.b, g.batchShape, g.K, g.N);
-  const bPacked = matmulTuning.cachePacked && cache.reused(bContents, bKey);
+  const bPacked = cache.reused(bContents, bKey);
   const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software }, bPacked);
   matmulTuning.onPlan?.(plan);
   if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
@@ -733,7 +725,7 @@ function recordTexture(
   bias: View | null,
 ): void {
   const pool = poolOf(target.device);
-  const cache = packedOf(target.device);
+  const cache = packedOf(target);
   const engine = target.engine;
   const K4 = Math.ceil(g.K / 4);
   const N4 = Math.ceil(g.N / 4);
@@ -745,16 +737,8 @@ function recordTexture(
     { view: b, x: g.b, rows: 4 * K4, valid: g.K, inner: g.N, width: N4, vec: plan.bVec, ready: cachedB },
   ].map((s) => {
     if (s.ready) return s.ready;
-    const k = packKernel(s.x, g.batchShape, s.rows, s.valid, s.inner, s.vec);
     const tex = pool.acquire(s.width, s.rows, slabs(g, s.x));
-    engine.record({
-      kind: 'dispatch',
-      op: `matmul ${dims(g)} (pack ${s.view === a ? 'A' : 'B'})`,
-      pipeline: target.pipeline(k.key, k.code, 'matmul'),
-      buffers: [pool.view(tex), target.buffer(s.view)],
-      params: k.params,
-      workgroups: grid1d(k.n),
-    });
+    recordPack(target, tex, s.view, s.x, g.batchShape, s.rows, s.valid, s.inner, s.vec, `matmul ${dims(g)} (pack ${s.view === a ? 'A' : 'B'})`);
     return tex;
   });
   const [tA, tB] = packs as [GPUTexture, GPUTexture];
@@ -768,8 +752,21 @@ function recordTexture(
   });
   if (!plan.aBuffer) pool.release(tA, engine);
   if (keepB) {
-    if (!cachedB) cache.put(keepB.contents, keepB.key, tB, pool, engine);
+    if (!cachedB) cache.put(keepB.contents, keepB.key, tB);
   } else pool.release(tB, engine);
+}
+
+/** Records the pack of operand `x` (read from `view`'s buffer) into `tex` (see packKernel). */
+function recordPack(target: MatmulTarget, tex: GPUTexture, view: View, x: Operand, batchShape: number[], rows: number, valid: number, inner: number, vec: boolean, op: string): void {
+  const k = packKernel(x, batchShape, rows, valid, inner, vec);
+  target.engine.record({
+    kind: 'dispatch',
+    op,
+    pipeline: target.pipeline(k.key, k.code, 'matmul'),
+    buffers: [poolOf(target.device).view(tex), target.buffer(view)],
+    params: k.params,
+    workgroups: grid1d(k.n),
+  });
 }
 
 /** What identifies an operand's packed texture besides its storage: its layout and extent. */
@@ -796,6 +793,11 @@ class PackedOperands {
   static readonly MAX = 8;
   private entries: PackedEntry[] = [];
 
+  constructor(
+    private readonly pool: TexturePool,
+    private readonly engine: Engine,
+  ) {}
+
   private find(c: { storage: object; version: number }, key: string): PackedEntry | undefined {
     return this.entries.find((e) => e.storage === c.storage && e.key === key && e.version === c.version);
   }
@@ -817,9 +819,7 @@ class PackedOperands {
     return e.tex;
   }
 
-  put(c: { storage: object; version: number }, key: string, tex: GPUTexture, pool: TexturePool, engine: Engine): void {
-    this.pool = pool;
-    this.engine = engine;
+  put(c: { storage: object; version: number }, key: string, tex: GPUTexture): void {
     const e = this.find(c, key);
     if (e) {
       e.tex = tex;
@@ -839,11 +839,8 @@ class PackedOperands {
     this.entries = keep;
   }
 
-  private pool: TexturePool | null = null;
-  private engine: Engine | null = null;
-
   private release(e: PackedEntry): void {
-    if (e.tex && this.pool && this.engine) this.pool.release(e.tex, this.engine);
+    if (e.tex) this.pool.release(e.tex, this.engine);
     e.tex = null;
   }
 
@@ -854,18 +851,18 @@ class PackedOperands {
 
 const packedCaches = new WeakMap<GPUDevice, PackedOperands>();
 
-function packedOf(device: GPUDevice): PackedOperands {
-  let c = packedCaches.get(device);
+function packedOf(target: MatmulTarget): PackedOperands {
+  let c = packedCaches.get(target.device);
   if (!c) {
-    c = new PackedOperands();
-    packedCaches.set(device, c);
+    c = new PackedOperands(poolOf(target.device), target.engine);
+    packedCaches.set(target.device, c);
   }
   return c;
 }
 
 /** Called by the backend when a storage is written or freed: its packed copies are stale. */
-export function forgetPacked(device: GPUDevice, storage: object): void {
-  packedCaches.get(device)?.forget(storage);
+export function forgetPacked(target: MatmulTarget, storage: object): void {
+  packedCaches.get(target.device)?.forget(storage);
 }
 
 /**
@@ -876,31 +873,22 @@ export function forgetPacked(device: GPUDevice, storage: object): void {
  * packed once and kept while the storage is unwritten.
  */
 export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | null {
-  if (!matmulTuning.cachePacked || v.shape.length !== 2 || target.featureLevel === 'compatibility' || !storageTextureRead()) return null;
+  if (v.shape.length !== 2 || target.featureLevel === 'compatibility' || !storageTextureRead()) return null;
   const [K, N] = v.shape as [number, number];
   if (N % 4 !== 0 || K === 0) return null;
   const limits = target.device.limits;
   if (N / 4 > limits.maxTextureDimension2D || K > limits.maxTextureDimension2D) return null;
   const x: Operand = { off: v.offset, s0: K === 1 ? 0 : (v.strides[0] as number), s1: v.strides[1] as number, batch: [] };
   const key = packKey(x, [], K, N);
-  const cache = packedOf(target.device);
+  const cache = packedOf(target);
   const contents = target.contents(v);
   if (!cache.reused(contents, key)) return null;
   const pool = poolOf(target.device);
   let tex = cache.get(contents, key);
   if (!tex) {
-    const vec = x.s1 === 1 && x.s0 % 4 === 0 && x.off % 4 === 0;
-    const k = packKernel(x, [], K, K, N, vec);
     tex = pool.acquire(N / 4, K, 1);
-    target.engine.record({
-      kind: 'dispatch',
-      op: `pack [${K}, ${N}] weights`,
-      pipeline: target.pipeline(k.key, k.code, 'pack'),
-      buffers: [pool.view(tex), target.buffer(v)],
-      params: k.params,
-      workgroups: grid1d(k.n),
-    });
-    cache.put(contents, key, tex, pool, target.engine);
+    recordPack(target, tex, v, x, [], K, K, N, x.s1 === 1 && x.s0 % 4 === 0 && x.off % 4 === 0, `pack [${K}, ${N}] weights`);
+    cache.put(contents, key, tex);
   }
   return pool.view(tex);
 }
