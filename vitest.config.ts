@@ -12,6 +12,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     globalSetup: ['./test-support/global-setup.ts'],
     // CI asks for a JSON report beside the usual output (its counts make the closing line).
-    reporters: process.env.WGRU_TEST_REPORT ? ['default', ['json', { outputFile: process.env.WGRU_TEST_REPORT }]] : ['default'],
+    reporters: process.env.WGRU_TEST_REPORT
+      ? ['default', ['json', { outputFile: process.env.WGRU_TEST_REPORT }]]
+      : ['default'],
   },
 });

@@ -90,9 +90,15 @@ function documentedSymbol(comment: string, after: string): string {
   if (/@(module|packageDocumentation)\b/.test(comment)) return 'module';
   const next = after.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('//')) ?? '';
   if (/^\s*import\b/.test(next)) return 'module';
-  const decl = /^\s*export\s+(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|function\*?|const|let|interface|type|enum)\s+([\w$]+)/.exec(next);
+  const decl =
+    /^\s*export\s+(?:default\s+)?(?:declare\s+)?(?:abstract\s+)?(?:async\s+)?(?:class|function\*?|const|let|interface|type|enum)\s+([\w$]+)/.exec(
+      next,
+    );
   if (decl) return decl[1] as string;
-  const member = /^\s*(?:(?:public|protected|private|static|readonly|async|override|get|set|abstract)\s+)*(#?[\w$]+)\s*[(<:=?]/.exec(next);
+  const member =
+    /^\s*(?:(?:public|protected|private|static|readonly|async|override|get|set|abstract)\s+)*(#?[\w$]+)\s*[(<:=?]/.exec(
+      next,
+    );
   return member ? `.${member[1]}` : '?';
 }
 
@@ -114,7 +120,8 @@ export function examplesInSource(root: string, file: string, pkg: DocPackage): D
     lines.forEach((l, i) => {
       if (fence) {
         if (/^\s*```\s*$/.test(l)) {
-          if (inExample && /^(ts|typescript)$/.test(fence.lang)) out.push({ pkg, file: rel, line: start + fence.from, symbol: name, code: fence.code.join('\n') });
+          if (inExample && /^(ts|typescript)$/.test(fence.lang))
+            out.push({ pkg, file: rel, line: start + fence.from, symbol: name, code: fence.code.join('\n') });
           fence = null;
         } else fence.code.push(l);
         return;
@@ -133,7 +140,9 @@ export function examplesInSource(root: string, file: string, pkg: DocPackage): D
 
 /** Every `@example` block of packages/{tensor,autograd,nn}/src, in file order. */
 export function extractDocExamples(root: string): DocExample[] {
-  return DOC_PACKAGES.flatMap((pkg) => sourceFiles(path.join(root, 'packages', pkg, 'src')).flatMap((f) => examplesInSource(root, f, pkg)));
+  return DOC_PACKAGES.flatMap((pkg) =>
+    sourceFiles(path.join(root, 'packages', pkg, 'src')).flatMap((f) => examplesInSource(root, f, pkg)),
+  );
 }
 
 /** The blocks of a markdown guide fenced as ```ts runnable, named by the heading above them. */
@@ -145,14 +154,19 @@ export function extractMarkdownExamples(root: string, file: string): DocExample[
   lines.forEach((l, i) => {
     if (block) {
       if (/^\s*```\s*$/.test(l)) {
-        if (block.runnable) out.push({ pkg: 'docs', file, line: block.from, symbol: heading, code: block.code.join('\n') });
+        if (block.runnable)
+          out.push({ pkg: 'docs', file, line: block.from, symbol: heading, code: block.code.join('\n') });
         block = null;
       } else block.code.push(l);
       return;
     }
     const open = /^\s*```\s*(\S*)\s*(.*)$/.exec(l);
     if (open) {
-      block = { from: i + 2, code: [], runnable: /^(ts|typescript)$/.test(open[1] as string) && /\brunnable\b/.test(open[2] as string) };
+      block = {
+        from: i + 2,
+        code: [],
+        runnable: /^(ts|typescript)$/.test(open[1] as string) && /\brunnable\b/.test(open[2] as string),
+      };
       return;
     }
     const h = /^#+\s+(.*)$/.exec(l);
@@ -163,13 +177,27 @@ export function extractMarkdownExamples(root: string, file: string): DocExample[
 
 /** The compiler options of tsconfig.base.json, for checking rather than building. */
 function compilerOptions(root: string): ts.CompilerOptions {
-  const json = ts.readConfigFile(path.join(root, 'tsconfig.base.json'), (p) => ts.sys.readFile(p)).config as { compilerOptions: object };
+  const json = ts.readConfigFile(path.join(root, 'tsconfig.base.json'), (p) => ts.sys.readFile(p)).config as {
+    compilerOptions: object;
+  };
   const { options } = ts.convertCompilerOptionsFromJson(json.compilerOptions, root);
-  return { ...options, noEmit: true, composite: false, declaration: false, declarationMap: false, sourceMap: false, incremental: false };
+  return {
+    ...options,
+    noEmit: true,
+    composite: false,
+    declaration: false,
+    declarationMap: false,
+    sourceMap: false,
+    incremental: false,
+  };
 }
 
 function isTypeOnlyExport(sym: ts.Symbol): boolean {
-  return (sym.declarations ?? []).some((d) => (ts.isExportSpecifier(d) && (d.isTypeOnly || d.parent.parent.isTypeOnly)) || ts.isTypeOnlyImportOrExportDeclaration(d));
+  return (sym.declarations ?? []).some(
+    (d) =>
+      (ts.isExportSpecifier(d) && (d.isTypeOnly || d.parent.parent.isTypeOnly)) ||
+      ts.isTypeOnlyImportOrExportDeclaration(d),
+  );
 }
 
 function exportTable(checker: ts.TypeChecker, sf: ts.SourceFile): ExportTable {
@@ -223,7 +251,12 @@ function splitImports(code: string): { imports: string[]; names: Set<string>; bo
     current = null;
     const braces = /\{([^}]*)\}/.exec(statement);
     for (const part of braces ? (braces[1] as string).split(',') : []) {
-      const local = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()?.trim();
+      const local = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (local) names.add(local);
     }
     const head = /^import\s+(?:type\s+)?([\w$]+)?\s*,?\s*(?:\*\s+as\s+([\w$]+))?/.exec(statement);
@@ -243,7 +276,12 @@ function relativeSpecifier(from: string, target: string): string {
  * Writes `example` as a module at `outFile` whose default export runs it, and returns where its
  * body starts. The module reads top to bottom: a header naming the source, the imports, the block.
  */
-export function writeExampleModule(root: string, example: DocExample, exports: Exports, outFile: string): ExampleModule {
+export function writeExampleModule(
+  root: string,
+  example: DocExample,
+  exports: Exports,
+  outFile: string,
+): ExampleModule {
   const { imports, names: own, body } = splitImports(example.code);
   const used = new Set(example.code.match(/[A-Za-z_$][\w$]*/g) ?? []);
   const taken = new Set(own);
@@ -297,7 +335,9 @@ export function typecheckExamples(root: string, modules: readonly ExampleModule[
     for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
       const genLine = d.start === undefined ? 0 : sf.getLineAndCharacterOfPosition(d.start).line + 1;
       const line = genLine >= m.bodyLine ? m.example.line + (genLine - m.bodyLine) : m.example.line;
-      errors.push(`${m.example.file}:${line} (${m.example.symbol}): ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
+      errors.push(
+        `${m.example.file}:${line} (${m.example.symbol}): ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`,
+      );
     }
   }
   return errors;
@@ -325,7 +365,8 @@ function relink(text: string, link: RegExpMatchArray, to: number): string {
   const from = Number(link[3]);
   const last = Number(link[4] ?? link[3]);
   const end = to + (last - from);
-  const span = (sep: string, pre: string) => (last === from ? `${pre}${to}` : `${pre}${to}${sep}${pre === '#L' ? 'L' : ''}${end}`);
+  const span = (sep: string, pre: string) =>
+    last === from ? `${pre}${to}` : `${pre}${to}${sep}${pre === '#L' ? 'L' : ''}${end}`;
   const label = (link[1] as string).replace(new RegExp(`:${from}(-${last})?$`), `:${span('-', '')}`);
   const target = `${link[2]}${span('-', '#L')}`;
   return text.replace(link[0], `[${label}](${target})`);
@@ -356,27 +397,41 @@ function staleLinks(root: string, file: string): StaleLink[] {
       const where = `${file}:${i + 1}`;
       if (k === links.length - 1 && /^\s*```/.test(lines[i + 1] ?? '')) {
         const quoted: string[] = [];
-        for (let j = i + 2; j < lines.length && !/^\s*```\s*$/.test(lines[j] as string); j++) quoted.push((lines[j] as string).trim());
+        for (let j = i + 2; j < lines.length && !/^\s*```\s*$/.test(lines[j] as string); j++)
+          quoted.push((lines[j] as string).trim());
         if (quoted.length === actual.length && quoted.every((q, n) => q === actual[n])) return;
         const found = occurrences(src, quoted);
-        const now = found.length === 1 ? ` (it is now at line ${(found[0] as number) + 1})` : found.length === 0 ? ' (the quoted lines are no longer in the file)' : '';
+        const now =
+          found.length === 1
+            ? ` (it is now at line ${(found[0] as number) + 1})`
+            : found.length === 0
+              ? ' (the quoted lines are no longer in the file)'
+              : '';
         out.push({
           message: `${where}: the quote of ${range} does not match the source${now}`,
-          ...(found.length === 1 ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } } : {}),
+          ...(found.length === 1
+            ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } }
+            : {}),
         });
         return;
       }
       const name = /^`(?:[\w$]+\.)*([\w$]+)(?:\(\))?`$/.exec(text)?.[1];
       if (!name) {
-        out.push({ message: `${where}: ${range} cannot be checked: quote the lines in a block right after the link, or make the link text an identifier in backticks` });
+        out.push({
+          message: `${where}: ${range} cannot be checked: quote the lines in a block right after the link, or make the link text an identifier in backticks`,
+        });
         return;
       }
       if (actual.some((l) => new RegExp(`\\b${escapeRegExp(name)}\\b`).test(l))) return;
-      const declaration = new RegExp(`^\\s*(export\\s+)?(declare\\s+)?(abstract\\s+)?(async\\s+)?(function|class|interface|const|let|type|private|protected|public|static)?\\s*${escapeRegExp(name)}\\b`);
+      const declaration = new RegExp(
+        `^\\s*(export\\s+)?(declare\\s+)?(abstract\\s+)?(async\\s+)?(function|class|interface|const|let|type|private|protected|public|static)?\\s*${escapeRegExp(name)}\\b`,
+      );
       const found = src.flatMap((l, n) => (declaration.test(l) ? [n] : []));
       out.push({
         message: `${where}: ${range} does not show \`${name}\`${found.length === 1 ? ` (declared at line ${(found[0] as number) + 1})` : ''}`,
-        ...(found.length === 1 ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } } : {}),
+        ...(found.length === 1
+          ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } }
+          : {}),
       });
     });
   }
@@ -419,7 +474,11 @@ export function fixQuotes(root: string, file: string): string[] {
   return stale.map((s) => s.message);
 }
 
-if (process.argv[2] === 'fix' && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (
+  process.argv[2] === 'fix' &&
+  process.argv[1] !== undefined &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const left = process.argv.slice(3).flatMap((f) => fixQuotes(root, f));
   for (const m of left) process.stderr.write(`${m}\n`);

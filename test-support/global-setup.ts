@@ -7,7 +7,9 @@ export default async function setup(): Promise<void> {
   const found = await acquireDevice();
   if (found) {
     const a = found.adapterInfo;
-    process.stdout.write(`wgru tests: WebGPU adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${found.featureLevel}; optional features: ${found.features.join(", ") || "none"})\n`);
+    process.stdout.write(
+      `wgru tests: WebGPU adapter: ${a.vendor} / ${a.architecture} / ${a.description} (${found.featureLevel}; optional features: ${found.features.join(', ') || 'none'})\n`,
+    );
     found.device.destroy();
   } else if (process.env.WGRU_REQUIRE_WEBGPU === '1') {
     throw new Error(

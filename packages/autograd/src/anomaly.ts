@@ -60,7 +60,9 @@ const pending: Block[] = [];
 
 /** How many elements of `t` are NaN or ±Infinity, as a 0-d float32 tensor (two kernels, no read). */
 function nonFiniteCount(t: Tensor): Tensor {
-  const flags = T.elementwise('anomaly', [t], ([x]) => T.binaryExpr('add', T.unaryExpr('isnan', x as T.Expr), T.unaryExpr('isinf', x as T.Expr)));
+  const flags = T.elementwise('anomaly', [t], ([x]) =>
+    T.binaryExpr('add', T.unaryExpr('isnan', x as T.Expr), T.unaryExpr('isinf', x as T.Expr)),
+  );
   const count = T.sum(flags);
   flags.dispose();
   return count;
@@ -97,7 +99,10 @@ function inspect(t: Tensor, probe: Probe): void {
 /** @internal The forward hook (in `apply`): checks an op's output. */
 export function inspectOutput(op: string, value: Tensor): void {
   if (!enabled) return;
-  inspect(value, (n) => `anomaly: forward of ${op} produced ${plural(n)} in its output of shape ${shapeString(value.shape)}`);
+  inspect(
+    value,
+    (n) => `anomaly: forward of ${op} produced ${plural(n)} in its output of shape ${shapeString(value.shape)}`,
+  );
 }
 
 /** @internal The backward hook: checks the gradient that `op`'s VJP gave its input `index`. */
@@ -106,7 +111,8 @@ export function inspectGradient(op: string, outputShape: readonly number[], inde
   const shape = shapeString(grad.shape);
   inspect(
     grad,
-    (n) => `anomaly: backward of ${op} produced ${plural(n)} in the gradient for its input ${index} (shape ${shape}; the op's output has shape ${shapeString(outputShape)})`,
+    (n) =>
+      `anomaly: backward of ${op} produced ${plural(n)} in the gradient for its input ${index} (shape ${shape}; the op's output has shape ${shapeString(outputShape)})`,
   );
 }
 

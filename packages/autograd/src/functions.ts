@@ -10,7 +10,12 @@ import { transientConstant, Variable, type VariableLike } from './variable.js';
  * Records one primitive: computes its value with the raw tensor op and, when gradients are on and
  * some input needs one, remembers the node for backward.
  */
-function apply<P extends Primitive>(op: P, inputs: Variable[], attrs: PrimitiveAttrs[P], forward: (xs: Tensor[]) => Tensor): Variable {
+function apply<P extends Primitive>(
+  op: P,
+  inputs: Variable[],
+  attrs: PrimitiveAttrs[P],
+  forward: (xs: Tensor[]) => Tensor,
+): Variable {
   let value: Tensor | undefined;
   try {
     value = forward(inputs.map((x) => x.value));
@@ -44,7 +49,8 @@ function constant(value: number, like: Variable, op: string): Variable {
     backendIds.set(backend, id);
   }
   // The number takes the Variable's dtype where it can (as in NumPy: int32 + 1 stays int32).
-  const dtype: DType = like.dtype === 'float64' ? 'float64' : like.dtype === 'int32' && Number.isInteger(value) ? 'int32' : 'float32';
+  const dtype: DType =
+    like.dtype === 'float64' ? 'float64' : like.dtype === 'int32' && Number.isInteger(value) ? 'int32' : 'float32';
   const key = `${id}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
   let t = constants.get(key);
   if (t === undefined || t.disposed) {
@@ -74,7 +80,9 @@ function temp(v: Variable): Variable {
 
 function check(op: string, arg: string, x: unknown): asserts x is Variable {
   if (!(x instanceof Variable)) {
-    throw new Error(`${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`);
+    throw new Error(
+      `${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`,
+    );
   }
 }
 
@@ -102,14 +110,21 @@ function operands(op: string, a: VariableLike, b: VariableLike): [Variable, Vari
  * await b.grad!.data();                // Float32Array [4, 4]: summed back to b's shape
  * ```
  */
-export const add = (a: VariableLike, b: VariableLike): Variable => apply('add', operands('add', a, b), null, ([x, y]) => T.add(x as Tensor, y as Tensor));
-export const sub = (a: VariableLike, b: VariableLike): Variable => apply('sub', operands('sub', a, b), null, ([x, y]) => T.sub(x as Tensor, y as Tensor));
-export const mul = (a: VariableLike, b: VariableLike): Variable => apply('mul', operands('mul', a, b), null, ([x, y]) => T.mul(x as Tensor, y as Tensor));
-export const div = (a: VariableLike, b: VariableLike): Variable => apply('div', operands('div', a, b), null, ([x, y]) => T.div(x as Tensor, y as Tensor));
+export const add = (a: VariableLike, b: VariableLike): Variable =>
+  apply('add', operands('add', a, b), null, ([x, y]) => T.add(x as Tensor, y as Tensor));
+export const sub = (a: VariableLike, b: VariableLike): Variable =>
+  apply('sub', operands('sub', a, b), null, ([x, y]) => T.sub(x as Tensor, y as Tensor));
+export const mul = (a: VariableLike, b: VariableLike): Variable =>
+  apply('mul', operands('mul', a, b), null, ([x, y]) => T.mul(x as Tensor, y as Tensor));
+export const div = (a: VariableLike, b: VariableLike): Variable =>
+  apply('div', operands('div', a, b), null, ([x, y]) => T.div(x as Tensor, y as Tensor));
 /** a^b; integer powers of negative bases are exact. */
-export const pow = (a: VariableLike, b: VariableLike): Variable => apply('pow', operands('pow', a, b), null, ([x, y]) => T.pow(x as Tensor, y as Tensor));
-export const maximum = (a: VariableLike, b: VariableLike): Variable => apply('maximum', operands('maximum', a, b), null, ([x, y]) => T.maximum(x as Tensor, y as Tensor));
-export const minimum = (a: VariableLike, b: VariableLike): Variable => apply('minimum', operands('minimum', a, b), null, ([x, y]) => T.minimum(x as Tensor, y as Tensor));
+export const pow = (a: VariableLike, b: VariableLike): Variable =>
+  apply('pow', operands('pow', a, b), null, ([x, y]) => T.pow(x as Tensor, y as Tensor));
+export const maximum = (a: VariableLike, b: VariableLike): Variable =>
+  apply('maximum', operands('maximum', a, b), null, ([x, y]) => T.maximum(x as Tensor, y as Tensor));
+export const minimum = (a: VariableLike, b: VariableLike): Variable =>
+  apply('minimum', operands('minimum', a, b), null, ([x, y]) => T.minimum(x as Tensor, y as Tensor));
 
 function unary(op: 'neg' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | 'tanh' | 'relu' | 'abs', x: Variable): Variable {
   check(op, 'x', x);
@@ -148,16 +163,24 @@ export const abs = (x: Variable): Variable => unary('abs', x);
  * ```
  */
 export function where(cond: Variable | Tensor, a: VariableLike, b: VariableLike): Variable {
-  if (!(cond instanceof Variable) && !(cond instanceof T.Tensor)) throw new Error('where: cond must be a Variable or Tensor mask');
+  if (!(cond instanceof Variable) && !(cond instanceof T.Tensor))
+    throw new Error('where: cond must be a Variable or Tensor mask');
   // A Tensor mask is shared, not taken over: the caller still owns (and may dispose) it.
   const c = cond instanceof Variable ? cond : transientConstant(cond.share());
   // Two numbers are allowed here: the mask says where (and on which backend) they go.
-  const [x, y] = typeof a === 'number' && typeof b === 'number' ? [constant(a, c, 'where'), constant(b, c, 'where')] : operands('where', a, b);
+  const [x, y] =
+    typeof a === 'number' && typeof b === 'number'
+      ? [constant(a, c, 'where'), constant(b, c, 'where')]
+      : operands('where', a, b);
   return apply('where', [c, x, y], null, ([m, p, q]) => T.where(m as Tensor, p as Tensor, q as Tensor));
 }
 
 /** A float32 0/1 mask of an elementwise comparison (no gradient). */
-export function compare(op: 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual', a: VariableLike, b: VariableLike): Variable {
+export function compare(
+  op: 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual',
+  a: VariableLike,
+  b: VariableLike,
+): Variable {
   const [x, y] = operands(op, a, b);
   return new Variable(T.binary(op, x.value, y.value), false);
 }
@@ -180,11 +203,17 @@ export function compare(op: 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'great
 export function matmul(a: Variable, b: Variable): Variable {
   check('matmul', 'a', a);
   check('matmul', 'b', b);
-  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  if (a.rank === 0 || b.rank === 0)
+    throw new Error(
+      `matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`,
+    );
   // Checked here, before a 1-D operand becomes a matrix, so that the message shows the caller's shapes.
   const k = a.shape[a.rank - 1] as number;
   const kb = b.shape[Math.max(b.rank - 2, 0)] as number;
-  if (k !== kb) throw new Error(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${kb})`);
+  if (k !== kb)
+    throw new Error(
+      `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${kb})`,
+    );
   const A = a.rank === 1 ? temp(reshape(a, [1, a.shape[0] as number])) : a;
   const B = b.rank === 1 ? temp(reshape(b, [b.shape[0] as number, 1])) : b;
   const out = apply('matmul', [A, B], null, ([x, y]) => T.matmul(x as Tensor, y as Tensor));
@@ -224,7 +253,8 @@ export function max(x: Variable, axes?: AxesArg, keepDims = false): Variable {
 }
 
 /** min(x) = -max(-x). */
-export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable => neg(temp(max(temp(neg(x)), axes, keepDims)));
+export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable =>
+  neg(temp(max(temp(neg(x)), axes, keepDims)));
 
 /**
  * sum / count, over `axes` (all when omitted).
@@ -344,7 +374,10 @@ export function stack(xs: readonly Variable[], axis = 0): Variable {
     }
   });
   const a = normalizeAxis('stack', axis, first.rank + 1);
-  return concat(xs.map((x) => temp(unsqueeze(x, a))), a);
+  return concat(
+    xs.map((x) => temp(unsqueeze(x, a))),
+    a,
+  );
 }
 
 /**
@@ -362,7 +395,9 @@ export function gather(x: Variable, indices: Tensor, axis = 0): Variable {
   check('gather', 'x', x);
   if (!(indices instanceof T.Tensor)) throw new Error('gather: indices must be an int32 Tensor');
   const a = normalizeAxis('gather', axis, x.rank);
-  return apply('gather', [x, transientConstant(indices.share())], { axis: a }, ([v, i]) => T.gather(v as Tensor, i as Tensor, a));
+  return apply('gather', [x, transientConstant(indices.share())], { axis: a }, ([v, i]) =>
+    T.gather(v as Tensor, i as Tensor, a),
+  );
 }
 
 // ---- composites: gradients come from the primitives above ----

@@ -50,9 +50,14 @@ function cells(t: Tensor): { array: Float64Array; at: (j: number) => number } {
  * const { ok } = await gradcheck((v) => v.tanh().mul(v).sum(), [x]);
  * ```
  */
-export async function gradcheck(fn: (...xs: Variable[]) => Variable, inputs: Variable[], opts: GradcheckOptions = {}): Promise<GradcheckResult> {
+export async function gradcheck(
+  fn: (...xs: Variable[]) => Variable,
+  inputs: Variable[],
+  opts: GradcheckOptions = {},
+): Promise<GradcheckResult> {
   if (typeof fn !== 'function') throw new Error('gradcheck: fn must be a function');
-  if (!Array.isArray(inputs) || !inputs.every((x) => x instanceof Variable)) throw new Error('gradcheck: inputs must be a list of Variables');
+  if (!Array.isArray(inputs) || !inputs.every((x) => x instanceof Variable))
+    throw new Error('gradcheck: inputs must be a list of Variables');
   for (const k of Object.keys(opts)) if (!OPTIONS.has(k)) throw new Error(`gradcheck: unknown option '${k}'`);
   const eps = opts.eps ?? 1e-6;
   const atol = opts.atol ?? 1e-5;
@@ -63,7 +68,10 @@ export async function gradcheck(fn: (...xs: Variable[]) => Variable, inputs: Var
   const work: Variable[] = [];
   for (const x of inputs) {
     if (x.value.backend === cpu && x.dtype === 'float64') work.push(x);
-    else work.push(new Variable(tensorOn(cpu, Float64Array.from(await x.value.data()), x.shape, 'float64'), x.requiresGrad));
+    else
+      work.push(
+        new Variable(tensorOn(cpu, Float64Array.from(await x.value.data()), x.shape, 'float64'), x.requiresGrad),
+      );
   }
   const checked = work.filter((x) => x.requiresGrad);
   const savedGrads = checked.map((x) => x.grad);
@@ -73,7 +81,14 @@ export async function gradcheck(fn: (...xs: Variable[]) => Variable, inputs: Var
     // Analytic: backward of <fn(x), v> for a fixed random cotangent v.
     const out0 = fn(...work);
     if (!(out0 instanceof Variable)) throw new Error('gradcheck: fn must return a Variable');
-    const v = tidy(() => tensorOn(cpu, Float64Array.from(cells(uniform(out0.shape, -1, 1, { seed: 7 })).array.slice(0, out0.size)), out0.shape, 'float64'));
+    const v = tidy(() =>
+      tensorOn(
+        cpu,
+        Float64Array.from(cells(uniform(out0.shape, -1, 1, { seed: 7 })).array.slice(0, out0.size)),
+        out0.shape,
+        'float64',
+      ),
+    );
     const projected = (o: Variable): number =>
       tidy(() => {
         const s = sum(mul(o.value, v));

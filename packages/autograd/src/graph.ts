@@ -1,5 +1,21 @@
 import {
-  add, addInto, assign, bytesPerElement, cast, clone, concat, empty, matmul, reshape, shapeString, slice, sum, type Tensor, Tensor as TensorClass, tidy, transpose,
+  add,
+  addInto,
+  assign,
+  bytesPerElement,
+  cast,
+  clone,
+  concat,
+  empty,
+  matmul,
+  reshape,
+  shapeString,
+  slice,
+  sum,
+  type Tensor,
+  Tensor as TensorClass,
+  tidy,
+  transpose,
 } from '@wgru/tensor';
 import type { Primitive, PrimitiveAttrs, ProductGrad, SliceGrad } from './vjp.js';
 import { inspectGradient } from './anomaly.js';
@@ -178,8 +194,20 @@ function multiplyProducts(products: ProductGrad[]): Tensor {
   const total = tidy(() => {
     let acc: Tensor | null = null;
     for (const same of groups.values()) {
-      const lefts = same.length === 1 ? (same[0] as ProductGrad).left : concat(same.map((p) => p.left), 0);
-      const grads = same.length === 1 ? (same[0] as ProductGrad).grad : concat(same.map((p) => p.grad), 0);
+      const lefts =
+        same.length === 1
+          ? (same[0] as ProductGrad).left
+          : concat(
+              same.map((p) => p.left),
+              0,
+            );
+      const grads =
+        same.length === 1
+          ? (same[0] as ProductGrad).grad
+          : concat(
+              same.map((p) => p.grad),
+              0,
+            );
       const product = matmul(transpose(lefts), grads);
       acc = acc === null ? product : add(acc, product);
     }
@@ -202,7 +230,10 @@ function sumParts(parts: Tensor[], like: Variable): Tensor {
   const total = tidy(() => {
     let acc: Tensor | null = null;
     for (const same of byShape.values()) {
-      const fitted = fitTo(same.reduce((a, b) => add(a, b)), like);
+      const fitted = fitTo(
+        same.reduce((a, b) => add(a, b)),
+        like,
+      );
       acc = acc === null ? fitted : add(acc, fitted);
     }
     return acc as Tensor;

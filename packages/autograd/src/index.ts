@@ -19,4 +19,12 @@ export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './grap
 export { internal, saves } from './internal.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
-export { releaseShared, sharedConstant, transientConstant, Variable, type VariableLike, type VariableOptions, variable } from './variable.js';
+export {
+  releaseShared,
+  sharedConstant,
+  transientConstant,
+  Variable,
+  type VariableLike,
+  type VariableOptions,
+  variable,
+} from './variable.js';

@@ -1,6 +1,17 @@
 import {
-  activeBackend, type Backend, type DType, type NestedArray, type Shape, shapeString, type Tensor, Tensor as TensorClass,
-  tensorOn, type TypedArray, assign, cast, empty,
+  activeBackend,
+  type Backend,
+  type DType,
+  type NestedArray,
+  type Shape,
+  shapeString,
+  type Tensor,
+  Tensor as TensorClass,
+  tensorOn,
+  type TypedArray,
+  assign,
+  cast,
+  empty,
 } from '@wgru/tensor';
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
@@ -85,7 +96,9 @@ export class Variable {
   set requiresGrad(on: boolean) {
     const v = this.#value;
     if (on && v !== null && v.dtype === 'int32') {
-      throw new Error(`requiresGrad: an int32 Variable ${shapeString(v.shape)} cannot require grad (only float Variables have gradients)`);
+      throw new Error(
+        `requiresGrad: an int32 Variable ${shapeString(v.shape)} cannot require grad (only float Variables have gradients)`,
+      );
     }
     this.#requiresGrad = on;
   }
@@ -132,13 +145,17 @@ export class Variable {
 
   async array(): Promise<NestedArray> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    if (this.#moved) return this.#moved.shape.length === 0 ? ((await this.#moved.host)[0] as number) : Array.from(await this.#moved.host);
+    if (this.#moved)
+      return this.#moved.shape.length === 0
+        ? ((await this.#moved.host)[0] as number)
+        : Array.from(await this.#moved.host);
     return this.value.array();
   }
 
   /** The single value of a one-element Variable. */
   async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
+    if (this.size !== 1)
+      throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
     if (hasPendingAnomalies()) await checkAnomalies();
     return (await (this.#moved?.host ?? this.value.data()))[0] as number;
   }
@@ -156,17 +173,28 @@ export class Variable {
       );
     }
     if (!this.requiresGrad) {
-      throw new Error('backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)');
+      throw new Error(
+        'backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)',
+      );
     }
     let seed: Tensor;
     if (gradient === undefined) {
-      if (this.size !== 1) throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
+      if (this.size !== 1)
+        throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
       seed = empty(this.value.backend, this.shape, this.dtype);
       assign(seed, 1);
-    } else if (!(gradient instanceof TensorClass) || gradient.shape.length !== this.rank || gradient.shape.some((d, i) => d !== this.shape[i])) {
-      throw new Error(`backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${gradient instanceof TensorClass ? shapeString(gradient.shape) : typeof gradient}`);
+    } else if (
+      !(gradient instanceof TensorClass) ||
+      gradient.shape.length !== this.rank ||
+      gradient.shape.some((d, i) => d !== this.shape[i])
+    ) {
+      throw new Error(
+        `backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${gradient instanceof TensorClass ? shapeString(gradient.shape) : typeof gradient}`,
+      );
     } else if (gradient.backend !== this.value.backend) {
-      throw new Error(`backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${this.value.backend.info.name}`);
+      throw new Error(
+        `backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${this.value.backend.info.name}`,
+      );
     } else {
       // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
       seed = gradient.dtype === this.dtype ? gradient : cast(gradient, this.dtype);
@@ -255,43 +283,115 @@ export class Variable {
   }
 
   // Differentiable methods (NumPy broadcasting everywhere); see ./functions.ts.
-  add(b: VariableLike): Variable { return F.add(this, b); }
-  sub(b: VariableLike): Variable { return F.sub(this, b); }
-  mul(b: VariableLike): Variable { return F.mul(this, b); }
-  div(b: VariableLike): Variable { return F.div(this, b); }
-  pow(b: VariableLike): Variable { return F.pow(this, b); }
-  maximum(b: VariableLike): Variable { return F.maximum(this, b); }
-  minimum(b: VariableLike): Variable { return F.minimum(this, b); }
-  neg(): Variable { return F.neg(this); }
-  exp(): Variable { return F.exp(this); }
-  log(): Variable { return F.log(this); }
-  sqrt(): Variable { return F.sqrt(this); }
-  square(): Variable { return F.square(this); }
-  sigmoid(): Variable { return F.sigmoid(this); }
-  tanh(): Variable { return F.tanh(this); }
-  relu(): Variable { return F.relu(this); }
-  abs(): Variable { return F.abs(this); }
-  matmul(b: Variable): Variable { return F.matmul(this, b); }
-  sum(axes?: number | number[], keepDims = false): Variable { return F.sum(this, axes, keepDims); }
-  mean(axes?: number | number[], keepDims = false): Variable { return F.mean(this, axes, keepDims); }
-  max(axes?: number | number[], keepDims = false): Variable { return F.max(this, axes, keepDims); }
-  min(axes?: number | number[], keepDims = false): Variable { return F.min(this, axes, keepDims); }
-  reshape(shape: number[]): Variable { return F.reshape(this, shape); }
-  transpose(perm?: number[]): Variable { return F.transpose(this, perm); }
-  permute(perm: number[]): Variable { return F.permute(this, perm); }
-  slice(begin: number[], size: number[]): Variable { return F.slice(this, begin, size); }
-  squeeze(axes?: number | number[]): Variable { return F.squeeze(this, axes); }
-  unsqueeze(axis: number): Variable { return F.unsqueeze(this, axis); }
-  gather(indices: Tensor, axis = 0): Variable { return F.gather(this, indices, axis); }
-  softmax(axis = -1): Variable { return F.softmax(this, axis); }
-  logSoftmax(axis = -1): Variable { return F.logSoftmax(this, axis); }
-  logSumExp(axis = -1, keepDims = false): Variable { return F.logSumExp(this, axis, keepDims); }
+  add(b: VariableLike): Variable {
+    return F.add(this, b);
+  }
+  sub(b: VariableLike): Variable {
+    return F.sub(this, b);
+  }
+  mul(b: VariableLike): Variable {
+    return F.mul(this, b);
+  }
+  div(b: VariableLike): Variable {
+    return F.div(this, b);
+  }
+  pow(b: VariableLike): Variable {
+    return F.pow(this, b);
+  }
+  maximum(b: VariableLike): Variable {
+    return F.maximum(this, b);
+  }
+  minimum(b: VariableLike): Variable {
+    return F.minimum(this, b);
+  }
+  neg(): Variable {
+    return F.neg(this);
+  }
+  exp(): Variable {
+    return F.exp(this);
+  }
+  log(): Variable {
+    return F.log(this);
+  }
+  sqrt(): Variable {
+    return F.sqrt(this);
+  }
+  square(): Variable {
+    return F.square(this);
+  }
+  sigmoid(): Variable {
+    return F.sigmoid(this);
+  }
+  tanh(): Variable {
+    return F.tanh(this);
+  }
+  relu(): Variable {
+    return F.relu(this);
+  }
+  abs(): Variable {
+    return F.abs(this);
+  }
+  matmul(b: Variable): Variable {
+    return F.matmul(this, b);
+  }
+  sum(axes?: number | number[], keepDims = false): Variable {
+    return F.sum(this, axes, keepDims);
+  }
+  mean(axes?: number | number[], keepDims = false): Variable {
+    return F.mean(this, axes, keepDims);
+  }
+  max(axes?: number | number[], keepDims = false): Variable {
+    return F.max(this, axes, keepDims);
+  }
+  min(axes?: number | number[], keepDims = false): Variable {
+    return F.min(this, axes, keepDims);
+  }
+  reshape(shape: number[]): Variable {
+    return F.reshape(this, shape);
+  }
+  transpose(perm?: number[]): Variable {
+    return F.transpose(this, perm);
+  }
+  permute(perm: number[]): Variable {
+    return F.permute(this, perm);
+  }
+  slice(begin: number[], size: number[]): Variable {
+    return F.slice(this, begin, size);
+  }
+  squeeze(axes?: number | number[]): Variable {
+    return F.squeeze(this, axes);
+  }
+  unsqueeze(axis: number): Variable {
+    return F.unsqueeze(this, axis);
+  }
+  gather(indices: Tensor, axis = 0): Variable {
+    return F.gather(this, indices, axis);
+  }
+  softmax(axis = -1): Variable {
+    return F.softmax(this, axis);
+  }
+  logSoftmax(axis = -1): Variable {
+    return F.logSoftmax(this, axis);
+  }
+  logSumExp(axis = -1, keepDims = false): Variable {
+    return F.logSumExp(this, axis, keepDims);
+  }
   // Comparisons give float32 0/1 masks (no gradient).
-  equal(b: VariableLike): Variable { return F.compare('equal', this, b); }
-  less(b: VariableLike): Variable { return F.compare('less', this, b); }
-  greater(b: VariableLike): Variable { return F.compare('greater', this, b); }
-  lessEqual(b: VariableLike): Variable { return F.compare('lessEqual', this, b); }
-  greaterEqual(b: VariableLike): Variable { return F.compare('greaterEqual', this, b); }
+  equal(b: VariableLike): Variable {
+    return F.compare('equal', this, b);
+  }
+  less(b: VariableLike): Variable {
+    return F.compare('less', this, b);
+  }
+  greater(b: VariableLike): Variable {
+    return F.compare('greater', this, b);
+  }
+  lessEqual(b: VariableLike): Variable {
+    return F.compare('lessEqual', this, b);
+  }
+  greaterEqual(b: VariableLike): Variable {
+    return F.compare('greaterEqual', this, b);
+  }
 }
 
 export interface VariableOptions {
@@ -320,12 +420,16 @@ export function variable(values: number | NestedArray | TypedArray | Tensor, opt
   for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
   let t: Tensor;
   if (values instanceof TensorClass) {
-    if (opts.shape !== undefined || opts.dtype !== undefined) throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
+    if (opts.shape !== undefined || opts.dtype !== undefined)
+      throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
     t = values;
   } else {
     t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
   }
   const requiresGrad = opts.requiresGrad ?? false;
-  if (requiresGrad && t.dtype === 'int32') throw new Error(`variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`);
+  if (requiresGrad && t.dtype === 'int32')
+    throw new Error(
+      `variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`,
+    );
   return new Variable(t, requiresGrad);
 }

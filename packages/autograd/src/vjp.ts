@@ -1,6 +1,25 @@
 import {
-  add, broadcastTo, div, equal, greater, log, matmul as matmulT, mul, neg, permute as permuteT,
-  keep, pow, reshape as reshapeT, scatterAdd, sign, slice as sliceT, square, sub, sum as sumT, type Tensor, where as whereT,
+  add,
+  broadcastTo,
+  div,
+  equal,
+  greater,
+  log,
+  matmul as matmulT,
+  mul,
+  neg,
+  permute as permuteT,
+  keep,
+  pow,
+  reshape as reshapeT,
+  scatterAdd,
+  sign,
+  slice as sliceT,
+  square,
+  sub,
+  sum as sumT,
+  type Tensor,
+  where as whereT,
 } from '@wgru/tensor';
 
 /**
@@ -9,8 +28,21 @@ import {
  * tape. Each entry maps an op to the attributes it records.
  */
 export interface PrimitiveAttrs {
-  add: null; sub: null; mul: null; div: null; neg: null; pow: null; maximum: null; minimum: null;
-  exp: null; log: null; sqrt: null; sigmoid: null; tanh: null; relu: null; abs: null;
+  add: null;
+  sub: null;
+  mul: null;
+  div: null;
+  neg: null;
+  pow: null;
+  maximum: null;
+  minimum: null;
+  exp: null;
+  log: null;
+  sqrt: null;
+  sigmoid: null;
+  tanh: null;
+  relu: null;
+  abs: null;
   where: null;
   matmul: null;
   sum: { axes: number[]; keepDims: boolean };
@@ -64,13 +96,21 @@ export interface ProductGrad {
   readonly grad: Tensor;
 }
 
-export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Tensor | SliceGrad | ProductGrad | null>;
+export type Vjp<P extends Primitive> = (
+  g: Tensor,
+  ctx: VjpContext<P>,
+) => Array<Tensor | SliceGrad | ProductGrad | null>;
 
 const ifNeeded = (need: boolean | undefined, f: () => Tensor): Tensor | null => (need ? f() : null);
 
 /** The gradient of a reduction, broadcast back over the reduced axes. */
 function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly number[], keepDims: boolean): Tensor {
-  const kept = keepDims ? g : reshapeT(g, inputShape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  const kept = keepDims
+    ? g
+    : reshapeT(
+        g,
+        inputShape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      );
   return broadcastTo(kept, inputShape);
 }
 
@@ -90,7 +130,10 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
 export const vjps: { [P in Primitive]: Vjp<P> } = {
   add: (g) => [g, g],
   sub: (g, { needs }) => [g, ifNeeded(needs[1], () => neg(g))],
-  mul: (g, { inputs: [a, b], needs }) => [ifNeeded(needs[0], () => mul(g, b as Tensor)), ifNeeded(needs[1], () => mul(g, a as Tensor))],
+  mul: (g, { inputs: [a, b], needs }) => [
+    ifNeeded(needs[0], () => mul(g, b as Tensor)),
+    ifNeeded(needs[1], () => mul(g, a as Tensor)),
+  ],
   // d(a/b) = g/b, -g a / b²
   div: (g, { inputs: [a, b], needs }) => [
     ifNeeded(needs[0], () => div(g, b as Tensor)),
@@ -128,7 +171,11 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   ],
   // C = A B: dA = G Bᵀ, dB = Aᵀ G (transposes are views: no copies)
   matmul: (g, { inputs: [a, b], needs }) => {
-    const t = (x: Tensor) => permuteT(x, [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)));
+    const t = (x: Tensor) =>
+      permuteT(
+        x,
+        [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)),
+      );
     const left = a as Tensor;
     // For 2-D operands, dB = Aᵀ G is handed on unmultiplied (see ProductGrad): handles that
     // outlive this rule's tidy scope.
@@ -137,7 +184,8 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     const flatten = (x: Tensor) => reshapeT(x, [-1, x.shape[x.rank - 1] as number]);
     const dB = (): Tensor | ProductGrad => {
       if (left.rank === 2 && g.rank === 2) return { kind: 'product', left: keep(left.share()), grad: keep(g.share()) };
-      if ((b as Tensor).rank === 2 && left.rank > 2 && g.rank === left.rank) return { kind: 'product', left: keep(flatten(left)), grad: keep(flatten(g)) };
+      if ((b as Tensor).rank === 2 && left.rank > 2 && g.rank === left.rank)
+        return { kind: 'product', left: keep(flatten(left)), grad: keep(flatten(g)) };
       return matmulT(t(left), g);
     };
     return [ifNeeded(needs[0], () => matmulT(g, t(b as Tensor))), needs[1] ? dB() : null];
@@ -168,5 +216,8 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
       return sliceT(g, begin, [...x.shape]);
     });
   },
-  gather: (g, { inputs: [a, indices], attrs }) => [scatterAdd([...(a as Tensor).shape], indices as Tensor, g, attrs.axis), null],
+  gather: (g, { inputs: [a, indices], attrs }) => [
+    scatterAdd([...(a as Tensor).shape], indices as Tensor, g, attrs.axis),
+    null,
+  ],
 };

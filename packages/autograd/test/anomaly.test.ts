@@ -2,7 +2,14 @@
  * Anomaly mode names the first op that produced a NaN or Infinity: at the op on the CPU, at the
  * next read (or `checkAnomalies()`) on WebGPU.
  */
-import { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnomalyDetection, type Variable, variable } from '@wgru/autograd';
+import {
+  checkAnomalies,
+  hasPendingAnomalies,
+  isAnomalyDetectionEnabled,
+  setAnomalyDetection,
+  type Variable,
+  variable,
+} from '@wgru/autograd';
 import { setBackend } from '@wgru/tensor';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
@@ -43,7 +50,10 @@ forEachBackend('anomaly mode', (name) => {
     setAnomalyDetection(true);
     const x = variable([[1, 0, 2]], { requiresGrad: true });
     // log(0) = -Inf is first; exp and sum of it follow, but the report names log.
-    await expectAnomaly(() => x.mul(2).log().exp().sum(), /forward of log produced 1 non-finite value .*output of shape \[1, 3\]/);
+    await expectAnomaly(
+      () => x.mul(2).log().exp().sum(),
+      /forward of log produced 1 non-finite value .*output of shape \[1, 3\]/,
+    );
   });
 
   it('names the first backward op with a non-finite gradient, and which input', async () => {
@@ -53,11 +63,15 @@ forEachBackend('anomaly mode', (name) => {
     // sqrt(0) = 0 is finite; its derivative 1 / (2 sqrt(0)) is not.
     const y = x.sqrt().reshape([1, 3]).matmul(w).sum();
     if (name === 'cpu') {
-      expect(() => y.backward()).toThrow(/backward of sqrt produced 1 non-finite value .*gradient for its input 0 \(shape \[3\]/);
+      expect(() => y.backward()).toThrow(
+        /backward of sqrt produced 1 non-finite value .*gradient for its input 0 \(shape \[3\]/,
+      );
       return;
     }
     y.backward();
-    await expect(checkAnomalies()).rejects.toThrow(/backward of sqrt produced 1 non-finite value .*gradient for its input 0 \(shape \[3\]/);
+    await expect(checkAnomalies()).rejects.toThrow(
+      /backward of sqrt produced 1 non-finite value .*gradient for its input 0 \(shape \[3\]/,
+    );
   });
 
   it('a forward anomaly is reported before a later backward one', async () => {
@@ -86,6 +100,8 @@ forEachBackend('anomaly mode', (name) => {
   });
 
   it('rejects a non-boolean switch', () => {
-    expect(() => setAnomalyDetection('yes' as unknown as boolean)).toThrow(/setAnomalyDetection: expected true or false/);
+    expect(() => setAnomalyDetection('yes' as unknown as boolean)).toThrow(
+      /setAnomalyDetection: expected true or false/,
+    );
   });
 });

@@ -3,13 +3,25 @@ import { cpuBackend, setBackend, tensor } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 
-const f64 = (values: number[], shape: number[]) => variable(Float64Array.from(values), { shape, requiresGrad: true, backend: cpuBackend() });
+const f64 = (values: number[], shape: number[]) =>
+  variable(Float64Array.from(values), { shape, requiresGrad: true, backend: cpuBackend() });
 
 it('gradcheck passes for a composite of every kind of primitive', async () => {
   const x = f64([0.3, -0.7, 1.2, 0.1, -0.4, 0.9], [2, 3]);
   const w = f64([0.5, -0.2, 0.1, 0.7, -0.3, 0.4], [3, 2]);
   const b = f64([0.05, -0.1], [2]);
-  const r = await gradcheck((x, w, b) => x.matmul(w).add(b).tanh().mul(x.slice([0, 0], [2, 2]).sigmoid()).logSoftmax(1).sum(), [x, w, b], { atol: 1e-7, rtol: 1e-6 });
+  const r = await gradcheck(
+    (x, w, b) =>
+      x
+        .matmul(w)
+        .add(b)
+        .tanh()
+        .mul(x.slice([0, 0], [2, 2]).sigmoid())
+        .logSoftmax(1)
+        .sum(),
+    [x, w, b],
+    { atol: 1e-7, rtol: 1e-6 },
+  );
   expect(r.ok).toBe(true);
   expect(r.maxAbsError).toBeLessThan(1e-7);
 });

@@ -15,7 +15,13 @@ forEachBackend('autograd errors', (name) => {
   let b: Variable; // [4]
   beforeAll(async () => {
     await setBackend(name);
-    a = variable([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+    a = variable(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { requiresGrad: true },
+    );
     b = variable([1, 2, 3, 4], { requiresGrad: true });
   });
 
@@ -30,7 +36,9 @@ forEachBackend('autograd errors', (name) => {
     it('matmul with inner dimensions that differ, or a 0-d operand', () => {
       expect(() => a.matmul(a)).toThrow(/matmul: inner dimensions differ: \[2, 3\] @ \[2, 3\]/);
       expect(() => b.matmul(a)).toThrow(/matmul: inner dimensions differ: \[4\] @ \[2, 3\]/);
-      expect(() => a.matmul(variable(2))).toThrow(/matmul: operands must have at least one axis, got \[2, 3\] and \[\]/);
+      expect(() => a.matmul(variable(2))).toThrow(
+        /matmul: operands must have at least one axis, got \[2, 3\] and \[\]/,
+      );
       const batchA = variable(new Float32Array(2 * 2 * 3), { shape: [2, 2, 3] });
       const batchB = variable(new Float32Array(3 * 3 * 1), { shape: [3, 3, 1] });
       expect(() => batchA.matmul(batchB)).toThrow(/matmul: .*\[2, 2, 3\] @ \[3, 3, 1\] cannot be broadcast/);
@@ -56,11 +64,15 @@ forEachBackend('autograd errors', (name) => {
 
   describe('backward', () => {
     it('of a non-scalar without a gradient names the shape', () => {
-      expect(() => a.mul(2).backward()).toThrow(/backward: gradient must be given for a non-scalar output of shape \[2, 3\]/);
+      expect(() => a.mul(2).backward()).toThrow(
+        /backward: gradient must be given for a non-scalar output of shape \[2, 3\]/,
+      );
     });
 
     it('with a gradient of the wrong shape names both shapes', () => {
-      expect(() => a.mul(2).backward(tensor([1, 2, 3]))).toThrow(/backward: gradient must be a Tensor of shape \[2, 3\], got \[3\]/);
+      expect(() => a.mul(2).backward(tensor([1, 2, 3]))).toThrow(
+        /backward: gradient must be a Tensor of shape \[2, 3\], got \[3\]/,
+      );
     });
 
     it('of a Variable that does not require grad', () => {
@@ -71,7 +83,9 @@ forEachBackend('autograd errors', (name) => {
 
   describe('dtypes and arguments', () => {
     it('an int32 Variable cannot require grad, by option or later', () => {
-      expect(() => variable([1, 2], { dtype: 'int32', requiresGrad: true })).toThrow(/variable: an int32 Variable \[2\] cannot require grad/);
+      expect(() => variable([1, 2], { dtype: 'int32', requiresGrad: true })).toThrow(
+        /variable: an int32 Variable \[2\] cannot require grad/,
+      );
       const i = variable([[1, 2]], { dtype: 'int32' });
       expect(() => {
         i.requiresGrad = true;
@@ -82,13 +96,19 @@ forEachBackend('autograd errors', (name) => {
     it('gather needs int32 indices in range', () => {
       expect(() => a.gather(tensor([0, 1]), 1)).toThrow(/gather: indices must be int32, got float32 \[2\]/);
       expect(() => a.gather([0, 1] as never, 1)).toThrow(/gather: indices must be an int32 Tensor/);
-      expect(() => a.gather(tensor([0, 3], [2], 'int32'), 1)).toThrow(/gather: index 3 at position 1 is out of range for axis 1 of x \[2, 3\]/);
-      expect(() => a.gather(tensor([0], [1], 'int32'), 2)).toThrow(/gather: axis 2 is out of range for a tensor of rank 2/);
+      expect(() => a.gather(tensor([0, 3], [2], 'int32'), 1)).toThrow(
+        /gather: index 3 at position 1 is out of range for axis 1 of x \[2, 3\]/,
+      );
+      expect(() => a.gather(tensor([0], [1], 'int32'), 2)).toThrow(
+        /gather: axis 2 is out of range for a tensor of rank 2/,
+      );
     });
 
     it('variable() rejects unknown options and options that cannot apply', () => {
       expect(() => variable([1], { requiresgrad: true } as never)).toThrow(/variable: unknown option 'requiresgrad'/);
-      expect(() => variable(tensor([1]), { dtype: 'float32' })).toThrow(/variable: shape and dtype options apply to host values/);
+      expect(() => variable(tensor([1]), { dtype: 'float32' })).toThrow(
+        /variable: shape and dtype options apply to host values/,
+      );
       expect(() => variable([1, 2, 3], { shape: [2, 2] })).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
     });
 
@@ -101,7 +121,9 @@ forEachBackend('autograd errors', (name) => {
 
     it('gradcheck rejects unknown options', async () => {
       const x = variable([1], { requiresGrad: true });
-      await expect(gradcheck((v) => v.sum(), [x], { tol: 1 } as never)).rejects.toThrow(/gradcheck: unknown option 'tol'/);
+      await expect(gradcheck((v) => v.sum(), [x], { tol: 1 } as never)).rejects.toThrow(
+        /gradcheck: unknown option 'tol'/,
+      );
     });
   });
 });
@@ -112,6 +134,8 @@ describe.skipIf(!hasGpu)('autograd errors across backends', () => {
     const g = variable([1, 2], { requiresGrad: true });
     const c = variable(tensorOn(cpuBackend(), [1, 2]));
     expect(() => g.add(c)).toThrow(/add: operands live on different backends \(webgpu and cpu\)/);
-    expect(() => g.mul(2).sum().backward(tensorOn(cpuBackend(), 1))).toThrow(/backward: gradient is on the cpu backend, this Variable on webgpu/);
+    expect(() => g.mul(2).sum().backward(tensorOn(cpuBackend(), 1))).toThrow(
+      /backward: gradient is on the cpu backend, this Variable on webgpu/,
+    );
   });
 });

@@ -14,7 +14,17 @@
  * because there the tape follows a convention and finite differences follow nothing.
  */
 import { gradcheck, type Variable, variable } from '@wgru/autograd';
-import { activeBackend, type Backend, cpuBackend, setBackend, shapeString, sizeOf, type Tensor, tensorOn, withBackend } from '@wgru/tensor';
+import {
+  activeBackend,
+  type Backend,
+  cpuBackend,
+  setBackend,
+  shapeString,
+  sizeOf,
+  type Tensor,
+  tensorOn,
+  withBackend,
+} from '@wgru/tensor';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { FC_SEED, webgpuAvailable } from '../../../test-support/backends.js';
@@ -22,7 +32,9 @@ import { FC_SEED, webgpuAvailable } from '../../../test-support/backends.js';
 export { FC_SEED };
 
 /** The WebGPU backend, or null where no adapter exists (then only the float64 checks run). */
-export const gpu: Backend | null = (await webgpuAvailable()) ? await setBackend('webgpu').then(() => activeBackend()) : null;
+export const gpu: Backend | null = (await webgpuAvailable())
+  ? await setBackend('webgpu').then(() => activeBackend())
+  : null;
 export const cpu: Backend = cpuBackend();
 
 export interface HostInput {
@@ -44,7 +56,8 @@ export interface GradCase {
 // ---- values ----
 
 /** Multiples of 1/256 in [lo, hi]: exact in float32 and float64 alike. */
-export const grid = (lo: number, hi: number): fc.Arbitrary<number> => fc.integer({ min: lo * 256, max: hi * 256 }).map((k) => k / 256);
+export const grid = (lo: number, hi: number): fc.Arbitrary<number> =>
+  fc.integer({ min: lo * 256, max: hi * 256 }).map((k) => k / 256);
 
 /** Where input values are drawn from; `distinct` means no two elements of a tensor are equal. */
 export type Domain = fc.Arbitrary<number> | 'distinct';
@@ -63,7 +76,9 @@ export const gridBelow = fc.integer({ min: -256, max: 256 }).map((k) => k / 128 
 export function valuesFor(shape: readonly number[], domain: Domain): fc.Arbitrary<number[]> {
   const n = sizeOf(shape);
   if (domain === 'distinct') {
-    return fc.uniqueArray(fc.integer({ min: -512, max: 512 }), { minLength: n, maxLength: n }).map((ks) => ks.map((k) => k / 256));
+    return fc
+      .uniqueArray(fc.integer({ min: -512, max: 512 }), { minLength: n, maxLength: n })
+      .map((ks) => ks.map((k) => k / 256));
   }
   return fc.array(domain, { minLength: n, maxLength: n });
 }
@@ -79,7 +94,10 @@ export const shapeArb = (minRank = 0, maxRank = 3, maxDim = 4): fc.Arbitrary<num
 /** A shape that broadcasts to `out` (NumPy rules): some leading axes dropped, some axes of size 1. */
 export const broadcastableTo = (out: readonly number[]): fc.Arbitrary<number[]> =>
   fc
-    .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+    .tuple(
+      fc.integer({ min: 0, max: out.length }),
+      fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+    )
     .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
 
 /** One axis of a tensor of rank `rank` (>= 1), written either way: 1 or 1 - rank. */
@@ -92,7 +110,11 @@ export function axesArb(rank: number): fc.Arbitrary<number | number[] | undefine
   const all = Array.from({ length: rank }, (_, i) => i);
   const list = fc
     .shuffledSubarray(all)
-    .chain((sub) => fc.array(fc.boolean(), { minLength: sub.length, maxLength: sub.length }).map((neg) => sub.map((a, i) => (neg[i] ? a - rank : a))));
+    .chain((sub) =>
+      fc
+        .array(fc.boolean(), { minLength: sub.length, maxLength: sub.length })
+        .map((neg) => sub.map((a, i) => (neg[i] ? a - rank : a))),
+    );
   return fc.oneof(fc.constant(undefined), axisArb(rank), list);
 }
 
@@ -107,12 +129,17 @@ export function withOneFrozen(cases: fc.Arbitrary<GradCase>): fc.Arbitrary<GradC
       : fc.option(fc.integer({ min: 0, max: c.inputs.length - 1 }), { freq: 2 }).map((k) =>
           k === null
             ? c
-            : { ...c, label: `${c.label} with input ${k} frozen`, inputs: c.inputs.map((h, i) => (i === k ? { ...h, requiresGrad: false } : h)) },
+            : {
+                ...c,
+                label: `${c.label} with input ${k} frozen`,
+                inputs: c.inputs.map((h, i) => (i === k ? { ...h, requiresGrad: false } : h)),
+              },
         ),
   );
 }
 
-export const describeAxes = (axes: number | readonly number[] | undefined): string => (axes === undefined ? 'all' : JSON.stringify(axes));
+export const describeAxes = (axes: number | readonly number[] | undefined): string =>
+  axes === undefined ? 'all' : JSON.stringify(axes);
 
 // ---- running a case ----
 
@@ -144,7 +171,11 @@ export interface Outcome {
 export async function runCase(c: GradCase, backend: Backend): Promise<Outcome> {
   const float64 = backend === cpu;
   const xs = c.inputs.map((h) =>
-    variable(float64 ? Float64Array.from(h.values) : Float32Array.from(h.values), { shape: h.shape, requiresGrad: h.requiresGrad ?? true, backend }),
+    variable(float64 ? Float64Array.from(h.values) : Float32Array.from(h.values), {
+      shape: h.shape,
+      requiresGrad: h.requiresGrad ?? true,
+      backend,
+    }),
   );
   const out = withBackend(backend, () => c.fn(...xs));
   const v = cotangent(out.size);
@@ -154,7 +185,9 @@ export async function runCase(c: GradCase, backend: Backend): Promise<Outcome> {
   xs.forEach((x, i) => {
     if (!x.requiresGrad) expect(x.grad, `${c.label}: a frozen input ${i} got a gradient`).toBeNull();
   });
-  const grads = await Promise.all(xs.map(async (x) => (x.grad ? Array.from(await x.grad.data()) : new Array<number>(x.size).fill(0))));
+  const grads = await Promise.all(
+    xs.map(async (x) => (x.grad ? Array.from(await x.grad.data()) : new Array<number>(x.size).fill(0))),
+  );
   const shape = [...out.shape];
   seed.dispose();
   out.dispose();
@@ -163,7 +196,12 @@ export async function runCase(c: GradCase, backend: Backend): Promise<Outcome> {
 }
 
 /** Elementwise |got - want| <= atol · max(1, max|want|) + rtol · |want|, NaN never close. */
-export function expectClose(what: string, got: readonly number[], want: readonly number[], tol: { atol: number; rtol: number }): void {
+export function expectClose(
+  what: string,
+  got: readonly number[],
+  want: readonly number[],
+  tol: { atol: number; rtol: number },
+): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   const scale = Math.max(1, ...want.map(Math.abs));
   for (let j = 0; j < want.length; j++) {
@@ -181,10 +219,14 @@ export function expectClose(what: string, got: readonly number[], want: readonly
  * and output against the float64 ones for the same cotangent.
  */
 export async function checkCase(c: GradCase, f32Tol = F32_TOL): Promise<void> {
-  const xs = c.inputs.map((h) => variable(Float64Array.from(h.values), { shape: h.shape, requiresGrad: h.requiresGrad ?? true, backend: cpu }));
+  const xs = c.inputs.map((h) =>
+    variable(Float64Array.from(h.values), { shape: h.shape, requiresGrad: h.requiresGrad ?? true, backend: cpu }),
+  );
   const r = await gradcheck(c.fn, xs, F64_TOL);
   for (const x of xs) x.dispose();
-  expect(r.ok, `${c.label}: gradcheck failed, max abs error ${r.maxAbsError}, max rel error ${r.maxRelError}`).toBe(true);
+  expect(r.ok, `${c.label}: gradcheck failed, max abs error ${r.maxAbsError}, max rel error ${r.maxRelError}`).toBe(
+    true,
+  );
   if (gpu === null) return;
   const want = await runCase(c, cpu);
   const got = await runCase(c, gpu);

@@ -21,7 +21,8 @@ const H = 5;
 const C = 5;
 
 /** Deterministic small values. */
-const vals = (n: number, seed: number): number[] => Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 0.5);
+const vals = (n: number, seed: number): number[] =>
+  Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 0.5);
 
 /** Memory on the active backend, after pending work has been encoded (see above). */
 function settled(): ReturnType<typeof memory> {
@@ -48,14 +49,19 @@ forEachBackend('memory', (name) => {
     x = variable(vals(B * I, 5), { shape: [B, I] });
     h = variable(vals(B * H, 6), { shape: [B, H], requiresGrad: true });
     // Row i's target class t_i, as an index into the flattened [B * C] log-probabilities.
-    picks = tensor([1, 4, 0].map((t, i) => i * C + t), [B], 'int32');
+    picks = tensor(
+      [1, 4, 0].map((t, i) => i * C + t),
+      [B],
+      'int32',
+    );
     mask = tensor([[1], [0], [1]]);
   });
 
   /** One GRU step from primitives, a softmax cross-entropy head, and a bit of everything else. */
   function loss(): Variable {
     const [W, U, b, V] = params as [Variable, Variable, Variable, Variable];
-    const gate = (k: number) => [W.slice([0, k * H], [I, H]), U.slice([0, k * H], [H, H]), b.slice([k * H], [H])] as const;
+    const gate = (k: number) =>
+      [W.slice([0, k * H], [I, H]), U.slice([0, k * H], [H, H]), b.slice([k * H], [H])] as const;
     const [Wz, Uz, bz] = gate(0);
     const [Wr, Ur, br] = gate(1);
     const [Wh, Uh, bh] = gate(2);
@@ -70,8 +76,14 @@ forEachBackend('memory', (name) => {
     const logits = F.where(mask, hNext.matmul(V), hNext.matmul(V).mul(0.5));
     const logp = logits.logSoftmax(1).reshape([B * C]);
     const picked = logp.gather(picks);
-    const extra = F.stack([hNext.max(1), hNext.min(1), hNext.abs().mean(1)], 1).sum().mul(1e-3);
-    return picked.mean().neg().add(extra).add(F.concat([z, r], 1).pow(2).sqrt().sum().mul(1e-3));
+    const extra = F.stack([hNext.max(1), hNext.min(1), hNext.abs().mean(1)], 1)
+      .sum()
+      .mul(1e-3);
+    return picked
+      .mean()
+      .neg()
+      .add(extra)
+      .add(F.concat([z, r], 1).pow(2).sqrt().sum().mul(1e-3));
   }
 
   const leaves = (): Variable[] => [...params, h];
@@ -129,7 +141,7 @@ forEachBackend('memory', (name) => {
     v.dispose();
   });
 
-  it('inference inside tidy frees every intermediate, the caller\'s too', () => {
+  it("inference inside tidy frees every intermediate, the caller's too", () => {
     tidy(() => F.noGrad(loss).value).dispose();
     const before = settled();
     const y = tidy(() => F.noGrad(loss).value);

@@ -38,7 +38,11 @@ forEachBackend('tape', (name) => {
     it('gives no gradient to inputs that do not require one, and none through detach or noGrad', async () => {
       const x = variable([1, 2], { requiresGrad: true });
       const c = variable([3, 4]);
-      const y = x.mul(c).add(x.detach().mul(100)).add(noGrad(() => x.mul(100))).sum();
+      const y = x
+        .mul(c)
+        .add(x.detach().mul(100))
+        .add(noGrad(() => x.mul(100)))
+        .sum();
       y.backward();
       expect(await values(x.grad)).toEqual([3, 4]);
       expect(c.grad).toBeNull();
@@ -103,21 +107,36 @@ forEachBackend('tape', (name) => {
 
   describe('what a leaf gradient is', () => {
     it('its own dense tensor: not a view of the seed, not a broadcast view', async () => {
-      const x = variable([[1, 2, 3], [4, 5, 6]], { requiresGrad: true });
+      const x = variable(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        { requiresGrad: true },
+      );
       const seed = tensor([1, 2, 3, 4, 5, 6]);
       x.reshape([6]).backward(seed);
       assign(seed, 0); // the caller may reuse its seed
       expect(await values(x.grad)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(isDense(x.grad as Tensor)).toBe(true);
 
-      const w = variable([[1, 2], [3, 4]], { requiresGrad: true });
+      const w = variable(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        { requiresGrad: true },
+      );
       w.sum().backward(); // the rule broadcasts a scalar: a stride-0 view
       expect(isDense(w.grad as Tensor)).toBe(true);
       expect(await values(w.grad)).toEqual([1, 1, 1, 1]);
 
       const p = variable([1, 2], { requiresGrad: true });
       const q = variable([3], { requiresGrad: true });
-      concat([p, q], 0).mul(tensorVariable([1, 2, 3])).sum().backward(); // concat hands on slices of one buffer
+      concat([p, q], 0)
+        .mul(tensorVariable([1, 2, 3]))
+        .sum()
+        .backward(); // concat hands on slices of one buffer
       expect(isDense(p.grad as Tensor) && isDense(q.grad as Tensor)).toBe(true);
       expect(await values(q.grad)).toEqual([3]);
     });

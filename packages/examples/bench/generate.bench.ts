@@ -19,7 +19,16 @@ import { noGrad, variable } from '@wgru/autograd';
 import { Embedding, GRU, type GRUCell, Linear } from '@wgru/nn';
 import { argmax, concat, engineStats, gruCell, setBackend, type Tensor, tensor, tidy, zeros } from '@wgru/tensor';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, type TimeOptions, tfBackend, timeSideBySide } from './lib.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  fmt,
+  loadTfjs,
+  type Tf,
+  type TimeOptions,
+  tfBackend,
+  timeSideBySide,
+} from './lib.js';
 
 const V = 128;
 const I = 128;
@@ -70,7 +79,15 @@ class WgruLm {
     return tidy(() =>
       noGrad(() => {
         const x = this.embed.forward(id).value;
-        const hNext = gruCell({ x, W: c.W.value, b: c.b?.value ?? null, h, U: c.U.value, c: c.c?.value ?? null, resetAfter: c.resetAfter });
+        const hNext = gruCell({
+          x,
+          W: c.W.value,
+          b: c.b?.value ?? null,
+          h,
+          U: c.U.value,
+          c: c.c?.value ?? null,
+          resetAfter: c.resetAfter,
+        });
         return [argmax(this.head.forward(variable(hNext)).value, 1), hNext];
       }),
     );
@@ -114,7 +131,10 @@ function wgruGenerator(model: WgruLm, loop: Loop): Generator {
       } else id.dispose();
       h.dispose();
       const after = engineStats();
-      g.perToken = { dispatches: (after.dispatches - before.dispatches) / n, submits: (after.submits - before.submits) / n };
+      g.perToken = {
+        dispatches: (after.dispatches - before.dispatches) / n,
+        submits: (after.submits - before.submits) / n,
+      };
       return tokens;
     },
     dispose: () => {},
@@ -127,7 +147,12 @@ function tfGenerator(tf: Tf, loop: Exclude<Loop, 'fused-w'>): Generator {
   const embed = tf.layers.embedding({ inputDim: V, outputDim: I });
   // glorotUniform rather than the default orthogonal initializer: the same speed per token, without
   // tfjs's slow orthogonalisation of a 256 x 768 matrix at build time.
-  const gru = tf.layers.gru({ units: H, recurrentActivation: 'sigmoid', returnState: true, recurrentInitializer: 'glorotUniform' });
+  const gru = tf.layers.gru({
+    units: H,
+    recurrentActivation: 'sigmoid',
+    returnState: true,
+    recurrentInitializer: 'glorotUniform',
+  });
   const dense = tf.layers.dense({ units: V });
   /** id [1, 1] int32, h [1, H] -> the next id [1, 1] and h'. */
   const step = (id: TfTensor, h: TfTensor): [TfTensor, TfTensor] =>
@@ -181,7 +206,9 @@ function tokensPerRun(kind: 'webgpu' | 'cpu', opts: BenchOptions): number {
 }
 
 function budget(opts: BenchOptions): TimeOptions {
-  return opts.quick ? { warmup: 1, minRuns: 3, maxRuns: 3, budgetMs: 0 } : { warmup: 2, minRuns: 5, maxRuns: 9, budgetMs: 8000 };
+  return opts.quick
+    ? { warmup: 1, minRuns: 3, maxRuns: 3, budgetMs: 0 }
+    : { warmup: 2, minRuns: 5, maxRuns: 9, budgetMs: 8000 };
 }
 
 export const generateBench: Benchmark = {
@@ -208,9 +235,12 @@ export const generateBench: Benchmark = {
       const models = placements.map((p) => new WgruLm(p.resetAfter));
       const gens = new Map<string, Generator>();
       for (const [pi, p] of placements.entries()) {
-        for (const loop of ['read', 'device', 'fused-w'] as const) gens.set(`wgru-${kind}-${loop}|${p.tag}`, wgruGenerator(models[pi] as WgruLm, loop));
+        for (const loop of ['read', 'device', 'fused-w'] as const)
+          gens.set(`wgru-${kind}-${loop}|${p.tag}`, wgruGenerator(models[pi] as WgruLm, loop));
       }
-      if (tfOk) for (const loop of ['read', 'device'] as const) gens.set(`tfjs-${kind}-${loop}|resetAfter false`, tfGenerator(tf as Tf, loop));
+      if (tfOk)
+        for (const loop of ['read', 'device'] as const)
+          gens.set(`tfjs-${kind}-${loop}|resetAfter false`, tfGenerator(tf as Tf, loop));
       // All loops must write the same tokens per model (a check that the fast path is the model).
       const t = await timeSideBySide(
         new Map([...gens].map(([k, g]) => [k, async () => void (await g.run(n))])),
@@ -224,7 +254,8 @@ export const generateBench: Benchmark = {
         const toks = (await g.run(8)).join(',');
         const tag = k.split('|')[1] as string;
         const seen = wgruTokens.get(tag);
-        if (seen !== undefined && seen !== toks) notes.push(`warning: wgru ${kind} ${k} wrote tokens ${toks}, other loops ${seen}`);
+        if (seen !== undefined && seen !== toks)
+          notes.push(`warning: wgru ${kind} ${k} wrote tokens ${toks}, other loops ${seen}`);
         wgruTokens.set(tag, toks);
       }
       for (const [k, r] of t) {
@@ -237,7 +268,8 @@ export const generateBench: Benchmark = {
         const loop = impl.replace(/^(wgru|tfjs)-(webgpu|cpu)-/, '') as Loop;
         const base = `tfjs-${kind}-${loop === 'fused-w' ? 'device' : loop}|resetAfter false`;
         const tfMs = t.get(base)?.ms;
-        const ratio = tfMs && !impl.startsWith('tfjs') ? `${fmt(tfMs / n / ms)}x` : impl.startsWith('tfjs') ? '1.00x' : '-';
+        const ratio =
+          tfMs && !impl.startsWith('tfjs') ? `${fmt(tfMs / n / ms)}x` : impl.startsWith('tfjs') ? '1.00x' : '-';
         rows.push([
           `${impl.split('-')[0]} ${kind}`,
           tag,

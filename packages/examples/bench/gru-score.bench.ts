@@ -10,7 +10,16 @@ import { CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
 import { engineStats, setBackend, type Tensor, tensor } from '@wgru/tensor';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
 import { type LmConfig, TRAIN_CONFIGS, tfLanguageModel } from './gru-train.bench.js';
-import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, type TimeOptions, tfBackend, timeSideBySide } from './lib.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  fmt,
+  loadTfjs,
+  type Tf,
+  type TimeOptions,
+  tfBackend,
+  timeSideBySide,
+} from './lib.js';
 
 type Impl = 'wgru-webgpu' | 'wgru-webgpu-rf' | 'tfjs-webgpu' | 'wgru-cpu' | 'wgru-cpu-rf' | 'tfjs-cpu';
 const IMPLS: Impl[] = ['wgru-webgpu', 'wgru-webgpu-rf', 'tfjs-webgpu', 'wgru-cpu', 'wgru-cpu-rf', 'tfjs-cpu'];
@@ -47,7 +56,9 @@ function wgruScorer(c: LmConfig, resetAfter: boolean): Scorer {
   const s: Scorer = {
     run: async () => {
       const before = engineStats();
-      const loss = noGrad(() => lossFn.forward(head.forward(gru.forward(embed.forward(ids)).output.reshape([c.T * c.B, c.H])), targets));
+      const loss = noGrad(() =>
+        lossFn.forward(head.forward(gru.forward(embed.forward(ids)).output.reshape([c.T * c.B, c.H])), targets),
+      );
       const value = await loss.item();
       loss.dispose();
       if (!Number.isFinite(value)) throw new Error(`gru-score: wgru loss is ${value}`);
@@ -81,7 +92,9 @@ function tfScorer(tf: Tf, c: LmConfig): Scorer {
 }
 
 function budget(opts: BenchOptions): TimeOptions {
-  return opts.quick ? { warmup: 1, minRuns: 3, maxRuns: 3, budgetMs: 0 } : { warmup: 2, minRuns: 5, maxRuns: 5, budgetMs: 0 };
+  return opts.quick
+    ? { warmup: 1, minRuns: 3, maxRuns: 3, budgetMs: 0 }
+    : { warmup: 2, minRuns: 5, maxRuns: 5, budgetMs: 0 };
 }
 
 export const gruScoreBench: Benchmark = {
@@ -89,9 +102,13 @@ export const gruScoreBench: Benchmark = {
   description: 'whole-sequence scoring (forward only, no gradient) of the GRU language model, wgru vs TensorFlow.js',
   async run(opts) {
     const tf = opts.noTfjs ? null : await loadTfjs(opts.log);
-    const configs = opts.args.config ? TRAIN_CONFIGS.filter((_, i) => opts.args.config?.split(',').includes(String(i + 1))) : TRAIN_CONFIGS;
+    const configs = opts.args.config
+      ? TRAIN_CONFIGS.filter((_, i) => opts.args.config?.split(',').includes(String(i + 1)))
+      : TRAIN_CONFIGS;
     const ms = new Map<Impl, (number | null)[]>(IMPLS.map((i) => [i, configs.map(() => null)]));
-    const counts = new Map<Impl, ({ dispatches: number; submits: number } | null)[]>(IMPLS.map((i) => [i, configs.map(() => null)]));
+    const counts = new Map<Impl, ({ dispatches: number; submits: number } | null)[]>(
+      IMPLS.map((i) => [i, configs.map(() => null)]),
+    );
     const notes: string[] = [];
     for (const [i, c] of configs.entries()) {
       for (const kind of ['webgpu', 'cpu'] as const) {
@@ -151,7 +168,9 @@ export const gruScoreBench: Benchmark = {
         ...c,
         ms: Object.fromEntries(IMPLS.map((impl) => [impl, at(impl, i)])),
         tokensPerSecond: Object.fromEntries(IMPLS.map((impl) => [impl, tps(impl, i, c)])),
-        wgruCounts: Object.fromEntries(IMPLS.filter((impl) => impl.startsWith('wgru-webgpu')).map((impl) => [impl, counts.get(impl)?.[i] ?? null])),
+        wgruCounts: Object.fromEntries(
+          IMPLS.filter((impl) => impl.startsWith('wgru-webgpu')).map((impl) => [impl, counts.get(impl)?.[i] ?? null]),
+        ),
       })),
     };
   },

@@ -12,7 +12,16 @@
  */
 import { Adam, CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
 import { engineStats, setBackend, type Tensor, tensor } from '@wgru/tensor';
-import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, type TimeOptions, tfBackend, timeSideBySide } from './lib.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  fmt,
+  loadTfjs,
+  type Tf,
+  type TimeOptions,
+  tfBackend,
+  timeSideBySide,
+} from './lib.js';
 
 /** One model and batch size: B sequences of T tokens, vocabulary V, embedding I, hidden H. */
 export interface LmConfig {
@@ -68,7 +77,11 @@ interface StepCounts {
 }
 
 /** A wgru training step on the active backend, for one configuration and placement. */
-function wgruTrainer(c: LmConfig, batch: Batch, resetAfter: boolean): { step: () => Promise<void>; counts: StepCounts; dispose: () => void } {
+function wgruTrainer(
+  c: LmConfig,
+  batch: Batch,
+  resetAfter: boolean,
+): { step: () => Promise<void>; counts: StepCounts; dispose: () => void } {
   const embed = new Embedding(c.V, c.I, { seed: 1 });
   const gru = new GRU({ inputSize: c.I, hiddenSize: c.H, resetAfter, seed: 2 });
   const head = new Linear(c.H, c.V, { seed: 3 });
@@ -124,7 +137,12 @@ export function tfLanguageModel(tf: Tf, c: LmConfig, batch: { ids: Int32Array; t
       tf.layers.embedding({ inputDim: c.V, outputDim: c.I, inputLength: c.T }),
       // glorotUniform rather than the default orthogonal initializer: the same step, without tfjs's
       // slow orthogonalisation of U at build time.
-      tf.layers.gru({ units: c.H, returnSequences: true, recurrentActivation: 'sigmoid', recurrentInitializer: 'glorotUniform' }),
+      tf.layers.gru({
+        units: c.H,
+        returnSequences: true,
+        recurrentActivation: 'sigmoid',
+        recurrentInitializer: 'glorotUniform',
+      }),
       tf.layers.dense({ units: c.V }),
     ],
   });
@@ -164,10 +182,13 @@ function budget(opts: BenchOptions): TimeOptions {
 
 export const gruTrainBench: Benchmark = {
   name: 'gru-train',
-  description: 'GRU language-model training step (Embedding -> GRU -> Linear -> cross-entropy, Adam), wgru vs TensorFlow.js',
+  description:
+    'GRU language-model training step (Embedding -> GRU -> Linear -> cross-entropy, Adam), wgru vs TensorFlow.js',
   async run(opts) {
     const tf = opts.noTfjs ? null : await loadTfjs(opts.log);
-    const configs = opts.args.config ? TRAIN_CONFIGS.filter((_, i) => opts.args.config?.split(',').includes(String(i + 1))) : TRAIN_CONFIGS;
+    const configs = opts.args.config
+      ? TRAIN_CONFIGS.filter((_, i) => opts.args.config?.split(',').includes(String(i + 1)))
+      : TRAIN_CONFIGS;
     // Median ms per step, per implementation and configuration.
     const ms = new Map<Impl, (number | null)[]>(IMPLS.map((i) => [i, configs.map(() => null)]));
     // wgru's engine counts of one WebGPU step, per configuration, for each reset placement.
@@ -182,7 +203,9 @@ export const gruTrainBench: Benchmark = {
       for (const [impl, r] of t) {
         const list = ms.get(impl);
         if (list) list[i] = r.ms;
-        opts.log(`    ${LABELS[impl]}: ${r.runs.map((x) => x.toFixed(0)).join(', ')} ms -> median ${r.ms.toFixed(0)} ms/step`);
+        opts.log(
+          `    ${LABELS[impl]}: ${r.runs.map((x) => x.toFixed(0)).join(', ')} ms -> median ${r.ms.toFixed(0)} ms/step`,
+        );
       }
       for (const [, v] of entries) v.dispose();
     };
@@ -229,7 +252,10 @@ export const gruTrainBench: Benchmark = {
     const ratio = (a: number | null, b: number | null) => (a && b ? `${fmt(a / b)}x` : '-');
     const rows: string[][] = [];
     for (const [i, c] of configs.entries()) {
-      const base: Record<'webgpu' | 'cpu', number | null> = { webgpu: tps('tfjs-webgpu', i, c), cpu: tps('tfjs-cpu', i, c) };
+      const base: Record<'webgpu' | 'cpu', number | null> = {
+        webgpu: tps('tfjs-webgpu', i, c),
+        cpu: tps('tfjs-cpu', i, c),
+      };
       for (const impl of IMPLS) {
         const kind = impl.includes('webgpu') ? 'webgpu' : 'cpu';
         const rc = impl === 'wgru-webgpu' ? countsAfter[i] : impl === 'wgru-webgpu-rf' ? countsBefore[i] : undefined;

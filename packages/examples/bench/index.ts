@@ -26,12 +26,16 @@ function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts
   for (const a of argv) {
     if (a === '--') continue;
     const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    if (!m) throw new Error(`bench: unexpected argument '${a}' (try --only=NAME, --quick, --json, --no-tfjs, --sizes=256,512, --no-gru)`);
+    if (!m)
+      throw new Error(
+        `bench: unexpected argument '${a}' (try --only=NAME, --quick, --json, --no-tfjs, --sizes=256,512, --no-gru)`,
+      );
     args[m[1] as string] = m[2] ?? 'true';
   }
   const only = args.only ? args.only.split(',') : null;
   for (const name of only ?? []) {
-    if (!benchmarks.some((b) => b.name === name)) throw new Error(`bench: no benchmark named '${name}' (have: ${benchmarks.map((b) => b.name).join(', ')})`);
+    if (!benchmarks.some((b) => b.name === name))
+      throw new Error(`bench: no benchmark named '${name}' (have: ${benchmarks.map((b) => b.name).join(', ')})`);
   }
   return {
     only,
@@ -47,7 +51,9 @@ function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts
 
 const { only, json, opts } = parseArgs(process.argv.slice(2));
 const info = backend();
-const adapter = info.adapter ? [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ') : 'none';
+const adapter = info.adapter
+  ? [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ')
+  : 'none';
 const results: BenchResult[] = [];
 try {
   for (const b of benchmarks) {
@@ -58,7 +64,9 @@ try {
     if (!json) process.stdout.write(`\n${formatTable(r)}\n`);
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ adapter, backend: info.name, results: results.map((r) => ({ title: r.title, data: r.data })) }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ adapter, backend: info.name, results: results.map((r) => ({ title: r.title, data: r.data })) }, null, 2)}\n`,
+    );
   } else {
     process.stdout.write(`\nwgru backend: ${info.name} (${adapter}); node ${process.version}\n`);
   }

@@ -69,7 +69,10 @@ const SETTLE_MS = 30;
  * that slowed whichever wgru function ran next (generation with a host read per token went from
  * ~0.8 to ~2 ms/token; a training step at B=32 from ~190 to ~300 ms), which no pause removed.
  */
-export async function timeSideBySide<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeOptions = {}): Promise<Map<K, Timing>> {
+export async function timeSideBySide<K>(
+  fns: ReadonlyMap<K, () => Promise<void>>,
+  opts: TimeOptions = {},
+): Promise<Map<K, Timing>> {
   const isTfjs = (k: K) => String(k).includes('tfjs');
   const ours = new Map([...fns].filter(([k]) => !isTfjs(k)));
   const theirs = new Map([...fns].filter(([k]) => isTfjs(k)));
@@ -115,7 +118,10 @@ export function loadTfjs(log: (line: string) => void): Promise<Tf | null> {
       // Dawn is a dependency of @wgru/tensor, not of this package: resolve it from there.
       const tensorEntry = import.meta.resolve('@wgru/tensor');
       const dawnPath = createRequire(tensorEntry).resolve('webgpu');
-      const dawn = (await import(pathToFileURL(dawnPath).href)) as { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+      const dawn = (await import(pathToFileURL(dawnPath).href)) as {
+        create: (flags: string[]) => GPU;
+        globals: Record<string, unknown>;
+      };
       for (const [k, v] of Object.entries(dawn.globals)) {
         if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
       }
@@ -147,7 +153,8 @@ export async function tfBackend(tf: Tf, name: 'webgpu' | 'cpu'): Promise<boolean
 /** Renders a result as an aligned text table. */
 export function formatTable(r: BenchResult): string {
   const widths = r.columns.map((c, i) => Math.max(c.length, ...r.rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
   const out = [r.title, '', line(r.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...r.rows.map(line)];
   if (r.notes.length) out.push('', ...r.notes);
   return out.join('\n');

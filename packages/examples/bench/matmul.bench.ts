@@ -7,7 +7,16 @@
  * @module
  */
 import { engineStats, matmul, setBackend, type Tensor, uniform } from '@wgru/tensor';
-import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, type TimeOptions, tfBackend, timeSideBySide } from './lib.js';
+import {
+  type Benchmark,
+  type BenchOptions,
+  fmt,
+  loadTfjs,
+  type Tf,
+  type TimeOptions,
+  tfBackend,
+  timeSideBySide,
+} from './lib.js';
 
 interface Shape {
   label: string;
@@ -51,7 +60,9 @@ const randomArray = (n: number): Float32Array => Float32Array.from({ length: n }
 function budget(s: Shape, opts: BenchOptions, slow: boolean): TimeOptions {
   if (opts.quick) return { warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: 300 };
   const big = s.m * s.k * s.n >= 512 * 512 * 512;
-  return slow && big ? { warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: 3000 } : { warmup: 2, minRuns: 5, maxRuns: 25, budgetMs: 2500 };
+  return slow && big
+    ? { warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: 3000 }
+    : { warmup: 2, minRuns: 5, maxRuns: 25, budgetMs: 2500 };
 }
 
 /** A timed wgru matmul on the active backend: compute, read back, dispose. */
@@ -164,7 +175,19 @@ export const matmulBench: Benchmark = {
     );
     return {
       title: 'matmul, float32, GFLOP/s (higher is better)',
-      columns: ['shape (m x k @ k x n)', 'wgru gpu', 'tfjs gpu', 'wgru/tfjs', 'wgru ms', 'tfjs ms', 'wgru cpu', 'tfjs cpu', 'cpu ratio', 'js loop', 'dispatches'],
+      columns: [
+        'shape (m x k @ k x n)',
+        'wgru gpu',
+        'tfjs gpu',
+        'wgru/tfjs',
+        'wgru ms',
+        'tfjs ms',
+        'wgru cpu',
+        'tfjs cpu',
+        'cpu ratio',
+        'js loop',
+        'dispatches',
+      ],
       rows,
       notes,
       data: list.map((s, i) => ({

@@ -43,7 +43,11 @@ export interface ServedPage {
 /** Builds the playground into a temporary folder and serves it on 127.0.0.1 at a random port. */
 export async function buildAndServe(): Promise<ServedPage> {
   const outDir = mkdtempSync(join(tmpdir(), 'wgru-playground-'));
-  const inline = { configFile: CONFIG_FILE, logLevel: 'warn' as const, build: { outDir, emptyOutDir: true, sourcemap: false } };
+  const inline = {
+    configFile: CONFIG_FILE,
+    logLevel: 'warn' as const,
+    build: { outDir, emptyOutDir: true, sourcemap: false },
+  };
   await build(inline);
   const assets = join(outDir, 'assets');
   const scripts = new Map(

@@ -6,7 +6,11 @@
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-function svgElement<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
+function svgElement<K extends keyof SVGElementTagNameMap>(
+  name: K,
+  attrs: Record<string, string | number>,
+  text?: string,
+): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG_NS, name);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   if (text !== undefined) e.textContent = text;
@@ -43,7 +47,9 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uni
   const plotH = H - m.top - m.bottom;
   svg.append(svgElement('rect', { x: m.left, y: m.top, width: plotW, height: plotH, class: 'plot-bg' }));
   if (losses.length === 0) {
-    svg.append(svgElement('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, 'press Start to train'));
+    svg.append(
+      svgElement('text', { x: W / 2, y: H / 2, class: 'empty', 'text-anchor': 'middle' }, 'press Start to train'),
+    );
     return;
   }
   const n = losses.length;
@@ -61,13 +67,25 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uni
     svg.append(svgElement('text', { x: m.left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, v.toFixed(2)));
   }
   for (const i of [0, Math.floor((n - 1) / 2), n - 1]) {
-    svg.append(svgElement('text', { x: x(i), y: H - m.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, String(i + 1)));
+    svg.append(
+      svgElement('text', { x: x(i), y: H - m.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, String(i + 1)),
+    );
   }
-  svg.append(svgElement('text', { x: m.left + plotW / 2, y: H - 2, 'text-anchor': 'middle', class: 'axis-label' }, 'step'));
+  svg.append(
+    svgElement('text', { x: m.left + plotW / 2, y: H - 2, 'text-anchor': 'middle', class: 'axis-label' }, 'step'),
+  );
 
   if (uniformLoss !== undefined) {
-    svg.append(svgElement('line', { x1: m.left, x2: m.left + plotW, y1: y(uniformLoss), y2: y(uniformLoss), class: 'uniform' }));
-    svg.append(svgElement('text', { x: m.left + plotW - 4, y: y(uniformLoss) - 5, 'text-anchor': 'end', class: 'tick' }, 'uniform guess, ln(vocab)'));
+    svg.append(
+      svgElement('line', { x1: m.left, x2: m.left + plotW, y1: y(uniformLoss), y2: y(uniformLoss), class: 'uniform' }),
+    );
+    svg.append(
+      svgElement(
+        'text',
+        { x: m.left + plotW - 4, y: y(uniformLoss) - 5, 'text-anchor': 'end', class: 'tick' },
+        'uniform guess, ln(vocab)',
+      ),
+    );
   }
   // At most ~600 points per line: every k-th step once training runs long.
   const every = Math.max(1, Math.ceil(n / 600));
@@ -102,7 +120,13 @@ export function gateColour(v: number): string {
  * Draws one gate's activations, values [T, H] row-major, as a heatmap: one column per character
  * of `text` (labelled underneath), one row per hidden unit.
  */
-export function drawGateHeatmap(canvas: HTMLCanvasElement, title: string, text: string, values: Float32Array, hiddenSize: number): void {
+export function drawGateHeatmap(
+  canvas: HTMLCanvasElement,
+  title: string,
+  text: string,
+  values: Float32Array,
+  hiddenSize: number,
+): void {
   const T = text.length;
   const H = hiddenSize;
   const cellW = Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));

@@ -116,7 +116,10 @@ function onMessage(msg: FromWorker): void {
       ui.stats.dataset.backend = b.name;
       ui.backend.classList.remove('pending');
       ui.backend.classList.add(b.name);
-      ui.backend.textContent = b.name === 'webgpu' ? `WebGPU · ${b.adapter || 'adapter'}${b.featureLevel === 'compatibility' ? ' (compatibility)' : ''}` : 'CPU fallback (no WebGPU adapter)';
+      ui.backend.textContent =
+        b.name === 'webgpu'
+          ? `WebGPU · ${b.adapter || 'adapter'}${b.featureLevel === 'compatibility' ? ' (compatibility)' : ''}`
+          : 'CPU fallback (no WebGPU adapter)';
       ui.backend.title = `backend() in the worker: ${b.name}${b.adapter ? `, ${b.adapter}` : ''}${b.featureLevel ? `, feature level ${b.featureLevel}` : ''}`;
       if (b.fallbackReason) showError(`Training on the CPU backend: ${b.fallbackReason}.`);
       for (const c of [ui.start, ui.reset, ui.save, ui.load]) c.disabled = false;

@@ -5,8 +5,30 @@
  * @module
  */
 import { concat, noGrad, type Variable, variable } from '@wgru/autograd';
-import { Adam, CrossEntropyLoss, clipGradNorm, decodeSafetensors, Embedding, GRU, Linear, Module, saveSafetensorsAsync } from '@wgru/nn';
-import { add, argmax, concat as concatTensors, div, log, neg, type Tensor, tensor, tidy, uniform, zeros } from '@wgru/tensor';
+import {
+  Adam,
+  CrossEntropyLoss,
+  clipGradNorm,
+  decodeSafetensors,
+  Embedding,
+  GRU,
+  Linear,
+  Module,
+  saveSafetensorsAsync,
+} from '@wgru/nn';
+import {
+  add,
+  argmax,
+  concat as concatTensors,
+  div,
+  log,
+  neg,
+  type Tensor,
+  tensor,
+  tidy,
+  uniform,
+  zeros,
+} from '@wgru/tensor';
 
 /** Characters per training window (backpropagation through time over this many steps). */
 export const SEQ_LEN = 32;
@@ -102,7 +124,8 @@ export class Trainer {
   ) {
     const seed = opts.seed ?? 0;
     this.#data = vocab.encode(corpus);
-    if (this.#data.length < SEQ_LEN + 2) throw new Error(`Trainer: the corpus needs more than ${SEQ_LEN + 1} characters`);
+    if (this.#data.length < SEQ_LEN + 2)
+      throw new Error(`Trainer: the corpus needs more than ${SEQ_LEN + 1} characters`);
     this.#random = mulberry32(seed + 7);
     this.model = new CharGRU(vocab.size, opts.hiddenSize, seed);
     this.#opt = new Adam(this.model.parameters(), { lr: opts.learningRate });

@@ -38,9 +38,25 @@ export type ToWorker =
 /** Reports from the worker to the page. */
 export type FromWorker =
   | { type: 'ready'; backend: BackendSummary; corpusChars: number; vocab: string }
-  | { type: 'model'; hiddenSize: number; embedDim: number; parameters: number; learningRate: number; step: number; source: string }
+  | {
+      type: 'model';
+      hiddenSize: number;
+      embedDim: number;
+      parameters: number;
+      learningRate: number;
+      step: number;
+      source: string;
+    }
   | { type: 'state'; running: boolean }
-  | { type: 'progress'; step: number; loss: number; gradNorm: number; msPerStep: number; liveTensors: number; deviceBytes: number }
+  | {
+      type: 'progress';
+      step: number;
+      loss: number;
+      gradNorm: number;
+      msPerStep: number;
+      liveTensors: number;
+      deviceBytes: number;
+    }
   | { type: 'sample'; step: number; temperature: number; prompt: string; text: string }
   /** z and r, each [text.length, hiddenSize] row-major, in [0, 1]. */
   | { type: 'gates'; step: number; text: string; hiddenSize: number; z: Float32Array; r: Float32Array }

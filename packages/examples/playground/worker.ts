@@ -95,7 +95,15 @@ async function trainTick(): Promise<void> {
   const { loss, gradNorm } = await t.trainStep();
   const now = performance.now();
   const { liveTensors, bytesInUse, bytesPooled } = memory();
-  post({ type: 'progress', step: t.step, loss, gradNorm, msPerStep: now - (stepStarted || started), liveTensors, deviceBytes: bytesInUse + bytesPooled });
+  post({
+    type: 'progress',
+    step: t.step,
+    loss,
+    gradNorm,
+    msPerStep: now - (stepStarted || started),
+    liveTensors,
+    deviceBytes: bytesInUse + bytesPooled,
+  });
   stepStarted = now;
   if (t.step === 1 || now - lastRefresh >= REFRESH_MS) await refreshViews();
   // setTimeout, not a microtask: lets the page's commands in before the next step.
@@ -143,13 +151,18 @@ function handle(msg: ToWorker): void {
       enqueue(async () => {
         const t = current();
         const bytes = await t.save();
-        post({ type: 'saved', bytes, fileName: `wgru-playground-h${t.model.hiddenSize}-step${t.step}.safetensors` }, [bytes.buffer]);
+        post({ type: 'saved', bytes, fileName: `wgru-playground-h${t.model.hiddenSize}-step${t.step}.safetensors` }, [
+          bytes.buffer,
+        ]);
       });
       break;
     case 'load':
       setRunning(false);
       enqueue(async () => {
-        replaceTrainer(trainerFromFile(msg.bytes, vocab, CORPUS, trainer?.learningRate ?? 0.01), `loaded ${msg.fileName}`);
+        replaceTrainer(
+          trainerFromFile(msg.bytes, vocab, CORPUS, trainer?.learningRate ?? 0.01),
+          `loaded ${msg.fileName}`,
+        );
         await refreshViews();
       });
       break;

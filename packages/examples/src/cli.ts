@@ -31,7 +31,11 @@ async function main(): Promise<number> {
   const out = resolve(process.env.INIT_CWD ?? process.cwd(), parsed.options.out ?? join('out', parsed.name));
   const { metrics } = await example.run({ ...parsed.options, out });
   if (!parsed.options.quiet) {
-    console.log(`${parsed.name}: ${Object.entries(metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(', ')}`);
+    console.log(
+      `${parsed.name}: ${Object.entries(metrics)
+        .map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`)
+        .join(', ')}`,
+    );
   }
   return 0;
 }

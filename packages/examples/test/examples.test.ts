@@ -30,7 +30,11 @@ afterAll(() => {
 const SMOKE: Record<string, { steps: number; files: string[]; quickOnCpu: boolean }> = {
   hi: { steps: 100, files: ['loss.svg', 'hi.safetensors'], quickOnCpu: true },
   charlm: { steps: 2, files: ['loss.svg', 'charlm.safetensors'], quickOnCpu: true },
-  forecast: { steps: 2, files: ['forecast.svg', 'one-step.svg', 'loss.svg', 'forecast.safetensors'], quickOnCpu: false },
+  forecast: {
+    steps: 2,
+    files: ['forecast.svg', 'one-step.svg', 'loss.svg', 'forecast.safetensors'],
+    quickOnCpu: false,
+  },
   seq2seq: { steps: 2, files: ['loss.svg', 'accuracy.svg', 'seq2seq.safetensors'], quickOnCpu: false },
   gates: { steps: 2, files: ['gates.svg', 'loss.svg', 'gates.safetensors'], quickOnCpu: true },
   compare: { steps: 2, files: ['loss.svg', 'summary.svg', 'compare.json'], quickOnCpu: true },
@@ -55,15 +59,19 @@ it('every example has a smoke test', () => {
 
 forEachBackend('examples', (backend) => {
   for (const [name, { steps, files, quickOnCpu }] of Object.entries(SMOKE)) {
-    it.skipIf(backend === 'cpu' && hasGpu && !quickOnCpu)(`${name} runs ${steps} steps and writes ${files.join(', ')}`, async () => {
-      const out = outDir();
-      const result = await examples[name]?.run({ steps, backend, out, quiet: true, seed: 1 });
-      expect(result).toBeDefined();
-      for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
-      expect(result?.files.sort()).toEqual(files.map((f) => join(out, f)).sort());
-      for (const f of files.filter((f) => f.endsWith('.svg'))) expect(svgProblems(readFileSync(join(out, f), 'utf8')), f).toEqual([]);
-      for (const v of Object.values(result?.metrics ?? {})) expect(Number.isFinite(v)).toBe(true);
-    });
+    it.skipIf(backend === 'cpu' && hasGpu && !quickOnCpu)(
+      `${name} runs ${steps} steps and writes ${files.join(', ')}`,
+      async () => {
+        const out = outDir();
+        const result = await examples[name]?.run({ steps, backend, out, quiet: true, seed: 1 });
+        expect(result).toBeDefined();
+        for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
+        expect(result?.files.sort()).toEqual(files.map((f) => join(out, f)).sort());
+        for (const f of files.filter((f) => f.endsWith('.svg')))
+          expect(svgProblems(readFileSync(join(out, f), 'utf8')), f).toEqual([]);
+        for (const v of Object.values(result?.metrics ?? {})) expect(Number.isFinite(v)).toBe(true);
+      },
+    );
   }
 
   it('hi reaches ~zero loss, and its checkpoint loads back', async () => {
@@ -81,7 +89,15 @@ forEachBackend('examples', (backend) => {
     const { task, unigram, results } = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as {
       task: { steps: number; vocab: number; embed: number; hidden: number };
       unigram: number;
-      results: { kind: string; parameters: number; msPerStep: number; trainLoss: number; validLoss: number; trainCurve: unknown[]; validCurve: unknown[] }[];
+      results: {
+        kind: string;
+        parameters: number;
+        msPerStep: number;
+        trainLoss: number;
+        validLoss: number;
+        trainCurve: unknown[];
+        validCurve: unknown[];
+      }[];
     };
     expect(results.map((r) => r.kind)).toEqual(['GRU', 'LSTM', 'RNN']);
     // Embedding [V, E], the recurrent layer (W [E, gH], U [H, gH], b [gH] for g gate blocks), Linear [H, V] + [V].
@@ -123,7 +139,11 @@ describe('command line', () => {
   // The real command, in a child process: what it prints and its exit codes.
   const root = fileURLToPath(new URL('../../..', import.meta.url));
   const example = (...args: string[]) => {
-    const r = spawnSync(join(root, 'node_modules/.bin/tsx'), ['--conditions=wgru-source', 'packages/examples/src/cli.ts', ...args], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(
+      join(root, 'node_modules/.bin/tsx'),
+      ['--conditions=wgru-source', 'packages/examples/src/cli.ts', ...args],
+      { cwd: root, encoding: 'utf8' },
+    );
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   it('lists every example with its description when run without a name, and with --help', () => {
@@ -133,7 +153,8 @@ describe('command line', () => {
       expect(stdout).toContain('$ pnpm example <name> [options]');
       expect(stdout).toContain('--backend <name>');
       const width = Math.max(...Object.keys(examples).map((name) => name.length));
-      for (const { about } of Object.values(examples)) expect(stdout).toContain(`${about.name.padEnd(width)}  ${about.description}`);
+      for (const { about } of Object.values(examples))
+        expect(stdout).toContain(`${about.name.padEnd(width)}  ${about.description}`);
     }
   });
   it('exits with code 2 and a message for an unknown example, option or value', () => {
@@ -174,7 +195,13 @@ describe('plots', () => {
       yLabel: 'y',
       colLabels: ['A', 'w'],
       panels: [
-        { title: 'p', values: [[0, 0.5], [1, 0.25]] },
+        {
+          title: 'p',
+          values: [
+            [0, 0.5],
+            [1, 0.25],
+          ],
+        },
         { title: 'q', values: [[-1, 1]], min: -1, max: 1 },
       ],
     });
@@ -184,7 +211,19 @@ describe('plots', () => {
     expect(svg).toContain('>w</text>');
   });
   it('draws one bar per label in each bar panel, with its value on top', async () => {
-    const svg = await barChart({ title: 't', panels: [{ title: 'p', bars: [{ label: 'GRU', value: 4164 }, { label: 'RNN', value: 1476 }] }, { title: 'q', bars: [{ label: 'GRU', value: 0.12345 }] }] });
+    const svg = await barChart({
+      title: 't',
+      panels: [
+        {
+          title: 'p',
+          bars: [
+            { label: 'GRU', value: 4164 },
+            { label: 'RNN', value: 1476 },
+          ],
+        },
+        { title: 'q', bars: [{ label: 'GRU', value: 0.12345 }] },
+      ],
+    });
     expect(svgProblems(svg)).toEqual([]);
     expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(3);
     for (const text of ['4164', '1476', '0.123']) expect(svg).toContain(`>${text}</text>`);

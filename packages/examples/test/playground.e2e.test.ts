@@ -26,13 +26,18 @@ describe('playground page in headless Chromium', () => {
   it.skipIf(!hasChromium && !required)(
     `trains the GRU on WebGPU in the page: loss falls, samples, gate heatmaps, save/load${hasChromium || required ? '' : ` (${SKIP_REASON})`}`,
     async () => {
-      expect(hasChromium, `WGRU_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM_PATH}: run bash scripts/install-chromium.sh`).toBe(true);
+      expect(
+        hasChromium,
+        `WGRU_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM_PATH}: run bash scripts/install-chromium.sh`,
+      ).toBe(true);
 
       const served = await buildAndServe();
       // The browser bundle must not pull in Node built-ins or Dawn: the only mention of the
       // `webgpu` package is @wgru/tensor's dynamic import, which runs only in Node.
       for (const [file, code] of served.scripts) {
-        expect(code, `${file} imports a Node built-in`).not.toMatch(/from\s*["'`]node:|import\(\s*["'`]node:|require\(/);
+        expect(code, `${file} imports a Node built-in`).not.toMatch(
+          /from\s*["'`]node:|import\(\s*["'`]node:|require\(/,
+        );
         expect(code, `${file} imports Dawn statically`).not.toMatch(/from\s*["'`]webgpu["'`]/);
       }
 
@@ -54,14 +59,19 @@ describe('playground page in headless Chromium', () => {
 
         await page.waitForSelector('#start:not([disabled])');
         await page.click('#start');
-        await page.waitForFunction((n) => Number(document.querySelector('#stats')?.getAttribute('data-steps') ?? 0) >= n, STEPS, {
-          timeout: 45_000,
-          polling: 250,
-        });
+        await page.waitForFunction(
+          (n) => Number(document.querySelector('#stats')?.getAttribute('data-steps') ?? 0) >= n,
+          STEPS,
+          {
+            timeout: 45_000,
+            polling: 250,
+          },
+        );
         await page.click('#start'); // pause
         await page.waitForFunction(() => document.querySelector('#start')?.textContent === 'Start');
 
-        const num = async (selector: string, attr: string): Promise<number> => Number(await page.getAttribute(selector, attr));
+        const num = async (selector: string, attr: string): Promise<number> =>
+          Number(await page.getAttribute(selector, attr));
         const first = await num('#stats', 'data-first-loss');
         const recent = await num('#stats', 'data-recent-loss');
         expect(first).toBeGreaterThan(3); // about ln(vocab) for a fresh model
@@ -77,7 +87,11 @@ describe('playground page in headless Chromium', () => {
 
         // Gates for a typed string.
         await page.fill('#gate-text', 'The Lion and the Mouse');
-        await page.waitForFunction(() => document.querySelector('#gates-z')?.getAttribute('data-text') === 'The Lion and the Mouse', null, { timeout: 20_000 });
+        await page.waitForFunction(
+          () => document.querySelector('#gates-z')?.getAttribute('data-text') === 'The Lion and the Mouse',
+          null,
+          { timeout: 20_000 },
+        );
 
         expect(await page.textContent('#error')).toBe('');
         mkdirSync(fileURLToPath(new URL('../out/', import.meta.url)), { recursive: true });
@@ -91,12 +105,22 @@ describe('playground page in headless Chromium', () => {
         const bytes = readFileSync(saved);
         const headerLength = Number(bytes.readBigUInt64LE(0));
         const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, unknown>;
-        expect(Object.keys(header)).toEqual(expect.arrayContaining(['embed.weight', 'gru.l0.W', 'gru.l0.U', 'gru.l0.b', 'head.W', 'head.b']));
+        expect(Object.keys(header)).toEqual(
+          expect.arrayContaining(['embed.weight', 'gru.l0.W', 'gru.l0.U', 'gru.l0.b', 'head.W', 'head.b']),
+        );
         await page.setInputFiles('#load', saved);
-        await page.waitForFunction(() => document.querySelector('#model-info')?.textContent?.includes('loaded'), null, { timeout: 20_000 });
+        await page.waitForFunction(() => document.querySelector('#model-info')?.textContent?.includes('loaded'), null, {
+          timeout: 20_000,
+        });
         // The loaded model samples again.
-        await page.waitForFunction((n) => Number(document.querySelector('#samples')?.getAttribute('data-count')) > n, samplesBefore, { timeout: 20_000 });
-        expect(Number(await page.textContent('#step')), 'the step count travels in the file').toBeGreaterThanOrEqual(STEPS);
+        await page.waitForFunction(
+          (n) => Number(document.querySelector('#samples')?.getAttribute('data-count')) > n,
+          samplesBefore,
+          { timeout: 20_000 },
+        );
+        expect(Number(await page.textContent('#step')), 'the step count travels in the file').toBeGreaterThanOrEqual(
+          STEPS,
+        );
 
         expect(await page.textContent('#error')).toBe('');
         expect(problems).toEqual([]);

@@ -17,19 +17,63 @@ export { Linear, type LinearOptions } from './layers/linear.js';
 export { CrossEntropyLoss, type CrossEntropyOptions, MSELoss, type MSEOptions, type Reduction } from './losses.js';
 export { Module, Parameter } from './module.js';
 export { GRU, GRUCell, type GRUCellOptions, type GRUOptions } from './rnn/gru.js';
-export { type RecurrentCell, type RecurrentOptions, type RecurrentResult, runRecurrent, zeroState } from './rnn/recurrent.js';
+export {
+  type RecurrentCell,
+  type RecurrentOptions,
+  type RecurrentResult,
+  runRecurrent,
+  zeroState,
+} from './rnn/recurrent.js';
 export { Adam, type AdamOptions, AdamW } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
 export { Optimizer } from './optim/optimizer.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export {
-  DEFAULT_MAX_HEADER_BYTES, type DecodeOptions, decodeSafetensors, encodeSafetensors, type LoadSafetensorsOptions,
-  loadSafetensors, type RawTensor, type SafeDType, saveSafetensors, saveSafetensorsAsync,
+  DEFAULT_MAX_HEADER_BYTES,
+  type DecodeOptions,
+  decodeSafetensors,
+  encodeSafetensors,
+  type LoadSafetensorsOptions,
+  loadSafetensors,
+  type RawTensor,
+  type SafeDType,
+  saveSafetensors,
+  saveSafetensorsAsync,
 } from './safetensors/index.js';
 export type { GruLayout, HostArray, ShapedArray, WeightDict, WeightValue } from './importers/common.js';
-export { fromKerasGRU, type KerasExportLayout, type KerasExportOptions, type KerasGRUOptions, type KerasGRUWeights, toKerasGRU } from './importers/keras.js';
-export { type FromOnnxGRUOptions, fromOnnxGRU, type OnnxExportOptions, type OnnxGRUImport, type OnnxGRUWeights, type OnnxTensorInput, toOnnxGRUWeights } from './importers/onnx.js';
-export { fromPyTorchGRU, fromPyTorchGRUCell, type PyTorchGRUCellOptions, type PyTorchGRUOptions, toPyTorchGRU, toPyTorchGRUCell } from './importers/pytorch.js';
-export { LSTM, LSTMCell, type LSTMCellOptions, type LSTMInitialState, type LSTMOptions, type LSTMResult, type LSTMState } from './rnn/lstm.js';
+export {
+  fromKerasGRU,
+  type KerasExportLayout,
+  type KerasExportOptions,
+  type KerasGRUOptions,
+  type KerasGRUWeights,
+  toKerasGRU,
+} from './importers/keras.js';
+export {
+  type FromOnnxGRUOptions,
+  fromOnnxGRU,
+  type OnnxExportOptions,
+  type OnnxGRUImport,
+  type OnnxGRUWeights,
+  type OnnxTensorInput,
+  toOnnxGRUWeights,
+} from './importers/onnx.js';
+export {
+  fromPyTorchGRU,
+  fromPyTorchGRUCell,
+  type PyTorchGRUCellOptions,
+  type PyTorchGRUOptions,
+  toPyTorchGRU,
+  toPyTorchGRUCell,
+} from './importers/pytorch.js';
+export {
+  LSTM,
+  LSTMCell,
+  type LSTMCellOptions,
+  type LSTMInitialState,
+  type LSTMOptions,
+  type LSTMResult,
+  type LSTMState,
+} from './rnn/lstm.js';
 export { RNN, RNNCell, type RNNCellOptions, type RNNOptions } from './rnn/rnn.js';
 export { type CellSpec, RecurrentLayer } from './rnn/layer.js';

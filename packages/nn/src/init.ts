@@ -34,14 +34,27 @@ function withDType(t: ReturnType<typeof uniform>, dtype: DType | undefined) {
  * ```
  */
 export function uniformParameter(shape: number[], bound: number, opts: InitOptions, seedOffset = 0): Parameter {
-  return onBackend(opts, () =>
-    new Parameter(withDType(uniform(shape, -bound, bound, opts.seed === undefined ? undefined : { seed: opts.seed + seedOffset }), opts.dtype)),
+  return onBackend(
+    opts,
+    () =>
+      new Parameter(
+        withDType(
+          uniform(shape, -bound, bound, opts.seed === undefined ? undefined : { seed: opts.seed + seedOffset }),
+          opts.dtype,
+        ),
+      ),
   );
 }
 
 /** A parameter drawn from N(0, 1), PyTorch's default for Embedding. */
 export function normalParameter(shape: number[], opts: InitOptions, seedOffset = 0): Parameter {
-  return onBackend(opts, () => new Parameter(withDType(randn(shape, opts.seed === undefined ? undefined : { seed: opts.seed + seedOffset }), opts.dtype)));
+  return onBackend(
+    opts,
+    () =>
+      new Parameter(
+        withDType(randn(shape, opts.seed === undefined ? undefined : { seed: opts.seed + seedOffset }), opts.dtype),
+      ),
+  );
 }
 
 export { manualSeed };

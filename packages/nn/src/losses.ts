@@ -1,5 +1,19 @@
 import { transientConstant, type Variable } from '@wgru/autograd';
-import { add, type Backend, cast, equal, keep, mul, notEqual, reshape, shapeString, sum as sumT, Tensor, tensorOn, tidy } from '@wgru/tensor';
+import {
+  add,
+  type Backend,
+  cast,
+  equal,
+  keep,
+  mul,
+  notEqual,
+  reshape,
+  shapeString,
+  sum as sumT,
+  Tensor,
+  tensorOn,
+  tidy,
+} from '@wgru/tensor';
 import { describeValue, expectVariable } from './checks.js';
 import { Module } from './module.js';
 
@@ -14,7 +28,14 @@ function classIndices(backend: Backend, c: number): Tensor {
   }
   let t = byCount.get(c);
   if (!t || t.disposed) {
-    t = keep(tensorOn(backend, Int32Array.from({ length: c }, (_, i) => i), [c], 'int32'));
+    t = keep(
+      tensorOn(
+        backend,
+        Int32Array.from({ length: c }, (_, i) => i),
+        [c],
+        'int32',
+      ),
+    );
     byCount.set(c, t);
   }
   return t;
@@ -23,7 +44,8 @@ function classIndices(backend: Backend, c: number): Tensor {
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function checkReduction(op: string, r: unknown): Reduction {
-  if (r !== 'mean' && r !== 'sum' && r !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
+  if (r !== 'mean' && r !== 'sum' && r !== 'none')
+    throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(r)}`);
   return r;
 }
 
@@ -63,7 +85,8 @@ export class CrossEntropyLoss extends Module {
     super();
     checkOptions('CrossEntropyLoss', opts, ['reduction', 'ignoreIndex', 'labelSmoothing']);
     this.reduction = checkReduction('CrossEntropyLoss', opts.reduction ?? 'mean');
-    if (opts.ignoreIndex !== undefined && !Number.isInteger(opts.ignoreIndex)) throw new Error(`CrossEntropyLoss: ignoreIndex must be an integer, got ${opts.ignoreIndex}`);
+    if (opts.ignoreIndex !== undefined && !Number.isInteger(opts.ignoreIndex))
+      throw new Error(`CrossEntropyLoss: ignoreIndex must be an integer, got ${opts.ignoreIndex}`);
     this.ignoreIndex = opts.ignoreIndex;
     this.labelSmoothing = opts.labelSmoothing ?? 0;
     if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1)) {
@@ -80,12 +103,16 @@ export class CrossEntropyLoss extends Module {
     if (logits.rank !== 2) throw new Error(`CrossEntropyLoss: logits must be [N, C], got ${shapeString(logits.shape)}`);
     if (targets instanceof Tensor) return this.#forward(logits, targets);
     if (!(targets instanceof Int32Array) && !Array.isArray(targets)) {
-      throw new Error(`CrossEntropyLoss: targets must be an int32 Tensor [N], an Int32Array or an array of class indices, got ${describeValue(targets)}`);
+      throw new Error(
+        `CrossEntropyLoss: targets must be an int32 Tensor [N], an Int32Array or an array of class indices, got ${describeValue(targets)}`,
+      );
     }
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i];
       if (typeof t !== 'number' || !Number.isInteger(t)) {
-        throw new Error(`CrossEntropyLoss: targets[${i}] is ${typeof t === 'number' ? t : describeValue(t)}; targets must be integer class indices`);
+        throw new Error(
+          `CrossEntropyLoss: targets[${i}] is ${typeof t === 'number' ? t : describeValue(t)}; targets must be integer class indices`,
+        );
       }
     }
     const host = tensorOn(logits.value.backend, Int32Array.from(targets), [targets.length], 'int32');
@@ -97,10 +124,15 @@ export class CrossEntropyLoss extends Module {
   }
 
   #forward(logits: Variable, targets: Tensor): Variable {
-    if (targets.dtype !== 'int32') throw new Error(`CrossEntropyLoss: targets must be int32 class indices, got ${targets.dtype} ${shapeString(targets.shape)}`);
+    if (targets.dtype !== 'int32')
+      throw new Error(
+        `CrossEntropyLoss: targets must be int32 class indices, got ${targets.dtype} ${shapeString(targets.shape)}`,
+      );
     const [n, c] = logits.shape as [number, number];
     if (targets.rank !== 1 || targets.shape[0] !== n) {
-      throw new Error(`CrossEntropyLoss: targets ${shapeString(targets.shape)} must be [${n}] for logits ${shapeString(logits.shape)}`);
+      throw new Error(
+        `CrossEntropyLoss: targets ${shapeString(targets.shape)} must be [${n}] for logits ${shapeString(logits.shape)}`,
+      );
     }
     const known = targets.hostValues;
     if (known) {
@@ -162,7 +194,9 @@ export class MSELoss extends Module {
     expectVariable('MSELoss', 'input', input);
     expectVariable('MSELoss', 'target', target);
     if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
-      throw new Error(`MSELoss: input ${shapeString(input.shape)} and target ${shapeString(target.shape)} must have the same shape`);
+      throw new Error(
+        `MSELoss: input ${shapeString(input.shape)} and target ${shapeString(target.shape)} must have the same shape`,
+      );
     }
     const sq = input.sub(target).square();
     return this.reduction === 'none' ? sq : this.reduction === 'sum' ? sq.sum() : sq.mean();

@@ -1,6 +1,15 @@
 import { Variable } from '@wgru/autograd';
 import { describeValue } from './checks.js';
-import { assign, CpuStorage, contiguousStrides, shapeString, type Tensor, Tensor as TensorClass, tensorOn, type TypedArray } from '@wgru/tensor';
+import {
+  assign,
+  CpuStorage,
+  contiguousStrides,
+  shapeString,
+  type Tensor,
+  Tensor as TensorClass,
+  tensorOn,
+  type TypedArray,
+} from '@wgru/tensor';
 
 /** A key as error messages show it. */
 const quote = (k: string): string => `'${k}'`;
@@ -11,7 +20,8 @@ function checkFinite(key: string, src: TypedArray, t: Pick<Tensor, 'shape' | 'st
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0, at = offset; k < size; k++) {
     const x = src[at] as number;
-    if (!Number.isFinite(x)) throw new Error(`loadStateDict: '${key}' holds a non-finite value (${x}) at position ${k}`);
+    if (!Number.isFinite(x))
+      throw new Error(`loadStateDict: '${key}' holds a non-finite value (${x}) at position ${k}`);
     for (let axis = shape.length - 1; axis >= 0; axis--) {
       at += strides[axis] as number;
       index[axis] = (index[axis] as number) + 1;
@@ -128,12 +138,16 @@ export abstract class Module {
    */
   loadStateDict(dict: Record<string, Tensor | Float32Array>, opts: { strict?: boolean } = {}): void {
     if (dict === null || typeof dict !== 'object' || Array.isArray(dict) || dict instanceof TensorClass) {
-      throw new Error(`loadStateDict: dict must be an object of Tensors or Float32Arrays by parameter name, got ${describeValue(dict)}`);
+      throw new Error(
+        `loadStateDict: dict must be an object of Tensors or Float32Arrays by parameter name, got ${describeValue(dict)}`,
+      );
     }
-    if (opts === null || typeof opts !== 'object') throw new Error(`loadStateDict: options must be an object, got ${describeValue(opts)}`);
+    if (opts === null || typeof opts !== 'object')
+      throw new Error(`loadStateDict: options must be an object, got ${describeValue(opts)}`);
     for (const k of Object.keys(opts)) if (k !== 'strict') throw new Error(`loadStateDict: unknown option '${k}'`);
     const strict = opts.strict ?? true;
-    if (typeof strict !== 'boolean') throw new Error(`loadStateDict: strict must be true or false, got ${describeValue(strict)}`);
+    if (typeof strict !== 'boolean')
+      throw new Error(`loadStateDict: strict must be true or false, got ${describeValue(strict)}`);
     const params = new Map(this.namedParameters());
     const missing = [...params.keys()].filter((k) => !Object.hasOwn(dict, k));
     const unexpected = Object.keys(dict).filter((k) => !params.has(k));
@@ -147,26 +161,43 @@ export abstract class Module {
       const p = params.get(key);
       if (!p) continue;
       if (value instanceof TensorClass) {
-        if (value.disposed) throw new Error(`loadStateDict: '${key}' is a Tensor ${shapeString(value.shape)} that was already disposed`);
+        if (value.disposed)
+          throw new Error(`loadStateDict: '${key}' is a Tensor ${shapeString(value.shape)} that was already disposed`);
         if (value.rank !== p.rank || value.shape.some((d, i) => d !== p.shape[i])) {
-          throw new Error(`loadStateDict: '${key}' has shape ${shapeString(value.shape)} but the parameter has shape ${shapeString(p.shape)}`);
+          throw new Error(
+            `loadStateDict: '${key}' has shape ${shapeString(value.shape)} but the parameter has shape ${shapeString(p.shape)}`,
+          );
         }
         if (value.backend !== p.value.backend) {
-          throw new Error(`loadStateDict: '${key}' lives on the ${value.backend.info.name} backend, the parameter on ${p.value.backend.info.name}; pass its values (await t.data()) instead`);
+          throw new Error(
+            `loadStateDict: '${key}' lives on the ${value.backend.info.name} backend, the parameter on ${p.value.backend.info.name}; pass its values (await t.data()) instead`,
+          );
         }
-        if (value.dtype === 'int32') throw new Error(`loadStateDict: '${key}' is an int32 Tensor ${shapeString(value.shape)}; parameters take float values`);
+        if (value.dtype === 'int32')
+          throw new Error(
+            `loadStateDict: '${key}' is an int32 Tensor ${shapeString(value.shape)}; parameters take float values`,
+          );
         // Values known on the host (the CPU backend's, or those loadSafetensors decoded) are
         // checked here; other WebGPU tensors would need an asynchronous read, so they load as
         // they are (pass a Float32Array to have them checked).
         const known = value.hostValues;
-        if (known !== undefined) checkFinite(key, known, { shape: value.shape, strides: contiguousStrides(value.shape), offset: 0, size: value.size });
+        if (known !== undefined)
+          checkFinite(key, known, {
+            shape: value.shape,
+            strides: contiguousStrides(value.shape),
+            offset: 0,
+            size: value.size,
+          });
         else if (value.storage instanceof CpuStorage) checkFinite(key, value.storage.array, value);
       } else if (value instanceof Float32Array) {
         if (value.length !== p.size) {
-          throw new Error(`loadStateDict: '${key}' has ${value.length} values but the parameter has shape ${shapeString(p.shape)} (${p.size} values)`);
+          throw new Error(
+            `loadStateDict: '${key}' has ${value.length} values but the parameter has shape ${shapeString(p.shape)} (${p.size} values)`,
+          );
         }
         for (let i = 0; i < value.length; i++) {
-          if (!Number.isFinite(value[i])) throw new Error(`loadStateDict: '${key}' holds a non-finite value (${value[i]}) at position ${i}`);
+          if (!Number.isFinite(value[i]))
+            throw new Error(`loadStateDict: '${key}' holds a non-finite value (${value[i]}) at position ${i}`);
         }
       } else {
         throw new Error(`loadStateDict: '${key}' must be a Tensor or a Float32Array, got ${describeValue(value)}`);

@@ -38,7 +38,8 @@ async function train(seed: number): Promise<{ losses: number[]; bits: number[]; 
     losses.push(await loss.item());
   }
   const weights: Float32Array[] = [];
-  for (const p of [...embed.parameters(), ...gru.parameters(), ...head.parameters()]) weights.push((await p.data()) as Float32Array);
+  for (const p of [...embed.parameters(), ...gru.parameters(), ...head.parameters()])
+    weights.push((await p.data()) as Float32Array);
   const bits = Array.from(new Uint32Array(Float32Array.from(losses).buffer));
   return { losses, bits, weights };
 }

@@ -41,7 +41,11 @@ async function trainBriefly(): Promise<number> {
   const lossFn = new CrossEntropyLoss();
   let last = Number.NaN;
   for (let step = 0; step < 5; step++) {
-    const x = [[1, 2], [3, 4], [5, 6]];
+    const x = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ];
     const { output } = gru.forward(embed.forward(x));
     const loss = lossFn.forward(head.forward(output.reshape([6, 6])), Int32Array.of(2, 3, 4, 5, 6, 7));
     loss.backward();
@@ -53,21 +57,34 @@ async function trainBriefly(): Promise<number> {
 }
 
 describe.skipIf(!(await webgpuAvailable()))('WebGPU validation errors and device loss', () => {
-  it('a buffer destroyed behind the library\'s back: the read throws, naming the op; the device then refuses work until re-initialised', async () => {
+  it("a buffer destroyed behind the library's back: the read throws, naming the op; the device then refuses work until re-initialised", async () => {
     await setBackend('webgpu');
-    const a = tensor([[1, 2], [3, 4]]);
-    const b = tensor([[1, 0], [0, 1]]);
+    const a = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const b = tensor([
+      [1, 0],
+      [0, 1],
+    ]);
     await b.data(); // uploaded in a batch of its own
     bufferOf(b).destroy();
     const c = matmul(a, b);
-    await expect(c.data()).rejects.toThrow(/^WebGPU validation error in a batch of ops \((upload, )?matmul \[2, 2\] @ \[2, 2\] \(buffer\), read\): .*destroyed/s);
+    await expect(c.data()).rejects.toThrow(
+      /^WebGPU validation error in a batch of ops \((upload, )?matmul \[2, 2\] @ \[2, 2\] \(buffer\), read\): .*destroyed/s,
+    );
     // Nothing of that batch ran (not even a's upload): the device refuses further work rather than
     // compute silently from lost values...
-    expect(() => add(a, 1)).toThrow(/^add: WebGPU validation error in a batch of ops .*matmul.*refuses further work: call setBackend\('webgpu'\)/s);
+    expect(() => add(a, 1)).toThrow(
+      /^add: WebGPU validation error in a batch of ops .*matmul.*refuses further work: call setBackend\('webgpu'\)/s,
+    );
     expect(() => tensor([1])).toThrow(/^tensor: WebGPU validation error/);
     // ...until setBackend gives a fresh one.
     await setBackend('webgpu');
-    const a2 = tensor([[1, 2], [3, 4]]);
+    const a2 = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(Array.from(await add(a2, 1).data())).toEqual([2, 3, 4, 5]);
     for (const t of [a, b, c, a2]) t.dispose();
   });
@@ -82,9 +99,18 @@ describe.skipIf(!(await webgpuAvailable()))('WebGPU validation errors and device
     });
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
     // No buffer for binding 1: the bind group is invalid.
-    engine.record({ kind: 'dispatch', op: 'brokenKernel', pipeline, buffers: [], params: new Int32Array(4), workgroups: [1, 1, 1] });
+    engine.record({
+      kind: 'dispatch',
+      op: 'brokenKernel',
+      pipeline,
+      buffers: [],
+      params: new Int32Array(4),
+      workgroups: [1, 1, 1],
+    });
     const x = tensor([1, 2, 3]);
-    await expect(add(x, 1).data()).rejects.toThrow(/^WebGPU validation error in a batch of ops \(brokenKernel, .*\): /s);
+    await expect(add(x, 1).data()).rejects.toThrow(
+      /^WebGPU validation error in a batch of ops \(brokenKernel, .*\): /s,
+    );
     expect(() => add(x, 1)).toThrow(/^add: WebGPU validation error in a batch of ops \(brokenKernel/);
     x.dispose();
     await setBackend('webgpu');
@@ -93,7 +119,7 @@ describe.skipIf(!(await webgpuAvailable()))('WebGPU validation errors and device
     y.dispose();
   });
 
-  it('after device.destroy(): ops throw Errors naming the op; setBackend(\'webgpu\') re-initialises and training works again', async () => {
+  it("after device.destroy(): ops throw Errors naming the op; setBackend('webgpu') re-initialises and training works again", async () => {
     await setBackend('webgpu');
     expect(await trainBriefly()).toBeGreaterThan(0);
     const old = tensor([1, 2, 3]);

@@ -21,7 +21,14 @@ function model(size = SMALL, resetAfter = true) {
 
 function batch(T: number, size = SMALL) {
   const ids = Int32Array.from({ length: T * size.B }, (_, i) => (i * 7) % size.V);
-  return { x: tensor(ids, [T, size.B], 'int32'), y: tensor(Int32Array.from(ids, (v) => (v + 1) % size.V), [T * size.B], 'int32') };
+  return {
+    x: tensor(ids, [T, size.B], 'int32'),
+    y: tensor(
+      Int32Array.from(ids, (v) => (v + 1) % size.V),
+      [T * size.B],
+      'int32',
+    ),
+  };
 }
 
 /** Dispatches of the GRU's forward and of the whole backward, for sequences of length T. */

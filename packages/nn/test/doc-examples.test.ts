@@ -12,7 +12,14 @@ import { setBackend } from '@wgru/tensor';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 import {
-  checkQuotes, DOC_PACKAGES, type DocExample, extractDocExamples, extractMarkdownExamples, loadExports, typecheckExamples, writeExampleModule,
+  checkQuotes,
+  DOC_PACKAGES,
+  type DocExample,
+  extractDocExamples,
+  extractMarkdownExamples,
+  loadExports,
+  typecheckExamples,
+  writeExampleModule,
 } from '../../../test-support/doctest.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -30,13 +37,48 @@ const title = (ex: DocExample): string => `${ex.file}:${ex.line} (${ex.symbol})`
 
 /** The main public API: each must show at least one example on its page (package:name). */
 const REQUIRED = [
-  'tensor:tensor', 'tensor:matmul', 'tensor:Tensor', 'tensor:tidy', 'tensor:setBackend', 'tensor:randn', 'tensor:memory',
-  'autograd:Variable', 'autograd:variable', 'autograd:noGrad', 'autograd:gradcheck', 'autograd:matmul', 'autograd:where',
-  'autograd:concat', 'autograd:stack', 'autograd:setAnomalyDetection',
-  'nn:Module', 'nn:Linear', 'nn:Embedding', 'nn:Dropout', 'nn:GRU', 'nn:GRUCell', 'nn:LSTM', 'nn:LSTMCell', 'nn:RNN', 'nn:RNNCell',
-  'nn:CrossEntropyLoss', 'nn:MSELoss', 'nn:Adam', 'nn:AdamW', 'nn:SGD', 'nn:clipGradNorm',
-  'nn:saveSafetensors', 'nn:saveSafetensorsAsync', 'nn:loadSafetensors',
-  'nn:fromPyTorchGRU', 'nn:fromPyTorchGRUCell', 'nn:toPyTorchGRU', 'nn:fromKerasGRU', 'nn:toKerasGRU', 'nn:fromOnnxGRU', 'nn:toOnnxGRUWeights',
+  'tensor:tensor',
+  'tensor:matmul',
+  'tensor:Tensor',
+  'tensor:tidy',
+  'tensor:setBackend',
+  'tensor:randn',
+  'tensor:memory',
+  'autograd:Variable',
+  'autograd:variable',
+  'autograd:noGrad',
+  'autograd:gradcheck',
+  'autograd:matmul',
+  'autograd:where',
+  'autograd:concat',
+  'autograd:stack',
+  'autograd:setAnomalyDetection',
+  'nn:Module',
+  'nn:Linear',
+  'nn:Embedding',
+  'nn:Dropout',
+  'nn:GRU',
+  'nn:GRUCell',
+  'nn:LSTM',
+  'nn:LSTMCell',
+  'nn:RNN',
+  'nn:RNNCell',
+  'nn:CrossEntropyLoss',
+  'nn:MSELoss',
+  'nn:Adam',
+  'nn:AdamW',
+  'nn:SGD',
+  'nn:clipGradNorm',
+  'nn:saveSafetensors',
+  'nn:saveSafetensorsAsync',
+  'nn:loadSafetensors',
+  'nn:fromPyTorchGRU',
+  'nn:fromPyTorchGRUCell',
+  'nn:toPyTorchGRU',
+  'nn:fromKerasGRU',
+  'nn:toKerasGRU',
+  'nn:fromOnnxGRU',
+  'nn:toOnnxGRUWeights',
 ];
 
 afterAll(() => {
@@ -45,7 +87,9 @@ afterAll(() => {
 
 describe('doc examples', () => {
   it('exist for the main public API, and the guide has runnable ones', () => {
-    const counts = Object.fromEntries([...DOC_PACKAGES, 'docs'].map((p) => [p, examples.filter((e) => e.pkg === p).length]));
+    const counts = Object.fromEntries(
+      [...DOC_PACKAGES, 'docs'].map((p) => [p, examples.filter((e) => e.pkg === p).length]),
+    );
     process.stdout.write(`doc examples: ${JSON.stringify(counts)}\n`);
     const documented = new Set(examples.map((e) => `${e.pkg}:${e.symbol}`));
     expect(REQUIRED.filter((k) => !documented.has(k))).toEqual([]);
@@ -58,7 +102,10 @@ describe('doc examples', () => {
 
   it(`the guide's quotes of the source match the lines they link to`, () => {
     // Lines that only moved are put right by: tsx --conditions=wgru-source test-support/doctest.ts fix <guide>
-    expect(checkQuotes(root, GUIDE), `to renumber moved lines: node_modules/.bin/tsx --conditions=wgru-source test-support/doctest.ts fix ${GUIDE}`).toEqual([]);
+    expect(
+      checkQuotes(root, GUIDE),
+      `to renumber moved lines: node_modules/.bin/tsx --conditions=wgru-source test-support/doctest.ts fix ${GUIDE}`,
+    ).toEqual([]);
   });
 });
 

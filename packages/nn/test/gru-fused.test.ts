@@ -1,6 +1,18 @@
 import { noGrad, variable } from '@wgru/autograd';
 import { GRU, GRUCell } from '@wgru/nn';
-import { add, addInto, engineStats, flush, gruCell, matmul, mul, randn, setBackend, type Tensor, transpose } from '@wgru/tensor';
+import {
+  add,
+  addInto,
+  engineStats,
+  flush,
+  gruCell,
+  matmul,
+  mul,
+  randn,
+  setBackend,
+  type Tensor,
+  transpose,
+} from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { FC_SEED, forEachBackend } from '../../../test-support/backends.js';
@@ -25,7 +37,15 @@ forEachBackend('fused GRU cell', (name) => {
           const x = variable(randn([B, I], { seed: seed + 1 }));
           const h = variable(randn([B, H], { seed: seed + 2 }));
           const composed = await cell.forward(x, h).data(); // gradients on: the composed ops
-          const fused = await gruCell({ x: x.value, W: cell.W.value, b: cell.b!.value, h: h.value, U: cell.U.value, c: cell.c?.value ?? null, resetAfter }).data();
+          const fused = await gruCell({
+            x: x.value,
+            W: cell.W.value,
+            b: cell.b!.value,
+            h: h.value,
+            U: cell.U.value,
+            c: cell.c?.value ?? null,
+            resetAfter,
+          }).data();
           const viaNoGrad = await noGrad(() => cell.forward(x, h)).data();
           for (let i = 0; i < composed.length; i++) {
             // float32: both sides round differently (sums of H products); 1e-5 relative is ample.
@@ -87,14 +107,19 @@ forEachBackend('fused GRU cell', (name) => {
         flush();
         counts.push(engineStats().dispatches - before);
         const got = await next.data();
-        for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number)), `step ${step}, resetAfter ${resetAfter}`).toBeLessThan(2e-5);
+        for (let i = 0; i < want.length; i++)
+          expect(
+            Math.abs((got[i] as number) - (want[i] as number)),
+            `step ${step}, resetAfter ${resetAfter}`,
+          ).toBeLessThan(2e-5);
         h = next;
       }
       // 1 kernel a step; weights are packed at their second use (U and W: 2 more kernels), U
       // again at its second use after the update. With resetAfter the composed forward before
       // each step multiplies by the whole of U and W, and counts as their first use; without, it
       // multiplies by slices of U (other operands), so the fused steps' own uses count.
-      if (name === 'webgpu') expect(counts, `resetAfter ${resetAfter}`).toEqual(resetAfter ? [3, 1, 1, 2, 1] : [1, 3, 1, 1, 2]);
+      if (name === 'webgpu')
+        expect(counts, `resetAfter ${resetAfter}`).toEqual(resetAfter ? [3, 1, 1, 2, 1] : [1, 3, 1, 1, 2]);
     }
   });
 
@@ -108,12 +133,21 @@ forEachBackend('fused GRU cell', (name) => {
     const dispatches = engineStats().dispatches - before.dispatches;
     // projection (matmul + bias) + 16 cell steps + stacking the outputs
     if (name === 'webgpu') expect(dispatches).toBeLessThanOrEqual(2 + 16 + 4);
-    for (let i = 0; i < values.length; i++) expect(Math.abs((values[i] as number) - (reference[i] as number))).toBeLessThan(2e-5);
+    for (let i = 0; i < values.length; i++)
+      expect(Math.abs((values[i] as number) - (reference[i] as number))).toBeLessThan(2e-5);
   });
 });
 
 /** The cell's equations in float64 on the host, from the tensors' values. */
-async function gruCellReference(xT: Tensor, WT: Tensor, bT: Tensor | null, hT: Tensor, UT: Tensor, cT: Tensor | null, resetAfter: boolean): Promise<Float64Array> {
+async function gruCellReference(
+  xT: Tensor,
+  WT: Tensor,
+  bT: Tensor | null,
+  hT: Tensor,
+  UT: Tensor,
+  cT: Tensor | null,
+  resetAfter: boolean,
+): Promise<Float64Array> {
   const [B, I] = xT.shape as [number, number];
   const H = hT.shape[1] as number;
   const [x, W, h, U] = await Promise.all([xT.data(), WT.data(), hT.data(), UT.data()]);

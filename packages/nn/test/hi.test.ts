@@ -17,7 +17,7 @@ forEachBackend('hi -> ih', (name) => {
     const gru = new GRU({ inputSize: 3, hiddenSize: 8, seed: 1 });
     const head = new Linear(8, 3, { seed: 2 });
     const lossFn = new CrossEntropyLoss();
-    const x = variable(tensor([oneHot("hi")])); // [1, 2, 3]
+    const x = variable(tensor([oneHot('hi')])); // [1, 2, 3]
     const xs = x.transpose([1, 0, 2]); // [T=2, B=1, 3]
     const targets = tensor([1, 0], undefined, 'int32'); // "ih"
     const params = [...gru.parameters(), ...head.parameters()];

@@ -40,16 +40,22 @@ function expectSameBits(got: HostArray | undefined, want: HostArray | undefined,
   const differ = g.findIndex((v, i) => v !== w[i]);
   if (differ >= 0) {
     const k = Math.floor(differ / (want as HostArray).BYTES_PER_ELEMENT);
-    expect.fail(`${label}: element ${k} is ${Object.is(got?.[k], -0) ? '-0' : got?.[k]}, expected ${Object.is(want?.[k], -0) ? '-0' : want?.[k]}`);
+    expect.fail(
+      `${label}: element ${k} is ${Object.is(got?.[k], -0) ? '-0' : got?.[k]}, expected ${Object.is(want?.[k], -0) ? '-0' : want?.[k]}`,
+    );
   }
 }
 
-function expectSameDict(got: Record<string, HostArray | ShapedArray>, want: Record<string, HostArray | ShapedArray>, label: string): void {
+function expectSameDict(
+  got: Record<string, HostArray | ShapedArray>,
+  want: Record<string, HostArray | ShapedArray>,
+  label: string,
+): void {
   expect(Object.keys(got).sort(), label).toEqual(Object.keys(want).sort());
   const data = (v: HostArray | ShapedArray) => (v instanceof Float32Array || v instanceof Float64Array ? v : v.data);
-  for (const k of Object.keys(want)) expectSameBits(data(got[k] as HostArray), data(want[k] as HostArray), `${label} '${k}'`);
+  for (const k of Object.keys(want))
+    expectSameBits(data(got[k] as HostArray), data(want[k] as HostArray), `${label} '${k}'`);
 }
-
 
 /** A small deterministic generator of values in (−scale, scale). */
 function random(seed: number): (n: number, scale?: number) => Float64Array {
@@ -89,7 +95,9 @@ const floats = (n: number) => fc.float32Array({ minLength: n, maxLength: n, noNa
 
 /** A random dict with the given keys and shapes, as Float32Arrays. */
 const dictArb = (shapes: Array<[string, number[]]>): fc.Arbitrary<Record<string, Float32Array>> =>
-  fc.tuple(...shapes.map(([, s]) => floats(s.reduce((a, b) => a * b, 1)))).map((arrays) => Object.fromEntries(shapes.map(([k], i) => [k, arrays[i] as Float32Array])));
+  fc
+    .tuple(...shapes.map(([, s]) => floats(s.reduce((a, b) => a * b, 1))))
+    .map((arrays) => Object.fromEntries(shapes.map(([k], i) => [k, arrays[i] as Float32Array])));
 
 /** The parameter names and shapes of a wgru GRU of this config. */
 function seedShapes(c: Config): Array<[string, number[]]> {
@@ -119,7 +127,13 @@ function torchShapes(c: Config): Array<[string, number[]]> {
   return out;
 }
 
-const layoutOf = (c: Config) => ({ inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2, resetAfter: c.resetAfter });
+const layoutOf = (c: Config) => ({
+  inputSize: c.I,
+  hiddenSize: c.H,
+  numLayers: c.L,
+  bidirectional: c.D === 2,
+  resetAfter: c.resetAfter,
+});
 
 /** Reads every Tensor of a dict to the host. */
 async function readAll(d: Record<string, Tensor>): Promise<Record<string, HostArray>> {
@@ -134,8 +148,22 @@ async function readAll(d: Record<string, Tensor>): Promise<Record<string, HostAr
 // reader's: a wrong field number in either would then fail the round trip instead of hiding.
 const onnxSchema = protobuf.Root.fromJSON({
   nested: {
-    TensorProto: { fields: { dims: { id: 1, type: 'int64', rule: 'repeated' }, dataType: { id: 2, type: 'int32' }, name: { id: 8, type: 'string' }, rawData: { id: 9, type: 'bytes' } } },
-    AttributeProto: { fields: { name: { id: 1, type: 'string' }, i: { id: 3, type: 'int64' }, s: { id: 4, type: 'bytes' }, type: { id: 20, type: 'int32' } } },
+    TensorProto: {
+      fields: {
+        dims: { id: 1, type: 'int64', rule: 'repeated' },
+        dataType: { id: 2, type: 'int32' },
+        name: { id: 8, type: 'string' },
+        rawData: { id: 9, type: 'bytes' },
+      },
+    },
+    AttributeProto: {
+      fields: {
+        name: { id: 1, type: 'string' },
+        i: { id: 3, type: 'int64' },
+        s: { id: 4, type: 'bytes' },
+        type: { id: 20, type: 'int32' },
+      },
+    },
     ValueInfoProto: { fields: { name: { id: 1, type: 'string' } } },
     NodeProto: {
       fields: {
@@ -158,12 +186,20 @@ const onnxSchema = protobuf.Root.fromJSON({
   },
 });
 
-function writeGruModel(weights: Record<string, ShapedArray<Float32Array>>, attrs: { hidden_size: number; direction: string; linear_before_reset: number }): Uint8Array {
+function writeGruModel(
+  weights: Record<string, ShapedArray<Float32Array>>,
+  attrs: { hidden_size: number; direction: string; linear_before_reset: number },
+): Uint8Array {
   const ModelProto = onnxSchema.lookupType('ModelProto');
   const names = ['W', 'R', 'B'].filter((n) => n in weights);
   const initializer = names.map((n) => {
     const w = weights[n] as ShapedArray<Float32Array>;
-    return { name: n, dims: [...w.shape], dataType: 1, rawData: new Uint8Array(w.data.buffer.slice(w.data.byteOffset, w.data.byteOffset + w.data.byteLength)) };
+    return {
+      name: n,
+      dims: [...w.shape],
+      dataType: 1,
+      rawData: new Uint8Array(w.data.buffer.slice(w.data.byteOffset, w.data.byteOffset + w.data.byteLength)),
+    };
   });
   const attribute = [
     { name: 'hidden_size', i: attrs.hidden_size, type: 2 },
@@ -185,41 +221,60 @@ function writeGruModel(weights: Record<string, ShapedArray<Float32Array>>, attrs
 describe('round trips are bitwise exact (host arrays)', () => {
   it('wgru → PyTorch → wgru, nn.GRU (resetAfter: true), float32 and float64', () => {
     fc.assert(
-      fc.property(configArb(true).chain((c) => fc.tuple(fc.constant(c), dictArb(seedShapes(c)))), ([c, seed]) => {
-        const torch = toPyTorchGRU(seed, layoutOf(c));
-        expect(Object.keys(torch).sort()).toEqual(torchShapes(c).map(([k]) => k).sort());
-        for (const [k, shape] of torchShapes(c)) expect(torch[k]?.shape, k).toEqual(shape);
-        expectSameDict(fromPyTorchGRU(torch, { inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2 }), seed, 'f32');
-        const seed64 = Object.fromEntries(Object.entries(seed).map(([k, v]) => [k, Float64Array.from(v)]));
-        const back64 = fromPyTorchGRU(toPyTorchGRU(seed64, layoutOf(c)), { inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2 });
-        expectSameDict(back64, seed64, 'f64');
-      }),
+      fc.property(
+        configArb(true).chain((c) => fc.tuple(fc.constant(c), dictArb(seedShapes(c)))),
+        ([c, seed]) => {
+          const torch = toPyTorchGRU(seed, layoutOf(c));
+          expect(Object.keys(torch).sort()).toEqual(
+            torchShapes(c)
+              .map(([k]) => k)
+              .sort(),
+          );
+          for (const [k, shape] of torchShapes(c)) expect(torch[k]?.shape, k).toEqual(shape);
+          expectSameDict(
+            fromPyTorchGRU(torch, { inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2 }),
+            seed,
+            'f32',
+          );
+          const seed64 = Object.fromEntries(Object.entries(seed).map(([k, v]) => [k, Float64Array.from(v)]));
+          const back64 = fromPyTorchGRU(toPyTorchGRU(seed64, layoutOf(c)), {
+            inputSize: c.I,
+            hiddenSize: c.H,
+            numLayers: c.L,
+            bidirectional: c.D === 2,
+          });
+          expectSameDict(back64, seed64, 'f64');
+        },
+      ),
       { seed: FC_SEED, numRuns: 60 },
     );
   });
 
   it('PyTorch → wgru → PyTorch keeps every weight and folds the z, r biases into bias_ih (documented)', () => {
     fc.assert(
-      fc.property(configArb(true).chain((c) => fc.tuple(fc.constant(c), dictArb(torchShapes(c)))), ([c, torch]) => {
-        const opts = { inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2 };
-        const back = toPyTorchGRU(fromPyTorchGRU(torch, opts), layoutOf(c));
-        const H = c.H;
-        for (const [k, shape] of torchShapes(c)) {
-          const got = (back[k] as ShapedArray<Float32Array>).data;
-          const want = torch[k] as Float32Array;
-          if (k.startsWith('weight')) expectSameBits(got, want, k);
-          else if (k.startsWith('bias_ih')) {
-            // [b_ir + b_hr, b_iz + b_hz, b_in]: float32 sums, b_in copied
-            const hh = torch[k.replace('bias_ih', 'bias_hh')] as Float32Array;
-            const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? v + (hh[i] as number) : v));
-            expectSameBits(got, expected, k);
-          } else {
-            const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? -0 : v)); // [−0, −0, b_hn]
-            expectSameBits(got, expected, k);
+      fc.property(
+        configArb(true).chain((c) => fc.tuple(fc.constant(c), dictArb(torchShapes(c)))),
+        ([c, torch]) => {
+          const opts = { inputSize: c.I, hiddenSize: c.H, numLayers: c.L, bidirectional: c.D === 2 };
+          const back = toPyTorchGRU(fromPyTorchGRU(torch, opts), layoutOf(c));
+          const H = c.H;
+          for (const [k, shape] of torchShapes(c)) {
+            const got = (back[k] as ShapedArray<Float32Array>).data;
+            const want = torch[k] as Float32Array;
+            if (k.startsWith('weight')) expectSameBits(got, want, k);
+            else if (k.startsWith('bias_ih')) {
+              // [b_ir + b_hr, b_iz + b_hz, b_in]: float32 sums, b_in copied
+              const hh = torch[k.replace('bias_ih', 'bias_hh')] as Float32Array;
+              const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? v + (hh[i] as number) : v));
+              expectSameBits(got, expected, k);
+            } else {
+              const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? -0 : v)); // [−0, −0, b_hn]
+              expectSameBits(got, expected, k);
+            }
+            expect(shape).toEqual([...(back[k] as ShapedArray).shape]);
           }
-          expect(shape).toEqual([...(back[k] as ShapedArray).shape]);
-        }
-      }),
+        },
+      ),
       { seed: FC_SEED, numRuns: 40 },
     );
   });
@@ -228,12 +283,26 @@ describe('round trips are bitwise exact (host arrays)', () => {
     const cellArb = fc
       .record({ I: fc.integer({ min: 1, max: 5 }), H: fc.integer({ min: 1, max: 5 }), bias: fc.boolean() })
       .chain(({ I, H, bias }) =>
-        fc.tuple(fc.constant({ I, H, bias }), dictArb([['W', [I, 3 * H]], ['U', [H, 3 * H]], ...(bias ? ([['b', [3 * H]], ['c', [H]]] as Array<[string, number[]]>) : [])])),
+        fc.tuple(
+          fc.constant({ I, H, bias }),
+          dictArb([
+            ['W', [I, 3 * H]],
+            ['U', [H, 3 * H]],
+            ...(bias
+              ? ([
+                  ['b', [3 * H]],
+                  ['c', [H]],
+                ] as Array<[string, number[]]>)
+              : []),
+          ]),
+        ),
       );
     fc.assert(
       fc.property(cellArb, ([{ I, H, bias }, cell]) => {
         const torch = toPyTorchGRUCell(cell, { inputSize: I, hiddenSize: H, resetAfter: true });
-        expect(Object.keys(torch).sort()).toEqual(bias ? ['bias_hh', 'bias_ih', 'weight_hh', 'weight_ih'] : ['weight_hh', 'weight_ih']);
+        expect(Object.keys(torch).sort()).toEqual(
+          bias ? ['bias_hh', 'bias_ih', 'weight_hh', 'weight_ih'] : ['weight_hh', 'weight_ih'],
+        );
         expect(torch.weight_ih?.shape).toEqual([3 * H, I]);
         expectSameDict(fromPyTorchGRUCell(torch, { inputSize: I, hiddenSize: H }), cell, 'cell');
       }),
@@ -244,11 +313,21 @@ describe('round trips are bitwise exact (host arrays)', () => {
   it('wgru ↔ Keras, both reset_after settings, with and without bias', () => {
     fc.assert(
       fc.property(
-        configArb().chain((c) => fc.tuple(fc.constant({ ...c, L: 1, D: 1 as const }), dictArb(seedShapes({ ...c, L: 1, D: 1 })))),
+        configArb().chain((c) =>
+          fc.tuple(fc.constant({ ...c, L: 1, D: 1 as const }), dictArb(seedShapes({ ...c, L: 1, D: 1 }))),
+        ),
         ([c, seed]) => {
           const keras = toKerasGRU(seed, { inputSize: c.I, hiddenSize: c.H, resetAfter: c.resetAfter });
-          expect(keras.map((w) => [...w.shape])).toEqual([[c.I, 3 * c.H], [c.H, 3 * c.H], ...(c.bias ? [c.resetAfter ? [2, 3 * c.H] : [3 * c.H]] : [])]);
-          const back = fromKerasGRU(keras, { inputSize: c.I, hiddenSize: c.H, ...(c.bias ? {} : { resetAfter: c.resetAfter }) });
+          expect(keras.map((w) => [...w.shape])).toEqual([
+            [c.I, 3 * c.H],
+            [c.H, 3 * c.H],
+            ...(c.bias ? [c.resetAfter ? [2, 3 * c.H] : [3 * c.H]] : []),
+          ]);
+          const back = fromKerasGRU(keras, {
+            inputSize: c.I,
+            hiddenSize: c.H,
+            ...(c.bias ? {} : { resetAfter: c.resetAfter }),
+          });
           expectSameDict(back, seed, 'keras');
           // Keras → wgru → Keras: exact except that reset_after=True folds the recurrent z, r biases into the input row.
           const again = toKerasGRU(back, { inputSize: c.I, hiddenSize: c.H, resetAfter: c.resetAfter });
@@ -262,7 +341,11 @@ describe('round trips are bitwise exact (host arrays)', () => {
   it('Keras reset_after=True → wgru → Keras folds recurrent z, r biases into the input row', () => {
     const H = 2;
     const bias = Float32Array.of(1, 2, 3, 4, 5, 6, 10, 20, 30, 40, 50, 60); // [2, 3H]: input row, recurrent row
-    const seed = fromKerasGRU([new Float32Array(3 * H), new Float32Array(H * 3 * H), bias], { inputSize: 1, hiddenSize: H, prefix: '' });
+    const seed = fromKerasGRU([new Float32Array(3 * H), new Float32Array(H * 3 * H), bias], {
+      inputSize: 1,
+      hiddenSize: H,
+      prefix: '',
+    });
     expect(Array.from(seed.b as Float32Array)).toEqual([-11, -22, 33, 44, 5, 6]);
     expect(Array.from(seed.c as Float32Array)).toEqual([50, 60]);
     const [, , b] = toKerasGRU(seed, { inputSize: 1, hiddenSize: H, resetAfter: true, prefix: '' });
@@ -279,10 +362,21 @@ describe('round trips are bitwise exact (host arrays)', () => {
           expect([...onnx.W.shape]).toEqual([c.D, 3 * c.H, c.I]);
           expect([...onnx.R.shape]).toEqual([c.D, 3 * c.H, c.H]);
           expect(onnx.B?.shape).toEqual(c.bias ? [c.D, 6 * c.H] : undefined);
-          expect(onnx.attributes).toEqual({ hidden_size: c.H, direction: c.D === 2 ? 'bidirectional' : 'forward', linear_before_reset: c.resetAfter ? 1 : 0 });
+          expect(onnx.attributes).toEqual({
+            hidden_size: c.H,
+            direction: c.D === 2 ? 'bidirectional' : 'forward',
+            linear_before_reset: c.resetAfter ? 1 : 0,
+          });
           const bytes = writeGruModel(onnx as unknown as Record<string, ShapedArray<Float32Array>>, onnx.attributes);
           const imported = fromOnnxGRU(bytes);
-          expect(imported.options).toEqual({ inputSize: c.I, hiddenSize: c.H, bidirectional: c.D === 2, resetAfter: c.resetAfter, batchFirst: false, bias: c.bias });
+          expect(imported.options).toEqual({
+            inputSize: c.I,
+            hiddenSize: c.H,
+            bidirectional: c.D === 2,
+            resetAfter: c.resetAfter,
+            batchFirst: false,
+            bias: c.bias,
+          });
           expect(imported.direction).toBe(c.D === 2 ? 'bidirectional' : 'forward');
           expectSameDict(imported.stateDict, seed, 'onnx');
         },
@@ -314,46 +408,87 @@ forEachBackend('importers on Tensors give the same bits as on host arrays', (nam
     expectSameDict(await readAll(gru.stateDict()), onHost, 'loaded');
     const exported = await readAll(toPyTorchGRU(gru));
     const want = toPyTorchGRU(onHost, layoutOf(c));
-    expectSameDict(exported, Object.fromEntries(Object.entries(want).map(([k, v]) => [k, v.data])), `toPyTorchGRU on ${name}`);
+    expectSameDict(
+      exported,
+      Object.fromEntries(Object.entries(want).map(([k, v]) => [k, v.data])),
+      `toPyTorchGRU on ${name}`,
+    );
 
     const keras = toKerasGRU(gru, { layer: 1, reverse: true });
-    const kerasHost = toKerasGRU(onHost, { inputSize: 2 * c.H, hiddenSize: c.H, resetAfter: true, prefix: 'l1_reverse.' });
-    for (let i = 0; i < 3; i++) expectSameBits((await keras[i]?.data()) as Float32Array, kerasHost[i]?.data, `keras[${i}]`);
+    const kerasHost = toKerasGRU(onHost, {
+      inputSize: 2 * c.H,
+      hiddenSize: c.H,
+      resetAfter: true,
+      prefix: 'l1_reverse.',
+    });
+    for (let i = 0; i < 3; i++)
+      expectSameBits((await keras[i]?.data()) as Float32Array, kerasHost[i]?.data, `keras[${i}]`);
     expect(keras[2]?.shape).toEqual([2, 3 * c.H]);
 
     const onnx = toOnnxGRUWeights(gru, { layer: 0 });
     const onnxHost = toOnnxGRUWeights(onHost, { ...layoutOf(c), layer: 0 });
-    for (const k of ['W', 'R', 'B'] as const) expectSameBits((await onnx[k]?.data()) as Float32Array, onnxHost[k]?.data, `onnx ${k}`);
+    for (const k of ['W', 'R', 'B'] as const)
+      expectSameBits((await onnx[k]?.data()) as Float32Array, onnxHost[k]?.data, `onnx ${k}`);
     expect(() => toOnnxGRUWeights(gru)).toThrow(/2 layers and an ONNX GRU node is one: pass \{ layer \}/);
 
     const cell = new GRUCell({ inputSize: 2, hiddenSize: 3, resetAfter: true, seed: 9 });
     const cellTorch = toPyTorchGRUCell(cell);
     expect(cellTorch.weight_ih?.shape).toEqual([9, 2]);
-    expectSameDict(await readAll(fromPyTorchGRUCell(cellTorch, { inputSize: 2, hiddenSize: 3 })), await readAll(cell.stateDict()), 'cell');
+    expectSameDict(
+      await readAll(fromPyTorchGRUCell(cellTorch, { inputSize: 2, hiddenSize: 3 })),
+      await readAll(cell.stateDict()),
+      'cell',
+    );
   });
 });
 
 describe('importers reject what they cannot map', () => {
   const opts = { inputSize: 2, hiddenSize: 3 };
-  const torchCell = { weight_ih: new Float32Array(18), weight_hh: new Float32Array(27), bias_ih: new Float32Array(9), bias_hh: new Float32Array(9) };
+  const torchCell = {
+    weight_ih: new Float32Array(18),
+    weight_hh: new Float32Array(27),
+    bias_ih: new Float32Array(9),
+    bias_hh: new Float32Array(9),
+  };
 
   it('names missing, unexpected and misshapen keys', () => {
-    expect(() => fromPyTorchGRU({ weight_ih_l0: new Float32Array(18) }, opts)).toThrow(/fromPyTorchGRU: missing 'weight_hh_l0'/);
-    expect(() => fromPyTorchGRUCell({ ...torchCell, extra: new Float32Array(1) }, opts)).toThrow(/unexpected keys 'extra'/);
-    expect(() => fromPyTorchGRUCell({ ...torchCell, weight_ih: { shape: [2, 9], data: new Float32Array(18) } }, opts)).toThrow(
-      /'weight_ih' \(input weights, gates r \| z \| n\) has shape \[2, 9\]; expected shape \[9, 2\]/,
+    expect(() => fromPyTorchGRU({ weight_ih_l0: new Float32Array(18) }, opts)).toThrow(
+      /fromPyTorchGRU: missing 'weight_hh_l0'/,
     );
-    expect(() => fromPyTorchGRUCell({ weight_ih: torchCell.weight_ih, weight_hh: torchCell.weight_hh, bias_ih: torchCell.bias_ih }, opts)).toThrow(/both be present/);
-    expect(() => fromPyTorchGRU({}, { ...opts, numLayer: 2 } as unknown as typeof opts)).toThrow(/unknown option 'numLayer'/);
-    expect(() => fromKerasGRU([new Float32Array(18), new Float32Array(27), new Float32Array(10)], opts)).toThrow(/bias has 10 values; expected 9 .* or 18/);
-    expect(() => fromKerasGRU([new Float32Array(18), new Float32Array(27)], opts)).toThrow(/pass the layer's reset_after/);
-    expect(() => fromKerasGRU([new Float32Array(18), new Float32Array(27), new Float32Array(9)], { ...opts, resetAfter: true })).toThrow(/resetAfter is true but the bias has 9 values/);
+    expect(() => fromPyTorchGRUCell({ ...torchCell, extra: new Float32Array(1) }, opts)).toThrow(
+      /unexpected keys 'extra'/,
+    );
+    expect(() =>
+      fromPyTorchGRUCell({ ...torchCell, weight_ih: { shape: [2, 9], data: new Float32Array(18) } }, opts),
+    ).toThrow(/'weight_ih' \(input weights, gates r \| z \| n\) has shape \[2, 9\]; expected shape \[9, 2\]/);
+    expect(() =>
+      fromPyTorchGRUCell(
+        { weight_ih: torchCell.weight_ih, weight_hh: torchCell.weight_hh, bias_ih: torchCell.bias_ih },
+        opts,
+      ),
+    ).toThrow(/both be present/);
+    expect(() => fromPyTorchGRU({}, { ...opts, numLayer: 2 } as unknown as typeof opts)).toThrow(
+      /unknown option 'numLayer'/,
+    );
+    expect(() => fromKerasGRU([new Float32Array(18), new Float32Array(27), new Float32Array(10)], opts)).toThrow(
+      /bias has 10 values; expected 9 .* or 18/,
+    );
+    expect(() => fromKerasGRU([new Float32Array(18), new Float32Array(27)], opts)).toThrow(
+      /pass the layer's reset_after/,
+    );
+    expect(() =>
+      fromKerasGRU([new Float32Array(18), new Float32Array(27), new Float32Array(9)], { ...opts, resetAfter: true }),
+    ).toThrow(/resetAfter is true but the bias has 9 values/);
   });
 
   it('refuses to export a reset-before GRU to PyTorch', () => {
-    expect(() => toPyTorchGRU(new GRU({ inputSize: 2, hiddenSize: 3 }))).toThrow(/resetAfter: false.*no PyTorch weights reproduce/);
+    expect(() => toPyTorchGRU(new GRU({ inputSize: 2, hiddenSize: 3 }))).toThrow(
+      /resetAfter: false.*no PyTorch weights reproduce/,
+    );
     expect(() => toPyTorchGRUCell(new GRUCell({ inputSize: 2, hiddenSize: 3 }))).toThrow(/resetAfter: false/);
-    expect(() => toPyTorchGRU({}, { inputSize: 2, hiddenSize: 3 } as unknown as Parameters<typeof toPyTorchGRU>[1])).toThrow(/layout.resetAfter must be true or false/);
+    expect(() =>
+      toPyTorchGRU({}, { inputSize: 2, hiddenSize: 3 } as unknown as Parameters<typeof toPyTorchGRU>[1]),
+    ).toThrow(/layout.resetAfter must be true or false/);
   });
 
   it('ONNX: no GRU node, missing weights', () => {
@@ -371,7 +506,14 @@ describe('importers reject what they cannot map', () => {
  * torch.nn.GRU as its documentation writes it, column vectors, gates r | z | n, for L layers and D
  * directions: x [T, B, I] → output [T, B, D·H], h_n [L·D, B, H].
  */
-function pytorchGru(sd: Record<string, Float64Array>, c: Config, x: Float64Array, T: number, B: number, h0?: Float64Array): { output: Float64Array; hN: Float64Array } {
+function pytorchGru(
+  sd: Record<string, Float64Array>,
+  c: Config,
+  x: Float64Array,
+  T: number,
+  B: number,
+  h0?: Float64Array,
+): { output: Float64Array; hN: Float64Array } {
   const { H, L, D } = c;
   const hN = new Float64Array(L * D * B * H);
   let input = x;
@@ -420,7 +562,15 @@ function pytorchGru(sd: Record<string, Float64Array>, c: Config, x: Float64Array
 /** A random PyTorch state dict in float64 (not rounded to float32), U(−0.8, 0.8). */
 function randomTorch(c: Config, seed: number): Record<string, Float64Array> {
   const rnd = random(seed);
-  return Object.fromEntries(torchShapes(c).map(([k, s]) => [k, rnd(s.reduce((a, b) => a * b, 1), 0.8)]));
+  return Object.fromEntries(
+    torchShapes(c).map(([k, s]) => [
+      k,
+      rnd(
+        s.reduce((a, b) => a * b, 1),
+        0.8,
+      ),
+    ]),
+  );
 }
 
 describe('PyTorch semantics: torch.nn.GRU equations in float64 vs wgru GRU on imported weights [cpu]', () => {
@@ -445,19 +595,38 @@ describe('PyTorch semantics: torch.nn.GRU equations in float64 vs wgru GRU on im
 
       // float64: the importer on float64 Tensors, loaded into a float64 GRU.
       const shapes = new Map(torchShapes(c));
-      const tensors = Object.fromEntries(Object.entries(torch).map(([k, v]) => [k, tensor(v, shapes.get(k), 'float64')]));
+      const tensors = Object.fromEntries(
+        Object.entries(torch).map(([k, v]) => [k, tensor(v, shapes.get(k), 'float64')]),
+      );
       const gru64 = new GRU({ ...gruOpts, dtype: 'float64' });
       gru64.loadStateDict(fromPyTorchGRU(tensors, torchOpts));
-      const r64 = noGrad(() => gru64.forward(variable(tensor(x, [T, B, c.I], 'float64')), variable(tensor(h0, [c.L * c.D, B, c.H], 'float64'))));
+      const r64 = noGrad(() =>
+        gru64.forward(
+          variable(tensor(x, [T, B, c.I], 'float64')),
+          variable(tensor(h0, [c.L * c.D, B, c.H], 'float64')),
+        ),
+      );
       expect(maxAbsDiff(await r64.output.data(), want.output)).toBeLessThan(1e-10);
       expect(maxAbsDiff(await r64.hN.data(), want.hN)).toBeLessThan(1e-10);
 
       // float32: the importer on Float32Arrays; the reference reruns on the same rounded weights.
       const torch32 = Object.fromEntries(Object.entries(torch).map(([k, v]) => [k, Float32Array.from(v)]));
-      const want32 = pytorchGru(Object.fromEntries(Object.entries(torch32).map(([k, v]) => [k, Float64Array.from(v)])), c, Float64Array.from(Float32Array.from(x)), T, B, Float64Array.from(Float32Array.from(h0)));
+      const want32 = pytorchGru(
+        Object.fromEntries(Object.entries(torch32).map(([k, v]) => [k, Float64Array.from(v)])),
+        c,
+        Float64Array.from(Float32Array.from(x)),
+        T,
+        B,
+        Float64Array.from(Float32Array.from(h0)),
+      );
       const gru32 = new GRU(gruOpts);
       gru32.loadStateDict(fromPyTorchGRU(torch32, torchOpts));
-      const r32 = noGrad(() => gru32.forward(variable(tensor(Float32Array.from(x), [T, B, c.I])), variable(tensor(Float32Array.from(h0), [c.L * c.D, B, c.H]))));
+      const r32 = noGrad(() =>
+        gru32.forward(
+          variable(tensor(Float32Array.from(x), [T, B, c.I])),
+          variable(tensor(Float32Array.from(h0), [c.L * c.D, B, c.H])),
+        ),
+      );
       expect(maxAbsDiff(await r32.output.data(), want32.output)).toBeLessThan(2e-6);
       expect(maxAbsDiff(await r32.hN.data(), want32.hN)).toBeLessThan(2e-6);
     });
@@ -466,15 +635,24 @@ describe('PyTorch semantics: torch.nn.GRU equations in float64 vs wgru GRU on im
   it('nn.GRUCell: one step, float64 within 1e-12', async () => {
     const c: Config = { I: 3, H: 5, L: 1, D: 1, bias: true, resetAfter: true };
     const torch = randomTorch(c, 7);
-    const cellDict = { weight_ih: torch.weight_ih_l0 as Float64Array, weight_hh: torch.weight_hh_l0 as Float64Array, bias_ih: torch.bias_ih_l0 as Float64Array, bias_hh: torch.bias_hh_l0 as Float64Array };
+    const cellDict = {
+      weight_ih: torch.weight_ih_l0 as Float64Array,
+      weight_hh: torch.weight_hh_l0 as Float64Array,
+      bias_ih: torch.bias_ih_l0 as Float64Array,
+      bias_hh: torch.bias_hh_l0 as Float64Array,
+    };
     const rnd = random(8);
     const [x, h] = [rnd(2 * 3, 1.5), rnd(2 * 5, 0.9)];
     const want = pytorchGru(torch, c, x, 1, 2, h);
     const imported = fromPyTorchGRUCell(cellDict, { inputSize: 3, hiddenSize: 5 });
     const cell = new GRUCell({ inputSize: 3, hiddenSize: 5, resetAfter: true, dtype: 'float64' });
     const shapes = new Map(cell.namedParameters().map(([k, p]) => [k, p.shape]));
-    cell.loadStateDict(Object.fromEntries(Object.entries(imported).map(([k, v]) => [k, tensor(v, shapes.get(k), 'float64')])));
-    const got = noGrad(() => cell.forward(variable(tensor(x, [2, 3], 'float64')), variable(tensor(h, [2, 5], 'float64'))));
+    cell.loadStateDict(
+      Object.fromEntries(Object.entries(imported).map(([k, v]) => [k, tensor(v, shapes.get(k), 'float64')])),
+    );
+    const got = noGrad(() =>
+      cell.forward(variable(tensor(x, [2, 3], 'float64')), variable(tensor(h, [2, 5], 'float64'))),
+    );
     expect(maxAbsDiff(await got.data(), want.hN)).toBeLessThan(1e-12);
   });
 });
@@ -486,10 +664,17 @@ forEachBackend('ONNX GRU test vectors through fromOnnxGRU and the GRU module', (
   beforeAll(async () => {
     await setBackend(name);
   });
-  const folders = readdirSync(onnxDir).filter((f) => f.startsWith('test_gru')).sort();
+  const folders = readdirSync(onnxDir)
+    .filter((f) => f.startsWith('test_gru'))
+    .sort();
 
   it('finds the GRU test folders', () => {
-    expect(folders).toEqual(['test_gru_batchwise', 'test_gru_defaults', 'test_gru_seq_length', 'test_gru_with_initial_bias']);
+    expect(folders).toEqual([
+      'test_gru_batchwise',
+      'test_gru_defaults',
+      'test_gru_seq_length',
+      'test_gru_with_initial_bias',
+    ]);
   });
 
   for (const folder of folders) {
@@ -513,7 +698,9 @@ forEachBackend('ONNX GRU test vectors through fromOnnxGRU and the GRU module', (
       // The runtime inputs: X, and initial_h / sequence_lens where the node has them.
       const X = feeds[node.inputs[0] as string] as OnnxTensorInput;
       const [H, D] = [options.hiddenSize, options.bidirectional ? 2 : 1];
-      const [T, B] = options.batchFirst ? [X.dims[1] as number, X.dims[0] as number] : [X.dims[0] as number, X.dims[1] as number];
+      const [T, B] = options.batchFirst
+        ? [X.dims[1] as number, X.dims[0] as number]
+        : [X.dims[0] as number, X.dims[1] as number];
       expect(node.inputs[4] ?? '').toBe(''); // none of these models feeds sequence_lens or initial_h
       expect(node.inputs[5] ?? '').toBe('');
       const { output, hN } = noGrad(() => gru.forward(variable(tensor(X.data, [...X.dims]))));
@@ -533,7 +720,8 @@ forEachBackend('ONNX GRU test vectors through fromOnnxGRU and the GRU module', (
         }
       }
       for (let d = 0; d < D; d++) {
-        for (let b = 0; b < B; b++) Yh.set(h.subarray((d * B + b) * H, (d * B + b + 1) * H), (options.batchFirst ? b * D + d : d * B + b) * H);
+        for (let b = 0; b < B; b++)
+          Yh.set(h.subarray((d * B + b) * H, (d * B + b + 1) * H), (options.batchFirst ? b * D + d : d * B + b) * H);
       }
       expect(model.outputs.length).toBeGreaterThan(0);
       model.outputs.forEach((outName, k) => {
@@ -543,7 +731,9 @@ forEachBackend('ONNX GRU test vectors through fromOnnxGRU and the GRU module', (
         const slot = node.outputs.indexOf(outName);
         expect(slot === 0 || slot === 1, `${outName} is Y or Y_h`).toBe(true);
         const got = slot === 0 ? Y : Yh;
-        expect(expected.dims).toEqual(slot === 0 ? (options.batchFirst ? [B, T, D, H] : [T, D, B, H]) : options.batchFirst ? [B, D, H] : [D, B, H]);
+        expect(expected.dims).toEqual(
+          slot === 0 ? (options.batchFirst ? [B, T, D, H] : [T, D, B, H]) : options.batchFirst ? [B, D, H] : [D, B, H],
+        );
         expect(maxAbsDiff(got, expected.data)).toBeLessThan(2e-6);
       });
     });
@@ -578,20 +768,36 @@ describe('TensorFlow.js GRU layer (CPU) vs wgru on weights imported with fromKer
     // is hardSigmoid: Keras's is sigmoid, which is what the mapping assumes.
     // (tfjs's typings omit resetAfter, which its GRU cell reads: hence the cast.)
     type GruArgs = Parameters<typeof tf.layers.gru>[0];
-    const layer = tf.layers.gru({ units: H, returnSequences: true, resetAfter: false, recurrentActivation: 'sigmoid' } as GruArgs);
+    const layer = tf.layers.gru({
+      units: H,
+      returnSequences: true,
+      resetAfter: false,
+      recurrentActivation: 'sigmoid',
+    } as GruArgs);
     const xVar = tf.variable(tf.tensor3d(x, [B, T, I]), true, 'x');
     layer.apply(xVar); // builds the weights
     layer.setWeights([tf.tensor2d(kernel, [I, 3 * H]), tf.tensor2d(recurrent, [H, 3 * H]), tf.tensor1d(bias)]);
     const y = layer.apply(xVar) as tf.Tensor;
     const weights = layer.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
     const cotT = tf.tensor3d(cot, [B, T, H]);
-    const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(xVar) as tf.Tensor, cotT)) as tf.Scalar, [xVar, ...weights]);
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.mul(layer.apply(xVar) as tf.Tensor, cotT)) as tf.Scalar,
+      [xVar, ...weights],
+    );
     const g = (v: tf.Variable) => (grads[v.name] as tf.Tensor).dataSync() as Float32Array;
-    tfRun = { y: y.dataSync() as Float32Array, dx: g(xVar), dKernel: g(weights[0] as tf.Variable), dRecurrent: g(weights[1] as tf.Variable), dBias: g(weights[2] as tf.Variable) };
+    tfRun = {
+      y: y.dataSync() as Float32Array,
+      dx: g(xVar),
+      dKernel: g(weights[0] as tf.Variable),
+      dRecurrent: g(weights[1] as tf.Variable),
+      dBias: g(weights[2] as tf.Variable),
+    };
   });
 
   it('tfjs rejects reset_after=True (so only reset_after=False can be compared)', () => {
-    expect(() => tf.layers.gru({ units: 2, resetAfter: true } as Parameters<typeof tf.layers.gru>[0])).toThrow(/reset_after/);
+    expect(() => tf.layers.gru({ units: 2, resetAfter: true } as Parameters<typeof tf.layers.gru>[0])).toThrow(
+      /reset_after/,
+    );
   });
 
   forEachBackend('forward and gradients', (name) => {
@@ -605,7 +811,10 @@ describe('TensorFlow.js GRU layer (CPU) vs wgru on weights imported with fromKer
       const xv: Variable = variable(tensor(x, [B, T, I]), { requiresGrad: true });
       const { output } = gru.forward(xv);
       expect(maxAbsDiff(await output.data(), tfRun.y)).toBeLessThan(3e-6);
-      output.mul(variable(tensor(cot, [B, T, H]))).sum().backward();
+      output
+        .mul(variable(tensor(cot, [B, T, H])))
+        .sum()
+        .backward();
 
       // wgru's gradients w.r.t. W, U, b map to Keras's layout through the exporter's own mapping:
       // the mapping is linear with no sums here (reset_after=False), and K_z = −W_z gives

@@ -91,7 +91,9 @@ forEachBackend('memory over a long training run', (name) => {
     }
     const end = memory();
     const start = at20 as ReturnType<typeof memory>;
-    console.info(`[${name}] memory after step 20: ${JSON.stringify(start)}; after step ${STEPS}: ${JSON.stringify(end)}`);
+    console.info(
+      `[${name}] memory after step 20: ${JSON.stringify(start)}; after step ${STEPS}: ${JSON.stringify(end)}`,
+    );
 
     expect(losses).toHaveLength(STEPS / 100);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
@@ -110,7 +112,8 @@ forEachBackend('memory over a long training run', (name) => {
     using model = new LanguageModel();
     const lossFn = new CrossEntropyLoss();
     const { x, y } = batches(11)();
-    const run = () => lossFn.forward(model.head.forward(model.gru.forward(model.embed.forward(x)).output.reshape([T * B, H])), y);
+    const run = () =>
+      lossFn.forward(model.head.forward(model.gru.forward(model.embed.forward(x)).output.reshape([T * B, H])), y);
     run().backward(); // warm the constant cache
     for (const p of model.parameters()) p.zeroGrad();
     const before = memory();

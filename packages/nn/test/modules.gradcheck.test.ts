@@ -27,7 +27,12 @@ function targets(n: number, classes: number, seed: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % classes);
 }
 
-const dims = fc.record({ n: fc.integer({ min: 1, max: 4 }), i: fc.integer({ min: 1, max: 4 }), o: fc.integer({ min: 1, max: 4 }), seed: fc.integer({ min: 0, max: 10_000 }) });
+const dims = fc.record({
+  n: fc.integer({ min: 1, max: 4 }),
+  i: fc.integer({ min: 1, max: 4 }),
+  o: fc.integer({ min: 1, max: 4 }),
+  seed: fc.integer({ min: 0, max: 10_000 }),
+});
 
 describe('module gradients (gradcheck, float64)', () => {
   it('Linear: W, b and the input, with and without bias, batched inputs of any rank', async () => {
@@ -46,7 +51,12 @@ describe('module gradients (gradcheck, float64)', () => {
     await fc.assert(
       fc.asyncProperty(dims, async ({ n, i, o, seed }) => {
         const emb = new Embedding(o + 1, i, { seed, ...f64 });
-        const ids = tensorOn(cpu, Int32Array.from({ length: 2 * n }, (_, k) => (k * 3 + seed) % (o + 1)), [2, n], 'int32');
+        const ids = tensorOn(
+          cpu,
+          Int32Array.from({ length: 2 * n }, (_, k) => (k * 3 + seed) % (o + 1)),
+          [2, n],
+          'int32',
+        );
         const w = input([2, n, i], seed + 2, false);
         const r = await gradcheck(() => emb.forward(ids).mul(w).sum(), emb.parameters(), TOL);
         expect(r.ok, `maxAbsError ${r.maxAbsError}`).toBe(true);
@@ -66,7 +76,11 @@ describe('module gradients (gradcheck, float64)', () => {
         const C = o + 1;
         const head = new Linear(i, C, { seed, ...f64 });
         const t = targets(n + 1, C, seed);
-        const loss = new CrossEntropyLoss({ reduction, labelSmoothing, ...(ignore ? { ignoreIndex: t[0] as number } : {}) });
+        const loss = new CrossEntropyLoss({
+          reduction,
+          labelSmoothing,
+          ...(ignore ? { ignoreIndex: t[0] as number } : {}),
+        });
         const x = input([n + 1, i], seed + 3);
         const y = tensorOn(cpu, t, [n + 1], 'int32');
         const r = await gradcheck((xv) => loss.forward(head.forward(xv).mul(3), y), [x, ...head.parameters()], TOL);
@@ -78,15 +92,23 @@ describe('module gradients (gradcheck, float64)', () => {
 
   it('MSELoss, Softmax and LogSoftmax modules', async () => {
     await fc.assert(
-      fc.asyncProperty(dims, fc.constantFrom<'mean' | 'sum' | 'none'>('mean', 'sum', 'none'), async ({ n, i, seed }, reduction) => {
-        const a = input([n, i], seed);
-        const b = input([n, i], seed + 5);
-        const mse = new MSELoss({ reduction });
-        const soft = new Softmax(-1);
-        const logSoft = new LogSoftmax(0);
-        const r = await gradcheck((p, q) => mse.forward(soft.forward(p.mul(2)), logSoft.forward(q).exp()), [a, b], TOL);
-        expect(r.ok, `maxAbsError ${r.maxAbsError}`).toBe(true);
-      }),
+      fc.asyncProperty(
+        dims,
+        fc.constantFrom<'mean' | 'sum' | 'none'>('mean', 'sum', 'none'),
+        async ({ n, i, seed }, reduction) => {
+          const a = input([n, i], seed);
+          const b = input([n, i], seed + 5);
+          const mse = new MSELoss({ reduction });
+          const soft = new Softmax(-1);
+          const logSoft = new LogSoftmax(0);
+          const r = await gradcheck(
+            (p, q) => mse.forward(soft.forward(p.mul(2)), logSoft.forward(q).exp()),
+            [a, b],
+            TOL,
+          );
+          expect(r.ok, `maxAbsError ${r.maxAbsError}`).toBe(true);
+        },
+      ),
       { seed: FC_SEED, numRuns: 15 },
     );
   });

@@ -49,18 +49,28 @@ function runOnnxNode(node: OnnxNode, feeds: Map<string, OnnxTensor>): OnnxRun {
   const H = attrs.hiddenSize;
   const D = attrs.numDirections;
   const x = f64(attrs.layout === 1 ? swapAxes01(X.data, B, T, I) : X.data);
-  const timeMajorState = (t: OnnxTensor | undefined) => (t ? f64(attrs.layout === 1 ? swapAxes01(t.data, B, D, H) : t.data) : undefined);
+  const timeMajorState = (t: OnnxTensor | undefined) =>
+    t ? f64(attrs.layout === 1 ? swapAxes01(t.data, B, D, H) : t.data) : undefined;
   const lengths = input(4)?.data;
   const h0 = timeMajorState(input(5));
   const c0 = timeMajorState(input(6));
-  const weights = { W: floats(input(1)) as Float32Array, R: floats(input(2)) as Float32Array, B: floats(input(3)), hiddenSize: H };
+  const weights = {
+    W: floats(input(1)) as Float32Array,
+    R: floats(input(2)) as Float32Array,
+    B: floats(input(3)),
+    hiddenSize: H,
+  };
 
   const Y = new Float64Array(T * D * B * H);
   const Yh = new Float64Array(D * B * H);
   const Yc = new Float64Array(D * B * H);
   for (let d = 0; d < D; d++) {
     const common = {
-      x, T, B, I, H,
+      x,
+      T,
+      B,
+      I,
+      H,
       h0: h0?.slice(d * B * H, (d + 1) * B * H),
       reverse: attrs.direction === 'reverse' || d === 1,
       ...(lengths ? { lengths } : {}),
@@ -68,11 +78,25 @@ function runOnnxNode(node: OnnxNode, feeds: Map<string, OnnxTensor>): OnnxRun {
     let result: { output: Float64Array; hN: Float64Array; cN?: Float64Array };
     if (attrs.op === 'GRU') {
       const w = gruFromOnnx({ ...weights, linearBeforeReset: attrs.linearBeforeReset })[d]!;
-      result = gru64({ ...common, W: f64(w.W), U: f64(w.U), b: f64(w.b), resetAfter: w.resetAfter, ...(w.c ? { c: f64(w.c) } : {}) });
+      result = gru64({
+        ...common,
+        W: f64(w.W),
+        U: f64(w.U),
+        b: f64(w.b),
+        resetAfter: w.resetAfter,
+        ...(w.c ? { c: f64(w.c) } : {}),
+      });
     } else if (attrs.op === 'LSTM') {
       const w = lstmFromOnnx({ ...weights, P: floats(input(7)) })[d]!;
       const p = w.peepholes ? { peepholes: f64(w.peepholes) } : {};
-      result = lstm64({ ...common, c0: c0?.slice(d * B * H, (d + 1) * B * H), W: f64(w.W), U: f64(w.U), b: f64(w.b), ...p });
+      result = lstm64({
+        ...common,
+        c0: c0?.slice(d * B * H, (d + 1) * B * H),
+        W: f64(w.W),
+        U: f64(w.U),
+        b: f64(w.b),
+        ...p,
+      });
     } else {
       const w = rnnFromOnnx(weights)[d]!;
       result = rnn64({ ...common, W: f64(w.W), U: f64(w.U), b: f64(w.b) });
@@ -90,7 +114,13 @@ function runOnnxNode(node: OnnxNode, feeds: Map<string, OnnxTensor>): OnnxRun {
       ],
     };
   }
-  return { outputs: [{ dims: [T, D, B, H], data: Y }, { dims: [D, B, H], data: Yh }, { dims: [D, B, H], data: Yc }] };
+  return {
+    outputs: [
+      { dims: [T, D, B, H], data: Y },
+      { dims: [D, B, H], data: Yh },
+      { dims: [D, B, H], data: Yc },
+    ],
+  };
 }
 
 /** [T, D, B, H] → [B, T, D, H]. */
@@ -98,14 +128,17 @@ function batchMajorY(Y: Float64Array, T: number, D: number, B: number, H: number
   const out = new Float64Array(Y.length);
   for (let t = 0; t < T; t++) {
     for (let d = 0; d < D; d++) {
-      for (let b = 0; b < B; b++) out.set(Y.subarray(((t * D + d) * B + b) * H, ((t * D + d) * B + b + 1) * H), ((b * T + t) * D + d) * H);
+      for (let b = 0; b < B; b++)
+        out.set(Y.subarray(((t * D + d) * B + b) * H, ((t * D + d) * B + b + 1) * H), ((b * T + t) * D + d) * H);
     }
   }
   return out;
 }
 
 describe('ONNX backend test vectors through the converters and the float64 references', () => {
-  const folders = readdirSync(onnxDir).filter((f) => f.startsWith('test_')).sort();
+  const folders = readdirSync(onnxDir)
+    .filter((f) => f.startsWith('test_'))
+    .sort();
 
   it('finds the reference folders', () => {
     expect(folders.length).toBeGreaterThanOrEqual(12);
@@ -152,9 +185,21 @@ describe('ONNX backend test vectors through the converters and the float64 refer
 
 interface SpecOptions {
   op: 'GRU' | 'LSTM' | 'RNN';
-  X: Float64Array; T: number; B: number; I: number; H: number; D: number;
-  W: Float64Array; R: Float64Array; Bias: Float64Array; P?: Float64Array;
-  lbr?: boolean; reverseOnly?: boolean; lengths?: number[]; h0?: Float64Array; c0?: Float64Array;
+  X: Float64Array;
+  T: number;
+  B: number;
+  I: number;
+  H: number;
+  D: number;
+  W: Float64Array;
+  R: Float64Array;
+  Bias: Float64Array;
+  P?: Float64Array;
+  lbr?: boolean;
+  reverseOnly?: boolean;
+  lengths?: number[];
+  h0?: Float64Array;
+  c0?: Float64Array;
 }
 
 function onnxSpec(o: SpecOptions): { Y: Float64Array; Yh: Float64Array; Yc: Float64Array } {
@@ -214,15 +259,27 @@ function onnxSpec(o: SpecOptions): { Y: Float64Array; Yh: Float64Array; Yc: Floa
 }
 
 /** Run random weights through onnxSpec and through converter + reference; return the largest difference. */
-function compareWithSpec(op: SpecOptions['op'], opts: { D: number; lbr?: boolean; reverseOnly?: boolean; lengths?: number[]; peepholes?: boolean; seed: number }): number {
+function compareWithSpec(
+  op: SpecOptions['op'],
+  opts: { D: number; lbr?: boolean; reverseOnly?: boolean; lengths?: number[]; peepholes?: boolean; seed: number },
+): number {
   const [T, B, I, H] = [5, 3, 4, 3];
   const G = { GRU: 3, LSTM: 4, RNN: 1 }[op];
   const rnd = random(opts.seed);
   const D = opts.D;
   const spec: SpecOptions = {
-    op, T, B, I, H, D,
-    X: rnd(T * B * I), W: rnd(D * G * H * I, 0.8), R: rnd(D * G * H * H, 0.8), Bias: rnd(D * 2 * G * H, 0.5),
-    h0: rnd(D * B * H, 0.5), c0: rnd(D * B * H, 0.5),
+    op,
+    T,
+    B,
+    I,
+    H,
+    D,
+    X: rnd(T * B * I),
+    W: rnd(D * G * H * I, 0.8),
+    R: rnd(D * G * H * H, 0.8),
+    Bias: rnd(D * 2 * G * H, 0.5),
+    h0: rnd(D * B * H, 0.5),
+    c0: rnd(D * B * H, 0.5),
     ...(opts.peepholes ? { P: rnd(D * 3 * H, 0.7) } : {}),
     ...(opts.lbr ? { lbr: true } : {}),
     ...(opts.reverseOnly ? { reverseOnly: true } : {}),
@@ -232,7 +289,11 @@ function compareWithSpec(op: SpecOptions['op'], opts: { D: number; lbr?: boolean
   let worst = 0;
   for (let d = 0; d < D; d++) {
     const common = {
-      x: spec.X, T, B, I, H,
+      x: spec.X,
+      T,
+      B,
+      I,
+      H,
       h0: spec.h0!.slice(d * B * H, (d + 1) * B * H),
       reverse: Boolean(opts.reverseOnly) || d === 1,
       ...(opts.lengths ? { lengths: opts.lengths } : {}),
@@ -250,7 +311,13 @@ function compareWithSpec(op: SpecOptions['op'], opts: { D: number; lbr?: boolean
       got = rnn64({ ...common, ...rnnFromOnnx(weights)[d]! });
     }
     for (let t = 0; t < T; t++) {
-      worst = Math.max(worst, maxAbsDiff(got.output.subarray(t * B * H, (t + 1) * B * H), want.Y.subarray((t * D + d) * B * H, (t * D + d + 1) * B * H)));
+      worst = Math.max(
+        worst,
+        maxAbsDiff(
+          got.output.subarray(t * B * H, (t + 1) * B * H),
+          want.Y.subarray((t * D + d) * B * H, (t * D + d + 1) * B * H),
+        ),
+      );
     }
     worst = Math.max(worst, maxAbsDiff(got.hN, want.Yh.subarray(d * B * H, (d + 1) * B * H)));
     if (got.cN) worst = Math.max(worst, maxAbsDiff(got.cN, want.Yc.subarray(d * B * H, (d + 1) * B * H)));
@@ -282,7 +349,12 @@ describe('converters against the ONNX equations on random weights', () => {
   });
   it('keeps float32 weights float32, and places gates as documented', () => {
     // ONNX GRU, H = 1, I = 1: W rows z, r, h = 1, 2, 3; R rows 4, 5, 6; B = Wb 7 8 9 | Rb 10 11 12.
-    const onnx = { W: Float32Array.of(1, 2, 3), R: Float32Array.of(4, 5, 6), B: Float32Array.of(7, 8, 9, 10, 11, 12), hiddenSize: 1 };
+    const onnx = {
+      W: Float32Array.of(1, 2, 3),
+      R: Float32Array.of(4, 5, 6),
+      B: Float32Array.of(7, 8, 9, 10, 11, 12),
+      hiddenSize: 1,
+    };
     const [g0] = gruFromOnnx(onnx);
     expect(g0!.W).toBeInstanceOf(Float32Array);
     expect(Array.from(g0!.W)).toEqual([-1, 2, 3]);
@@ -293,15 +365,28 @@ describe('converters against the ONNX equations on random weights', () => {
     expect(Array.from(g1!.b)).toEqual([-17, 19, 9]);
     expect(Array.from(g1!.c!)).toEqual([12]);
     // ONNX LSTM rows i, o, f, c = 1, 2, 3, 4 → seed i, f, g, o = 1, 3, 4, 2; P i, o, f → i, f, o.
-    const [l] = lstmFromOnnx({ W: Float32Array.of(1, 2, 3, 4), R: new Float32Array(4), hiddenSize: 1, P: Float32Array.of(1, 2, 3) });
+    const [l] = lstmFromOnnx({
+      W: Float32Array.of(1, 2, 3, 4),
+      R: new Float32Array(4),
+      hiddenSize: 1,
+      P: Float32Array.of(1, 2, 3),
+    });
     expect(Array.from(l!.W)).toEqual([1, 3, 4, 2]);
     expect(Array.from(l!.peepholes!)).toEqual([1, 3, 2]);
     expect(() => gruFromOnnx({ ...onnx, B: new Float32Array(5) })).toThrow(/ONNX GRU: B has 5 values/);
   });
   it('rejects attributes the seed does not implement', () => {
-    const node = (attributes: OnnxNode['attributes']): OnnxNode => ({ opType: 'GRU', name: 'g', inputs: [], outputs: [], attributes });
+    const node = (attributes: OnnxNode['attributes']): OnnxNode => ({
+      opType: 'GRU',
+      name: 'g',
+      inputs: [],
+      outputs: [],
+      attributes,
+    });
     expect(onnxRecurrentAttributes(node({ hidden_size: 4, activations: ['Sigmoid', 'Tanh'] })).hiddenSize).toBe(4);
-    expect(() => onnxRecurrentAttributes(node({ hidden_size: 4, activations: ['Relu', 'Tanh'] }))).toThrow(/activations .* not supported/);
+    expect(() => onnxRecurrentAttributes(node({ hidden_size: 4, activations: ['Relu', 'Tanh'] }))).toThrow(
+      /activations .* not supported/,
+    );
     expect(() => onnxRecurrentAttributes(node({ hidden_size: 4, clip: 3 }))).toThrow(/clip is not supported/);
     expect(() => onnxRecurrentAttributes(node({}))).toThrow(/hidden_size/);
   });
@@ -318,7 +403,17 @@ describe('float64 references', () => {
     const r = 1 / (1 + Math.exp(-(x * wr + h * ur + br)));
     const before = Math.tanh(x * wh + r * h * uh + bh);
     const after = Math.tanh(x * wh + bh + r * (h * uh + c));
-    const args = { x: f64([x]), T: 1, B: 1, I: 1, H: 1, W: f64([wz, wr, wh]), U: f64([uz, ur, uh]), b: f64([bz, br, bh]), h0: f64([h]) };
+    const args = {
+      x: f64([x]),
+      T: 1,
+      B: 1,
+      I: 1,
+      H: 1,
+      W: f64([wz, wr, wh]),
+      U: f64([uz, ur, uh]),
+      b: f64([bz, br, bh]),
+      h0: f64([h]),
+    };
     expect(gru64({ ...args, resetAfter: false }).hN[0]).toBeCloseTo((1 - z) * h + z * before, 15);
     expect(gru64({ ...args, resetAfter: true, c: f64([c]) }).hN[0]).toBeCloseTo((1 - z) * h + z * after, 15);
   });
@@ -335,10 +430,24 @@ describe('float64 references', () => {
       for (let t = 0; t < 2; t++) x1.set(x.subarray((t * B + 1) * I, (t * B + 2) * I), t * I);
       const alone = gru64({ ...w, x: x1, T: 2, B: 1, reverse });
       expect(maxAbsDiff(full.hN.subarray(H), alone.hN)).toBe(0);
-      for (let t = 0; t < 2; t++) expect(maxAbsDiff(full.output.subarray((t * B + 1) * H, (t * B + 2) * H), alone.output.subarray(t * H, (t + 1) * H))).toBe(0);
-      for (let t = 2; t < T; t++) expect(Array.from(full.output.subarray((t * B + 1) * H, (t * B + 2) * H))).toEqual([0, 0, 0]);
+      for (let t = 0; t < 2; t++)
+        expect(
+          maxAbsDiff(full.output.subarray((t * B + 1) * H, (t * B + 2) * H), alone.output.subarray(t * H, (t + 1) * H)),
+        ).toBe(0);
+      for (let t = 2; t < T; t++)
+        expect(Array.from(full.output.subarray((t * B + 1) * H, (t * B + 2) * H))).toEqual([0, 0, 0]);
     }
-    const empty = rnn64({ x: rnd(T * I), T, B: 1, I, H, W: rnd(I * H), U: rnd(H * H), h0: f64([1, 2, 3]), lengths: [0] });
+    const empty = rnn64({
+      x: rnd(T * I),
+      T,
+      B: 1,
+      I,
+      H,
+      W: rnd(I * H),
+      U: rnd(H * H),
+      h0: f64([1, 2, 3]),
+      lengths: [0],
+    });
     expect(Array.from(empty.hN)).toEqual([1, 2, 3]);
     expect(() => rnn64({ x: rnd(T * I), T, B: 1, I, H, W: rnd(I * H), U: rnd(H * H), lengths: [5] })).toThrow(/length/);
   });
@@ -353,7 +462,9 @@ describe('float64 references', () => {
   });
 
   it('rejects arrays of the wrong size with the expected shape in the message', () => {
-    expect(() => gru64({ x: new Float64Array(4), T: 2, B: 1, I: 2, H: 2, W: new Float64Array(5), U: new Float64Array(12) })).toThrow(/W has 5 values, expected 12 \(\[I, 3H\]\)/);
+    expect(() =>
+      gru64({ x: new Float64Array(4), T: 2, B: 1, I: 2, H: 2, W: new Float64Array(5), U: new Float64Array(12) }),
+    ).toThrow(/W has 5 values, expected 12 \(\[I, 3H\]\)/);
   });
 });
 
@@ -370,7 +481,13 @@ function varint(v: bigint): number[] {
   out.push(Number(u));
   return out;
 }
-function tensorBytes(t: { dims: number[]; dataType: number; floats?: number[]; int64s?: bigint[]; raw?: Uint8Array }): Uint8Array {
+function tensorBytes(t: {
+  dims: number[];
+  dataType: number;
+  floats?: number[];
+  int64s?: bigint[];
+  raw?: Uint8Array;
+}): Uint8Array {
   const bytes: number[] = [];
   for (const d of t.dims) bytes.push(0x08, ...varint(BigInt(d)));
   bytes.push(0x10, ...varint(BigInt(t.dataType)));
@@ -384,11 +501,21 @@ describe('readTensorProto and readOnnxModel', () => {
   const sample = () => readFileSync(path.join(onnxDir, 'test_gru_seq_length/test_data_set_0/input_1.pb'));
 
   it('reads float_data, raw_data and int64_data', () => {
-    expect(readTensorProto(tensorBytes({ dims: [2], dataType: 1, floats: [1.5, -2] })).data).toEqual(Float32Array.of(1.5, -2));
+    expect(readTensorProto(tensorBytes({ dims: [2], dataType: 1, floats: [1.5, -2] })).data).toEqual(
+      Float32Array.of(1.5, -2),
+    );
     const raw = new Uint8Array(Float32Array.of(3, 4, 5).buffer);
-    expect(readTensorProto(tensorBytes({ dims: [3, 1], dataType: 1, raw }))).toEqual({ name: '', dims: [3, 1], data: Float32Array.of(3, 4, 5) });
-    expect(readTensorProto(tensorBytes({ dims: [2], dataType: 7, int64s: [-5n, 7n] })).data).toEqual(Int32Array.of(-5, 7));
-    expect(readTensorProto(tensorBytes({ dims: [2], dataType: 6, raw: new Uint8Array(Int32Array.of(-1, 9).buffer) })).data).toEqual(Int32Array.of(-1, 9));
+    expect(readTensorProto(tensorBytes({ dims: [3, 1], dataType: 1, raw }))).toEqual({
+      name: '',
+      dims: [3, 1],
+      data: Float32Array.of(3, 4, 5),
+    });
+    expect(readTensorProto(tensorBytes({ dims: [2], dataType: 7, int64s: [-5n, 7n] })).data).toEqual(
+      Int32Array.of(-5, 7),
+    );
+    expect(
+      readTensorProto(tensorBytes({ dims: [2], dataType: 6, raw: new Uint8Array(Int32Array.of(-1, 9).buffer) })).data,
+    ).toEqual(Int32Array.of(-1, 9));
   });
 
   it('throws readable Errors for truncated bytes, whatever the cut', () => {
@@ -397,14 +524,24 @@ describe('readTensorProto and readOnnxModel', () => {
     for (let n = 0; n < bytes.length; n++) {
       expect(() => readTensorProto(bytes.subarray(0, n), 'input_1.pb')).toThrow(/^ONNX: (cannot parse )?input_1\.pb/);
     }
-    expect(() => readTensorProto(bytes.subarray(0, bytes.length - 3), 'input_1.pb')).toThrow(/ONNX: cannot parse input_1\.pb: .*truncated/);
+    expect(() => readTensorProto(bytes.subarray(0, bytes.length - 3), 'input_1.pb')).toThrow(
+      /ONNX: cannot parse input_1\.pb: .*truncated/,
+    );
   });
 
   it('names the problem: unsupported dtype, wrong count, int64 out of range', () => {
-    expect(() => readTensorProto(tensorBytes({ dims: [1], dataType: 11 }), 'x.pb')).toThrow('ONNX: x.pb: data_type 11 (DOUBLE) is not supported');
-    expect(() => readTensorProto(tensorBytes({ dims: [2, 3], dataType: 1, floats: [1, 2, 3, 4, 5] }), 'x.pb')).toThrow(/float_data holds 5 values but dims \[2, 3\] need 6/);
-    expect(() => readTensorProto(tensorBytes({ dims: [2], dataType: 1, raw: new Uint8Array(7) }))).toThrow(/raw_data holds 7 bytes/);
-    expect(() => readTensorProto(tensorBytes({ dims: [1], dataType: 7, int64s: [2n ** 40n] }))).toThrow(/int64 value \[0\] = 1099511627776 is out of range/);
+    expect(() => readTensorProto(tensorBytes({ dims: [1], dataType: 11 }), 'x.pb')).toThrow(
+      'ONNX: x.pb: data_type 11 (DOUBLE) is not supported',
+    );
+    expect(() => readTensorProto(tensorBytes({ dims: [2, 3], dataType: 1, floats: [1, 2, 3, 4, 5] }), 'x.pb')).toThrow(
+      /float_data holds 5 values but dims \[2, 3\] need 6/,
+    );
+    expect(() => readTensorProto(tensorBytes({ dims: [2], dataType: 1, raw: new Uint8Array(7) }))).toThrow(
+      /raw_data holds 7 bytes/,
+    );
+    expect(() => readTensorProto(tensorBytes({ dims: [1], dataType: 7, int64s: [2n ** 40n] }))).toThrow(
+      /int64 value \[0\] = 1099511627776 is out of range/,
+    );
   });
 
   it('wraps parse failures of models', () => {

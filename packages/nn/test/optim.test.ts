@@ -32,7 +32,8 @@ function sgdReference(theta0: number[], grads: number[][], o: SgdRef): number[][
     let g = grad.map((gi, i) => gi + weightDecay * (theta[i] as number));
     if (momentum !== 0) {
       const prev: number[] | null = buf;
-      const b: number[] = prev === null ? [...g] : prev.map((bi, i) => momentum * bi + (1 - dampening) * (g[i] as number));
+      const b: number[] =
+        prev === null ? [...g] : prev.map((bi, i) => momentum * bi + (1 - dampening) * (g[i] as number));
       buf = b;
       g = nesterov ? g.map((gi, i) => gi + momentum * (b[i] as number)) : b;
     }
@@ -123,7 +124,8 @@ function expectClose(actual: number[][], expected: number[][], tol = 2e-6): void
   actual.forEach((row, s) => {
     row.forEach((a, i) => {
       const e = (expected[s] as number[])[i] as number;
-      if (Math.abs(a - e) > tol * (1 + Math.abs(e))) throw new Error(`step ${s + 1}, element ${i}: got ${a}, expected ${e}`);
+      if (Math.abs(a - e) > tol * (1 + Math.abs(e)))
+        throw new Error(`step ${s + 1}, element ${i}: got ${a}, expected ${e}`);
     });
   });
 }
@@ -200,7 +202,17 @@ forEachBackend('optimizers', (name) => {
     setGrad(b, [0.2, 0.1]);
     opt.step(); // a's 2nd step, b's 1st
     expectClose([Array.from(await b.data())], adamReference([3, 4], [[0.2, 0.1]], { lr: 0.1 }).slice(-1));
-    expectClose([Array.from(await a.data())], adamReference([1, 2], [[0.5, -0.5], [0.2, 0.1]], { lr: 0.1 }).slice(-1));
+    expectClose(
+      [Array.from(await a.data())],
+      adamReference(
+        [1, 2],
+        [
+          [0.5, -0.5],
+          [0.2, 0.1],
+        ],
+        { lr: 0.1 },
+      ).slice(-1),
+    );
     opt.dispose();
   });
 
@@ -229,7 +241,13 @@ forEachBackend('optimizers', (name) => {
     expect(engineStats().reads - reads).toBe(1);
     expect(got).toBeCloseTo(norm, 4);
     const f = 17 / (norm + 1e-6);
-    expectClose([Array.from(await a.grad!.data()), Array.from(await b.grad!.data())], [[3 * f, -4 * f, 12 * f], [0, 84 * f]]);
+    expectClose(
+      [Array.from(await a.grad!.data()), Array.from(await b.grad!.data())],
+      [
+        [3 * f, -4 * f, 12 * f],
+        [0, 84 * f],
+      ],
+    );
     expect(c.grad).toBeNull();
     // Below the limit, the gradients are left as they are.
     expect(await clipGradNorm([a, b], 100)).toBeCloseTo(17, 4);
@@ -252,16 +270,30 @@ forEachBackend('optimizers', (name) => {
   it('a gradient shared by two parameters is clipped once each (grads may alias)', async () => {
     const a = variable([1, 2], { requiresGrad: true });
     const b = variable([3, 4], { requiresGrad: true });
-    a.add(b).mul(variable([3, 4])).sum().backward(); // both grads are [3, 4]
+    a.add(b)
+      .mul(variable([3, 4]))
+      .sum()
+      .backward(); // both grads are [3, 4]
     expect(await clipGradNorm([a, b], 5)).toBeCloseTo(Math.sqrt(50), 4);
     const f = 5 / (Math.sqrt(50) + 1e-6);
-    expectClose([Array.from(await a.grad!.data()), Array.from(await b.grad!.data())], [[3 * f, 4 * f], [3 * f, 4 * f]]);
+    expectClose(
+      [Array.from(await a.grad!.data()), Array.from(await b.grad!.data())],
+      [
+        [3 * f, 4 * f],
+        [3 * f, 4 * f],
+      ],
+    );
   });
 
   it('a tiny MLP (2 → 8 → 1, tanh) learns XOR with Adam', async () => {
     const model = new Mlp(2, 8, 1, 3);
     const opt = new Adam(model.parameters(), { lr: 0.05 });
-    const x = variable([[0, 0], [0, 1], [1, 0], [1, 1]]);
+    const x = variable([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
     const y = variable([[0], [1], [1], [0]]);
     for (let i = 0; i < 300; i++) {
       opt.zeroGrad();
@@ -279,11 +311,20 @@ forEachBackend('optimizers', (name) => {
 
   it('Linear + CrossEntropyLoss fits a linearly separable problem with SGD', async () => {
     // Three well separated clusters in the plane.
-    const centres = [[2, 0], [-1, 2], [-1, -2]];
+    const centres = [
+      [2, 0],
+      [-1, 2],
+      [-1, -2],
+    ];
     const points: number[][] = [];
     const labels: number[] = [];
     for (let k = 0; k < 3; k++) {
-      for (const [dx, dy] of [[0.3, 0.1], [-0.2, 0.4], [0.1, -0.3], [-0.4, -0.2]]) {
+      for (const [dx, dy] of [
+        [0.3, 0.1],
+        [-0.2, 0.4],
+        [0.1, -0.3],
+        [-0.4, -0.2],
+      ]) {
         const c = centres[k] as number[];
         points.push([(c[0] as number) + (dx as number), (c[1] as number) + (dy as number)]);
         labels.push(k);
@@ -314,8 +355,16 @@ forEachBackend('optimizers', (name) => {
 
   it('optimizer steps leak no tensors (50 steps, then 50 more with clipping)', async () => {
     const model = new Mlp(2, 4, 2, 7);
-    const x = variable([[0.5, -1], [1, 2], [-0.3, 0.8]]);
-    const y = variable([[1, 0], [0, 1], [1, 1]]);
+    const x = variable([
+      [0.5, -1],
+      [1, 2],
+      [-0.3, 0.8],
+    ]);
+    const y = variable([
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ]);
     const trainStep = (opt: Optimizer<object>): void => {
       opt.zeroGrad();
       const loss = mse(model.forward(x), y);
@@ -399,7 +448,9 @@ describe('optimizer options are validated', () => {
   it('rejects a gradient of the wrong shape, and bad clipGradNorm arguments', async () => {
     const q = new Parameter(tensor([1, 2]));
     q.grad = tensor([1, 2, 3]);
-    expect(() => new SGD([q], { lr: 0.1 }).step()).toThrow(/SGD: the gradient of params\[0\] has shape \[3\] but the parameter has shape \[2\]/);
+    expect(() => new SGD([q], { lr: 0.1 }).step()).toThrow(
+      /SGD: the gradient of params\[0\] has shape \[3\] but the parameter has shape \[2\]/,
+    );
     await expect(clipGradNorm([q], -1)).rejects.toThrow(/clipGradNorm: maxNorm/);
     await expect(clipGradNorm([q], 1, 0)).rejects.toThrow(/clipGradNorm: normType/);
     await expect(clipGradNorm([{} as Parameter], 1)).rejects.toThrow(/clipGradNorm: params\[0\]/);

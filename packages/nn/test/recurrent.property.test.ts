@@ -74,15 +74,28 @@ function caseArb(kind: Kind): fc.Arbitrary<Case> {
       seed: fc.integer({ min: 0, max: 2 ** 20 }),
     })
     .chain(({ withLengths, ...c }) =>
-      (withLengths ? fc.array(fc.integer({ min: 0, max: c.T }), { minLength: c.B, maxLength: c.B }) : fc.constant(null)).map(
-        (lengths): Case => ({ ...c, kind, c0: kind === 'lstm' && c.c0, lengths }),
-      ),
+      (withLengths
+        ? fc.array(fc.integer({ min: 0, max: c.T }), { minLength: c.B, maxLength: c.B })
+        : fc.constant(null)
+      ).map((lengths): Case => ({ ...c, kind, c0: kind === 'lstm' && c.c0, lengths })),
     );
 }
 
 /** A large configuration with every option on, and sequences of full, zero and partial length. */
 const everything = (kind: Kind, H = 3): Case => ({
-  kind, T: 3, B: 3, I: 3, H, layers: 3, bidirectional: true, batchFirst: true, bias: true, h0: true, c0: kind === 'lstm', lengths: [3, 0, 2], seed: 1,
+  kind,
+  T: 3,
+  B: 3,
+  I: 3,
+  H,
+  layers: 3,
+  bidirectional: true,
+  batchFirst: true,
+  bias: true,
+  h0: true,
+  c0: kind === 'lstm',
+  lengths: [3, 0, 2],
+  seed: 1,
 });
 
 /**
@@ -101,14 +114,28 @@ const describeCase = (c: Case) =>
   `${c.bias ? '' : ' no-bias'}${c.h0 ? ' h0' : ''}${c.c0 ? ' c0' : ''}${c.lengths ? ` lengths=[${c.lengths}]` : ''}`;
 
 function build(c: Case, opts: { backend?: Backend; dtype?: DType }): Model {
-  const o = { inputSize: c.I, hiddenSize: c.H, numLayers: c.layers, bidirectional: c.bidirectional, batchFirst: c.batchFirst, bias: c.bias, seed: c.seed, ...opts };
+  const o = {
+    inputSize: c.I,
+    hiddenSize: c.H,
+    numLayers: c.layers,
+    bidirectional: c.bidirectional,
+    batchFirst: c.batchFirst,
+    bias: c.bias,
+    seed: c.seed,
+    ...opts,
+  };
   if (c.kind === 'lstm') return new LSTM(o);
   if (c.kind === 'rnn') return new RNN(o);
   return new GRU({ ...o, resetAfter: c.kind === 'gru-resetAfter' });
 }
 
 /** Every model's forward in one shape: the output and the final states ([hN] or [hN, cN]). */
-function run(model: Model, c: Case, x: Variable, init: Array<Variable | undefined>): { output: Variable; states: Variable[] } {
+function run(
+  model: Model,
+  c: Case,
+  x: Variable,
+  init: Array<Variable | undefined>,
+): { output: Variable; states: Variable[] } {
   const opts = c.lengths ? { lengths: Int32Array.from(c.lengths) } : {};
   if (model instanceof LSTM) {
     const [h0, c0] = init;
@@ -145,7 +172,9 @@ function uniformValues(seed: number): (n: number, lo?: number, hi?: number) => F
 /** [n0, n1, n2] row-major -> [n1, n0, n2]: between time-major and batch-first. */
 function swap01(a: ArrayLike<number>, n0: number, n1: number, n2: number): Float64Array {
   const out = new Float64Array(n0 * n1 * n2);
-  for (let i = 0; i < n0; i++) for (let j = 0; j < n1; j++) for (let k = 0; k < n2; k++) out[(j * n0 + i) * n2 + k] = a[(i * n1 + j) * n2 + k] as number;
+  for (let i = 0; i < n0; i++)
+    for (let j = 0; j < n1; j++)
+      for (let k = 0; k < n2; k++) out[(j * n0 + i) * n2 + k] = a[(i * n1 + j) * n2 + k] as number;
   return out;
 }
 
@@ -160,12 +189,25 @@ function inputsOf(c: Case): { x: Float64Array; init: Array<Float64Array | undefi
 }
 
 /** Leaf Variables for a case's inputs on `backend` in `dtype`, laid out as the model expects. */
-function leaves(c: Case, x: Float64Array, init: Array<Float64Array | undefined>, backend: Backend, dtype: 'float32' | 'float64') {
+function leaves(
+  c: Case,
+  x: Float64Array,
+  init: Array<Float64Array | undefined>,
+  backend: Backend,
+  dtype: 'float32' | 'float64',
+) {
   const D = c.bidirectional ? 2 : 1;
   const values = (a: Float64Array) => (dtype === 'float64' ? a : Float32Array.from(a));
   const xs = c.batchFirst ? swap01(x, c.T, c.B, c.I) : x;
-  const xv = variable(values(xs), { backend, dtype, shape: c.batchFirst ? [c.B, c.T, c.I] : [c.T, c.B, c.I], requiresGrad: true });
-  const initv = init.map((s) => (s ? variable(values(s), { backend, dtype, shape: [c.layers * D, c.B, c.H], requiresGrad: true }) : undefined));
+  const xv = variable(values(xs), {
+    backend,
+    dtype,
+    shape: c.batchFirst ? [c.B, c.T, c.I] : [c.T, c.B, c.I],
+    requiresGrad: true,
+  });
+  const initv = init.map((s) =>
+    s ? variable(values(s), { backend, dtype, shape: [c.layers * D, c.B, c.H], requiresGrad: true }) : undefined,
+  );
   return { xv, initv };
 }
 
@@ -185,7 +227,12 @@ interface Reference {
   states: Float64Array[];
 }
 
-function reference(c: Case, params: Map<string, Float64Array>, x: Float64Array, init: Array<Float64Array | undefined>): Reference {
+function reference(
+  c: Case,
+  params: Map<string, Float64Array>,
+  x: Float64Array,
+  init: Array<Float64Array | undefined>,
+): Reference {
   const { T, B, H } = c;
   const D = c.bidirectional ? 2 : 1;
   const states = Array.from({ length: stateCount(c.kind) }, () => new Float64Array(c.layers * D * B * H));
@@ -198,7 +245,11 @@ function reference(c: Case, params: Map<string, Float64Array>, x: Float64Array, 
       const p = (key: string) => params.get(`${name}.${key}`);
       const at = (s: Float64Array | undefined) => s?.slice((k * D + d) * B * H, (k * D + d + 1) * B * H);
       const common = {
-        x: input, T, B, I, H,
+        x: input,
+        T,
+        B,
+        I,
+        H,
         W: p('W') as Float64Array,
         U: p('U') as Float64Array,
         ...(p('b') ? { b: p('b') } : {}),
@@ -253,9 +304,14 @@ describe('recurrent layers in float64 on the CPU', () => {
           const { xv, initv } = leaves(c, x, init, cpu, 'float64');
           const r = noGrad(() => run(model, c, xv, initv));
           const ref = reference(c, await paramValues(model), x, init);
-          expect(maxAbsDiff(await timeMajor(c, r.output), ref.output), `${describeCase(c)}: output`).toBeLessThan(1e-10);
+          expect(maxAbsDiff(await timeMajor(c, r.output), ref.output), `${describeCase(c)}: output`).toBeLessThan(
+            1e-10,
+          );
           for (const [j, s] of r.states.entries()) {
-            expect(maxAbsDiff(await s.data(), ref.states[j] as Float64Array), `${describeCase(c)}: ${j === 0 ? 'hN' : 'cN'}`).toBeLessThan(1e-10);
+            expect(
+              maxAbsDiff(await s.data(), ref.states[j] as Float64Array),
+              `${describeCase(c)}: ${j === 0 ? 'hN' : 'cN'}`,
+            ).toBeLessThan(1e-10);
           }
         }),
         runsFor(kind, 40),
@@ -273,7 +329,9 @@ describe('recurrent layers in float64 on the CPU', () => {
           // parameters sees every perturbation.
           const fn = () => flatAll(run(model, c, xv, initv));
           const res = await gradcheck(fn, [xv, ...given, ...model.parameters()], { atol: 1e-6, rtol: 1e-6 });
-          expect(res.ok, `${describeCase(c)}: max abs error ${res.maxAbsError}, max rel error ${res.maxRelError}`).toBe(true);
+          expect(res.ok, `${describeCase(c)}: max abs error ${res.maxAbsError}, max rel error ${res.maxRelError}`).toBe(
+            true,
+          );
         }),
         runsFor(kind, 5, 2),
       );
@@ -297,12 +355,20 @@ function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLik
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i] as number;
     const b = expected[i] as number;
-    if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b)))) expect.fail(`${what}[${i}]: got ${a}, expected ${b} (tolerance ${tol}·(1 + |expected|))`);
+    if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b))))
+      expect.fail(`${what}[${i}]: got ${a}, expected ${b} (tolerance ${tol}·(1 + |expected|))`);
   }
 }
 
 /** Forward, then backward of <all outputs, v>: the values and every leaf's gradient, read to the host. */
-async function forwardBackward(model: Model, c: Case, x: Float64Array, init: Array<Float64Array | undefined>, backend: Backend, dtype: 'float32' | 'float64') {
+async function forwardBackward(
+  model: Model,
+  c: Case,
+  x: Float64Array,
+  init: Array<Float64Array | undefined>,
+  backend: Backend,
+  dtype: 'float32' | 'float64',
+) {
   const { xv, initv } = leaves(c, x, init, backend, dtype);
   const flat = flatAll(run(model, c, xv, initv));
   const v = uniformValues(c.seed ^ 0xc07a)(flat.size);
@@ -350,7 +416,8 @@ forEachBackend('recurrent layers in float32', (name) => {
           const want = await forwardBackward(m64, c, x, init, cpu, 'float64');
           const got = await forwardBackward(m32, c, x, init, m32.parameters()[0]!.value.backend, 'float32');
           expectClose(`${describeCase(c)}: outputs`, got.values, want.values, F32_TOL);
-          for (const [key, g] of want.grads) expectClose(`${describeCase(c)}: grad ${key}`, got.grads.get(key) as Float64Array, g, F32_TOL);
+          for (const [key, g] of want.grads)
+            expectClose(`${describeCase(c)}: grad ${key}`, got.grads.get(key) as Float64Array, g, F32_TOL);
           disposeModel(m32);
         }),
         runsFor(kind, 6),
@@ -395,7 +462,9 @@ forEachBackend('recurrent layers with saturated gates', (name) => {
     const tv = await t.data();
     const sv = await s.data();
     xs.forEach((v, i) => {
-      expect(Math.abs((tv[i] as number) - Math.tanh(v)), `tanh(${v})`).toBeLessThanOrEqual(2e-7 * Math.abs(Math.tanh(v)) + 1e-30);
+      expect(Math.abs((tv[i] as number) - Math.tanh(v)), `tanh(${v})`).toBeLessThanOrEqual(
+        2e-7 * Math.abs(Math.tanh(v)) + 1e-30,
+      );
       const sig = 1 / (1 + Math.exp(-v));
       expect(Math.abs((sv[i] as number) - sig), `σ(${v})`).toBeLessThanOrEqual(2e-7 * sig + 1e-30);
     });
@@ -417,14 +486,18 @@ forEachBackend('recurrent layers with saturated gates', (name) => {
           const D = c.bidirectional ? 2 : 1;
           const draw = uniformValues(c.seed ^ 0x5a7);
           const x = draw(c.T * c.B * c.I);
-          const init = [c.h0 ? draw(c.layers * D * c.B * c.H) : undefined, c.c0 ? draw(c.layers * D * c.B * c.H, -2, 2) : undefined].slice(0, stateCount(kind));
+          const init = [
+            c.h0 ? draw(c.layers * D * c.B * c.H) : undefined,
+            c.c0 ? draw(c.layers * D * c.B * c.H, -2, 2) : undefined,
+          ].slice(0, stateCount(kind));
           const ref = reference(c, await paramValues(m64), x, init);
           const { xv, initv } = leaves(c, x, init, m32.parameters()[0]!.value.backend, 'float32');
           const r = noGrad(() => run(m32, c, xv, initv));
           const output = await timeMajor(c, r.output);
           expect(output.every(Number.isFinite), describeCase(c)).toBe(true);
           expect(maxAbsDiff(output, ref.output), describeCase(c)).toBeLessThan(1e-5);
-          for (const [j, s] of r.states.entries()) expect(maxAbsDiff(await s.data(), ref.states[j] as Float64Array), describeCase(c)).toBeLessThan(1e-5);
+          for (const [j, s] of r.states.entries())
+            expect(maxAbsDiff(await s.data(), ref.states[j] as Float64Array), describeCase(c)).toBeLessThan(1e-5);
           // Backward through saturated gates: finite, and equal to float64's (mostly exact zeros).
           const want = await forwardBackward(m64, c, x, init, cpu, 'float64');
           const got = await forwardBackward(m32, c, x, init, m32.parameters()[0]!.value.backend, 'float32');
@@ -450,14 +523,31 @@ describe('backpropagation through 1,000 timesteps (CPU)', () => {
   });
 
   it('GRU H=4, T=1000: no stack overflow, finite gradients, and the float64 gradient is right along a random direction', async () => {
-    const c: Case = { kind: 'gru', T: 1000, B: 1, I: 2, H: 4, layers: 1, bidirectional: false, batchFirst: false, bias: true, h0: false, c0: false, lengths: null, seed: 3 };
+    const c: Case = {
+      kind: 'gru',
+      T: 1000,
+      B: 1,
+      I: 2,
+      H: 4,
+      layers: 1,
+      bidirectional: false,
+      batchFirst: false,
+      bias: true,
+      h0: false,
+      c0: false,
+      lengths: null,
+      seed: 3,
+    };
     const { x } = inputsOf(c);
     // float32, the everyday path
     const m32 = build(c, { backend: cpu });
     const r32 = await forwardBackward(m32, c, x, [], cpu, 'float32');
     for (const [key, g] of r32.grads) {
       expect(g.every(Number.isFinite), key).toBe(true);
-      expect(g.some((v) => v !== 0), key).toBe(true);
+      expect(
+        g.some((v) => v !== 0),
+        key,
+      ).toBe(true);
     }
     // float64: <∇f, v> against (f(θ + εv) − f(θ − εv)) / 2ε, f = Σ hN
     const m64 = build(c, { backend: cpu, dtype: 'float64' });
@@ -480,7 +570,12 @@ describe('backpropagation through 1,000 timesteps (CPU)', () => {
       for (const [name, p] of m64.namedParameters()) {
         const b = base.get(name) as Float64Array;
         const v = directions.get(name) as Float64Array;
-        dict[name] = tensorOn(cpu, b.map((bi, i) => bi + s * eps * (v[i] as number)), p.shape, 'float64');
+        dict[name] = tensorOn(
+          cpu,
+          b.map((bi, i) => bi + s * eps * (v[i] as number)),
+          p.shape,
+          'float64',
+        );
       }
       m64.loadStateDict(dict);
       return noGrad(f).item();
@@ -504,11 +599,20 @@ describe('cells and parameter counts', () => {
     const x = draw(T * B * I);
     const h0 = draw(B * H);
     const c0 = draw(B * H);
-    const step = (t: number) => variable(x.slice(t * B * I, (t + 1) * B * I), { backend: cpu, dtype: 'float64', shape: [B, I] });
-    const p = async (cell: LSTMCell | RNNCell) => ({ W: await cell.W.data(), U: await cell.U.data(), b: await cell.b!.data() }) as { W: Float64Array; U: Float64Array; b: Float64Array };
+    const step = (t: number) =>
+      variable(x.slice(t * B * I, (t + 1) * B * I), { backend: cpu, dtype: 'float64', shape: [B, I] });
+    const p = async (cell: LSTMCell | RNNCell) =>
+      ({ W: await cell.W.data(), U: await cell.U.data(), b: await cell.b!.data() }) as {
+        W: Float64Array;
+        U: Float64Array;
+        b: Float64Array;
+      };
 
     const lstm = new LSTMCell({ inputSize: I, hiddenSize: H, seed: 9, backend: cpu, dtype: 'float64' });
-    let s = { h: variable(h0, { backend: cpu, dtype: 'float64', shape: [B, H] }), c: variable(c0, { backend: cpu, dtype: 'float64', shape: [B, H] }) };
+    let s = {
+      h: variable(h0, { backend: cpu, dtype: 'float64', shape: [B, H] }),
+      c: variable(c0, { backend: cpu, dtype: 'float64', shape: [B, H] }),
+    };
     for (let t = 0; t < T; t++) s = lstm.forward(step(t), s);
     const lref = lstm64({ x, T, B, I, H, ...(await p(lstm)), h0, c0 });
     expect(maxAbsDiff(await s.h.data(), lref.hN)).toBeLessThan(1e-12);
@@ -530,9 +634,21 @@ describe('cells and parameter counts', () => {
     expect(new RNN({ inputSize: I, hiddenSize: H }).numParameters()).toBe(per);
     // Two bidirectional layers: the second layer reads 2H features.
     const second = 2 * H * H + H * H + H;
-    expect(new LSTM({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true }).numParameters()).toBe(2 * 4 * (per + second));
-    expect(new LSTM({ inputSize: I, hiddenSize: H, bias: false }).parameters().map((q) => q.shape)).toEqual([[I, 4 * H], [H, 4 * H]]);
-    expect(new LSTM({ inputSize: I, hiddenSize: H, bidirectional: true }).namedParameters().map(([n]) => n)).toEqual(['l0.W', 'l0.U', 'l0.b', 'l0_reverse.W', 'l0_reverse.U', 'l0_reverse.b']);
+    expect(new LSTM({ inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true }).numParameters()).toBe(
+      2 * 4 * (per + second),
+    );
+    expect(new LSTM({ inputSize: I, hiddenSize: H, bias: false }).parameters().map((q) => q.shape)).toEqual([
+      [I, 4 * H],
+      [H, 4 * H],
+    ]);
+    expect(new LSTM({ inputSize: I, hiddenSize: H, bidirectional: true }).namedParameters().map(([n]) => n)).toEqual([
+      'l0.W',
+      'l0.U',
+      'l0.b',
+      'l0_reverse.W',
+      'l0_reverse.U',
+      'l0_reverse.b',
+    ]);
   });
 
   it('dropout acts between layers, in training only', async () => {
@@ -559,9 +675,16 @@ describe('cells and parameter counts', () => {
     expect(await withZeroH.cN.data()).toEqual(await plain.cN.data());
     const withZeroC = lstm.forward(x, { h0: zeros });
     expect(await withZeroC.output.data()).toEqual(await plain.output.data());
-    expect(() => lstm.forward(x, { h0: zeros, c0: variable(new Float64Array(3), { backend: cpu, dtype: 'float64', shape: [1, 1, 3] }) })).toThrow(/h0 \[1, 2, 3\] and c0 \[1, 1, 3\]/);
+    expect(() =>
+      lstm.forward(x, {
+        h0: zeros,
+        c0: variable(new Float64Array(3), { backend: cpu, dtype: 'float64', shape: [1, 1, 3] }),
+      }),
+    ).toThrow(/h0 \[1, 2, 3\] and c0 \[1, 1, 3\]/);
     expect(() => lstm.forward(x, { h: zeros } as never)).toThrow(/unknown initial state 'h'/);
     expect(() => lstm.forward(x, {}, { length: new Int32Array(2) } as never)).toThrow(/unknown option 'length'/);
-    expect(() => new LSTMCell({ inputSize: 2, hiddenSize: 3 }).forward(variable([[1, 2]]), { h: variable([[0, 0, 0]]) } as never)).toThrow(/state\.c must be \[1, 3\]/);
+    expect(() =>
+      new LSTMCell({ inputSize: 2, hiddenSize: 3 }).forward(variable([[1, 2]]), { h: variable([[0, 0, 0]]) } as never),
+    ).toThrow(/state\.c must be \[1, 3\]/);
   });
 });

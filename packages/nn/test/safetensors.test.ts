@@ -4,17 +4,31 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FC_SEED, forEachBackend } from '../../../test-support/backends.js';
 import { Linear } from '../src/layers/linear.js';
-import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors, saveSafetensorsAsync } from '../src/safetensors/index.js';
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  saveSafetensors,
+  saveSafetensorsAsync,
+} from '../src/safetensors/index.js';
 
 /** A state dict with every case a writer meets: dtypes, a scalar, an empty tensor, a strided view. */
 function sampleStateDict(): Record<string, Tensor> {
   return {
-    'layer.W': tensor([[1.5, -2, 3.25], [0.1, 1e-30, -7e20]]),
+    'layer.W': tensor([
+      [1.5, -2, 3.25],
+      [0.1, 1e-30, -7e20],
+    ]),
     'layer.b': tensor([0.5, -0.25, Number.POSITIVE_INFINITY]),
-    'steps': tensor([1, -2, 2147483647, -2147483648], [4], 'int32'),
-    'scale': tensor(0.75),
-    'empty': tensor([], [0, 3]),
-    'transposed': transpose(tensor([[1, 2, 3], [4, 5, 6]])), // not contiguous: [[1, 4], [2, 5], [3, 6]]
+    steps: tensor([1, -2, 2147483647, -2147483648], [4], 'int32'),
+    scale: tensor(0.75),
+    empty: tensor([], [0, 3]),
+    transposed: transpose(
+      tensor([
+        [1, 2, 3],
+        [4, 5, 6],
+      ]),
+    ), // not contiguous: [[1, 4], [2, 5], [3, 6]]
   };
 }
 
@@ -48,14 +62,19 @@ forEachBackend('safetensors', (name) => {
       expect(bytes).toEqual(await saveSafetensorsAsync(dict));
       await expectSameTensors(loadSafetensors(bytes), dict);
     } else {
-      expect(() => saveSafetensors(dict)).toThrow(/saveSafetensors: 'layer\.W' lives on the webgpu backend.*saveSafetensorsAsync/);
+      expect(() => saveSafetensors(dict)).toThrow(
+        /saveSafetensors: 'layer\.W' lives on the webgpu backend.*saveSafetensorsAsync/,
+      );
     }
   });
 
   it('a model reloaded from its bytes gives identical outputs', async () => {
     const model = new Linear(3, 4, { seed: 1 });
     const other = new Linear(3, 4, { seed: 2 });
-    const x = variable([[0.5, -1, 2], [3, 0.25, -0.75]]);
+    const x = variable([
+      [0.5, -1, 2],
+      [3, 0.25, -0.75],
+    ]);
     const before = Array.from(await model.forward(x).data());
     expect(Array.from(await other.forward(x).data())).not.toEqual(before);
     other.loadStateDict(loadSafetensors(await saveSafetensorsAsync(model.stateDict())));
@@ -78,11 +97,16 @@ forEachBackend('safetensors', (name) => {
     const headerEnd = 8 + Number(new DataView(valid.buffer).getBigUint64(0, true));
     const mutation = fc.oneof(
       // overwrite a few bytes anywhere (the header most of the time: that is where parsing happens)
-      fc.array(fc.tuple(fc.nat({ max: headerEnd - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }).map((edits) => (b: Uint8Array) => {
-        const out = b.slice();
-        for (const [i, v] of edits) out[i] = v;
-        return out;
-      }),
+      fc
+        .array(fc.tuple(fc.nat({ max: headerEnd - 1 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 6,
+        })
+        .map((edits) => (b: Uint8Array) => {
+          const out = b.slice();
+          for (const [i, v] of edits) out[i] = v;
+          return out;
+        }),
       fc.tuple(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 0, max: 255 })).map(([i, v]) => (b: Uint8Array) => {
         const out = b.slice();
         out[i] = v;
@@ -101,12 +125,16 @@ forEachBackend('safetensors', (name) => {
       fc
         .record({
           dtype: fc.constantFrom('F32', 'F64', 'I32', 'F16', 'BF16', 'I64', 'U8', 'BOOL', 'f32', ''),
-          shape: fc.array(fc.oneof(fc.nat(10), fc.constant(2 ** 40), fc.constant(-1), fc.constant(1.5)), { maxLength: 4 }),
+          shape: fc.array(fc.oneof(fc.nat(10), fc.constant(2 ** 40), fc.constant(-1), fc.constant(1.5)), {
+            maxLength: 4,
+          }),
           begin: fc.oneof(fc.nat(64), fc.constant(2 ** 53)),
           end: fc.oneof(fc.nat(64), fc.constant(2 ** 60)),
         })
         .map((e) => () => {
-          const json = new TextEncoder().encode(JSON.stringify({ x: { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] } }));
+          const json = new TextEncoder().encode(
+            JSON.stringify({ x: { dtype: e.dtype, shape: e.shape, data_offsets: [e.begin, e.end] } }),
+          );
           const out = new Uint8Array(8 + json.length + 24);
           new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
           out.set(json, 8);
@@ -136,14 +164,20 @@ forEachBackend('safetensors', (name) => {
 describe('safetensors argument checks', () => {
   it('names the key of a value that is not a Tensor', async () => {
     const p = variable([1, 2]);
-    expect(() => saveSafetensors({ w: p as never })).toThrow(/saveSafetensors: 'w' must be a Tensor, got Variable \(pass its \.value\)/);
-    await expect(saveSafetensorsAsync({ w: 3 as never })).rejects.toThrow(/saveSafetensorsAsync: 'w' must be a Tensor, got number/);
+    expect(() => saveSafetensors({ w: p as never })).toThrow(
+      /saveSafetensors: 'w' must be a Tensor, got Variable \(pass its \.value\)/,
+    );
+    await expect(saveSafetensorsAsync({ w: 3 as never })).rejects.toThrow(
+      /saveSafetensorsAsync: 'w' must be a Tensor, got number/,
+    );
     const t = tensor([1]);
     t.dispose();
     expect(() => saveSafetensors({ t })).toThrow(/'t' was disposed/);
     expect(() => loadSafetensors(new Uint8Array(4))).toThrow(/^safetensors: file is 4 bytes/);
     expect(() => loadSafetensors([1, 2] as never)).toThrow(/safetensors: input must be a Uint8Array/);
-    expect(() => loadSafetensors(new Uint8Array(8), { device: 'cpu' } as never)).toThrow(/loadSafetensors: unknown option 'device'/);
+    expect(() => loadSafetensors(new Uint8Array(8), { device: 'cpu' } as never)).toThrow(
+      /loadSafetensors: unknown option 'device'/,
+    );
   });
 
   it('loads onto a given backend', () => {
@@ -157,7 +191,9 @@ describe('safetensors argument checks', () => {
 describe('loadSafetensors from a Node Buffer', () => {
   it('reads a file read with readFileSync (a view into a pooled buffer) correctly', async () => {
     const { Buffer } = await import('node:buffer');
-    const bytes = encodeSafetensors({ w: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } });
+    const bytes = encodeSafetensors({
+      w: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
+    });
     // Small Buffers share Node's pool: the file's bytes sit at an offset inside a larger ArrayBuffer.
     const pooled = Buffer.from(bytes);
     expect(pooled.buffer.byteLength).toBeGreaterThan(bytes.length);

@@ -27,7 +27,19 @@ export { gruCell, type GruCellInputs } from './ops/recurrent.js';
 export { broadcastTo, concat, permute, reshape, slice, squeeze, stack, transpose, unsqueeze } from './ops/movement.js';
 export { type Axes, argmax, argmin, logSoftmax, logSumExp, max, mean, min, prod, softmax, sum } from './ops/reduce.js';
 export { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './ops/table.js';
-export { activeBackend, type BackendName, backend, cpuBackend, engineStats, flush, memory, profileKernels, setBackend, shutdown, withBackend } from './registry.js';
+export {
+  activeBackend,
+  type BackendName,
+  backend,
+  cpuBackend,
+  engineStats,
+  flush,
+  memory,
+  profileKernels,
+  setBackend,
+  shutdown,
+  withBackend,
+} from './registry.js';
 export type { KernelTime } from './webgpu/profiler.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';
 export { keep, Tensor, tidy } from './tensor.js';

@@ -1,7 +1,15 @@
 import type { Backend, BackendInfo } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { liveTensorCount } from './tensor.js';
-import { type AcquiredDevice, acquireDevice, type DeviceOptions, NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature, wantedFeatures } from './webgpu/device.js';
+import {
+  type AcquiredDevice,
+  acquireDevice,
+  type DeviceOptions,
+  NO_ADAPTER_MESSAGE,
+  OPTIONAL_FEATURES,
+  type OptionalFeature,
+  wantedFeatures,
+} from './webgpu/device.js';
 import { WebGpuBackend } from './webgpu/backend.js';
 import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
@@ -38,7 +46,9 @@ export async function probe(): Promise<void> {
 
 function describe(b: Backend): string {
   const a = b.info.adapter;
-  return a ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})` : b.info.name;
+  return a
+    ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})`
+    : b.info.name;
 }
 
 /** The CPU backend (always available; the reference for the WebGPU kernels). */
@@ -61,7 +71,8 @@ export function activeBackend(): Backend {
   } else {
     active = cpuBackend();
   }
-  if (typeof process !== 'undefined' && process.stderr?.write) process.stderr.write(`wgru: using ${describe(active)}\n`);
+  if (typeof process !== 'undefined' && process.stderr?.write)
+    process.stderr.write(`wgru: using ${describe(active)}\n`);
   else console.info(`wgru: using ${describe(active)}`);
   return active;
 }
@@ -86,7 +97,8 @@ export interface SetBackendOptions extends DeviceOptions {}
  * ```
  */
 export async function setBackend(name: BackendName, options: SetBackendOptions = {}): Promise<BackendInfo> {
-  if (name !== 'webgpu' && name !== 'cpu') throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
+  if (name !== 'webgpu' && name !== 'cpu')
+    throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
   if (options === null || typeof options !== 'object') throw new Error('setBackend: options must be an object');
   for (const k of Object.keys(options)) {
     if (k !== 'powerPreference' && k !== 'optionalFeatures') throw new Error(`setBackend: unknown option '${k}'`);
@@ -94,7 +106,10 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   if (options.optionalFeatures !== undefined) {
     if (!Array.isArray(options.optionalFeatures)) throw new Error('setBackend: optionalFeatures must be an array');
     for (const f of options.optionalFeatures) {
-      if (!OPTIONAL_FEATURES.includes(f)) throw new Error(`setBackend: unknown optional feature ${JSON.stringify(f)} (known: ${OPTIONAL_FEATURES.join(', ')})`);
+      if (!OPTIONAL_FEATURES.includes(f))
+        throw new Error(
+          `setBackend: unknown optional feature ${JSON.stringify(f)} (known: ${OPTIONAL_FEATURES.join(', ')})`,
+        );
     }
   }
   if (name === 'cpu') {
@@ -199,7 +214,8 @@ export function engineStats(): { dispatches: number; submits: number; uploads: n
 export async function profileKernels<T>(fn: () => Promise<T>): Promise<{ result: T; kernels: KernelTime[] }> {
   const b = activeBackend();
   if (!(b instanceof WebGpuBackend)) throw new Error('profileKernels: needs the WebGPU backend');
-  if (!b.device.features.has('timestamp-query')) throw new Error("profileKernels: this adapter has no 'timestamp-query' feature");
+  if (!b.device.features.has('timestamp-query'))
+    throw new Error("profileKernels: this adapter has no 'timestamp-query' feature");
   if (b.engine.profiler) throw new Error('profileKernels: already profiling');
   b.flush();
   const profiler = new KernelProfiler();

@@ -47,7 +47,9 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       const cur = out[o] as number;
       if (cur === 1) out[o] = d;
       else if (d !== 1 && d !== cur) {
-        throw new Error(`${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ${o - rank}: ${cur} vs ${d})`);
+        throw new Error(
+          `${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ${o - rank}: ${cur} vs ${d})`,
+        );
       }
     }
   }
@@ -91,10 +93,12 @@ function axisIn(op: string, axis: number, rank: number, what: string): number {
 
 function axesIn(op: string, axes: number | readonly number[] | undefined, rank: number, what: string): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
-  if (typeof axes !== 'number' && !Array.isArray(axes)) throw new Error(`${op}: axes must be a number or a list of numbers, got ${JSON.stringify(axes)}`);
+  if (typeof axes !== 'number' && !Array.isArray(axes))
+    throw new Error(`${op}: axes must be a number or a list of numbers, got ${JSON.stringify(axes)}`);
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const norm = list.map((a) => axisIn(op, a, rank, what));
-  if (new Set(norm).size !== norm.length) throw new Error(`${op}: repeated axis in ${JSON.stringify(list)} for ${what}`);
+  if (new Set(norm).size !== norm.length)
+    throw new Error(`${op}: repeated axis in ${JSON.stringify(list)} for ${what}`);
   if (rank === 0 && norm.length > 0) return [];
   return norm.sort((a, b) => a - b);
 }

@@ -180,7 +180,8 @@ export class Tensor {
 
   /** @internal The storage, for ops and backends. */
   get storage(): Storage {
-    if (this.#storage === null) throw new Error(`Tensor ${shapeString(this.shape)} ${this.dtype}: used after dispose()`);
+    if (this.#storage === null)
+      throw new Error(`Tensor ${shapeString(this.shape)} ${this.dtype}: used after dispose()`);
     return this.#storage;
   }
 

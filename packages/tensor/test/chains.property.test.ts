@@ -28,7 +28,18 @@ import {
 } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, it } from 'vitest';
-import { deviceUnderTest, DUT_NAME, expectClose, f32, FC_SEED, operandFor, operandPair, shapeArb, withBag, type Operand } from './property-support.js';
+import {
+  deviceUnderTest,
+  DUT_NAME,
+  expectClose,
+  f32,
+  FC_SEED,
+  operandFor,
+  operandPair,
+  shapeArb,
+  withBag,
+  type Operand,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -67,8 +78,23 @@ type Step =
 
 const frac = fc.noBias(fc.integer({ min: 0, max: 999 })).map((i) => i / 1000);
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('unary' as const), op: fc.constantFrom(...(Object.keys(UNARY) as Array<keyof typeof UNARY>)), x: frac }), weight: 3 },
-  { arbitrary: fc.record({ kind: fc.constant('binary' as const), op: fc.constantFrom(...(Object.keys(BINARY) as Array<keyof typeof BINARY>)), x: frac, y: frac }), weight: 5 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('unary' as const),
+      op: fc.constantFrom(...(Object.keys(UNARY) as Array<keyof typeof UNARY>)),
+      x: frac,
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('binary' as const),
+      op: fc.constantFrom(...(Object.keys(BINARY) as Array<keyof typeof BINARY>)),
+      x: frac,
+      y: frac,
+    }),
+    weight: 5,
+  },
   { arbitrary: fc.record({ kind: fc.constant('dispose' as const), x: frac }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('read' as const), x: frac }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('assign' as const), target: frac, x: frac }), weight: 1 },
@@ -103,7 +129,9 @@ describe(`random elementwise programs on ${DUT_NAME} (fusion) against the oracle
             sides[0].values.push(p.dut as Tensor);
             sides[1].values.push(p.ref as Tensor);
           }
-          const log: string[] = [`leaves ${leaves.map((l) => (l.kind === 'tensor' ? `[${l.shape.join(', ')}]` : l.value)).join(', ')}`];
+          const log: string[] = [
+            `leaves ${leaves.map((l) => (l.kind === 'tensor' ? `[${l.shape.join(', ')}]` : l.value)).join(', ')}`,
+          ];
           const at = (f: number) => {
             const ids = live(sides[0]);
             return ids.length === 0 ? -1 : (ids[Math.floor(f * ids.length)] as number);
@@ -119,7 +147,8 @@ describe(`random elementwise programs on ${DUT_NAME} (fusion) against the oracle
               case 'binary': {
                 const y = at(s.y);
                 log.push(`v${sides[0].values.length} = ${s.op}(v${x}, v${y})`);
-                for (const side of sides) side.values.push(bag.add(BINARY[s.op](side.values[x] as Tensor, side.values[y] as Tensor)));
+                for (const side of sides)
+                  side.values.push(bag.add(BINARY[s.op](side.values[x] as Tensor, side.values[y] as Tensor)));
                 break;
               }
               case 'dispose':
@@ -133,12 +162,19 @@ describe(`random elementwise programs on ${DUT_NAME} (fusion) against the oracle
                 break;
               case 'read':
                 log.push(`read v${x}`);
-                await expectClose(`${log.join('; ')}: v${x}`, sides[0].values[x] as Tensor, sides[1].values[x] as Tensor, { rtol: 1e-4, atol: 1e-4 });
+                await expectClose(
+                  `${log.join('; ')}: v${x}`,
+                  sides[0].values[x] as Tensor,
+                  sides[1].values[x] as Tensor,
+                  { rtol: 1e-4, atol: 1e-4 },
+                );
                 break;
               case 'assign': {
                 // Overwrite the target in place with tanh of another value of the same shape.
                 const t = sides[0].values[x] as Tensor;
-                const src = live(sides[0]).find((i) => i !== x && (sides[0].values[i] as Tensor).shape.join() === t.shape.join());
+                const src = live(sides[0]).find(
+                  (i) => i !== x && (sides[0].values[i] as Tensor).shape.join() === t.shape.join(),
+                );
                 if (src === undefined) break;
                 log.push(`assign(v${x}, tanh(v${src}))`);
                 for (const side of sides) {
@@ -166,7 +202,10 @@ describe(`random elementwise programs on ${DUT_NAME} (fusion) against the oracle
           }
           // Every value still alive must agree (NaN cannot arise: no division, log or sqrt).
           for (const i of live(sides[0])) {
-            await expectClose(`${log.join('; ')}: v${i}`, sides[0].values[i] as Tensor, sides[1].values[i] as Tensor, { rtol: 1e-4, atol: 1e-4 });
+            await expectClose(`${log.join('; ')}: v${i}`, sides[0].values[i] as Tensor, sides[1].values[i] as Tensor, {
+              rtol: 1e-4,
+              atol: 1e-4,
+            });
           }
         }),
       ),

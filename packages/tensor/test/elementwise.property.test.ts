@@ -80,7 +80,10 @@ const UNARY: Record<UnaryOp, UnaryCase> = {
   isnan: { values: any, bound: exact },
   isinf: { values: any, bound: exact },
   // exp: 3 + 2|x| ULP (WGSL). Arguments up to ±1e4 overflow to Inf / underflow to 0 on both sides.
-  exp: { values: fc.oneof(floatValue({ range: 100, nonFinite: true }), any), bound: (x, r) => ulps(3 + 2 * Math.abs(x))(r) },
+  exp: {
+    values: fc.oneof(floatValue({ range: 100, nonFinite: true }), any),
+    bound: (x, r) => ulps(3 + 2 * Math.abs(x))(r),
+  },
   // log: WGSL promises 3 ULP, but only 2^-21 absolute on [0.5, 2], where the result is near 0;
   // wgru_log sums a series there, so we ask 4 ULP relative everywhere (near 1 too). Negatives: NaN.
   log: { values: fc.oneof(any, f32(0, 1e4), f32(0.5, 2), nearOne), bound: (_x, r) => ulps(4)(r) },
@@ -118,7 +121,11 @@ const BINARY: Record<BinaryOp, BinaryCase> = {
   mul: { a: any, b: any, bound: (_a, _b, r) => ulps(1)(r) },
   div: { a: any, b: any, bound: (_a, _b, r) => ulps(3)(r) },
   // pow: exp2(b log2 a): with x = b log2|a|, exp2's 3 + 2|x| ULP plus log2's 3 ULP scaled by |x|.
-  pow: { a: floatValue({ range: 100, nonFinite: true }), b: exponent, bound: (a, b, r) => ulps(8 + 5 * Math.abs(b * Math.log2(Math.abs(a))))(r) },
+  pow: {
+    a: floatValue({ range: 100, nonFinite: true }),
+    b: exponent,
+    bound: (a, b, r) => ulps(8 + 5 * Math.abs(b * Math.log2(Math.abs(a))))(r),
+  },
   maximum: { a: any, b: any, bound: () => 0 },
   minimum: { a: any, b: any, bound: () => 0 },
   equal: { a: any, b: any, bound: () => 0 },
@@ -161,7 +168,9 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
   for (const op of Object.keys(BINARY) as BinaryOp[]) {
     const c = BINARY[op];
     const operands = shapeArb().chain((out) =>
-      fc.tuple(fc.constant(out), operandFor(out, c.a), operandFor(out, c.b)).filter(([, a, b]) => a.kind === 'tensor' || b.kind === 'tensor'),
+      fc
+        .tuple(fc.constant(out), operandFor(out, c.a), operandFor(out, c.b))
+        .filter(([, a, b]) => a.kind === 'tensor' || b.kind === 'tensor'),
     );
     it(`binary ${op} with broadcasting and number operands`, async () => {
       await fc.assert(
@@ -219,12 +228,22 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
   });
 
   it('cast float32 -> int32 truncates toward zero, saturates, and turns NaN into 0', async () => {
-    const value = fc.oneof(any, f32(-3e9, 3e9), fc.constantFrom(2147483520, -2147483648, 2147483648, 0.999, -0.999, 1e10));
+    const value = fc.oneof(
+      any,
+      f32(-3e9, 3e9),
+      fc.constantFrom(2147483520, -2147483648, 2147483648, 0.999, -0.999, 1e10),
+    );
     await fc.assert(
       fc.asyncProperty(tensorArb(shapeArb(), value), ({ shape, values }) =>
         withBag(async (bag) => {
           const x = pair(bag, dut, values, shape);
-          await expectClose('cast to int32', bag.add(cast(x.dut, 'int32')), bag.add(cast(x.ref, 'int32')), EXACT, 'int32');
+          await expectClose(
+            'cast to int32',
+            bag.add(cast(x.dut, 'int32')),
+            bag.add(cast(x.ref, 'int32')),
+            EXACT,
+            'int32',
+          );
         }),
       ),
       { seed: FC_SEED, numRuns: RUNS },
@@ -232,7 +251,11 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
   });
 
   it('cast int32 -> float32 rounds like Math.fround, and back is exact for small integers', async () => {
-    const value = fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: -2147483648, max: 2147483647 }), fc.constantFrom(16777217, -16777217, 2147483647));
+    const value = fc.oneof(
+      fc.integer({ min: -1000, max: 1000 }),
+      fc.integer({ min: -2147483648, max: 2147483647 }),
+      fc.constantFrom(16777217, -16777217, 2147483647),
+    );
     await fc.assert(
       fc.asyncProperty(tensorArb(shapeArb(), value), ({ shape, values }) =>
         withBag(async (bag) => {
@@ -249,12 +272,30 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
   });
 
   describe('int32 arithmetic stays int32 (wrapping like i32) and matches the CPU bit for bit', () => {
-    const int = fc.oneof(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -2147483648, max: 2147483647 }), fc.constantFrom(-2147483648, 2147483647, 65536, 46341));
-    const intOps: BinaryOp[] = ['add', 'sub', 'mul', 'maximum', 'minimum', 'equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'];
+    const int = fc.oneof(
+      fc.integer({ min: -20, max: 20 }),
+      fc.integer({ min: -2147483648, max: 2147483647 }),
+      fc.constantFrom(-2147483648, 2147483647, 65536, 46341),
+    );
+    const intOps: BinaryOp[] = [
+      'add',
+      'sub',
+      'mul',
+      'maximum',
+      'minimum',
+      'equal',
+      'notEqual',
+      'less',
+      'lessEqual',
+      'greater',
+      'greaterEqual',
+    ];
     for (const op of intOps) {
       it(`int32 ${op}`, async () => {
         const args = shapeArb().chain((out) =>
-          fc.tuple(operandFor(out, int), operandFor(out, int)).filter(([a, b]) => a.kind === 'tensor' || b.kind === 'tensor'),
+          fc
+            .tuple(operandFor(out, int), operandFor(out, int))
+            .filter(([a, b]) => a.kind === 'tensor' || b.kind === 'tensor'),
         );
         await fc.assert(
           fc.asyncProperty(args, ([a, b]) =>
@@ -280,11 +321,35 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
             for (const op of ['neg', 'abs', 'sign', 'relu'] as const) {
               await expectClose(`int32 ${op}`, bag.add(unary(op, x.dut)), bag.add(unary(op, x.ref)), EXACT, 'int32');
             }
-            await expectClose('int32 sqrt', bag.add(unary('sqrt', x.dut)), bag.add(unary('sqrt', x.ref)), ulps(3), 'float32');
-            await expectClose('int32 div', bag.add(binary('div', x.dut, 7)), bag.add(binary('div', x.ref, 7)), ulps(3), 'float32');
+            await expectClose(
+              'int32 sqrt',
+              bag.add(unary('sqrt', x.dut)),
+              bag.add(unary('sqrt', x.ref)),
+              ulps(3),
+              'float32',
+            );
+            await expectClose(
+              'int32 div',
+              bag.add(binary('div', x.dut, 7)),
+              bag.add(binary('div', x.ref, 7)),
+              ulps(3),
+              'float32',
+            );
             // An integer number beside int32 stays int32; a fractional one promotes to float32.
-            await expectClose('int32 + 3', bag.add(binary('add', x.dut, 3)), bag.add(binary('add', x.ref, 3)), EXACT, 'int32');
-            await expectClose('int32 * 0.5', bag.add(binary('mul', x.dut, 0.5)), bag.add(binary('mul', x.ref, 0.5)), ulps(1), 'float32');
+            await expectClose(
+              'int32 + 3',
+              bag.add(binary('add', x.dut, 3)),
+              bag.add(binary('add', x.ref, 3)),
+              EXACT,
+              'int32',
+            );
+            await expectClose(
+              'int32 * 0.5',
+              bag.add(binary('mul', x.dut, 0.5)),
+              bag.add(binary('mul', x.ref, 0.5)),
+              ulps(1),
+              'float32',
+            );
           }),
         ),
         { seed: FC_SEED, numRuns: 25 },
@@ -298,11 +363,18 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
     await withBag(async (bag) => {
       const cpu = bag.add(onCpuFloat32(xs));
       const gpu = bag.add(onDutFloat32(xs));
-      for (const [op, c] of [['add', 0.1], ['mul', 0.7], ['sub', 1 / 3], ['maximum', 0.3]] as const) {
+      for (const [op, c] of [
+        ['add', 0.1],
+        ['mul', 0.7],
+        ['sub', 1 / 3],
+        ['maximum', 0.3],
+      ] as const) {
         const want = Array.from(await bag.add(binary(op, cpu, c)).data());
         const got = Array.from(await bag.add(binary(op, gpu, c)).data());
         expect(got, `${op}(x, ${c})`).toEqual(want);
-        expect(want, `${op}(x, ${c}) in float32 arithmetic`).toEqual(xs.map((x) => Math.fround(binaryOps[op].cpu(x, Math.fround(c)))));
+        expect(want, `${op}(x, ${c}) in float32 arithmetic`).toEqual(
+          xs.map((x) => Math.fround(binaryOps[op].cpu(x, Math.fround(c)))),
+        );
       }
     });
   });
@@ -310,7 +382,10 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
 
 describe(`tanh and sigmoid on ${DUT_NAME} at the extremes`, () => {
   it('are finite and within a few ULP (relative) at ±100, ±1e4, near 0 and at the ±90 edge', async () => {
-    const xs = [0, -0, 1e-30, -1e-30, 1e-20, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -0.5, 0.999, 1, 1.001, 3, -3, 9, 10, -10, 20, 89, 90, 91, -89, -90, -91, 100, -100, 1e4, -1e4].map(Math.fround);
+    const xs = [
+      0, -0, 1e-30, -1e-30, 1e-20, 1e-7, -1e-7, 1e-3, -1e-3, 0.5, -0.5, 0.999, 1, 1.001, 3, -3, 9, 10, -10, 20, 89, 90,
+      91, -89, -90, -91, 100, -100, 1e4, -1e4,
+    ].map(Math.fround);
     await withBag(async (bag) => {
       const x = bag.add(onDutFloat32(xs));
       const th = await bag.add(tanh(x)).data();
@@ -322,9 +397,13 @@ describe(`tanh and sigmoid on ${DUT_NAME} at the extremes`, () => {
         expect(Number.isFinite(s), `sigmoid(${v}) = ${s}`).toBe(true);
         const tRef = Math.tanh(v);
         // Relative error, except where the true result is a float32 denormal (may flush to 0).
-        expect(Math.abs(t - tRef), `tanh(${v}) = ${t}, want ${tRef}`).toBeLessThanOrEqual(8 * ULP * Math.abs(tRef) + F32_TINY);
+        expect(Math.abs(t - tRef), `tanh(${v}) = ${t}, want ${tRef}`).toBeLessThanOrEqual(
+          8 * ULP * Math.abs(tRef) + F32_TINY,
+        );
         const sRef = 1 / (1 + Math.exp(-v));
-        expect(Math.abs(s - sRef), `sigmoid(${v}) = ${s}, want ${sRef}`).toBeLessThanOrEqual((6 + 2 * Math.abs(v)) * ULP * sRef + F32_TINY);
+        expect(Math.abs(s - sRef), `sigmoid(${v}) = ${s}, want ${sRef}`).toBeLessThanOrEqual(
+          (6 + 2 * Math.abs(v)) * ULP * sRef + F32_TINY,
+        );
         if (v === 0) expect([Math.abs(t), s]).toEqual([0, 0.5]);
       });
     });

@@ -39,16 +39,30 @@ describe('which optional features are asked for', () => {
   it('a misspelt WGRU_WEBGPU_FEATURES fails the first use with its name, not a silent CPU fallback', () => {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', '--conditions=wgru-source', '-e', "import('@wgru/tensor').then((t) => { t.zeros([1]); console.log('no error'); })"],
-      { env: { ...process.env, WGRU_WEBGPU_FEATURES: 'subgroup', WGRU_BACKEND: '' }, encoding: 'utf8', timeout: 60_000 },
+      [
+        '--import',
+        'tsx',
+        '--conditions=wgru-source',
+        '-e',
+        "import('@wgru/tensor').then((t) => { t.zeros([1]); console.log('no error'); })",
+      ],
+      {
+        env: { ...process.env, WGRU_WEBGPU_FEATURES: 'subgroup', WGRU_BACKEND: '' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
     );
     expect(r.stdout).not.toContain('no error');
     expect(r.stderr).toContain("WGRU_WEBGPU_FEATURES: unknown feature 'subgroup'");
   });
 
   it('setBackend names an unknown feature', async () => {
-    await expect(setBackend('webgpu', { optionalFeatures: ['f16' as never] })).rejects.toThrow(/setBackend: unknown optional feature "f16"/);
-    await expect(setBackend('webgpu', { optionalFeatures: 'subgroups' as never })).rejects.toThrow(/optionalFeatures must be an array/);
+    await expect(setBackend('webgpu', { optionalFeatures: ['f16' as never] })).rejects.toThrow(
+      /setBackend: unknown optional feature "f16"/,
+    );
+    await expect(setBackend('webgpu', { optionalFeatures: 'subgroups' as never })).rejects.toThrow(
+      /optionalFeatures must be an array/,
+    );
   });
 });
 

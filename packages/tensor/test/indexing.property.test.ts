@@ -8,7 +8,24 @@
 import { abs, assign, type Backend, cast, gather, oneHot, reshape, scatterAdd, transpose } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, onDut, onOracle, pair, shapeArb, type Tolerance, ULP, valuesFor, withBag } from './property-support.js';
+import {
+  type Bound,
+  deviceUnderTest,
+  DUT_NAME,
+  EXACT,
+  expectClose,
+  F32_TINY,
+  FC_SEED,
+  floatValue,
+  onDut,
+  onOracle,
+  pair,
+  shapeArb,
+  type Tolerance,
+  ULP,
+  valuesFor,
+  withBag,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -20,8 +37,12 @@ const sizeOf = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
 /** Indices of rank 0-2 into an axis of length `dim` (negative ones included). */
 function indicesFor(dim: number): fc.Arbitrary<{ shape: number[]; values: number[] }> {
-  const shape = fc.array(fc.integer({ min: dim === 0 ? 0 : 1, max: 4 }), { maxLength: 2 }).filter((s) => dim > 0 || sizeOf(s) === 0);
-  return shape.chain((s) => valuesFor(s, fc.integer({ min: -dim, max: Math.max(dim - 1, -dim) })).map((values) => ({ shape: s, values })));
+  const shape = fc
+    .array(fc.integer({ min: dim === 0 ? 0 : 1, max: 4 }), { maxLength: 2 })
+    .filter((s) => dim > 0 || sizeOf(s) === 0);
+  return shape.chain((s) =>
+    valuesFor(s, fc.integer({ min: -dim, max: Math.max(dim - 1, -dim) })).map((values) => ({ shape: s, values })),
+  );
 }
 
 const gatherCase = shapeArb({ minRank: 1, maxSize: 1000 }).chain((xShape) =>
@@ -55,7 +76,13 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const want = bag.add(gather(xr, idx.ref, c.axis));
           const a = c.axis < 0 ? c.axis + xd.rank : c.axis;
           expect(got.shape).toEqual([...xd.shape.slice(0, a), ...c.idx.shape, ...xd.shape.slice(a + 1)]);
-          await expectClose(`gather(x [${xd.shape.join(', ')}], indices [${c.idx.shape.join(', ')}], ${c.axis})`, got, want, EXACT, dtype);
+          await expectClose(
+            `gather(x [${xd.shape.join(', ')}], indices [${c.idx.shape.join(', ')}], ${c.axis})`,
+            got,
+            want,
+            EXACT,
+            dtype,
+          );
         }),
       ),
       { seed: FC_SEED, numRuns: RUNS },
@@ -64,17 +91,29 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
 
   it('gather wraps negative indices computed on the device, too', async () => {
     await fc.assert(
-      fc.asyncProperty(gatherCase.filter((c) => !c.int), (c) =>
-        withBag(async (bag) => {
-          const x = pair(bag, dut, c.xValues, c.xShape);
-          // Indices made by a kernel (cast), so that no host copy of them exists to check.
-          const f = pair(bag, dut, c.idx.values, c.idx.shape);
-          const id = bag.add(cast(f.dut, 'int32'));
-          const ir = bag.add(cast(f.ref, 'int32'));
-          await expectClose('gather with device-side indices', bag.add(gather(x.dut, id, c.axis)), bag.add(gather(x.ref, ir, c.axis)), EXACT);
-          const hostIdx = bag.add(onOracle(c.idx.values, c.idx.shape, 'int32'));
-          await expectClose('device-side indices vs host indices', bag.add(gather(x.dut, id, c.axis)), bag.add(gather(x.ref, hostIdx, c.axis)), EXACT);
-        }),
+      fc.asyncProperty(
+        gatherCase.filter((c) => !c.int),
+        (c) =>
+          withBag(async (bag) => {
+            const x = pair(bag, dut, c.xValues, c.xShape);
+            // Indices made by a kernel (cast), so that no host copy of them exists to check.
+            const f = pair(bag, dut, c.idx.values, c.idx.shape);
+            const id = bag.add(cast(f.dut, 'int32'));
+            const ir = bag.add(cast(f.ref, 'int32'));
+            await expectClose(
+              'gather with device-side indices',
+              bag.add(gather(x.dut, id, c.axis)),
+              bag.add(gather(x.ref, ir, c.axis)),
+              EXACT,
+            );
+            const hostIdx = bag.add(onOracle(c.idx.values, c.idx.shape, 'int32'));
+            await expectClose(
+              'device-side indices vs host indices',
+              bag.add(gather(x.dut, id, c.axis)),
+              bag.add(gather(x.ref, hostIdx, c.axis)),
+              EXACT,
+            );
+          }),
       ),
       { seed: FC_SEED, numRuns: 25 },
     );
@@ -87,7 +126,13 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
         const a = axis < 0 ? axis + shape.length : axis;
         return indicesFor(shape[a] as number).chain((idx) => {
           const srcShape = [...shape.slice(0, a), ...idx.shape, ...shape.slice(a + 1)];
-          return fc.record({ shape: fc.constant(shape), axis: fc.constant(axis), idx: fc.constant(idx), srcShape: fc.constant(srcShape), src: valuesFor(srcShape, floatValue()) });
+          return fc.record({
+            shape: fc.constant(shape),
+            axis: fc.constant(axis),
+            idx: fc.constant(idx),
+            srcShape: fc.constant(srcShape),
+            src: valuesFor(srcShape, floatValue()),
+          });
         });
       }),
     );
@@ -102,7 +147,13 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const mags = await bag.add(scatterAdd(c.shape, idx.ref, bag.add(abs(src.ref)), c.axis)).data();
           const n = sizeOf(c.idx.shape);
           const bound: Bound = (_r, i) => n * ULP * (mags[i] as number) + F32_TINY;
-          await expectClose(`scatterAdd(shape [${c.shape.join(', ')}], indices ${JSON.stringify(c.idx.values)}, axis ${c.axis})`, got, want, bound, 'float32');
+          await expectClose(
+            `scatterAdd(shape [${c.shape.join(', ')}], indices ${JSON.stringify(c.idx.values)}, axis ${c.axis})`,
+            got,
+            want,
+            bound,
+            'float32',
+          );
         }),
       ),
       { seed: FC_SEED, numRuns: RUNS },
@@ -111,12 +162,20 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
 
   it('scatterAdd along axis 0 into whole rows (an embedding gradient: the row-tiled kernel)', async () => {
     const c = fc
-      .record({ V: fc.integer({ min: 1, max: 40 }), D: fc.constantFrom(4, 8, 12, 132), n: fc.integer({ min: 0, max: 300 }), int: fc.boolean() })
+      .record({
+        V: fc.integer({ min: 1, max: 40 }),
+        D: fc.constantFrom(4, 8, 12, 132),
+        n: fc.integer({ min: 0, max: 300 }),
+        int: fc.boolean(),
+      })
       .chain((c) =>
         fc.record({
           c: fc.constant(c),
           idx: fc.array(fc.integer({ min: -c.V, max: c.V - 1 }), { minLength: c.n, maxLength: c.n }),
-          src: fc.array(c.int ? fc.integer({ min: -9, max: 9 }) : floatValue(), { minLength: c.n * c.D, maxLength: c.n * c.D }),
+          src: fc.array(c.int ? fc.integer({ min: -9, max: 9 }) : floatValue(), {
+            minLength: c.n * c.D,
+            maxLength: c.n * c.D,
+          }),
         }),
       );
     await fc.assert(
@@ -128,7 +187,9 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const got = bag.add(scatterAdd([c.V, c.D], i.dut, s.dut, 0));
           const want = bag.add(scatterAdd([c.V, c.D], i.ref, s.ref, 0));
           const mags = await bag.add(scatterAdd([c.V, c.D], i.ref, bag.add(abs(s.ref)), 0)).data();
-          const bound: Tolerance = c.int ? EXACT : (_r: number, k: number) => c.n * ULP * (mags[k] as number) + F32_TINY;
+          const bound: Tolerance = c.int
+            ? EXACT
+            : (_r: number, k: number) => c.n * ULP * (mags[k] as number) + F32_TINY;
           await expectClose(`scatterAdd([${c.V}, ${c.D}], ${c.n} indices, ${dtype})`, got, want, bound, dtype);
         }),
       ),
@@ -170,8 +231,16 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const i = pair(bag, dut, idx.values, idx.shape, 'int32');
           const got = bag.add(oneHot(i.dut, depth));
           expect(got.shape).toEqual([...idx.shape, depth]);
-          await expectClose(`oneHot(${JSON.stringify(idx.values)}, ${depth})`, got, bag.add(oneHot(i.ref, depth)), EXACT, 'float32');
-          const expected = idx.values.flatMap((j) => Array.from({ length: depth }, (_, k) => (k === (j < 0 ? j + depth : j) ? 1 : 0)));
+          await expectClose(
+            `oneHot(${JSON.stringify(idx.values)}, ${depth})`,
+            got,
+            bag.add(oneHot(i.ref, depth)),
+            EXACT,
+            'float32',
+          );
+          const expected = idx.values.flatMap((j) =>
+            Array.from({ length: depth }, (_, k) => (k === (j < 0 ? j + depth : j) ? 1 : 0)),
+          );
           expect(Array.from(await got.data())).toEqual(expected);
         }),
       ),
@@ -179,4 +248,3 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
     );
   });
 });
-

@@ -11,7 +11,23 @@
 import { abs, type Backend, engineStats, matmul, permute, slice, type Tensor } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Bag, type Bound, broadcastableTo, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, onDut, onOracle, ULP, valuesFor, withBag } from './property-support.js';
+import {
+  type Bag,
+  type Bound,
+  broadcastableTo,
+  deviceUnderTest,
+  DUT_NAME,
+  EXACT,
+  expectClose,
+  F32_TINY,
+  FC_SEED,
+  floatValue,
+  onDut,
+  onOracle,
+  ULP,
+  valuesFor,
+  withBag,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -19,7 +35,10 @@ beforeAll(async () => {
 });
 
 /** Matrix sizes: mostly small, sometimes past a few 4x4 tiles and 8x8 workgroups (up to 40). */
-const size = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 6 }), weight: 4 }, { arbitrary: fc.integer({ min: 7, max: 40 }), weight: 1 });
+const size = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 6 }), weight: 4 },
+  { arbitrary: fc.integer({ min: 7, max: 40 }), weight: 1 },
+);
 
 /** How one operand is laid out. */
 interface Layout {
@@ -42,7 +61,11 @@ const layout = (batch: number[]) =>
     const rank = own.length + 2;
     const identity = [...Array(rank).keys()];
     const swapped = [...identity.slice(0, -2), rank - 1, rank - 2];
-    const perm = fc.oneof(fc.constant(identity), fc.constant(swapped), fc.shuffledSubarray(identity, { minLength: rank, maxLength: rank }));
+    const perm = fc.oneof(
+      fc.constant(identity),
+      fc.constant(swapped),
+      fc.shuffledSubarray(identity, { minLength: rank, maxLength: rank }),
+    );
     return fc.record({ batch: fc.constant(own), vector: fc.boolean(), perm, sliced: fc.boolean() });
   });
 
@@ -53,8 +76,12 @@ const matmulCase = fc
   .chain((dims) =>
     fc.record({
       dims: fc.constant(dims),
-      a: layout(dims.batch).map((l): Layout => ({ ...l, vector: l.vector && l.batch.length === 0 && isIdentity(l.perm) && !l.sliced })),
-      b: layout(dims.batch).map((l): Layout => ({ ...l, vector: l.vector && l.batch.length === 0 && isIdentity(l.perm) && !l.sliced })),
+      a: layout(dims.batch).map(
+        (l): Layout => ({ ...l, vector: l.vector && l.batch.length === 0 && isIdentity(l.perm) && !l.sliced }),
+      ),
+      b: layout(dims.batch).map(
+        (l): Layout => ({ ...l, vector: l.vector && l.batch.length === 0 && isIdentity(l.perm) && !l.sliced }),
+      ),
     }),
   )
   .filter(({ dims }) => dims.batch.reduce((p, d) => p * d, 1) * (dims.m * dims.k + dims.k * dims.n) <= 6000)
@@ -114,7 +141,8 @@ describe(`matmul on ${DUT_NAME} against the float64 oracle`, () => {
           const want = bag.add(matmul(Ar, Br));
           const what = `${describeLayout(c.a, A.shape)} @ ${describeLayout(c.b, B.shape)}`;
           // Views are read in place: one kernel, no contiguous copies of the operands.
-          if (got.size > 0 && dispatches !== 1) throw new Error(`${what}: ${dispatches} dispatches, expected 1 (operands copied?)`);
+          if (got.size > 0 && dispatches !== 1)
+            throw new Error(`${what}: ${dispatches} dispatches, expected 1 (operands copied?)`);
 
           const mags = await bag.add(matmul(bag.add(abs(Ar)), bag.add(abs(Br)))).data();
           const k = c.dims.k;
@@ -129,7 +157,11 @@ describe(`matmul on ${DUT_NAME} against the float64 oracle`, () => {
   it('int32 @ int32 is int32 and exact (wrapping like i32); int32 @ float32 is float32', async () => {
     const int = fc.oneof(fc.integer({ min: -9, max: 9 }), fc.integer({ min: -2147483648, max: 2147483647 }));
     const c = fc
-      .record({ m: fc.integer({ min: 1, max: 9 }), k: fc.integer({ min: 0, max: 9 }), n: fc.integer({ min: 1, max: 9 }) })
+      .record({
+        m: fc.integer({ min: 1, max: 9 }),
+        k: fc.integer({ min: 0, max: 9 }),
+        n: fc.integer({ min: 1, max: 9 }),
+      })
       .chain(({ m, k, n }) => fc.tuple(fc.constant([m, k, n]), valuesFor([m, k], int), valuesFor([k, n], int)));
     await fc.assert(
       fc.asyncProperty(c, ([[m, k, n], a, b]) =>
@@ -137,7 +169,12 @@ describe(`matmul on ${DUT_NAME} against the float64 oracle`, () => {
           const A = bag.add(onDut(dut, a, [m as number, k as number], 'int32'));
           const B = bag.add(onDut(dut, b, [k as number, n as number], 'int32'));
           const got = bag.add(matmul(A, B));
-          const want = bag.add(matmul(bag.add(onOracle(a, [m as number, k as number], 'int32')), bag.add(onOracle(b, [k as number, n as number], 'int32'))));
+          const want = bag.add(
+            matmul(
+              bag.add(onOracle(a, [m as number, k as number], 'int32')),
+              bag.add(onOracle(b, [k as number, n as number], 'int32')),
+            ),
+          );
           await expectClose('int32 matmul', got, want, EXACT, 'int32');
           const mixed = bag.add(matmul(A, bag.add(onDut(dut, b.map(Math.fround), [k as number, n as number]))));
           expect(mixed.dtype).toBe('float32');

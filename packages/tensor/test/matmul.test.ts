@@ -10,11 +10,36 @@
  * Tolerance: each output is a dot product of k float32 terms, so its error is at most about k
  * rounding errors of the magnitudes involved: k * 2^-23 * (|A| @ |B|).
  */
-import { abs, add, addInto, type Backend, engineStats, flush, matmul, reshape, slice, type Tensor, transpose } from '@wgru/tensor';
+import {
+  abs,
+  add,
+  addInto,
+  type Backend,
+  engineStats,
+  flush,
+  matmul,
+  reshape,
+  slice,
+  type Tensor,
+  transpose,
+} from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
-import { type Bag, type Bound, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, onDut, onOracle, ULP, withBag } from './property-support.js';
+import {
+  type Bag,
+  type Bound,
+  deviceUnderTest,
+  DUT_NAME,
+  EXACT,
+  expectClose,
+  F32_TINY,
+  FC_SEED,
+  onDut,
+  onOracle,
+  ULP,
+  withBag,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -55,7 +80,11 @@ interface Layout {
 const layoutArb: fc.Arbitrary<Layout> = fc
   .record({
     transposed: fc.constantFrom(false, false, true),
-    pad: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: fc.constant(4), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 2 }),
+    pad: fc.oneof(
+      { arbitrary: fc.constant(0), weight: 3 },
+      { arbitrary: fc.constant(4), weight: 1 },
+      { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 2 },
+    ),
   })
   .chain((l) => fc.integer({ min: 0, max: l.pad }).map((shift) => ({ ...l, shift })));
 
@@ -85,10 +114,20 @@ const caseArb = fc
  * Makes the operand with logical shape [...batch, rows, cols] on the device under test and on the
  * oracle, from the same values, through the same views.
  */
-function makeOperand(bag: Bag, seed: number, batch: number[], rows: number, cols: number, l: Layout): { dut: Tensor; ref: Tensor } {
+function makeOperand(
+  bag: Bag,
+  seed: number,
+  batch: number[],
+  rows: number,
+  cols: number,
+  l: Layout,
+): { dut: Tensor; ref: Tensor } {
   // Stored: [...batch, rows, cols + pad], or its last two axes swapped when transposed.
   const stored = l.transposed ? [...batch, cols + l.pad, rows] : [...batch, rows, cols + l.pad];
-  const vals = values(seed, stored.reduce((p, d) => p * d, 1));
+  const vals = values(
+    seed,
+    stored.reduce((p, d) => p * d, 1),
+  );
   const view = (t: Tensor): Tensor => {
     let v = t;
     const r = v.rank;
@@ -104,7 +143,13 @@ function makeOperand(bag: Bag, seed: number, batch: number[], rows: number, cols
 }
 
 /** Runs one matmul on both sides and compares within k float32 roundings of |A| @ |B|. */
-async function check(bag: Bag, what: string, A: { dut: Tensor; ref: Tensor }, B: { dut: Tensor; ref: Tensor }, k: number): Promise<void> {
+async function check(
+  bag: Bag,
+  what: string,
+  A: { dut: Tensor; ref: Tensor },
+  B: { dut: Tensor; ref: Tensor },
+  k: number,
+): Promise<void> {
   const got = bag.add(matmul(A.dut, B.dut));
   const want = bag.add(matmul(A.ref, B.ref));
   const mags = await bag.add(matmul(bag.add(abs(A.ref)), bag.add(abs(B.ref)))).data();
@@ -113,7 +158,9 @@ async function check(bag: Bag, what: string, A: { dut: Tensor; ref: Tensor }, B:
 }
 
 const planName = (p: MatmulPlan): string =>
-  p.path === 'texture' ? `texture ${p.TM}x${4 * p.TN}${p.aBuffer ? ' A:buffer' : p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}` : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
+  p.path === 'texture'
+    ? `texture ${p.TM}x${4 * p.TN}${p.aBuffer ? ' A:buffer' : p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}`
+    : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
 
 describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float64 oracle', () => {
   it('every path, layout, tile edge and batch broadcast', { timeout: 600_000 }, async () => {
@@ -123,7 +170,16 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
         withBag(async (bag) => {
           const { m, k, n } = c;
           const [aBatch, bBatch] =
-            c.batchKind === 'none' ? [[], []] : c.batchKind === 'both' ? [[c.batch], [c.batch]] : c.batchKind === 'aOnly' ? [[c.batch], []] : [[c.batch, 1], [1, c.batch]];
+            c.batchKind === 'none'
+              ? [[], []]
+              : c.batchKind === 'both'
+                ? [[c.batch], [c.batch]]
+                : c.batchKind === 'aOnly'
+                  ? [[c.batch], []]
+                  : [
+                      [c.batch, 1],
+                      [1, c.batch],
+                    ];
           const A = makeOperand(bag, c.seed, aBatch, m, k, c.a);
           const B = makeOperand(bag, c.seed + 1, bBatch, k, n, c.b);
           matmulTuning.path = c.path;
@@ -172,13 +228,33 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
           for (const lb of layouts) {
             const A = makeOperand(bag, m * 31 + k, [], m, k, la);
             const B = makeOperand(bag, n * 17 + k, [], k, n, lb);
-            await check(bag, `buffer [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`, A, B, k);
+            await check(
+              bag,
+              `buffer [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`,
+              A,
+              B,
+              k,
+            );
           }
         }
       }
     });
     const all = [...seen].join('\n');
-    for (const want of ['buffer 1x4', 'buffer 2x4', 'buffer 4x4', 'buffer 8x4', 'A:k4', 'A:m4', 'A:s', 'B:n4', 'B:k4', 'B:s', 'O:vec', 'A:k4 B:n4', 'A:m4 B:k4']) {
+    for (const want of [
+      'buffer 1x4',
+      'buffer 2x4',
+      'buffer 4x4',
+      'buffer 8x4',
+      'A:k4',
+      'A:m4',
+      'A:s',
+      'B:n4',
+      'B:k4',
+      'B:s',
+      'O:vec',
+      'A:k4 B:n4',
+      'A:m4 B:k4',
+    ]) {
       expect(all, `no case reached '${want}'`).toContain(want);
     }
   });
@@ -234,7 +310,13 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
           const lb = layouts[(i + m) % layouts.length] as Layout;
           const A = makeOperand(bag, m + i, [], m, k, la);
           const B = makeOperand(bag, n + i, [], k, n, lb);
-          await check(bag, `texture [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`, A, B, k);
+          await check(
+            bag,
+            `texture [${m}, ${k}] @ [${k}, ${n}] (${JSON.stringify(la)} @ ${JSON.stringify(lb)})`,
+            A,
+            B,
+            k,
+          );
         }
       }
       expect(plans.every((p) => p.startsWith('texture 16x16'))).toBe(true);
@@ -266,7 +348,8 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
       // Compare relative to the magnitude: these are long chains of products.
       let worst = 0;
       const scale = Math.max(...Array.from(want, Math.abs));
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((y[i] as number) - (want[i] as number)) / scale);
+      for (let i = 0; i < want.length; i++)
+        worst = Math.max(worst, Math.abs((y[i] as number) - (want[i] as number)) / scale);
       expect(worst).toBeLessThan(1e-4);
     });
   });
@@ -320,9 +403,19 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
           const bStored = transposedB ? [n, k] : [k, n];
           const Bd = bag.add(onDut(dut, b, bStored, 'int32'));
           const Br = bag.add(onOracle(b, bStored, 'int32'));
-          const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k], 'int32')), transposedB ? bag.add(transpose(Bd)) : Bd));
-          const want = bag.add(matmul(bag.add(onOracle(a, [m, k], 'int32')), transposedB ? bag.add(transpose(Br)) : Br));
-          await expectClose(`int32 [${m}, ${k}] @ [${k}, ${n}]${transposedB ? 'ᵀ' : ''} (${path})`, got, want, EXACT, 'int32');
+          const got = bag.add(
+            matmul(bag.add(onDut(dut, a, [m, k], 'int32')), transposedB ? bag.add(transpose(Bd)) : Bd),
+          );
+          const want = bag.add(
+            matmul(bag.add(onOracle(a, [m, k], 'int32')), transposedB ? bag.add(transpose(Br)) : Br),
+          );
+          await expectClose(
+            `int32 [${m}, ${k}] @ [${k}, ${n}]${transposedB ? 'ᵀ' : ''} (${path})`,
+            got,
+            want,
+            EXACT,
+            'int32',
+          );
         }
       }
     });
@@ -339,68 +432,70 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
   });
 });
 
-describe.skipIf(DUT_NAME !== 'webgpu')('packed B operands kept between products (a recurrence multiplying by U at every step)', () => {
-  const [m, k, n] = [32, 256, 128]; // m k n = 2^20: the texture path once B is packed
-  const bound: Bound = (r) => k * ULP * (Math.abs(r) + 64) + F32_TINY;
+describe.skipIf(DUT_NAME !== 'webgpu')(
+  'packed B operands kept between products (a recurrence multiplying by U at every step)',
+  () => {
+    const [m, k, n] = [32, 256, 128]; // m k n = 2^20: the texture path once B is packed
+    const bound: Bound = (r) => k * ULP * (Math.abs(r) + 64) + F32_TINY;
 
-  it('packs U once while it is unchanged, again after an in-place write, never stale', async () => {
-    await withBag(async (bag) => {
-      const uValues = values(7, k * n);
-      const U = bag.add(onDut(dut, uValues, [k, n]));
-      let Uref = bag.add(onOracle(uValues, [k, n]));
-      const product = async (i: number, what: string): Promise<number> => {
-        const a = values(100 + i, m * k);
-        const before = engineStats().dispatches;
-        const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U));
-        const dispatches = engineStats().dispatches - before;
-        await expectClose(what, got, bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)), bound);
-        return dispatches;
-      };
-      await product(0, 'first use of U (noted)');
-      // From the second use: A read in place, U packed (once) and multiplied.
-      expect(await product(1, 'second use (U packed and kept)')).toBe(2);
-      expect(await product(2, 'third use (packed U reused: one dispatch)')).toBe(1);
-      expect(await product(3, 'fourth use')).toBe(1);
-      // An in-place write (as an optimizer step makes) invalidates the packed copy.
-      addInto(U, 0.5);
-      Uref = bag.add(add(Uref, 0.5));
-      await product(4, 'after U += 0.5 (noted again)');
-      expect(await product(5, 'after U += 0.5, packed afresh')).toBe(2);
-      expect(await product(6, 'after U += 0.5, reused')).toBe(1);
-      // U^T is another layout of the same storage: its own packed copy, also right.
-      const g = values(9, m * n);
-      for (let i = 0; i < 3; i++) {
-        await expectClose(
-          `g @ U^T, use ${i + 1}`,
-          bag.add(matmul(bag.add(onDut(dut, g, [m, n])), bag.add(transpose(U)))),
-          bag.add(matmul(bag.add(onOracle(g, [m, n])), bag.add(transpose(Uref)))),
-          (r) => n * ULP * (Math.abs(r) + 64) + F32_TINY,
-        );
-      }
-    });
-  });
-
-  it("a new tensor in a freed tensor's buffer is packed afresh", async () => {
-    for (let round = 0; round < 3; round++) {
+    it('packs U once while it is unchanged, again after an in-place write, never stale', async () => {
       await withBag(async (bag) => {
-        const uValues = values(round + 20, k * n);
-        const U = onDut(dut, uValues, [k, n]); // freed at the end of the round; its buffer is reused
-        const Uref = bag.add(onOracle(uValues, [k, n]));
-        const a = values(3, m * k);
+        const uValues = values(7, k * n);
+        const U = bag.add(onDut(dut, uValues, [k, n]));
+        let Uref = bag.add(onOracle(uValues, [k, n]));
+        const product = async (i: number, what: string): Promise<number> => {
+          const a = values(100 + i, m * k);
+          const before = engineStats().dispatches;
+          const got = bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U));
+          const dispatches = engineStats().dispatches - before;
+          await expectClose(what, got, bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)), bound);
+          return dispatches;
+        };
+        await product(0, 'first use of U (noted)');
+        // From the second use: A read in place, U packed (once) and multiplied.
+        expect(await product(1, 'second use (U packed and kept)')).toBe(2);
+        expect(await product(2, 'third use (packed U reused: one dispatch)')).toBe(1);
+        expect(await product(3, 'fourth use')).toBe(1);
+        // An in-place write (as an optimizer step makes) invalidates the packed copy.
+        addInto(U, 0.5);
+        Uref = bag.add(add(Uref, 0.5));
+        await product(4, 'after U += 0.5 (noted again)');
+        expect(await product(5, 'after U += 0.5, packed afresh')).toBe(2);
+        expect(await product(6, 'after U += 0.5, reused')).toBe(1);
+        // U^T is another layout of the same storage: its own packed copy, also right.
+        const g = values(9, m * n);
         for (let i = 0; i < 3; i++) {
           await expectClose(
-            `round ${round}, use ${i + 1}`,
-            bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U)),
-            bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)),
-            bound,
+            `g @ U^T, use ${i + 1}`,
+            bag.add(matmul(bag.add(onDut(dut, g, [m, n])), bag.add(transpose(U)))),
+            bag.add(matmul(bag.add(onOracle(g, [m, n])), bag.add(transpose(Uref)))),
+            (r) => n * ULP * (Math.abs(r) + 64) + F32_TINY,
           );
         }
-        U.dispose();
       });
-    }
-  });
-});
+    });
 
+    it("a new tensor in a freed tensor's buffer is packed afresh", async () => {
+      for (let round = 0; round < 3; round++) {
+        await withBag(async (bag) => {
+          const uValues = values(round + 20, k * n);
+          const U = onDut(dut, uValues, [k, n]); // freed at the end of the round; its buffer is reused
+          const Uref = bag.add(onOracle(uValues, [k, n]));
+          const a = values(3, m * k);
+          for (let i = 0; i < 3; i++) {
+            await expectClose(
+              `round ${round}, use ${i + 1}`,
+              bag.add(matmul(bag.add(onDut(dut, a, [m, k])), U)),
+              bag.add(matmul(bag.add(onOracle(a, [m, k])), Uref)),
+              bound,
+            );
+          }
+          U.dispose();
+        });
+      }
+    });
+  },
+);
 
 describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
   afterEach(() => {
@@ -431,7 +526,8 @@ describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
           const aShape = [...c.batch, c.m, c.k];
           const bStored = c.transposedB ? [c.n, c.k] : [c.k, c.n];
           // the bias as every biasStride-th element of a longer vector: column 0 of [n, stride]
-          const biasOf = (t: Tensor) => (c.biasStride === 1 ? t : bag.add(reshape(bag.add(slice(t, [0, 0], [c.n, 1])), [c.n])));
+          const biasOf = (t: Tensor) =>
+            c.biasStride === 1 ? t : bag.add(reshape(bag.add(slice(t, [0, 0], [c.n, 1])), [c.n]));
           const onDutB = bag.add(onDut(dut, b, bStored, dtype));
           const onRefB = bag.add(onOracle(b, bStored, dtype));
           const biasD = biasOf(bag.add(onDut(dut, bias, c.biasStride === 1 ? [c.n] : [c.n, c.biasStride], dtype)));
@@ -466,7 +562,9 @@ describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
 
   it('names a bias of the wrong shape', () => {
     const a = onDut(dut, [1, 2, 3, 4], [2, 2]);
-    expect(() => matmul(a, a, onDut(dut, [1, 2, 3], [3]))).toThrow(/matmul: bias must be \[2\] \(one value per column of \[2, 2\] @ \[2, 2\]\), got \[3\]/);
+    expect(() => matmul(a, a, onDut(dut, [1, 2, 3], [3]))).toThrow(
+      /matmul: bias must be \[2\] \(one value per column of \[2, 2\] @ \[2, 2\]\), got \[3\]/,
+    );
     a.dispose();
   });
 });

@@ -26,14 +26,38 @@ import {
 } from '@wgru/tensor';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Bag, deviceUnderTest, DUT_NAME, EXACT, expectClose, F32_TINY, FC_SEED, floatValue, pair, shapeArb, tensorArb, ULP, withBag } from './property-support.js';
+import {
+  type Bag,
+  deviceUnderTest,
+  DUT_NAME,
+  EXACT,
+  expectClose,
+  F32_TINY,
+  FC_SEED,
+  floatValue,
+  pair,
+  shapeArb,
+  tensorArb,
+  ULP,
+  withBag,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
   dut = await deviceUnderTest();
 });
 
-const KINDS = ['reshape', 'permute', 'transpose', 'slice', 'broadcastTo', 'unsqueeze', 'squeeze', 'concat', 'stack'] as const;
+const KINDS = [
+  'reshape',
+  'permute',
+  'transpose',
+  'slice',
+  'broadcastTo',
+  'unsqueeze',
+  'squeeze',
+  'concat',
+  'stack',
+] as const;
 type Kind = (typeof KINDS)[number];
 
 /** One movement step: its kind and random numbers in [0, 1) from which its arguments are derived. */
@@ -45,7 +69,10 @@ interface Step {
 const step: fc.Arbitrary<Step> = fc.record({
   kind: fc.constantFrom(...KINDS),
   // Unbiased: fast-check's usual bias toward small numbers would make every slice empty.
-  r: fc.array(fc.noBias(fc.integer({ min: 0, max: 999 })).map((i) => i / 1000), { minLength: 8, maxLength: 8 }),
+  r: fc.array(
+    fc.noBias(fc.integer({ min: 0, max: 999 })).map((i) => i / 1000),
+    { minLength: 8, maxLength: 8 },
+  ),
 });
 
 const pick = (r: number, n: number): number => Math.min(n - 1, Math.floor(r * n));
@@ -162,7 +189,10 @@ function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): 
   }
 }
 
-const chainCase = fc.tuple(tensorArb(shapeArb({ maxSize: 1000 }), floatValue({ range: 10 })), fc.array(step, { minLength: 1, maxLength: 4 }));
+const chainCase = fc.tuple(
+  tensorArb(shapeArb({ maxSize: 1000 }), floatValue({ range: 10 })),
+  fc.array(step, { minLength: 1, maxLength: 4 }),
+);
 
 describe(`movement and non-contiguous views on ${DUT_NAME}`, () => {
   it('random chains of movement ops agree exactly, and kernels read the resulting views correctly', async () => {
@@ -185,11 +215,20 @@ describe(`movement and non-contiguous views on ${DUT_NAME}`, () => {
           // Kernels over the (possibly strided, offset, broadcast) view.
           await expectClose(`${what}: neg`, bag.add(neg(d)), bag.add(neg(ref)), EXACT);
           await expectClose(`${what}: exp`, bag.add(exp(d)), bag.add(exp(ref)), { rtol: 24 * ULP, atol: F32_TINY });
-          await expectClose(`${what}: view * view`, bag.add(mul(d, d)), bag.add(mul(ref, ref)), { rtol: ULP, atol: F32_TINY });
+          await expectClose(`${what}: view * view`, bag.add(mul(d, d)), bag.add(mul(ref, ref)), {
+            rtol: ULP,
+            atol: F32_TINY,
+          });
           if (d.rank > 0) {
             const n = d.shape[d.rank - 1] as number;
-            await expectClose(`${what}: sum(-1)`, bag.add(sum(d, -1)), bag.add(sum(ref, -1)), { rtol: n * ULP, atol: n * 10 * ULP });
-            await expectClose(`${what}: sum(0, keepDims)`, bag.add(sum(d, 0, true)), bag.add(sum(ref, 0, true)), { rtol: (d.shape[0] as number) * ULP, atol: (d.shape[0] as number) * 10 * ULP });
+            await expectClose(`${what}: sum(-1)`, bag.add(sum(d, -1)), bag.add(sum(ref, -1)), {
+              rtol: n * ULP,
+              atol: n * 10 * ULP,
+            });
+            await expectClose(`${what}: sum(0, keepDims)`, bag.add(sum(d, 0, true)), bag.add(sum(ref, 0, true)), {
+              rtol: (d.shape[0] as number) * ULP,
+              atol: (d.shape[0] as number) * 10 * ULP,
+            });
           }
         }),
       ),

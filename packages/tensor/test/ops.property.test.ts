@@ -6,10 +6,33 @@
  * The per-category properties live beside this file: elementwise, reduce, matmul, movement,
  * indexing and random `*.property.test.ts`, and `errors.test.ts` for errors at call time.
  */
-import { add, arange, type Backend, full, type NestedArray, ones, setBackend, sum, type Tensor, tensor, zeros } from '@wgru/tensor';
+import {
+  add,
+  arange,
+  type Backend,
+  full,
+  type NestedArray,
+  ones,
+  setBackend,
+  sum,
+  type Tensor,
+  tensor,
+  zeros,
+} from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deviceUnderTest, DUT_NAME, EXACT, expectClose, FC_SEED, floatValue, onOracle, shapeArb, tensorArb, withBag } from './property-support.js';
+import {
+  deviceUnderTest,
+  DUT_NAME,
+  EXACT,
+  expectClose,
+  FC_SEED,
+  floatValue,
+  onOracle,
+  shapeArb,
+  tensorArb,
+  withBag,
+} from './property-support.js';
 
 let dut: Backend;
 beforeAll(async () => {
@@ -51,10 +74,17 @@ describe(`creation and round trips on ${DUT_NAME}`, () => {
   });
 
   it('int32: the whole int32 range round-trips exactly', async () => {
-    const int = fc.oneof(fc.integer({ min: -2147483648, max: 2147483647 }), fc.constantFrom(-2147483648, 2147483647, 0, -1, 16777217));
+    const int = fc.oneof(
+      fc.integer({ min: -2147483648, max: 2147483647 }),
+      fc.constantFrom(-2147483648, 2147483647, 0, -1, 16777217),
+    );
     await fc.assert(
       fc.asyncProperty(tensorArb(shapeArb(), int), async ({ shape, values }) => {
-        const t = tensor(values.length === 1 && shape.length === 0 ? (values[0] as number) : nestValues(values, shape), shape, 'int32');
+        const t = tensor(
+          values.length === 1 && shape.length === 0 ? (values[0] as number) : nestValues(values, shape),
+          shape,
+          'int32',
+        );
         expect(t.dtype).toBe('int32');
         const d = await t.data();
         expect(d).toBeInstanceOf(Int32Array);
@@ -68,18 +98,29 @@ describe(`creation and round trips on ${DUT_NAME}`, () => {
 
   it('zeros / ones / full / arange agree with the CPU backend, in float32 and int32', async () => {
     await fc.assert(
-      fc.asyncProperty(shapeArb(), fc.constantFrom('float32', 'int32') as fc.Arbitrary<'float32' | 'int32'>, fc.integer({ min: -1000, max: 1000 }), async (shape, dtype, value) => {
-        const make = () => [zeros(shape, dtype), ones(shape, dtype), full(shape, value, dtype)];
-        const got = make();
-        await setBackend('cpu');
-        const want = make();
-        await setBackend(DUT_NAME);
-        for (let i = 0; i < 3; i++) {
-          await expectClose(['zeros', 'ones', 'full'][i] as string, got[i] as Tensor, want[i] as Tensor, EXACT, dtype);
-        }
-        expect(Array.from(await (got[2] as Tensor).data())).toEqual(new Array(got[2]?.size).fill(value));
-        for (const t of [...got, ...want]) t.dispose();
-      }),
+      fc.asyncProperty(
+        shapeArb(),
+        fc.constantFrom('float32', 'int32') as fc.Arbitrary<'float32' | 'int32'>,
+        fc.integer({ min: -1000, max: 1000 }),
+        async (shape, dtype, value) => {
+          const make = () => [zeros(shape, dtype), ones(shape, dtype), full(shape, value, dtype)];
+          const got = make();
+          await setBackend('cpu');
+          const want = make();
+          await setBackend(DUT_NAME);
+          for (let i = 0; i < 3; i++) {
+            await expectClose(
+              ['zeros', 'ones', 'full'][i] as string,
+              got[i] as Tensor,
+              want[i] as Tensor,
+              EXACT,
+              dtype,
+            );
+          }
+          expect(Array.from(await (got[2] as Tensor).data())).toEqual(new Array(got[2]?.size).fill(value));
+          for (const t of [...got, ...want]) t.dispose();
+        },
+      ),
       { seed: FC_SEED, numRuns: 20 },
     );
     const cases: Array<[number, number | undefined, number | undefined, number[]]> = [

@@ -32,7 +32,8 @@ export { FC_SEED };
  * Which backend the properties judge: WebGPU when an adapter exists, else the CPU in float32.
  * WGRU_PROPERTY_DUT=cpu picks the CPU even where WebGPU exists (to check the CPU float32 path).
  */
-export const DUT_NAME: 'webgpu' | 'cpu' = process.env.WGRU_PROPERTY_DUT !== 'cpu' && (await webgpuAvailable()) ? 'webgpu' : 'cpu';
+export const DUT_NAME: 'webgpu' | 'cpu' =
+  process.env.WGRU_PROPERTY_DUT !== 'cpu' && (await webgpuAvailable()) ? 'webgpu' : 'cpu';
 
 /** Activates the device under test and returns it (call in `beforeAll`). */
 export async function deviceUnderTest(): Promise<Backend> {
@@ -76,14 +77,21 @@ export async function withBag<T>(fn: (bag: Bag) => Promise<T>): Promise<T> {
 }
 
 /** A float32 (or int32) tensor on the device under test. */
-export function onDut(dut: Backend, values: readonly number[], shape: Shape, dtype: 'float32' | 'int32' = 'float32'): Tensor {
+export function onDut(
+  dut: Backend,
+  values: readonly number[],
+  shape: Shape,
+  dtype: 'float32' | 'int32' = 'float32',
+): Tensor {
   const data = dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
   return tensorOn(dut, data, shape, dtype);
 }
 
 /** The same values on the oracle: float64 for float data, int32 for int32 data. */
 export function onOracle(values: readonly number[], shape: Shape, dtype: 'float32' | 'int32' = 'float32'): Tensor {
-  return dtype === 'int32' ? tensorOn(oracle, Int32Array.from(values), shape, 'int32') : tensorOn(oracle, Float64Array.from(values), shape, 'float64');
+  return dtype === 'int32'
+    ? tensorOn(oracle, Int32Array.from(values), shape, 'int32')
+    : tensorOn(oracle, Float64Array.from(values), shape, 'float64');
 }
 
 /** A pair of the same values on the device under test and on the oracle. */
@@ -92,7 +100,13 @@ export interface Pair {
   ref: Tensor;
 }
 
-export function pair(bag: Bag, dut: Backend, values: readonly number[], shape: Shape, dtype: 'float32' | 'int32' = 'float32'): Pair {
+export function pair(
+  bag: Bag,
+  dut: Backend,
+  values: readonly number[],
+  shape: Shape,
+  dtype: 'float32' | 'int32' = 'float32',
+): Pair {
   return { dut: bag.add(onDut(dut, values, shape, dtype)), ref: bag.add(onOracle(values, shape, dtype)) };
 }
 
@@ -147,7 +161,13 @@ function fmt(x: number): string {
  * Reads both tensors and throws a descriptive error unless their shapes are equal and every
  * element agrees within `tol`. `expectDType` also pins the result's dtype on the device.
  */
-export async function expectClose(what: string, actual: Tensor, expected: Tensor, tol: Tolerance, expectDType?: DType): Promise<void> {
+export async function expectClose(
+  what: string,
+  actual: Tensor,
+  expected: Tensor,
+  tol: Tolerance,
+  expectDType?: DType,
+): Promise<void> {
   if (actual.shape.length !== expected.shape.length || actual.shape.some((d, i) => d !== expected.shape[i])) {
     throw new Error(`${what}: shape [${actual.shape.join(', ')}] but the oracle gives [${expected.shape.join(', ')}]`);
   }
@@ -178,7 +198,9 @@ export function f32(min: number, max: number): fc.Arbitrary<number> {
 }
 
 /** Values worth trying in any float op: signed zeros, tiny and huge magnitudes, the ±90 tanh edge. */
-export const SPECIAL_FINITE = [0, -0, 1, -1, 0.5, -0.5, 2.5, -2.5, 1e-30, -1e-30, 1e-7, -1e-7, 89.5, -89.5, 90.5, -90.5, 100, -100, 1e4, -1e4].map(Math.fround);
+export const SPECIAL_FINITE = [
+  0, -0, 1, -1, 0.5, -0.5, 2.5, -2.5, 1e-30, -1e-30, 1e-7, -1e-7, 89.5, -89.5, 90.5, -90.5, 100, -100, 1e4, -1e4,
+].map(Math.fround);
 export const NON_FINITE = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
 
 /** Mostly moderate values, some large ones, some special ones, and (if asked) NaN and ±Inf. */
@@ -201,9 +223,13 @@ export const dim: fc.Arbitrary<number> = fc.oneof(
 );
 
 /** A shape of rank min..max (0-d included by default) with at most `maxSize` elements. */
-export function shapeArb(opts: { minRank?: number; maxRank?: number; maxSize?: number; dims?: fc.Arbitrary<number> } = {}): fc.Arbitrary<number[]> {
+export function shapeArb(
+  opts: { minRank?: number; maxRank?: number; maxSize?: number; dims?: fc.Arbitrary<number> } = {},
+): fc.Arbitrary<number[]> {
   const maxSize = opts.maxSize ?? 2000;
-  return fc.array(opts.dims ?? dim, { minLength: opts.minRank ?? 0, maxLength: opts.maxRank ?? 4 }).filter((s) => sizeOf(s) <= maxSize);
+  return fc
+    .array(opts.dims ?? dim, { minLength: opts.minRank ?? 0, maxLength: opts.maxRank ?? 4 })
+    .filter((s) => sizeOf(s) <= maxSize);
 }
 
 /** Values for a tensor of `shape`. */
@@ -213,7 +239,10 @@ export function valuesFor(shape: Shape, value: fc.Arbitrary<number>): fc.Arbitra
 }
 
 /** A shape with its values. */
-export function tensorArb(shape: fc.Arbitrary<number[]>, value: fc.Arbitrary<number>): fc.Arbitrary<{ shape: number[]; values: number[] }> {
+export function tensorArb(
+  shape: fc.Arbitrary<number[]>,
+  value: fc.Arbitrary<number>,
+): fc.Arbitrary<{ shape: number[]; values: number[] }> {
   return shape.chain((s) => valuesFor(s, value).map((values) => ({ shape: s, values })));
 }
 
@@ -223,15 +252,24 @@ export function tensorArb(shape: fc.Arbitrary<number[]>, value: fc.Arbitrary<num
  */
 export function broadcastableTo(out: readonly number[]): fc.Arbitrary<number[]> {
   return fc
-    .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+    .tuple(
+      fc.integer({ min: 0, max: out.length }),
+      fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }),
+    )
     .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
 }
 
 /** An operand of an elementwise op: a tensor (maybe 0-d) or a plain number. */
 export type Operand = { kind: 'tensor'; shape: number[]; values: number[] } | { kind: 'number'; value: number };
 
-export function operandFor(out: readonly number[], value: fc.Arbitrary<number>, allowNumber = true): fc.Arbitrary<Operand> {
-  const asTensor = broadcastableTo(out).chain((shape) => valuesFor(shape, value).map((values): Operand => ({ kind: 'tensor', shape, values })));
+export function operandFor(
+  out: readonly number[],
+  value: fc.Arbitrary<number>,
+  allowNumber = true,
+): fc.Arbitrary<Operand> {
+  const asTensor = broadcastableTo(out).chain((shape) =>
+    valuesFor(shape, value).map((values): Operand => ({ kind: 'tensor', shape, values })),
+  );
   if (!allowNumber) return asTensor;
   return fc.oneof(
     { arbitrary: asTensor, weight: 5 },
@@ -240,7 +278,12 @@ export function operandFor(out: readonly number[], value: fc.Arbitrary<number>, 
 }
 
 /** Materialises an operand on both sides (a number stays a number). */
-export function operandPair(bag: Bag, dut: Backend, op: Operand, dtype: 'float32' | 'int32' = 'float32'): { dut: Tensor | number; ref: Tensor | number } {
+export function operandPair(
+  bag: Bag,
+  dut: Backend,
+  op: Operand,
+  dtype: 'float32' | 'int32' = 'float32',
+): { dut: Tensor | number; ref: Tensor | number } {
   if (op.kind === 'number') return { dut: op.value, ref: op.value };
   return pair(bag, dut, op.values, op.shape, dtype);
 }
@@ -249,8 +292,15 @@ export function operandPair(bag: Bag, dut: Backend, op: Operand, dtype: 'float32
 export function axesArb(rank: number): fc.Arbitrary<number[]> {
   if (rank === 0) return fc.constant([]);
   return fc
-    .tuple(fc.subarray(Array.from({ length: rank }, (_, i) => i)), fc.array(fc.boolean(), { minLength: rank, maxLength: rank }))
-    .chain(([axes, negs]) => fc.shuffledSubarray(axes, { minLength: axes.length, maxLength: axes.length }).map((order) => order.map((a) => (negs[a] ? a - rank : a))));
+    .tuple(
+      fc.subarray(Array.from({ length: rank }, (_, i) => i)),
+      fc.array(fc.boolean(), { minLength: rank, maxLength: rank }),
+    )
+    .chain(([axes, negs]) =>
+      fc
+        .shuffledSubarray(axes, { minLength: axes.length, maxLength: axes.length })
+        .map((order) => order.map((a) => (negs[a] ? a - rank : a))),
+    );
 }
 
 /** One axis of a rank-`rank` tensor (rank >= 1), positive or negative. */

@@ -30,7 +30,11 @@ async function onBoth(make: () => Tensor): Promise<[Float32Array, Float32Array]>
   return [x as Float32Array, y as Float32Array];
 }
 
-const seedArb = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER));
+const seedArb = fc.oneof(
+  fc.integer({ min: 0, max: 1000 }),
+  fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+  fc.constantFrom(2 ** 32, 2 ** 40 + 7, Number.MAX_SAFE_INTEGER),
+);
 
 function moments(v: ArrayLike<number>): { mean: number; std: number } {
   let s = 0;
@@ -43,13 +47,19 @@ function moments(v: ArrayLike<number>): { mean: number; std: number } {
 
 describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
   it('uniform: same seed, same bits on both backends; values in [low, high)', async () => {
-    const range = fc.oneof(fc.constant([0, 1] as [number, number]), fc.tuple(fc.integer({ min: -10, max: 0 }), fc.integer({ min: 1, max: 10 })), fc.constant([-0.5, 0.25] as [number, number]), fc.constant([0.1, 0.7] as [number, number]));
+    const range = fc.oneof(
+      fc.constant([0, 1] as [number, number]),
+      fc.tuple(fc.integer({ min: -10, max: 0 }), fc.integer({ min: 1, max: 10 })),
+      fc.constant([-0.5, 0.25] as [number, number]),
+      fc.constant([0.1, 0.7] as [number, number]),
+    );
     await fc.assert(
       fc.asyncProperty(shapeArb(), seedArb, range, async (shape, seed, [low, high]) => {
         const [g, c] = await onBoth(() => uniform(shape, low, high, { seed }));
         expect(g.length).toBe(c.length);
         for (let i = 0; i < g.length; i++) {
-          if (!Object.is(g[i], c[i])) throw new Error(`uniform(seed ${seed}, [${low}, ${high})) element ${i}: ${DUT_NAME} ${g[i]}, cpu ${c[i]}`);
+          if (!Object.is(g[i], c[i]))
+            throw new Error(`uniform(seed ${seed}, [${low}, ${high})) element ${i}: ${DUT_NAME} ${g[i]}, cpu ${c[i]}`);
           const v = g[i] as number;
           if (!(v >= low && v <= high)) throw new Error(`uniform element ${v} outside [${low}, ${high})`);
         }
@@ -65,7 +75,8 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
         for (let i = 0; i < g.length; i++) {
           const x = g[i] as number;
           const y = c[i] as number;
-          if (!Number.isFinite(x) || Math.abs(x - y) > 5e-6) throw new Error(`randn(seed ${seed}) element ${i}: ${DUT_NAME} ${x}, cpu ${y}`);
+          if (!Number.isFinite(x) || Math.abs(x - y) > 5e-6)
+            throw new Error(`randn(seed ${seed}) element ${i}: ${DUT_NAME} ${x}, cpu ${y}`);
         }
       }),
       { seed: FC_SEED, numRuns: 30 },

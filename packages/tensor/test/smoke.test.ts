@@ -7,10 +7,16 @@ forEachBackend('smoke', (name) => {
     await setBackend(name);
   });
   it('adds, multiplies and reduces', async () => {
-    const a = tensor([[1, 2, 3], [4, 5, 6]]);
+    const a = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const b = tensor([10, 20, 30]);
     const c = add(a, b);
-    expect(await c.array()).toEqual([[11, 22, 33], [14, 25, 36]]);
+    expect(await c.array()).toEqual([
+      [11, 22, 33],
+      [14, 25, 36],
+    ]);
     const s = sum(c, 1);
     expect(Array.from(await s.data())).toEqual([66, 75]);
     const m = matmul(a, tensor([[1], [1], [1]]));

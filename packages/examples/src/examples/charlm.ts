@@ -14,7 +14,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { noGrad, type Variable, variable } from '@wgru/autograd';
-import { Adam, CrossEntropyLoss, clipGradNorm, Dropout, Embedding, GRU, Linear, loadSafetensors, Module } from '@wgru/nn';
+import {
+  Adam,
+  CrossEntropyLoss,
+  clipGradNorm,
+  Dropout,
+  Embedding,
+  GRU,
+  Linear,
+  loadSafetensors,
+  Module,
+} from '@wgru/nn';
 import { div, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Progress } from '../lib/progress.js';
@@ -23,7 +33,8 @@ import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'charlm',
-  description: 'character-level language model (Embedding -> GRU -> Linear) on Alice in Wonderland, sampled at a temperature',
+  description:
+    'character-level language model (Embedding -> GRU -> Linear) on Alice in Wonderland, sampled at a temperature',
   defaultSteps: 400,
 };
 
@@ -78,8 +89,19 @@ async function evaluate(model: CharLM, lossFn: CrossEntropyLoss, ids: Int32Array
 }
 
 /** Writes `length` characters after `prompt`, sampling each from softmax(logits / temperature). */
-async function sample(model: CharLM, vocab: string[], prompt: string, length: number, temperature: number, random: () => number): Promise<string> {
-  let ids = tensor(Int32Array.from(prompt, (ch) => Math.max(0, vocab.indexOf(ch))), [prompt.length, 1], 'int32');
+async function sample(
+  model: CharLM,
+  vocab: string[],
+  prompt: string,
+  length: number,
+  temperature: number,
+  random: () => number,
+): Promise<string> {
+  let ids = tensor(
+    Int32Array.from(prompt, (ch) => Math.max(0, vocab.indexOf(ch))),
+    [prompt.length, 1],
+    'int32',
+  );
   let h: Tensor | undefined;
   let text = prompt;
   for (let i = 0; i < length; i++) {
@@ -113,7 +135,9 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const ids = Int32Array.from(text, (ch) => vocab.indexOf(ch));
   const split = Math.floor(ids.length * 0.9);
   const [train, valid] = [ids.subarray(0, split), ids.subarray(split)];
-  ctx.log(`text: ${text.length} characters, ${vocab.length} distinct; ${train.length} for training, ${valid.length} for validation`);
+  ctx.log(
+    `text: ${text.length} characters, ${vocab.length} distinct; ${train.length} for training, ${valid.length} for validation`,
+  );
 
   // Unigram baseline: the validation text's cross-entropy under the training text's character
   // frequencies (add-one smoothed): what a model that ignores all context can do.
@@ -155,9 +179,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       const better = validLoss < best.loss;
       if (better) {
         best = { step, loss: validLoss };
-        checkpoint = await ctx.saveCheckpoint('charlm.safetensors', model, { vocab: JSON.stringify(vocab), step: String(step) });
+        checkpoint = await ctx.saveCheckpoint('charlm.safetensors', model, {
+          vocab: JSON.stringify(vocab),
+          step: String(step),
+        });
       }
-      progress.log(`step ${step}: train ${smooth.toFixed(3)}, validation ${validLoss.toFixed(3)} nats/char${better ? ' (best so far: saved)' : ''}`);
+      progress.log(
+        `step ${step}: train ${smooth.toFixed(3)}, validation ${validLoss.toFixed(3)} nats/char${better ? ' (best so far: saved)' : ''}`,
+      );
     }
   }
   progress.stop();
@@ -165,9 +194,13 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   // Back to the best weights, from the checkpoint file.
   model.loadStateDict(loadSafetensors(new Uint8Array(readFileSync(checkpoint))));
   model.eval();
-  ctx.log(`best validation loss ${best.loss.toFixed(3)} nats/char (step ${best.step}) vs unigram baseline ${unigram.toFixed(3)}: ${((1 - best.loss / unigram) * 100).toFixed(0)}% lower`);
+  ctx.log(
+    `best validation loss ${best.loss.toFixed(3)} nats/char (step ${best.step}) vs unigram baseline ${unigram.toFixed(3)}: ${((1 - best.loss / unigram) * 100).toFixed(0)}% lower`,
+  );
   for (const temperature of [0.5, 1.0]) {
-    ctx.log(`\nsample at temperature ${temperature}:\n${await sample(model, vocab, 'Alice ', 240, temperature, random)}`);
+    ctx.log(
+      `\nsample at temperature ${temperature}:\n${await sample(model, vocab, 'Alice ', 240, temperature, random)}`,
+    );
   }
 
   const files = [
@@ -188,5 +221,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   ];
   ctx.log(`wrote ${files.join(', ')}`);
   opt.dispose();
-  return { files, metrics: { validLoss: best.loss, bestStep: best.step, finalValidLoss: validCurve[validCurve.length - 1]?.loss ?? Number.NaN, unigram, trainLoss: smooth } };
+  return {
+    files,
+    metrics: {
+      validLoss: best.loss,
+      bestStep: best.step,
+      finalValidLoss: validCurve[validCurve.length - 1]?.loss ?? Number.NaN,
+      unigram,
+      trainLoss: smooth,
+    },
+  };
 }

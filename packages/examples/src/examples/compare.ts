@@ -23,7 +23,8 @@ import { type ExampleResult, rng, setup } from '../lib/setup.js';
 
 export const about = {
   name: 'compare',
-  description: 'GRU vs LSTM vs tanh RNN as character-level language models, same data and budget: parameters, ms per step, losses',
+  description:
+    'GRU vs LSTM vs tanh RNN as character-level language models, same data and budget: parameters, ms per step, losses',
   defaultSteps: 200,
 };
 
@@ -107,14 +108,24 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   for (const c of train) counts[c] = (counts[c] ?? 0) + 1;
   const total = counts.reduce((a, b) => a + b, 0);
   const unigram = -valid.reduce((s, c) => s + Math.log((counts[c] ?? 1) / total), 0) / valid.length;
-  ctx.log(`budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, Adam lr ${LR}, gradients clipped at norm 1`);
+  ctx.log(
+    `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, Adam lr ${LR}, gradients clipped at norm 1`,
+  );
 
   const results: Measured[] = [];
   for (const kind of KINDS) {
     const model = new CharLM(kind, vocab.length, ctx.seed);
     const opt = new Adam(model.parameters(), { lr: LR });
     const random = rng(ctx.seed); // the same windows, in the same order, for every model
-    const m: Measured = { kind, parameters: model.numParameters(), msPerStep: 0, trainLoss: 0, validLoss: 0, trainCurve: [], validCurve: [] };
+    const m: Measured = {
+      kind,
+      parameters: model.numParameters(),
+      msPerStep: 0,
+      trainLoss: 0,
+      validLoss: 0,
+      trainCurve: [],
+      validCurve: [],
+    };
     const times: number[] = [];
     const progress = new Progress(`${about.name} ${kind}`, ctx.steps, { quiet: ctx.quiet });
     for (let step = 1; step <= ctx.steps; step++) {
@@ -146,11 +157,20 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
 
   // The table.
   const header = ['model', 'parameters', 'ms/step (median)', 'train loss', 'validation loss'];
-  const rows = results.map((m) => [m.kind, String(m.parameters), m.msPerStep.toFixed(1), m.trainLoss.toFixed(3), m.validLoss.toFixed(3)]);
+  const rows = results.map((m) => [
+    m.kind,
+    String(m.parameters),
+    m.msPerStep.toFixed(1),
+    m.trainLoss.toFixed(3),
+    m.validLoss.toFixed(3),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   ctx.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}`);
-  ctx.log(`(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ${unigram.toFixed(3)})`);
+  ctx.log(
+    `(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ${unigram.toFixed(3)})`,
+  );
 
   const colors: Record<Kind, string> = { GRU: '#1f77b4', LSTM: '#d62728', RNN: '#2ca02c' };
   const files = [
@@ -162,8 +182,19 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         yLabel: 'cross-entropy (nats/char)',
         legendColumns: 3, // a row per kind of loss, a column per model
         series: [
-          ...results.map((m) => ({ name: `${m.kind} train`, x: m.trainCurve.map((v) => v.step), y: m.trainCurve.map((v) => v.loss), color: colors[m.kind] })),
-          ...results.map((m) => ({ name: `${m.kind} validation`, x: m.validCurve.map((v) => v.step), y: m.validCurve.map((v) => v.loss), color: colors[m.kind], dashed: true })),
+          ...results.map((m) => ({
+            name: `${m.kind} train`,
+            x: m.trainCurve.map((v) => v.step),
+            y: m.trainCurve.map((v) => v.loss),
+            color: colors[m.kind],
+          })),
+          ...results.map((m) => ({
+            name: `${m.kind} validation`,
+            x: m.validCurve.map((v) => v.step),
+            y: m.validCurve.map((v) => v.loss),
+            color: colors[m.kind],
+            dashed: true,
+          })),
           { name: 'unigram baseline', x: [1, ctx.steps], y: [unigram, unigram], dashed: true, color: '#777' },
         ],
       }),
@@ -180,8 +211,19 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         ],
       }),
     ),
-    ctx.writeText('compare.json', `${JSON.stringify({ task: { vocab: vocab.length, seq: SEQ, batch: BATCH, embed: EMBED, hidden: HIDDEN, lr: LR, steps: ctx.steps, seed: ctx.seed }, unigram, results }, null, 2)}\n`),
+    ctx.writeText(
+      'compare.json',
+      `${JSON.stringify({ task: { vocab: vocab.length, seq: SEQ, batch: BATCH, embed: EMBED, hidden: HIDDEN, lr: LR, steps: ctx.steps, seed: ctx.seed }, unigram, results }, null, 2)}\n`,
+    ),
   ];
   ctx.log(`wrote ${files.join(', ')}`);
-  return { files, metrics: Object.fromEntries(results.flatMap((m) => [[`${m.kind}ValidLoss`, m.validLoss], [`${m.kind}MsPerStep`, m.msPerStep]])) };
+  return {
+    files,
+    metrics: Object.fromEntries(
+      results.flatMap((m) => [
+        [`${m.kind}ValidLoss`, m.validLoss],
+        [`${m.kind}MsPerStep`, m.msPerStep],
+      ]),
+    ),
+  };
 }

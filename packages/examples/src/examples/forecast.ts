@@ -33,7 +33,10 @@ const HIDDEN = 48;
 /** y(t) = sin(2πt/24) + 0.5·sin(2πt/60) + noise with σ = 0.2. */
 function makeSeries(random: () => number): Float32Array {
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  return Float32Array.from({ length: N }, (_, t) => Math.sin((2 * Math.PI * t) / 24) + 0.5 * Math.sin((2 * Math.PI * t) / 60) + 0.2 * gauss());
+  return Float32Array.from(
+    { length: N },
+    (_, t) => Math.sin((2 * Math.PI * t) / 24) + 0.5 * Math.sin((2 * Math.PI * t) / 60) + 0.2 * gauss(),
+  );
 }
 
 class Forecaster extends Module {
@@ -65,7 +68,11 @@ function windows(y: Float32Array, starts: number[], T: number): Tensor {
  */
 async function rollout(model: Forecaster, y: Float32Array, origins: number[], steps: number): Promise<number[][]> {
   const B = origins.length;
-  let x = windows(y, origins.map((o) => o - CONTEXT), CONTEXT);
+  let x = windows(
+    y,
+    origins.map((o) => o - CONTEXT),
+    CONTEXT,
+  );
   let h: Tensor | undefined;
   const forecasts: number[][] = origins.map(() => []);
   for (let k = 0; k < steps; k++) {
@@ -89,7 +96,10 @@ async function rollout(model: Forecaster, y: Float32Array, origins: number[], st
 /** Mean absolute error and root mean squared error of paired lists. */
 function errors(pred: number[], truth: number[]): { mae: number; rmse: number } {
   const d = pred.map((p, i) => p - truth[i]);
-  return { mae: d.reduce((s, v) => s + Math.abs(v), 0) / d.length, rmse: Math.sqrt(d.reduce((s, v) => s + v * v, 0) / d.length) };
+  return {
+    mae: d.reduce((s, v) => s + Math.abs(v), 0) / d.length,
+    rmse: Math.sqrt(d.reduce((s, v) => s + v * v, 0) / d.length),
+  };
 }
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
@@ -108,7 +118,11 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     // Windows of CONTEXT + 1 values from the training part: inputs and the same shifted by one.
     const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (split - CONTEXT - 1)));
     const inputs = variable(windows(y, starts, CONTEXT));
-    const targets = windows(y, starts.map((s) => s + 1), CONTEXT);
+    const targets = windows(
+      y,
+      starts.map((s) => s + 1),
+      CONTEXT,
+    );
     const loss = lossFn.forward(model.forward(inputs).next, variable(targets));
     loss.backward();
     opt.step();
@@ -138,9 +152,12 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     [`GRU, 1..${HORIZON} steps ahead`, errors(multi.flat(), multiTruth)],
     [`seasonal naive, 1..${HORIZON} steps ahead`, errors(naiveMulti.flat(), multiTruth)],
   ] as const;
-  ctx.log(`\nerrors on the test part (noise alone would give MAE ${(0.2 * Math.sqrt(2 / Math.PI)).toFixed(3)}, RMSE 0.200):`);
+  ctx.log(
+    `\nerrors on the test part (noise alone would give MAE ${(0.2 * Math.sqrt(2 / Math.PI)).toFixed(3)}, RMSE 0.200):`,
+  );
   ctx.log(`${'forecast'.padEnd(34)}  ${'MAE'.padStart(6)}  ${'RMSE'.padStart(6)}`);
-  for (const [name, e] of rows) ctx.log(`${name.padEnd(34)}  ${e.mae.toFixed(3).padStart(6)}  ${e.rmse.toFixed(3).padStart(6)}`);
+  for (const [name, e] of rows)
+    ctx.log(`${name.padEnd(34)}  ${e.mae.toFixed(3).padStart(6)}  ${e.rmse.toFixed(3).padStart(6)}`);
 
   // Pictures: one origin's 48-step forecast, and the one-step forecasts over part of the test set.
   const o = origins[Math.floor(origins.length / 2)];
@@ -174,7 +191,15 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         ],
       }),
     ),
-    ctx.writeText('loss.svg', await lineChart({ title: 'forecast: training loss', xLabel: 'step', yLabel: 'MSE', series: [{ name: 'train', y: losses }] })),
+    ctx.writeText(
+      'loss.svg',
+      await lineChart({
+        title: 'forecast: training loss',
+        xLabel: 'step',
+        yLabel: 'MSE',
+        series: [{ name: 'train', y: losses }],
+      }),
+    ),
     await ctx.saveCheckpoint('forecast.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);
@@ -182,6 +207,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const [gru1, naive1, gruH, naiveH] = rows.map(([, e]) => e);
   return {
     files,
-    metrics: { oneStepMAE: gru1.mae, oneStepRMSE: gru1.rmse, naiveOneStepRMSE: naive1.rmse, multiStepRMSE: gruH.rmse, naiveMultiStepRMSE: naiveH.rmse, multiStepMAE: gruH.mae, naiveMultiStepMAE: naiveH.mae },
+    metrics: {
+      oneStepMAE: gru1.mae,
+      oneStepRMSE: gru1.rmse,
+      naiveOneStepRMSE: naive1.rmse,
+      multiStepRMSE: gruH.rmse,
+      naiveMultiStepRMSE: naiveH.rmse,
+      multiStepMAE: gruH.mae,
+      naiveMultiStepMAE: naiveH.mae,
+    },
   };
 }

@@ -36,10 +36,22 @@ const BATCH = 64;
 /** `B` random sequences: one-hot inputs [T, B, 9] and the first symbol of each as the target. */
 function makeBatch(B: number, random: () => number): { x: Tensor; y: Tensor; text: string[] } {
   const pick = (from: string[]) => from[Math.floor(random() * from.length)];
-  const text = Array.from({ length: B }, () => `${pick(SIGNALS)}${Array.from({ length: DISTRACTORS }, () => pick(['w', 'x', 'y', 'z'])).join('')}?`);
+  const text = Array.from(
+    { length: B },
+    () => `${pick(SIGNALS)}${Array.from({ length: DISTRACTORS }, () => pick(['w', 'x', 'y', 'z'])).join('')}?`,
+  );
   const x = new Float32Array(T * B * SYMBOLS.length);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) x[(t * B + b) * SYMBOLS.length + SYMBOLS.indexOf(text[b][t])] = 1;
-  return { x: tensor(x, [T, B, SYMBOLS.length]), y: tensor(Int32Array.from(text, (s) => SIGNALS.indexOf(s[0])), [B], 'int32'), text };
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++) x[(t * B + b) * SYMBOLS.length + SYMBOLS.indexOf(text[b][t])] = 1;
+  return {
+    x: tensor(x, [T, B, SYMBOLS.length]),
+    y: tensor(
+      Int32Array.from(text, (s) => SIGNALS.indexOf(s[0])),
+      [B],
+      'int32',
+    ),
+    text,
+  };
 }
 
 class Recall extends Module {
@@ -83,7 +95,11 @@ function gatesOf(model: Recall, x: Tensor): { z: Tensor[]; r: Tensor[]; h: Tenso
       return gates;
     }),
   );
-  return { z: all.filter((_, i) => i % 3 === 0), r: all.filter((_, i) => i % 3 === 1), h: all.filter((_, i) => i % 3 === 2) };
+  return {
+    z: all.filter((_, i) => i % 3 === 0),
+    r: all.filter((_, i) => i % 3 === 1),
+    h: all.filter((_, i) => i % 3 === 2),
+  };
 }
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
@@ -127,7 +143,9 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const { z, r, h } = gatesOf(model, sample.x);
   const hGRU = tidy(() => noGrad(() => model.gru.forward(variable(sample.x)).hN.value));
   const [h1, h2] = [await h[T - 1].data(), await hGRU.data()];
-  ctx.log(`step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`);
+  ctx.log(
+    `step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`,
+  );
   const rows = async (gates: Tensor[]) => {
     const perStep = await Promise.all(gates.map((t) => t.data()));
     return Array.from({ length: HIDDEN }, (_, unit) => perStep.map((d) => d[unit])); // [unit][time]
@@ -136,7 +154,9 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   // Units sorted by their mean update gate over the distractors: the memory keepers come first.
   const meanZ = (u: number) => zRows[u].slice(1, T - 1).reduce((a, v) => a + v, 0) / DISTRACTORS;
   const order = Array.from({ length: HIDDEN }, (_, u) => u).sort((a, b) => meanZ(a) - meanZ(b));
-  ctx.log(`sample "${sample.text[0]}": mean z over the distractors per unit: ${order.map((u) => meanZ(u).toFixed(2)).join(' ')}`);
+  ctx.log(
+    `sample "${sample.text[0]}": mean z over the distractors per unit: ${order.map((u) => meanZ(u).toFixed(2)).join(' ')}`,
+  );
   for (const t of [...z, ...r, ...h, hGRU, sample.x, sample.y]) t.dispose();
 
   const files = [
@@ -144,11 +164,19 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       'gates.svg',
       await heatmap({
         title: `GRU gates while recalling "${sample.text[0][0]}" across ${DISTRACTORS} distractors`,
-        subtitle: ['one row per hidden unit, sorted by its mean update gate over the distractors:', 'the units that keep their state come first'],
+        subtitle: [
+          'one row per hidden unit, sorted by its mean update gate over the distractors:',
+          'the units that keep their state come first',
+        ],
         panels: [
           { title: 'update gate z_t  (0: keep the unit, 1: rewrite it)', values: order.map((u) => zRows[u]) },
           { title: 'reset gate r_t  (how much of h_{t-1} the candidate sees)', values: order.map((u) => rRows[u]) },
-          { title: 'state h_t  (what the output layer reads at the last step)', values: order.map((u) => hRows[u]), min: -1, max: 1 },
+          {
+            title: 'state h_t  (what the output layer reads at the last step)',
+            values: order.map((u) => hRows[u]),
+            min: -1,
+            max: 1,
+          },
         ],
         xLabel: 'time step (input symbol)',
         yLabel: 'hidden unit',

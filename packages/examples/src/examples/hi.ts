@@ -92,16 +92,29 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
 
   ctx.log(`after training:  ${await predict(model, x, 'ih')}`);
   const after = { W: await gateBlocks(cell.W), U: await gateBlocks(cell.U) };
-  const moved = (m: 'W' | 'U') => ['z', 'r', 'h'].map((g, i) => `${m}_${g} ${distance(before[m][i], after[m][i]).toFixed(3)}`);
+  const moved = (m: 'W' | 'U') =>
+    ['z', 'r', 'h'].map((g, i) => `${m}_${g} ${distance(before[m][i], after[m][i]).toFixed(3)}`);
   ctx.log(`how far each gate's weights moved (L2): ${[...moved('W'), ...moved('U')].join(', ')}`);
 
   const files = [
-    ctx.writeText('loss.svg', await lineChart({ title: 'hi -> ih: training loss', xLabel: 'step', yLabel: 'cross-entropy (nats, log scale)', logY: true, series: [{ name: 'loss', y: losses }] })),
+    ctx.writeText(
+      'loss.svg',
+      await lineChart({
+        title: 'hi -> ih: training loss',
+        xLabel: 'step',
+        yLabel: 'cross-entropy (nats, log scale)',
+        logY: true,
+        series: [{ name: 'loss', y: losses }],
+      }),
+    ),
     await ctx.saveCheckpoint('hi.safetensors', model),
   ];
   ctx.log(`wrote ${files.join(', ')}`);
   x.dispose();
   targets.dispose();
   opt.dispose();
-  return { files, metrics: { initialLoss: losses[0] ?? Number.NaN, finalLoss: losses[losses.length - 1] ?? Number.NaN } };
+  return {
+    files,
+    metrics: { initialLoss: losses[0] ?? Number.NaN, finalLoss: losses[losses.length - 1] ?? Number.NaN },
+  };
 }

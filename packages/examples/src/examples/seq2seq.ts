@@ -20,11 +20,25 @@ import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'seq2seq',
-  description: 'encoder-decoder GRU translates "March 4, 1997" into "1997-03-04"; exact-match accuracy with greedy decoding',
+  description:
+    'encoder-decoder GRU translates "March 4, 1997" into "1997-03-04"; exact-match accuracy with greedy decoding',
   defaultSteps: 400,
 };
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 const IN_VOCAB = ['<pad>', ...' ,0123456789', ...new Set(MONTHS.join(''))];
 const OUT_VOCAB = ['<start>', ...'0123456789-'];
 const OUT_LEN = 10; // "YYYY-MM-DD"
@@ -141,7 +155,10 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     return out;
   };
   const accuracy = async (pairs: typeof test) => {
-    const guesses = await translate(model, pairs.map((p) => p.written));
+    const guesses = await translate(
+      model,
+      pairs.map((p) => p.written),
+    );
     return { guesses, accuracy: guesses.filter((g, i) => g === pairs[i]?.iso).length / pairs.length };
   };
 
@@ -163,25 +180,45 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     if (step % EVAL_EVERY === 0 && step < ctx.steps) {
       const { accuracy: acc } = await accuracy(test.slice(0, 200));
       accCurve.push({ step, acc });
-      progress.log(`step ${step}: loss ${losses[losses.length - 1]?.toFixed(4)}, exact match on 200 test dates ${(acc * 100).toFixed(1)}%`);
+      progress.log(
+        `step ${step}: loss ${losses[losses.length - 1]?.toFixed(4)}, exact match on 200 test dates ${(acc * 100).toFixed(1)}%`,
+      );
     }
   }
   progress.stop();
 
   const { guesses, accuracy: testAccuracy } = await accuracy(test);
   accCurve.push({ step: ctx.steps, acc: testAccuracy });
-  ctx.log(`\nexact-match accuracy on ${test.length} unseen dates (greedy decoding): ${(testAccuracy * 100).toFixed(1)}%`);
-  for (const [i, p] of test.slice(0, 8).entries()) ctx.log(`  ${p.written.padEnd(20)} -> ${guesses[i]}  ${guesses[i] === p.iso ? 'ok' : `(want ${p.iso})`}`);
+  ctx.log(
+    `\nexact-match accuracy on ${test.length} unseen dates (greedy decoding): ${(testAccuracy * 100).toFixed(1)}%`,
+  );
+  for (const [i, p] of test.slice(0, 8).entries())
+    ctx.log(`  ${p.written.padEnd(20)} -> ${guesses[i]}  ${guesses[i] === p.iso ? 'ok' : `(want ${p.iso})`}`);
 
   const files = [
-    ctx.writeText('loss.svg', await lineChart({ title: 'seq2seq: training loss', xLabel: 'step', yLabel: 'cross-entropy per character (nats)', series: [{ name: 'train', y: losses }] })),
+    ctx.writeText(
+      'loss.svg',
+      await lineChart({
+        title: 'seq2seq: training loss',
+        xLabel: 'step',
+        yLabel: 'cross-entropy per character (nats)',
+        series: [{ name: 'train', y: losses }],
+      }),
+    ),
     ctx.writeText(
       'accuracy.svg',
       await lineChart({
         title: 'seq2seq: exact match on unseen dates, greedy decoding',
         xLabel: 'step',
         yLabel: 'accuracy (%)',
-        series: [{ name: '200 test dates (500 at the end)', x: accCurve.map((a) => a.step), y: accCurve.map((a) => a.acc * 100), points: true }],
+        series: [
+          {
+            name: '200 test dates (500 at the end)',
+            x: accCurve.map((a) => a.step),
+            y: accCurve.map((a) => a.acc * 100),
+            points: true,
+          },
+        ],
       }),
     ),
     await ctx.saveCheckpoint('seq2seq.safetensors', model),

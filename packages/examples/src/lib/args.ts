@@ -39,7 +39,10 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     .usage('<name> [options]')
     .option('--steps <n>', 'training steps (each example has its own default)')
     .option('--backend <name>', 'webgpu or cpu (default: WebGPU when an adapter exists, else cpu)')
-    .option('--out <dir>', 'where checkpoints (.safetensors), plots (.svg) and figures (.json) go (default: out/<name>)')
+    .option(
+      '--out <dir>',
+      'where checkpoints (.safetensors), plots (.svg) and figures (.json) go (default: out/<name>)',
+    )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
     .option('-h, --help', 'show this help');
@@ -55,7 +58,9 @@ export function printHelp(catalogue: readonly ExampleSummary[]): void {
 
 function integer(option: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new Error(`--${option} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got '${String(value)}'`);
+    throw new Error(
+      `--${option} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got '${String(value)}'`,
+    );
   }
   return value;
 }
@@ -75,14 +80,16 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   for (const [key, value] of Object.entries(raw)) {
     if (key !== '--' && Array.isArray(value)) throw new Error(`--${key} given more than once`);
   }
-  if (args.length > 1) throw new Error(`unexpected argument '${args[1]}' (one example name at a time; '${args[0]}' was given first)`);
+  if (args.length > 1)
+    throw new Error(`unexpected argument '${args[1]}' (one example name at a time; '${args[0]}' was given first)`);
 
   const options: ExampleOptions = {};
   if (raw.steps !== undefined) options.steps = integer('steps', raw.steps, 1);
   if (raw.seed !== undefined) options.seed = integer('seed', raw.seed, 0);
   if (raw.out !== undefined) options.out = String(raw.out);
   if (raw.backend !== undefined) {
-    if (raw.backend !== 'webgpu' && raw.backend !== 'cpu') throw new Error(`--backend must be 'webgpu' or 'cpu', got '${String(raw.backend)}'`);
+    if (raw.backend !== 'webgpu' && raw.backend !== 'cpu')
+      throw new Error(`--backend must be 'webgpu' or 'cpu', got '${String(raw.backend)}'`);
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;

@@ -93,7 +93,8 @@ interface TextItem {
   fontSize?: number;
   fontWeight?: string | number;
 }
-const textMetrics = (vega as unknown as { textMetrics?: { width: (item: TextItem, text: unknown) => number } }).textMetrics;
+const textMetrics = (vega as unknown as { textMetrics?: { width: (item: TextItem, text: unknown) => number } })
+  .textMetrics;
 const em = (ch: string): number => (/[\s.,:;'|!()[\]ijlft1-]/.test(ch) ? 0.34 : /[A-Zmw%@_]/.test(ch) ? 0.78 : 0.6);
 if (textMetrics) {
   textMetrics.width = (item, text) => {
@@ -119,7 +120,9 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
  */
 export function lineChart(o: LineChartOptions): Promise<string> {
   const names = o.series.map((s) => s.name);
-  const rows = o.series.flatMap((s) => s.y.map((y, i) => ({ series: s.name, x: s.x?.[i] ?? i + 1, y, points: s.points ?? false })));
+  const rows = o.series.flatMap((s) =>
+    s.y.map((y, i) => ({ series: s.name, x: s.x?.[i] ?? i + 1, y, points: s.points ?? false })),
+  );
   const data = rows.filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0));
   // Rows of at most four legend entries, as even as they can be, unless told otherwise.
   const columns = o.legendColumns ?? Math.ceil(names.length / Math.ceil(names.length / 4));
@@ -135,25 +138,45 @@ export function lineChart(o: LineChartOptions): Promise<string> {
     background: 'white',
     data: { values: data },
     encoding: {
-      x: { field: 'x', type: 'quantitative', title: o.xLabel, scale: { zero: false }, axis: wholeX ? { format: 'd', tickMinStep: 1 } : {} },
-      y: { field: 'y', type: 'quantitative', title: o.yLabel, scale: o.logY ? { type: 'log', nice: false } : { zero: false } },
-      color: { ...series, scale: { domain: names, range: o.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length] ?? '#000') } },
+      x: {
+        field: 'x',
+        type: 'quantitative',
+        title: o.xLabel,
+        scale: { zero: false },
+        axis: wholeX ? { format: 'd', tickMinStep: 1 } : {},
+      },
+      y: {
+        field: 'y',
+        type: 'quantitative',
+        title: o.yLabel,
+        scale: o.logY ? { type: 'log', nice: false } : { zero: false },
+      },
+      color: {
+        ...series,
+        scale: { domain: names, range: o.series.map((s, i) => s.color ?? PALETTE[i % PALETTE.length] ?? '#000') },
+      },
     },
     layer: [
       {
         mark: { type: 'line', strokeWidth: 1.8 },
-        encoding: { strokeDash: { ...series, scale: { domain: names, range: o.series.map((s) => (s.dashed ? [6, 4] : [1, 0])) } } },
+        encoding: {
+          strokeDash: { ...series, scale: { domain: names, range: o.series.map((s) => (s.dashed ? [6, 4] : [1, 0])) } },
+        },
       },
       { transform: [{ filter: 'datum.points' }], mark: { type: 'point', filled: true, size: 30 } },
     ],
-    config: { ...CONFIG, legend: { ...CONFIG.legend, orient: 'bottom', columns, symbolType: 'stroke', symbolStrokeWidth: 2.5 } },
+    config: {
+      ...CONFIG,
+      legend: { ...CONFIG.legend, orient: 'bottom', columns, symbolType: 'stroke', symbolStrokeWidth: 2.5 },
+    },
   });
 }
 
 /** Heatmaps stacked vertically (rows × columns each), each with its title and colour legend. */
 export function heatmap(o: HeatmapOptions): Promise<string> {
   const cell = o.cell ?? 12;
-  const label = (labels: readonly string[] | undefined) => (labels ? `${JSON.stringify(labels)}[datum.value]` : 'datum.value');
+  const label = (labels: readonly string[] | undefined) =>
+    labels ? `${JSON.stringify(labels)}[datum.value]` : 'datum.value';
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: o.subtitle ? { text: o.title, subtitle: o.subtitle, subtitleFontSize: 12 } : o.title,
@@ -170,13 +193,20 @@ export function heatmap(o: HeatmapOptions): Promise<string> {
         mark: { type: 'rect' },
         encoding: {
           x: { field: 'col', type: 'ordinal', title: o.xLabel, axis: { labelExpr: label(o.colLabels), labelAngle: 0 } },
-          y: { field: 'row', type: 'ordinal', title: o.yLabel, axis: { labelExpr: label(o.rowLabels), labelFontSize: 9 } },
+          y: {
+            field: 'row',
+            type: 'ordinal',
+            title: o.yLabel,
+            axis: { labelExpr: label(o.rowLabels), labelFontSize: 9 },
+          },
           color: {
             field: 'value',
             type: 'quantitative',
             title: null,
             // White where a value is 0 (or min), deepening to blue (and, below zero, to red).
-            scale: diverging ? { domain: [min, max], domainMid: 0, scheme: 'redblue', clamp: true } : { domain: [min, max], range: ['#ffffff', '#08306b'], clamp: true },
+            scale: diverging
+              ? { domain: [min, max], domainMid: 0, scheme: 'redblue', clamp: true }
+              : { domain: [min, max], range: ['#ffffff', '#08306b'], clamp: true },
             legend: { gradientLength: Math.max(60, p.values.length * cell), orient: 'right' },
           },
         },
@@ -203,13 +233,23 @@ export function barChart(o: BarChartOptions): Promise<string> {
         title: { text: p.title, fontSize: 12, fontWeight: 'bold' },
         width: { step: 44 },
         height: o.height ?? 220,
-        data: { values: bars.map((b) => ({ ...b, text: Number.isInteger(b.value) ? String(b.value) : b.value.toPrecision(3) })) },
+        data: {
+          values: bars.map((b) => ({
+            ...b,
+            text: Number.isInteger(b.value) ? String(b.value) : b.value.toPrecision(3),
+          })),
+        },
         encoding: {
           x: { field: 'label', type: 'nominal', title: null, sort: labels, axis: { labelAngle: 0 } },
           y: { field: 'value', type: 'quantitative', title: null, scale: top > 0 ? { domainMax: top } : {} },
         },
         layer: [
-          { mark: { type: 'bar' }, encoding: { color: { field: 'label', type: 'nominal', legend: null, scale: { domain: labels, range: PALETTE } } } },
+          {
+            mark: { type: 'bar' },
+            encoding: {
+              color: { field: 'label', type: 'nominal', legend: null, scale: { domain: labels, range: PALETTE } },
+            },
+          },
           { mark: { type: 'text', dy: -6, fontSize: 11 }, encoding: { text: { field: 'text', type: 'nominal' } } },
         ],
       };

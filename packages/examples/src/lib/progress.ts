@@ -13,7 +13,8 @@ export interface StepInfo {
   tokens?: number;
 }
 
-const fmt = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4)) : String(x));
+const fmt = (x: number): string =>
+  Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4)) : String(x);
 
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
@@ -79,7 +80,9 @@ export class Progress {
     if (step === 1 || step === this.#total || elapsed - this.#lastLine >= 5) {
       this.#lastLine = elapsed;
       const eta = step === 1 ? Number.NaN : ((elapsed - this.#firstStepAt) / (step - 1)) * (this.#total - step);
-      console.log(`${this.label} step ${step}/${this.#total} | loss ${fmt(info.loss)} | ${Math.round(tps)} tok/s | ${duration(elapsed)} elapsed, ETA ${duration(eta)}`);
+      console.log(
+        `${this.label} step ${step}/${this.#total} | loss ${fmt(info.loss)} | ${Math.round(tps)} tok/s | ${duration(elapsed)} elapsed, ETA ${duration(eta)}`,
+      );
     }
   }
 

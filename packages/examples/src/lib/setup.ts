@@ -32,7 +32,8 @@ export interface ExampleContext {
 /** Picks the backend, seeds the random streams and creates the output folder. */
 export async function setup(name: string, opts: ExampleOptions, defaultSteps: number): Promise<ExampleContext> {
   const steps = opts.steps ?? defaultSteps;
-  if (!Number.isSafeInteger(steps) || steps < 1) throw new Error(`${name}: steps must be a positive integer, got ${steps}`);
+  if (!Number.isSafeInteger(steps) || steps < 1)
+    throw new Error(`${name}: steps must be a positive integer, got ${steps}`);
   if (opts.backend) await setBackend(opts.backend);
   const seed = opts.seed ?? 0;
   manualSeed(seed);
@@ -43,7 +44,9 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
     if (!quiet) console.log(line);
   };
   const info = backend();
-  log(`${name}: backend ${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ${seed}, output in ${out}/`);
+  log(
+    `${name}: backend ${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ${seed}, output in ${out}/`,
+  );
   return {
     out,
     seed,

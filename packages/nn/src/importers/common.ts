@@ -13,7 +13,20 @@
  * very same bits, signed zeros included.
  */
 import { GRU, GRUCell } from '../rnn/gru.js';
-import { add, clone, concat, type DType, neg, reshape, shapeString, slice, Tensor, tensorOn, tidy, transpose } from '@wgru/tensor';
+import {
+  add,
+  clone,
+  concat,
+  type DType,
+  neg,
+  reshape,
+  shapeString,
+  slice,
+  Tensor,
+  tensorOn,
+  tidy,
+  transpose,
+} from '@wgru/tensor';
 
 /** A host array of weights, row-major. */
 export type HostArray = Float32Array | Float64Array;
@@ -54,7 +67,8 @@ export function gates3<M>(A: Blocks<M>, m: M, axis: number, H: number): [M, M, M
 }
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Host arrays: every operation returns a fresh array of the same kind (Float32Array or Float64Array). */
 function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
@@ -68,7 +82,8 @@ function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
       const { outer, n, inner } = split(m.shape, axis);
       const shape = m.shape.map((d, i) => (i === axis ? count : d));
       const out = make(size(shape));
-      for (let o = 0; o < outer; o++) out.set(m.data.subarray((o * n + start) * inner, (o * n + start + count) * inner), o * count * inner);
+      for (let o = 0; o < outer; o++)
+        out.set(m.data.subarray((o * n + start) * inner, (o * n + start + count) * inner), o * count * inner);
       return { shape, data: out };
     },
     cat(ms, axis) {
@@ -80,7 +95,8 @@ function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
       let at = 0;
       for (const m of ms) {
         const n = m.shape[axis] as number;
-        for (let o = 0; o < outer; o++) out.set(m.data.subarray(o * n * inner, (o + 1) * n * inner), (o * total + at) * inner);
+        for (let o = 0; o < outer; o++)
+          out.set(m.data.subarray(o * n * inner, (o + 1) * n * inner), (o * total + at) * inner);
         at += n;
       }
       return { shape, data: out };
@@ -115,14 +131,25 @@ function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
 /** Tensors on one backend, in one dtype. Results are new tensors (views of inputs where possible). */
 function tensorBlocks(like: Tensor): Blocks<Tensor> {
   return {
-    part: (m, axis, start, count) => slice(m, m.shape.map((_, i) => (i === axis ? start : 0)), m.shape.map((d, i) => (i === axis ? count : d))),
+    part: (m, axis, start, count) =>
+      slice(
+        m,
+        m.shape.map((_, i) => (i === axis ? start : 0)),
+        m.shape.map((d, i) => (i === axis ? count : d)),
+      ),
     cat: (ms, axis) => concat(ms, axis),
     neg: (m) => neg(m),
     add: (a, b) => add(a, b),
     transpose: (m) => transpose(m),
     reshape: (m, shape) => reshape(m, shape),
     // Uploaded rather than filled: a constant −0 might be printed into a shader as 0.
-    negativeZeros: (shape) => tensorOn(like.backend, new (like.dtype === 'float64' ? Float64Array : Float32Array)(size(shape)).fill(-0), shape, like.dtype),
+    negativeZeros: (shape) =>
+      tensorOn(
+        like.backend,
+        new (like.dtype === 'float64' ? Float64Array : Float32Array)(size(shape)).fill(-0),
+        shape,
+        like.dtype,
+      ),
   };
 }
 
@@ -140,20 +167,44 @@ export type Conversion = <M>(A: Blocks<M>, take: Take<M>, takeOptional: TakeOpti
  * otherwise on host arrays, returning fresh arrays of the input's kind. Keys the conversion does
  * not read are an Error: a misspelt or foreign key is never silently dropped.
  */
-export function convertWeights(fn: string, dict: WeightDict, conversion: Conversion): Record<string, Tensor | ShapedArray> {
-  if (dict === null || typeof dict !== 'object') throw new Error(`${fn}: weights must be an object of Tensors or Float32Arrays`);
+export function convertWeights(
+  fn: string,
+  dict: WeightDict,
+  conversion: Conversion,
+): Record<string, Tensor | ShapedArray> {
+  if (dict === null || typeof dict !== 'object')
+    throw new Error(`${fn}: weights must be an object of Tensors or Float32Arrays`);
   const values = Object.entries(dict);
   const firstTensor = values.map(([, v]) => v).find((v): v is Tensor => v instanceof Tensor);
   for (const [k, v] of values) {
-    const ok = v instanceof Tensor || v instanceof Float32Array || v instanceof Float64Array ||
-      (v !== null && typeof v === 'object' && 'data' in v && 'shape' in v && (v.data instanceof Float32Array || v.data instanceof Float64Array) && Array.isArray(v.shape));
-    if (!ok) throw new Error(`${fn}: '${k}' must be a Tensor, a Float32Array, a Float64Array or { shape, data }, got ${v === null ? 'null' : typeof v}`);
+    const ok =
+      v instanceof Tensor ||
+      v instanceof Float32Array ||
+      v instanceof Float64Array ||
+      (v !== null &&
+        typeof v === 'object' &&
+        'data' in v &&
+        'shape' in v &&
+        (v.data instanceof Float32Array || v.data instanceof Float64Array) &&
+        Array.isArray(v.shape));
+    if (!ok)
+      throw new Error(
+        `${fn}: '${k}' must be a Tensor, a Float32Array, a Float64Array or { shape, data }, got ${v === null ? 'null' : typeof v}`,
+      );
     if (v instanceof Tensor && firstTensor && (v.backend !== firstTensor.backend || v.dtype !== firstTensor.dtype)) {
-      throw new Error(`${fn}: '${k}' is a ${v.dtype} tensor on ${v.backend.info.name}, other weights are ${firstTensor.dtype} on ${firstTensor.backend.info.name}`);
+      throw new Error(
+        `${fn}: '${k}' is a ${v.dtype} tensor on ${v.backend.info.name}, other weights are ${firstTensor.dtype} on ${firstTensor.backend.info.name}`,
+      );
     }
-    if (v instanceof Tensor && v.dtype === 'int32') throw new Error(`${fn}: '${k}' is an int32 tensor; weights must be float32 or float64`);
+    if (v instanceof Tensor && v.dtype === 'int32')
+      throw new Error(`${fn}: '${k}' is an int32 tensor; weights must be float32 or float64`);
   }
-  const hostKind = (v: WeightValue) => (v instanceof Tensor ? undefined : (v instanceof Float32Array || v instanceof Float64Array ? v : v.data) instanceof Float64Array ? 'float64' : 'float32');
+  const hostKind = (v: WeightValue) =>
+    v instanceof Tensor
+      ? undefined
+      : (v instanceof Float32Array || v instanceof Float64Array ? v : v.data) instanceof Float64Array
+        ? 'float64'
+        : 'float32';
   const kinds = new Set(values.map(([, v]) => hostKind(v)).filter((k) => k !== undefined));
   if (!firstTensor && kinds.size > 1) throw new Error(`${fn}: weights mix Float32Array and Float64Array; use one kind`);
 
@@ -163,31 +214,53 @@ export function convertWeights(fn: string, dict: WeightDict, conversion: Convers
       used.add(key);
       if (!(key in dict)) return undefined;
       const v = dict[key] as WeightValue;
-      const got = v instanceof Tensor ? v.shape : v instanceof Float32Array || v instanceof Float64Array ? undefined : v.shape;
-      const n = v instanceof Tensor ? v.size : v instanceof Float32Array || v instanceof Float64Array ? v.length : v.data.length;
+      const got =
+        v instanceof Tensor ? v.shape : v instanceof Float32Array || v instanceof Float64Array ? undefined : v.shape;
+      const n =
+        v instanceof Tensor
+          ? v.size
+          : v instanceof Float32Array || v instanceof Float64Array
+            ? v.length
+            : v.data.length;
       if (got ? !sameShape(got, shape) : n !== size(shape)) {
-        throw new Error(`${fn}: '${key}' (${what}) has ${got ? `shape ${shapeString(got)}` : `${n} values`}; expected shape ${shapeString(shape)}${got ? '' : ` (${size(shape)} values)`}`);
+        throw new Error(
+          `${fn}: '${key}' (${what}) has ${got ? `shape ${shapeString(got)}` : `${n} values`}; expected shape ${shapeString(shape)}${got ? '' : ` (${size(shape)} values)`}`,
+        );
       }
-      if (!(v instanceof Tensor) && got && n !== size(shape)) throw new Error(`${fn}: '${key}' has shape ${shapeString(got)} but ${n} values`);
+      if (!(v instanceof Tensor) && got && n !== size(shape))
+        throw new Error(`${fn}: '${key}' has shape ${shapeString(got)} but ${n} values`);
       return toM(v, shape);
     };
     const take: Take<M> = (key, shape, what) => {
       const m = takeOptional(key, shape, what);
-      if (m === undefined) throw new Error(`${fn}: missing '${key}' (${what}, shape ${shapeString(shape)}); given keys: ${Object.keys(dict).join(', ') || 'none'}`);
+      if (m === undefined)
+        throw new Error(
+          `${fn}: missing '${key}' (${what}, shape ${shapeString(shape)}); given keys: ${Object.keys(dict).join(', ') || 'none'}`,
+        );
       return m;
     };
     return [take, takeOptional];
   };
   const checkUnused = () => {
     const unexpected = Object.keys(dict).filter((k) => !used.has(k));
-    if (unexpected.length > 0) throw new Error(`${fn}: unexpected keys ${unexpected.map((k) => `'${k}'`).join(', ')}; expected ${[...used].map((k) => `'${k}'`).join(', ')}`);
+    if (unexpected.length > 0)
+      throw new Error(
+        `${fn}: unexpected keys ${unexpected.map((k) => `'${k}'`).join(', ')}; expected ${[...used].map((k) => `'${k}'`).join(', ')}`,
+      );
   };
 
   if (firstTensor) {
     const dtype: DType = firstTensor.dtype;
     const result = tidy(() => {
       const [take, takeOptional] = read<Tensor>((v, shape) =>
-        v instanceof Tensor ? reshape(v, shape) : tensorOn(firstTensor.backend, v instanceof Float32Array || v instanceof Float64Array ? v : v.data, shape, dtype),
+        v instanceof Tensor
+          ? reshape(v, shape)
+          : tensorOn(
+              firstTensor.backend,
+              v instanceof Float32Array || v instanceof Float64Array ? v : v.data,
+              shape,
+              dtype,
+            ),
       );
       const out = conversion(tensorBlocks(firstTensor), take, takeOptional);
       // Fresh, contiguous tensors: never views sharing storage with the inputs.
@@ -202,12 +275,23 @@ export function convertWeights(fn: string, dict: WeightDict, conversion: Convers
     return result;
   }
   const make = kinds.has('float64') ? (n: number) => new Float64Array(n) : (n: number) => new Float32Array(n);
-  const [take, takeOptional] = read<ShapedArray>((v, shape) => ({ shape: [...shape], data: v instanceof Float32Array || v instanceof Float64Array ? v : (v as ShapedArray).data }));
+  const [take, takeOptional] = read<ShapedArray>((v, shape) => ({
+    shape: [...shape],
+    data: v instanceof Float32Array || v instanceof Float64Array ? v : (v as ShapedArray).data,
+  }));
   const out = conversion(hostBlocks(make), take, takeOptional);
   checkUnused();
   // Fresh arrays: copy any that is still an input's own array.
-  const inputs = new Set<HostArray>(values.map(([, v]) => (v instanceof Tensor ? undefined : v instanceof Float32Array || v instanceof Float64Array ? v : v.data)).filter((a): a is HostArray => a !== undefined));
-  return Object.fromEntries(Object.entries(out).map(([k, m]) => [k, inputs.has(m.data) ? { shape: m.shape, data: m.data.slice() } : m]));
+  const inputs = new Set<HostArray>(
+    values
+      .map(([, v]) =>
+        v instanceof Tensor ? undefined : v instanceof Float32Array || v instanceof Float64Array ? v : v.data,
+      )
+      .filter((a): a is HostArray => a !== undefined),
+  );
+  return Object.fromEntries(
+    Object.entries(out).map(([k, m]) => [k, inputs.has(m.data) ? { shape: m.shape, data: m.data.slice() } : m]),
+  );
 }
 
 /** @internal The flat data of host results (what `Module.loadStateDict` takes), or the Tensors. */
@@ -217,14 +301,16 @@ export function flatten(out: Record<string, Tensor | ShapedArray>): Record<strin
 
 /** @internal Checks a positive integer size option. */
 export function checkSize(fn: string, name: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${fn}: ${name} must be a positive integer, got ${String(v)}`);
+  if (!Number.isInteger(v) || (v as number) <= 0)
+    throw new Error(`${fn}: ${name} must be a positive integer, got ${String(v)}`);
   return v as number;
 }
 
 /** @internal Rejects unknown option names (a misspelt option must not be silently ignored). */
 export function checkOptions(fn: string, opts: object, allowed: readonly string[]): void {
   if (opts === null || typeof opts !== 'object') throw new Error(`${fn}: options must be an object`);
-  for (const k of Object.keys(opts)) if (!allowed.includes(k)) throw new Error(`${fn}: unknown option '${k}' (allowed: ${allowed.join(', ')})`);
+  for (const k of Object.keys(opts))
+    if (!allowed.includes(k)) throw new Error(`${fn}: unknown option '${k}' (allowed: ${allowed.join(', ')})`);
 }
 
 /**
@@ -258,7 +344,14 @@ export interface SeedCell<M> {
  * @internal Reads one wgru cell under `prefix`. Biases are optional (a GRU made with bias: false
  * has none); with resetAfter a present `b` requires `c`.
  */
-export function takeSeedCell<M>(take: Take<M>, takeOptional: TakeOptional<M>, prefix: string, I: number, H: number, resetAfter: boolean): SeedCell<M> {
+export function takeSeedCell<M>(
+  take: Take<M>,
+  takeOptional: TakeOptional<M>,
+  prefix: string,
+  I: number,
+  H: number,
+  resetAfter: boolean,
+): SeedCell<M> {
   const W = take(`${prefix}W`, [I, 3 * H], 'input weights, gates z | r | h');
   const U = take(`${prefix}U`, [H, 3 * H], 'recurrent weights, gates z | r | h');
   const b = takeOptional(`${prefix}b`, [3 * H], 'bias, gates z | r | h');
@@ -292,23 +385,53 @@ export interface ExportSource {
  * resetAfter from the module), or a wgru state dict with a layout (GRU keys `l{k}.W`, ..., or with
  * `cellKeys` a GRUCell's `W`, `U`, `b`, `c`).
  */
-export function exportSource(fn: string, source: GRU | GRUCell | WeightDict, layout: GruLayout | undefined, cellKeys: boolean, accepts: 'GRU' | 'GRUCell' | 'both'): ExportSource {
-  if (source instanceof GRU && accepts === 'GRUCell') throw new Error(`${fn}: expects a GRUCell; for one cell of a GRU pass gru.cell(layer, direction)`);
-  if (source instanceof GRUCell && accepts === 'GRU') throw new Error(`${fn}: expects a GRU; for a GRUCell use the cell variant`);
+export function exportSource(
+  fn: string,
+  source: GRU | GRUCell | WeightDict,
+  layout: GruLayout | undefined,
+  cellKeys: boolean,
+  accepts: 'GRU' | 'GRUCell' | 'both',
+): ExportSource {
+  if (source instanceof GRU && accepts === 'GRUCell')
+    throw new Error(`${fn}: expects a GRUCell; for one cell of a GRU pass gru.cell(layer, direction)`);
+  if (source instanceof GRUCell && accepts === 'GRU')
+    throw new Error(`${fn}: expects a GRU; for a GRUCell use the cell variant`);
   if (source instanceof GRU) {
     return {
-      dict: source.stateDict(), inputSize: source.inputSize, hiddenSize: source.hiddenSize, numLayers: source.numLayers,
-      bidirectional: source.bidirectional, resetAfter: source.resetAfter, cell: false,
+      dict: source.stateDict(),
+      inputSize: source.inputSize,
+      hiddenSize: source.hiddenSize,
+      numLayers: source.numLayers,
+      bidirectional: source.bidirectional,
+      resetAfter: source.resetAfter,
+      cell: false,
     };
   }
   if (source instanceof GRUCell) {
-    return { dict: source.stateDict(), inputSize: source.inputSize, hiddenSize: source.hiddenSize, numLayers: 1, bidirectional: false, resetAfter: source.resetAfter, cell: true };
+    return {
+      dict: source.stateDict(),
+      inputSize: source.inputSize,
+      hiddenSize: source.hiddenSize,
+      numLayers: 1,
+      bidirectional: false,
+      resetAfter: source.resetAfter,
+      cell: true,
+    };
   }
   if (layout === undefined || layout === null || typeof layout !== 'object') {
-    throw new Error(`${fn}: given a state dict rather than a ${cellKeys ? 'GRUCell' : 'GRU'}, the layout { inputSize, hiddenSize, ${cellKeys ? '' : 'numLayers?, bidirectional?, '}resetAfter } is required`);
+    throw new Error(
+      `${fn}: given a state dict rather than a ${cellKeys ? 'GRUCell' : 'GRU'}, the layout { inputSize, hiddenSize, ${cellKeys ? '' : 'numLayers?, bidirectional?, '}resetAfter } is required`,
+    );
   }
-  checkOptions(fn, layout, cellKeys ? ['inputSize', 'hiddenSize', 'resetAfter'] : ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'resetAfter']);
-  if (typeof layout.resetAfter !== 'boolean') throw new Error(`${fn}: layout.resetAfter must be true or false (it cannot be read off the weights)`);
+  checkOptions(
+    fn,
+    layout,
+    cellKeys
+      ? ['inputSize', 'hiddenSize', 'resetAfter']
+      : ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'resetAfter'],
+  );
+  if (typeof layout.resetAfter !== 'boolean')
+    throw new Error(`${fn}: layout.resetAfter must be true or false (it cannot be read off the weights)`);
   return {
     dict: source,
     inputSize: checkSize(fn, 'inputSize', layout.inputSize),

@@ -37,8 +37,21 @@ import type { Tensor } from '@wgru/tensor';
 import { Tensor as TensorClass } from '@wgru/tensor';
 import { GRU, GRUCell } from '../rnn/gru.js';
 import {
-  type Blocks, cellPrefix, checkOptions, checkSize, convertWeights, exportSource, flatten, gates3, type HostArray, putSeedCell, type SeedCell,
-  type ShapedArray, takeSeedCell, type WeightDict, type WeightValue,
+  type Blocks,
+  cellPrefix,
+  checkOptions,
+  checkSize,
+  convertWeights,
+  exportSource,
+  flatten,
+  gates3,
+  type HostArray,
+  putSeedCell,
+  type SeedCell,
+  type ShapedArray,
+  takeSeedCell,
+  type WeightDict,
+  type WeightValue,
 } from './common.js';
 
 /** A Keras GRU layer's weights: `[kernel, recurrent_kernel]`, plus `bias` when use_bias. */
@@ -108,7 +121,8 @@ function seedToKeras<M>(A: Blocks<M>, s: SeedCell<M>, H: number, resetAfter: boo
   return { kernel, rec, bias: A.reshape(A.cat([...input, ...recurrent], 0), [2, 3 * H]) };
 }
 
-const sizeOf = (v: WeightValue) => (v instanceof TensorClass ? v.size : v instanceof Float32Array || v instanceof Float64Array ? v.length : v.data.length);
+const sizeOf = (v: WeightValue) =>
+  v instanceof TensorClass ? v.size : v instanceof Float32Array || v instanceof Float64Array ? v.length : v.data.length;
 
 /**
  * A Keras GRU layer's weights `[kernel, recurrent_kernel, bias]` to a wgru state dict (keys
@@ -128,37 +142,61 @@ const sizeOf = (v: WeightValue) => (v instanceof TensorClass ? v.size : v instan
  * ```
  */
 export function fromKerasGRU(weights: KerasGRUWeights<Tensor>, opts: KerasGRUOptions): Record<string, Tensor>;
-export function fromKerasGRU<A extends HostArray>(weights: KerasGRUWeights<A | ShapedArray<A>>, opts: KerasGRUOptions): Record<string, A>;
-export function fromKerasGRU(weights: KerasGRUWeights<WeightValue>, opts: KerasGRUOptions): Record<string, Tensor | HostArray>;
-export function fromKerasGRU(weights: KerasGRUWeights<WeightValue>, opts: KerasGRUOptions): Record<string, Tensor | HostArray> {
+export function fromKerasGRU<A extends HostArray>(
+  weights: KerasGRUWeights<A | ShapedArray<A>>,
+  opts: KerasGRUOptions,
+): Record<string, A>;
+export function fromKerasGRU(
+  weights: KerasGRUWeights<WeightValue>,
+  opts: KerasGRUOptions,
+): Record<string, Tensor | HostArray>;
+export function fromKerasGRU(
+  weights: KerasGRUWeights<WeightValue>,
+  opts: KerasGRUOptions,
+): Record<string, Tensor | HostArray> {
   const fn = 'fromKerasGRU';
   checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'resetAfter', 'prefix']);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const prefix = opts.prefix ?? 'l0.';
   if (!Array.isArray(weights) || (weights.length !== 2 && weights.length !== 3)) {
-    throw new Error(`${fn}: weights must be [kernel, recurrent_kernel, bias] or, without a bias, [kernel, recurrent_kernel]`);
+    throw new Error(
+      `${fn}: weights must be [kernel, recurrent_kernel, bias] or, without a bias, [kernel, recurrent_kernel]`,
+    );
   }
   const [kernel, rec, bias] = weights;
   let resetAfter = opts.resetAfter;
   if (bias === undefined) {
-    if (resetAfter === undefined) throw new Error(`${fn}: without a bias, resetAfter cannot be read off the weights: pass the layer's reset_after as resetAfter`);
+    if (resetAfter === undefined)
+      throw new Error(
+        `${fn}: without a bias, resetAfter cannot be read off the weights: pass the layer's reset_after as resetAfter`,
+      );
   } else {
     const n = sizeOf(bias);
-    if (n !== 3 * H && n !== 6 * H) throw new Error(`${fn}: bias has ${n} values; expected ${3 * H} ([3H], reset_after=False) or ${6 * H} ([2, 3H], reset_after=True)`);
+    if (n !== 3 * H && n !== 6 * H)
+      throw new Error(
+        `${fn}: bias has ${n} values; expected ${3 * H} ([3H], reset_after=False) or ${6 * H} ([2, 3H], reset_after=True)`,
+      );
     if (resetAfter !== undefined && resetAfter !== (n === 6 * H)) {
-      throw new Error(`${fn}: resetAfter is ${resetAfter} but the bias has ${n} values, as for reset_after=${n === 6 * H ? 'True' : 'False'}`);
+      throw new Error(
+        `${fn}: resetAfter is ${resetAfter} but the bias has ${n} values, as for reset_after=${n === 6 * H ? 'True' : 'False'}`,
+      );
     }
     resetAfter = n === 6 * H;
   }
   const ra = resetAfter as boolean;
-  const dict: WeightDict = bias === undefined ? { kernel, recurrent_kernel: rec } : { kernel, recurrent_kernel: rec, bias };
+  const dict: WeightDict =
+    bias === undefined ? { kernel, recurrent_kernel: rec } : { kernel, recurrent_kernel: rec, bias };
   const out = convertWeights(fn, dict, (A, take, takeOptional) => {
     const k = {
       kernel: take('kernel', [I, 3 * H], 'kernel, gates z | r | h'),
       rec: take('recurrent_kernel', [H, 3 * H], 'recurrent_kernel, gates z | r | h'),
     };
-    const b = takeOptional('bias', ra ? [2, 3 * H] : [3 * H], ra ? 'bias, rows input | recurrent' : 'bias, gates z | r | h');
+    const b = takeOptional(
+      'bias',
+      ra ? [2, 3 * H] : [3 * H],
+      ra ? 'bias, rows input | recurrent' : 'bias, gates z | r | h',
+    );
     const result: Record<string, ReturnType<typeof take>> = {};
     putSeedCell(result, prefix, kerasToSeed(A, b ? { ...k, bias: b } : k, H, ra));
     return result;
@@ -182,9 +220,18 @@ export function fromKerasGRU(weights: KerasGRUWeights<WeightValue>, opts: KerasG
  */
 export function toKerasGRU(source: GRU | GRUCell, opts?: KerasExportOptions): KerasGRUWeights<Tensor>;
 export function toKerasGRU(source: Record<string, Tensor>, layout: KerasExportLayout): KerasGRUWeights<Tensor>;
-export function toKerasGRU<A extends HostArray>(source: Record<string, A | ShapedArray<A>>, layout: KerasExportLayout): KerasGRUWeights<ShapedArray<A>>;
-export function toKerasGRU(source: GRU | GRUCell | WeightDict, opts?: KerasExportOptions | KerasExportLayout): KerasGRUWeights<Tensor | ShapedArray>;
-export function toKerasGRU(source: GRU | GRUCell | WeightDict, opts: KerasExportOptions | KerasExportLayout = {}): KerasGRUWeights<Tensor | ShapedArray> {
+export function toKerasGRU<A extends HostArray>(
+  source: Record<string, A | ShapedArray<A>>,
+  layout: KerasExportLayout,
+): KerasGRUWeights<ShapedArray<A>>;
+export function toKerasGRU(
+  source: GRU | GRUCell | WeightDict,
+  opts?: KerasExportOptions | KerasExportLayout,
+): KerasGRUWeights<Tensor | ShapedArray>;
+export function toKerasGRU(
+  source: GRU | GRUCell | WeightDict,
+  opts: KerasExportOptions | KerasExportLayout = {},
+): KerasGRUWeights<Tensor | ShapedArray> {
   const fn = 'toKerasGRU';
   let dict: WeightDict;
   let prefix: string;
@@ -196,9 +243,11 @@ export function toKerasGRU(source: GRU | GRUCell | WeightDict, opts: KerasExport
     const o = opts as KerasExportOptions;
     const s = exportSource(fn, source, undefined, false, 'both');
     const layer = o.layer ?? 0;
-    if (!Number.isInteger(layer) || layer < 0 || layer >= s.numLayers) throw new Error(`${fn}: layer must be an integer in [0, ${s.numLayers}), got ${layer}`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= s.numLayers)
+      throw new Error(`${fn}: layer must be an integer in [0, ${s.numLayers}), got ${layer}`);
     if (o.reverse && !s.bidirectional) throw new Error(`${fn}: reverse: true, but the GRU is not bidirectional`);
-    if (s.cell && (o.layer !== undefined || o.reverse !== undefined)) throw new Error(`${fn}: layer and reverse apply to a GRU, not to a GRUCell`);
+    if (s.cell && (o.layer !== undefined || o.reverse !== undefined))
+      throw new Error(`${fn}: layer and reverse apply to a GRU, not to a GRUCell`);
     prefix = s.cell ? '' : cellPrefix(layer, o.reverse ? 1 : 0);
     I = layer === 0 ? s.inputSize : (s.bidirectional ? 2 : 1) * s.hiddenSize;
     H = s.hiddenSize;
@@ -219,5 +268,7 @@ export function toKerasGRU(source: GRU | GRUCell | WeightDict, opts: KerasExport
     return result;
   });
   const { kernel, recurrent_kernel: rec, bias } = out as Record<string, Tensor | ShapedArray>;
-  return bias ? [kernel as Tensor | ShapedArray, rec as Tensor | ShapedArray, bias] : [kernel as Tensor | ShapedArray, rec as Tensor | ShapedArray];
+  return bias
+    ? [kernel as Tensor | ShapedArray, rec as Tensor | ShapedArray, bias]
+    : [kernel as Tensor | ShapedArray, rec as Tensor | ShapedArray];
 }

@@ -33,8 +33,18 @@ import { gruFromOnnx, onnxRecurrentAttributes } from '../onnx/convert.js';
 import { type OnnxNode, type OnnxTensor, readOnnxModel } from '../onnx/read.js';
 import { GRU, GRUCell } from '../rnn/gru.js';
 import {
-  type Blocks, cellPrefix, checkOptions, convertWeights, exportSource, gates3, type GruLayout, type HostArray, type SeedCell,
-  type ShapedArray, takeSeedCell, type WeightDict,
+  type Blocks,
+  cellPrefix,
+  checkOptions,
+  convertWeights,
+  exportSource,
+  gates3,
+  type GruLayout,
+  type HostArray,
+  type SeedCell,
+  type ShapedArray,
+  takeSeedCell,
+  type WeightDict,
 } from './common.js';
 
 /** A tensor fed to the model: what `readTensorProto` returns for an ONNX test's `input_N.pb`. */
@@ -50,7 +60,14 @@ export interface OnnxGRUImport {
    * layout = 1, and bias is whether the node has a B input (without one, ONNX's biases are zeros:
    * a bias-free GRU).
    */
-  options: { inputSize: number; hiddenSize: number; bidirectional: boolean; resetAfter: boolean; batchFirst: boolean; bias: boolean };
+  options: {
+    inputSize: number;
+    hiddenSize: number;
+    bidirectional: boolean;
+    resetAfter: boolean;
+    batchFirst: boolean;
+    bias: boolean;
+  };
   /** For `gru.loadStateDict`: `l0.*`, and `l0_reverse.*` when bidirectional (b and c only with B). */
   stateDict: Record<string, Float32Array>;
   /**
@@ -89,17 +106,27 @@ export interface FromOnnxGRUOptions {
  * gru.loadStateDict(stateDict);
  * ```
  */
-export function fromOnnxGRU(modelBytes: Uint8Array, inputs: Record<string, OnnxTensorInput> = {}, opts: FromOnnxGRUOptions = {}): OnnxGRUImport {
+export function fromOnnxGRU(
+  modelBytes: Uint8Array,
+  inputs: Record<string, OnnxTensorInput> = {},
+  opts: FromOnnxGRUOptions = {},
+): OnnxGRUImport {
   const fn = 'fromOnnxGRU';
   checkOptions(fn, opts, ['node']);
-  if (inputs === null || typeof inputs !== 'object') throw new Error(`${fn}: inputs must be an object of { dims, data } by name`);
+  if (inputs === null || typeof inputs !== 'object')
+    throw new Error(`${fn}: inputs must be an object of { dims, data } by name`);
   const model = readOnnxModel(modelBytes);
   const grus = model.nodes.filter((n) => n.opType === 'GRU' && (opts.node === undefined || n.name === opts.node));
   if (grus.length === 0) {
     const ops = model.nodes.map((n) => `${n.opType}${n.name ? ` '${n.name}'` : ''}`).join(', ') || 'none';
-    throw new Error(`${fn}: the model has no GRU node${opts.node === undefined ? '' : ` named '${opts.node}'`} (nodes: ${ops})`);
+    throw new Error(
+      `${fn}: the model has no GRU node${opts.node === undefined ? '' : ` named '${opts.node}'`} (nodes: ${ops})`,
+    );
   }
-  if (grus.length > 1) throw new Error(`${fn}: the model has ${grus.length} GRU nodes (${grus.map((n) => `'${n.name}'`).join(', ')}); pick one with { node: name }`);
+  if (grus.length > 1)
+    throw new Error(
+      `${fn}: the model has ${grus.length} GRU nodes (${grus.map((n) => `'${n.name}'`).join(', ')}); pick one with { node: name }`,
+    );
   const node = grus[0] as OnnxNode;
   const attrs = onnxRecurrentAttributes(node);
   const H = attrs.hiddenSize;
@@ -113,7 +140,9 @@ export function fromOnnxGRU(modelBytes: Uint8Array, inputs: Record<string, OnnxT
     }
     const t = inputs[name] ?? model.initializers.get(name);
     if (!t) {
-      throw new Error(`${fn}: ${what} ('${name}') is neither an initializer of the model nor in inputs (given: ${Object.keys(inputs).join(', ') || 'none'})`);
+      throw new Error(
+        `${fn}: ${what} ('${name}') is neither an initializer of the model nor in inputs (given: ${Object.keys(inputs).join(', ') || 'none'})`,
+      );
     }
     if (!(t.data instanceof Float32Array)) throw new Error(`${fn}: ${what} ('${name}') must hold float32 values`);
     return t;
@@ -121,18 +150,31 @@ export function fromOnnxGRU(modelBytes: Uint8Array, inputs: Record<string, OnnxT
   const W = weight(1, 'W', false) as OnnxTensorInput;
   const R = weight(2, 'R', false) as OnnxTensorInput;
   const B = weight(3, 'B', true) as OnnxTensorInput | undefined;
-  if (W.dims.length !== 3 || !((W.dims[2] as number) > 0)) throw new Error(`${fn}: W has dims [${W.dims.join(', ')}]; expected [${D}, ${3 * H}, inputSize]`);
+  if (W.dims.length !== 3 || !((W.dims[2] as number) > 0))
+    throw new Error(`${fn}: W has dims [${W.dims.join(', ')}]; expected [${D}, ${3 * H}, inputSize]`);
   const I = W.dims[2] as number;
   const expect = (t: OnnxTensorInput, what: string, dims: number[]) => {
-    if (t.dims.length !== dims.length || t.dims.some((d, k) => d !== dims[k]) || t.data.length !== dims.reduce((a, b) => a * b, 1)) {
-      throw new Error(`${fn}: ${what} has dims [${t.dims.join(', ')}] (${t.data.length} values); expected [${dims.join(', ')}] for hidden_size ${H}, ${D} direction(s)`);
+    if (
+      t.dims.length !== dims.length ||
+      t.dims.some((d, k) => d !== dims[k]) ||
+      t.data.length !== dims.reduce((a, b) => a * b, 1)
+    ) {
+      throw new Error(
+        `${fn}: ${what} has dims [${t.dims.join(', ')}] (${t.data.length} values); expected [${dims.join(', ')}] for hidden_size ${H}, ${D} direction(s)`,
+      );
     }
   };
   expect(W, 'W', [D, 3 * H, I]);
   expect(R, 'R', [D, 3 * H, H]);
   if (B) expect(B, 'B', [D, 6 * H]);
 
-  const cells = gruFromOnnx({ W: W.data, R: R.data, ...(B ? { B: B.data } : {}), hiddenSize: H, linearBeforeReset: attrs.linearBeforeReset });
+  const cells = gruFromOnnx({
+    W: W.data,
+    R: R.data,
+    ...(B ? { B: B.data } : {}),
+    hiddenSize: H,
+    linearBeforeReset: attrs.linearBeforeReset,
+  });
   const stateDict: Record<string, Float32Array> = {};
   cells.forEach((c, d) => {
     const p = cellPrefix(0, d);
@@ -143,7 +185,14 @@ export function fromOnnxGRU(modelBytes: Uint8Array, inputs: Record<string, OnnxT
     if (B && c.c) stateDict[`${p}c`] = c.c;
   });
   return {
-    options: { inputSize: I, hiddenSize: H, bidirectional: D === 2, resetAfter: attrs.linearBeforeReset, batchFirst: attrs.layout === 1, bias: B !== undefined },
+    options: {
+      inputSize: I,
+      hiddenSize: H,
+      bidirectional: D === 2,
+      resetAfter: attrs.linearBeforeReset,
+      batchFirst: attrs.layout === 1,
+      bias: B !== undefined,
+    },
     stateDict,
     direction: attrs.direction,
     node,
@@ -195,31 +244,79 @@ function seedToOnnx<M>(A: Blocks<M>, s: SeedCell<M>, H: number, lbr: boolean): {
  * ```
  */
 export function toOnnxGRUWeights(source: GRU | GRUCell, opts?: OnnxExportOptions): OnnxGRUWeights<Tensor>;
-export function toOnnxGRUWeights(source: Record<string, Tensor>, layout: GruLayout & OnnxExportOptions): OnnxGRUWeights<Tensor>;
-export function toOnnxGRUWeights<A extends HostArray>(source: Record<string, A | ShapedArray<A>>, layout: GruLayout & OnnxExportOptions): OnnxGRUWeights<ShapedArray<A>>;
-export function toOnnxGRUWeights(source: GRU | GRUCell | WeightDict, opts?: OnnxExportOptions | (GruLayout & OnnxExportOptions)): OnnxGRUWeights<Tensor | ShapedArray>;
-export function toOnnxGRUWeights(source: GRU | GRUCell | WeightDict, opts: OnnxExportOptions | (GruLayout & OnnxExportOptions) = {}): OnnxGRUWeights<Tensor | ShapedArray> {
+export function toOnnxGRUWeights(
+  source: Record<string, Tensor>,
+  layout: GruLayout & OnnxExportOptions,
+): OnnxGRUWeights<Tensor>;
+export function toOnnxGRUWeights<A extends HostArray>(
+  source: Record<string, A | ShapedArray<A>>,
+  layout: GruLayout & OnnxExportOptions,
+): OnnxGRUWeights<ShapedArray<A>>;
+export function toOnnxGRUWeights(
+  source: GRU | GRUCell | WeightDict,
+  opts?: OnnxExportOptions | (GruLayout & OnnxExportOptions),
+): OnnxGRUWeights<Tensor | ShapedArray>;
+export function toOnnxGRUWeights(
+  source: GRU | GRUCell | WeightDict,
+  opts: OnnxExportOptions | (GruLayout & OnnxExportOptions) = {},
+): OnnxGRUWeights<Tensor | ShapedArray> {
   const fn = 'toOnnxGRUWeights';
   const { layer: chosen, ...layout } = opts as GruLayout & OnnxExportOptions;
   const isModule = source instanceof GRU || source instanceof GRUCell;
   if (isModule) checkOptions(fn, layout, []);
   const s = exportSource(fn, source, isModule ? undefined : layout, false, 'both');
-  if (chosen === undefined && s.numLayers > 1) throw new Error(`${fn}: the GRU has ${s.numLayers} layers and an ONNX GRU node is one: pass { layer } (and chain one node per layer)`);
+  if (chosen === undefined && s.numLayers > 1)
+    throw new Error(
+      `${fn}: the GRU has ${s.numLayers} layers and an ONNX GRU node is one: pass { layer } (and chain one node per layer)`,
+    );
   const layer = chosen ?? 0;
-  if (!Number.isInteger(layer) || layer < 0 || layer >= s.numLayers) throw new Error(`${fn}: layer must be an integer in [0, ${s.numLayers}), got ${layer}`);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= s.numLayers)
+    throw new Error(`${fn}: layer must be an integer in [0, ${s.numLayers}), got ${layer}`);
   const [H, D] = [s.hiddenSize, s.bidirectional ? 2 : 1];
   const I = layer === 0 ? s.inputSize : D * H;
   const prefixes = Array.from({ length: D }, (_, d) => (s.cell ? '' : cellPrefix(layer, d)));
-  const dict = s.cell ? s.dict : Object.fromEntries(Object.entries(s.dict).filter(([k]) => prefixes.some((p) => k.startsWith(p))));
+  const dict = s.cell
+    ? s.dict
+    : Object.fromEntries(Object.entries(s.dict).filter(([k]) => prefixes.some((p) => k.startsWith(p))));
   const out = convertWeights(fn, dict, (A, take, takeOptional) => {
-    const dirs = prefixes.map((p) => seedToOnnx(A, takeSeedCell(take, takeOptional, p, I, H, s.resetAfter), H, s.resetAfter));
+    const dirs = prefixes.map((p) =>
+      seedToOnnx(A, takeSeedCell(take, takeOptional, p, I, H, s.resetAfter), H, s.resetAfter),
+    );
     const result: Record<string, ReturnType<typeof take>> = {
-      W: A.reshape(A.cat(dirs.map((d) => d.W), 0), [D, 3 * H, I]),
-      R: A.reshape(A.cat(dirs.map((d) => d.R), 0), [D, 3 * H, H]),
+      W: A.reshape(
+        A.cat(
+          dirs.map((d) => d.W),
+          0,
+        ),
+        [D, 3 * H, I],
+      ),
+      R: A.reshape(
+        A.cat(
+          dirs.map((d) => d.R),
+          0,
+        ),
+        [D, 3 * H, H],
+      ),
     };
-    if (dirs.every((d) => d.Wb && d.Rb)) result.B = A.reshape(A.cat(dirs.flatMap((d) => [d.Wb as ReturnType<typeof take>, d.Rb as ReturnType<typeof take>]), 0), [D, 6 * H]);
+    if (dirs.every((d) => d.Wb && d.Rb))
+      result.B = A.reshape(
+        A.cat(
+          dirs.flatMap((d) => [d.Wb as ReturnType<typeof take>, d.Rb as ReturnType<typeof take>]),
+          0,
+        ),
+        [D, 6 * H],
+      );
     return result;
   });
-  const attributes = { hidden_size: H, direction: D === 2 ? ('bidirectional' as const) : ('forward' as const), linear_before_reset: s.resetAfter ? (1 as const) : (0 as const) };
-  return { W: out.W as Tensor | ShapedArray, R: out.R as Tensor | ShapedArray, ...(out.B ? { B: out.B } : {}), attributes };
+  const attributes = {
+    hidden_size: H,
+    direction: D === 2 ? ('bidirectional' as const) : ('forward' as const),
+    linear_before_reset: s.resetAfter ? (1 as const) : (0 as const),
+  };
+  return {
+    W: out.W as Tensor | ShapedArray,
+    R: out.R as Tensor | ShapedArray,
+    ...(out.B ? { B: out.B } : {}),
+    attributes,
+  };
 }

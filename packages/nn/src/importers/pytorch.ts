@@ -45,8 +45,23 @@
 import type { Tensor } from '@wgru/tensor';
 import type { GRU, GRUCell } from '../rnn/gru.js';
 import {
-  type Blocks, cellPrefix, checkOptions, checkSize, convertWeights, exportSource, flatten, gates3, type GruLayout, type HostArray,
-  putSeedCell, type SeedCell, type ShapedArray, type Take, type TakeOptional, takeSeedCell, type WeightDict,
+  type Blocks,
+  cellPrefix,
+  checkOptions,
+  checkSize,
+  convertWeights,
+  exportSource,
+  flatten,
+  gates3,
+  type GruLayout,
+  type HostArray,
+  putSeedCell,
+  type SeedCell,
+  type ShapedArray,
+  type Take,
+  type TakeOptional,
+  takeSeedCell,
+  type WeightDict,
 } from './common.js';
 
 /** Sizes of the PyTorch `nn.GRU` whose state dict is imported (its constructor arguments). */
@@ -108,13 +123,25 @@ function seedToTorch<M>(A: Blocks<M>, s: SeedCell<M>, H: number): TorchCell<M> {
 }
 
 /** Reads a PyTorch cell; the two biases come together or not at all (bias=False). */
-function takeTorchCell<M>(fn: string, take: Take<M>, takeOptional: TakeOptional<M>, suffix: string, I: number, H: number, bias: boolean | undefined): TorchCell<M> {
+function takeTorchCell<M>(
+  fn: string,
+  take: Take<M>,
+  takeOptional: TakeOptional<M>,
+  suffix: string,
+  I: number,
+  H: number,
+  bias: boolean | undefined,
+): TorchCell<M> {
   const wih = take(`weight_ih${suffix}`, [3 * H, I], 'input weights, gates r | z | n');
   const whh = take(`weight_hh${suffix}`, [3 * H, H], 'recurrent weights, gates r | z | n');
   const bih = takeOptional(`bias_ih${suffix}`, [3 * H], 'input bias, gates r | z | n');
   const bhh = takeOptional(`bias_hh${suffix}`, [3 * H], 'recurrent bias, gates r | z | n');
-  if (!bih !== !bhh) throw new Error(`${fn}: 'bias_ih${suffix}' and 'bias_hh${suffix}' must both be present (bias=True) or both absent (bias=False)`);
-  if (bias !== undefined && bias !== Boolean(bih)) throw new Error(`${fn}: bias is ${bias} but 'bias_ih${suffix}' is ${bih ? 'present' : 'absent'}`);
+  if (!bih !== !bhh)
+    throw new Error(
+      `${fn}: 'bias_ih${suffix}' and 'bias_hh${suffix}' must both be present (bias=True) or both absent (bias=False)`,
+    );
+  if (bias !== undefined && bias !== Boolean(bih))
+    throw new Error(`${fn}: bias is ${bias} but 'bias_ih${suffix}' is ${bih ? 'present' : 'absent'}`);
   return bih && bhh ? { wih, whh, bih, bhh } : { wih, whh };
 }
 
@@ -147,7 +174,10 @@ function putTorchCell<M>(out: Record<string, M>, suffix: string, t: TorchCell<M>
  * ```
  */
 export function fromPyTorchGRU(stateDict: Record<string, Tensor>, opts: PyTorchGRUOptions): Record<string, Tensor>;
-export function fromPyTorchGRU<A extends HostArray>(stateDict: Record<string, A | ShapedArray<A>>, opts: PyTorchGRUOptions): Record<string, A>;
+export function fromPyTorchGRU<A extends HostArray>(
+  stateDict: Record<string, A | ShapedArray<A>>,
+  opts: PyTorchGRUOptions,
+): Record<string, A>;
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray>;
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRU';
@@ -161,8 +191,17 @@ export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): 
     let bias: boolean | undefined;
     for (let k = 0; k < L; k++) {
       for (let d = 0; d < D; d++) {
-        const t = takeTorchCell(fn, take, takeOptional, `_l${k}${d === 1 ? '_reverse' : ''}`, k === 0 ? I : D * H, H, opts.bias);
-        if (bias !== undefined && bias !== Boolean(t.bih)) throw new Error(`${fn}: some layers have biases and some do not`);
+        const t = takeTorchCell(
+          fn,
+          take,
+          takeOptional,
+          `_l${k}${d === 1 ? '_reverse' : ''}`,
+          k === 0 ? I : D * H,
+          H,
+          opts.bias,
+        );
+        if (bias !== undefined && bias !== Boolean(t.bih))
+          throw new Error(`${fn}: some layers have biases and some do not`);
         bias = Boolean(t.bih);
         putSeedCell(result, cellPrefix(k, d), torchToSeed(A, t, H));
       }
@@ -187,10 +226,22 @@ export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): 
  * cell.loadStateDict(fromPyTorchGRUCell(torchState, { inputSize: 3, hiddenSize: 2 }));
  * ```
  */
-export function fromPyTorchGRUCell(stateDict: Record<string, Tensor>, opts: PyTorchGRUCellOptions): Record<string, Tensor>;
-export function fromPyTorchGRUCell<A extends HostArray>(stateDict: Record<string, A | ShapedArray<A>>, opts: PyTorchGRUCellOptions): Record<string, A>;
-export function fromPyTorchGRUCell(stateDict: WeightDict, opts: PyTorchGRUCellOptions): Record<string, Tensor | HostArray>;
-export function fromPyTorchGRUCell(stateDict: WeightDict, opts: PyTorchGRUCellOptions): Record<string, Tensor | HostArray> {
+export function fromPyTorchGRUCell(
+  stateDict: Record<string, Tensor>,
+  opts: PyTorchGRUCellOptions,
+): Record<string, Tensor>;
+export function fromPyTorchGRUCell<A extends HostArray>(
+  stateDict: Record<string, A | ShapedArray<A>>,
+  opts: PyTorchGRUCellOptions,
+): Record<string, A>;
+export function fromPyTorchGRUCell(
+  stateDict: WeightDict,
+  opts: PyTorchGRUCellOptions,
+): Record<string, Tensor | HostArray>;
+export function fromPyTorchGRUCell(
+  stateDict: WeightDict,
+  opts: PyTorchGRUCellOptions,
+): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRUCell';
   checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'bias']);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
@@ -229,7 +280,10 @@ function noResetBefore(fn: string, resetAfter: boolean): void {
  */
 export function toPyTorchGRU(source: GRU): Record<string, Tensor>;
 export function toPyTorchGRU(source: Record<string, Tensor>, layout: GruLayout): Record<string, Tensor>;
-export function toPyTorchGRU<A extends HostArray>(source: Record<string, A | ShapedArray<A>>, layout: GruLayout): Record<string, ShapedArray<A>>;
+export function toPyTorchGRU<A extends HostArray>(
+  source: Record<string, A | ShapedArray<A>>,
+  layout: GruLayout,
+): Record<string, ShapedArray<A>>;
 export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray>;
 export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray> {
   const fn = 'toPyTorchGRU';
@@ -261,15 +315,28 @@ export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Reco
  */
 export function toPyTorchGRUCell(source: GRUCell): Record<string, Tensor>;
 export function toPyTorchGRUCell(source: Record<string, Tensor>, layout: GruLayout): Record<string, Tensor>;
-export function toPyTorchGRUCell<A extends HostArray>(source: Record<string, A | ShapedArray<A>>, layout: GruLayout): Record<string, ShapedArray<A>>;
-export function toPyTorchGRUCell(source: GRUCell | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray>;
-export function toPyTorchGRUCell(source: GRUCell | WeightDict, layout?: GruLayout): Record<string, Tensor | ShapedArray> {
+export function toPyTorchGRUCell<A extends HostArray>(
+  source: Record<string, A | ShapedArray<A>>,
+  layout: GruLayout,
+): Record<string, ShapedArray<A>>;
+export function toPyTorchGRUCell(
+  source: GRUCell | WeightDict,
+  layout?: GruLayout,
+): Record<string, Tensor | ShapedArray>;
+export function toPyTorchGRUCell(
+  source: GRUCell | WeightDict,
+  layout?: GruLayout,
+): Record<string, Tensor | ShapedArray> {
   const fn = 'toPyTorchGRUCell';
   const s = exportSource(fn, source, layout, true, 'GRUCell');
   noResetBefore(fn, s.resetAfter);
   return convertWeights(fn, s.dict, (A, take, takeOptional) => {
     const result: Record<string, ReturnType<typeof take>> = {};
-    putTorchCell(result, '', seedToTorch(A, takeSeedCell(take, takeOptional, '', s.inputSize, s.hiddenSize, true), s.hiddenSize));
+    putTorchCell(
+      result,
+      '',
+      seedToTorch(A, takeSeedCell(take, takeOptional, '', s.inputSize, s.hiddenSize, true), s.hiddenSize),
+    );
     return result;
   });
 }

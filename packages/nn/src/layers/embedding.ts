@@ -23,7 +23,10 @@ export class Embedding extends Module {
     opts: InitOptions = {},
   ) {
     super();
-    for (const [k, v] of [['numEmbeddings', numEmbeddings], ['dim', dim]] as const) {
+    for (const [k, v] of [
+      ['numEmbeddings', numEmbeddings],
+      ['dim', dim],
+    ] as const) {
       if (!Number.isInteger(v) || v <= 0) throw new Error(`Embedding: ${k} must be a positive integer, got ${v}`);
     }
     this.weight = normalParameter([numEmbeddings, dim], opts);
@@ -39,7 +42,8 @@ export class Embedding extends Module {
     const own = !(indices instanceof Tensor);
     let t: Tensor;
     if (indices instanceof Tensor) {
-      if (indices.dtype !== 'int32') throw new Error(`Embedding.forward: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
+      if (indices.dtype !== 'int32')
+        throw new Error(`Embedding.forward: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
       t = indices;
     } else if (indices instanceof Int32Array || Array.isArray(indices)) {
       try {
@@ -48,8 +52,11 @@ export class Embedding extends Module {
         throw new Error(`Embedding.forward: indices: ${(e as Error).message}`);
       }
     } else {
-      const got = indices === null ? 'null' : ArrayBuffer.isView(indices) ? (indices as object).constructor.name : typeof indices;
-      throw new Error(`Embedding.forward: indices must be an int32 Tensor, an Int32Array or nested arrays of integers, got ${got}`);
+      const got =
+        indices === null ? 'null' : ArrayBuffer.isView(indices) ? (indices as object).constructor.name : typeof indices;
+      throw new Error(
+        `Embedding.forward: indices must be an int32 Tensor, an Int32Array or nested arrays of integers, got ${got}`,
+      );
     }
     try {
       const host = t.hostValues;
@@ -57,7 +64,9 @@ export class Embedding extends Module {
         for (let i = 0; i < host.length; i++) {
           const j = host[i] as number;
           if (j < 0 || j >= this.numEmbeddings) {
-            throw new Error(`Embedding.forward: index ${j} at position ${i} is out of range for ${this.numEmbeddings} embeddings (indices ${shapeString(t.shape)})`);
+            throw new Error(
+              `Embedding.forward: index ${j} at position ${i} is out of range for ${this.numEmbeddings} embeddings (indices ${shapeString(t.shape)})`,
+            );
           }
         }
       }

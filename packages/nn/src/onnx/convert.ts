@@ -71,10 +71,13 @@ function sizes(op: string, w: OnnxRecurrentWeights<FloatArray>, G: number): { D:
   const H = w.hiddenSize;
   if (!Number.isInteger(H) || H <= 0) throw new Error(`ONNX ${op}: hidden_size must be a positive integer, got ${H}`);
   const D = w.R.length / (G * H * H);
-  if (D !== 1 && D !== 2) throw new Error(`ONNX ${op}: R has ${w.R.length} values; expected [D, ${G * H}, ${H}] with D = 1 or 2`);
+  if (D !== 1 && D !== 2)
+    throw new Error(`ONNX ${op}: R has ${w.R.length} values; expected [D, ${G * H}, ${H}] with D = 1 or 2`);
   const I = w.W.length / (D * G * H);
-  if (!Number.isInteger(I) || I <= 0) throw new Error(`ONNX ${op}: W has ${w.W.length} values; expected [${D}, ${G * H}, I]`);
-  if (w.B && w.B.length !== D * 2 * G * H) throw new Error(`ONNX ${op}: B has ${w.B.length} values; expected [${D}, ${2 * G * H}]`);
+  if (!Number.isInteger(I) || I <= 0)
+    throw new Error(`ONNX ${op}: W has ${w.W.length} values; expected [${D}, ${G * H}, I]`);
+  if (w.B && w.B.length !== D * 2 * G * H)
+    throw new Error(`ONNX ${op}: B has ${w.B.length} values; expected [${D}, ${2 * G * H}]`);
   return { D, I };
 }
 
@@ -82,7 +85,15 @@ function sizes(op: string, w: OnnxRecurrentWeights<FloatArray>, G: number): { D:
  * Transpose ONNX's [G·H, K] block of direction d into a seed [K, G·H] matrix, placing ONNX gate g
  * at seed gate `gateTo[g]` and multiplying it by `sign[g]`.
  */
-function transposeGates<A extends FloatArray>(src: A, d: number, G: number, H: number, K: number, gateTo: number[], sign: number[]): A {
+function transposeGates<A extends FloatArray>(
+  src: A,
+  d: number,
+  G: number,
+  H: number,
+  K: number,
+  gateTo: number[],
+  sign: number[],
+): A {
   const out = alloc(src, K * G * H);
   const base = d * G * H * K;
   for (let g = 0; g < G; g++) {
@@ -104,7 +115,9 @@ function bias(B: FloatArray | undefined, d: number, G: number, H: number, part: 
  * ONNX GRU weights to the seed's, one entry per direction (forward first). With
  * `linearBeforeReset` (ONNX attribute linear_before_reset = 1) the result has resetAfter and c.
  */
-export function gruFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & { linearBeforeReset?: boolean }): SeedGruWeights<A>[] {
+export function gruFromOnnx<A extends FloatArray>(
+  w: OnnxRecurrentWeights<A> & { linearBeforeReset?: boolean },
+): SeedGruWeights<A>[] {
   const H = w.hiddenSize;
   const { D, I } = sizes('GRU', w, 3);
   const lbr = w.linearBeforeReset ?? false;
@@ -135,7 +148,8 @@ export function gruFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & {
 export function lstmFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & { P?: A }): SeedLstmWeights<A>[] {
   const H = w.hiddenSize;
   const { D, I } = sizes('LSTM', w, 4);
-  if (w.P && w.P.length !== D * 3 * H) throw new Error(`ONNX LSTM: P has ${w.P.length} values; expected [${D}, ${3 * H}]`);
+  if (w.P && w.P.length !== D * 3 * H)
+    throw new Error(`ONNX LSTM: P has ${w.P.length} values; expected [${D}, ${3 * H}]`);
   const gateTo = [0, 3, 1, 2]; // ONNX i, o, f, c → seed i, f, g, o
   const sign = [1, 1, 1, 1];
   const peepholeFrom = [0, 2, 1]; // seed i, f, o ← ONNX P order i, o, f
@@ -143,7 +157,8 @@ export function lstmFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & 
   for (let d = 0; d < D; d++) {
     const b = alloc(w.W, 4 * H);
     for (let g = 0; g < 4; g++) {
-      for (let j = 0; j < H; j++) b[(gateTo[g] as number) * H + j] = bias(w.B, d, 4, H, 0, g, j) + bias(w.B, d, 4, H, 1, g, j);
+      for (let j = 0; j < H; j++)
+        b[(gateTo[g] as number) * H + j] = bias(w.B, d, 4, H, 0, g, j) + bias(w.B, d, 4, H, 1, g, j);
     }
     const entry: SeedLstmWeights<A> = {
       W: transposeGates(w.W, d, 4, H, I, gateTo, sign),
@@ -187,7 +202,11 @@ export interface OnnxRecurrentAttributes {
   linearBeforeReset: boolean;
 }
 
-const DEFAULT_ACTIVATIONS: Record<string, string[]> = { GRU: ['sigmoid', 'tanh'], LSTM: ['sigmoid', 'tanh', 'tanh'], RNN: ['tanh'] };
+const DEFAULT_ACTIVATIONS: Record<string, string[]> = {
+  GRU: ['sigmoid', 'tanh'],
+  LSTM: ['sigmoid', 'tanh', 'tanh'],
+  RNN: ['tanh'],
+};
 
 /**
  * Read and check the attributes of an ONNX recurrent node. Throws a clear Error for what the seed's
@@ -195,13 +214,16 @@ const DEFAULT_ACTIVATIONS: Record<string, string[]> = { GRU: ['sigmoid', 'tanh']
  */
 export function onnxRecurrentAttributes(node: OnnxNode): OnnxRecurrentAttributes {
   const op = node.opType;
-  if (op !== 'GRU' && op !== 'LSTM' && op !== 'RNN') throw new Error(`ONNX: node '${node.name}' is a ${op}, not a GRU, LSTM or RNN`);
+  if (op !== 'GRU' && op !== 'LSTM' && op !== 'RNN')
+    throw new Error(`ONNX: node '${node.name}' is a ${op}, not a GRU, LSTM or RNN`);
   const a = node.attributes;
   const unsupported = (what: string) => new Error(`ONNX ${op} '${node.name}': ${what} is not supported`);
   const hiddenSize = a.hidden_size;
-  if (typeof hiddenSize !== 'number') throw new Error(`ONNX ${op} '${node.name}': the hidden_size attribute is required`);
+  if (typeof hiddenSize !== 'number')
+    throw new Error(`ONNX ${op} '${node.name}': the hidden_size attribute is required`);
   const direction = a.direction ?? 'forward';
-  if (direction !== 'forward' && direction !== 'reverse' && direction !== 'bidirectional') throw unsupported(`direction '${String(direction)}'`);
+  if (direction !== 'forward' && direction !== 'reverse' && direction !== 'bidirectional')
+    throw unsupported(`direction '${String(direction)}'`);
   const numDirections = direction === 'bidirectional' ? 2 : 1;
   const layout = a.layout ?? a.batch_major ?? 0;
   if (layout !== 0 && layout !== 1) throw unsupported(`layout ${String(layout)}`);
@@ -215,7 +237,8 @@ export function onnxRecurrentAttributes(node: OnnxNode): OnnxRecurrentAttributes
     const defaults = DEFAULT_ACTIVATIONS[op] as string[];
     const expected = Array.from({ length: numDirections }, () => defaults).flat();
     const given = Array.isArray(acts) ? acts.map((s) => String(s).toLowerCase()) : [];
-    if (given.join() !== expected.join()) throw unsupported(`activations ${JSON.stringify(acts)} (only the defaults are)`);
+    if (given.join() !== expected.join())
+      throw unsupported(`activations ${JSON.stringify(acts)} (only the defaults are)`);
   }
   return { op, hiddenSize, direction, numDirections, layout, linearBeforeReset: lbr === 1 };
 }
@@ -225,10 +248,12 @@ export function onnxRecurrentAttributes(node: OnnxNode): OnnxRecurrentAttributes
  * rest): turns ONNX's batch-major ([B, T, ...], layout = 1) data into time-major data and back.
  */
 export function swapAxes01<A extends FloatArray | Int32Array>(data: A, n0: number, n1: number, inner: number): A {
-  if (data.length !== n0 * n1 * inner) throw new Error(`swapAxes01: ${data.length} values do not make [${n0}, ${n1}, ${inner}]`);
+  if (data.length !== n0 * n1 * inner)
+    throw new Error(`swapAxes01: ${data.length} values do not make [${n0}, ${n1}, ${inner}]`);
   const out = data.slice() as A;
   for (let i = 0; i < n0; i++) {
-    for (let j = 0; j < n1; j++) out.set(data.subarray((i * n1 + j) * inner, (i * n1 + j + 1) * inner), (j * n0 + i) * inner);
+    for (let j = 0; j < n1; j++)
+      out.set(data.subarray((i * n1 + j) * inner, (i * n1 + j + 1) * inner), (j * n0 + i) * inner);
   }
   return out;
 }

@@ -156,8 +156,20 @@ function toInt(v: bigint, lo: number, hi: number, where: string): number {
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 const DTYPE_NAMES: Record<number, string> = {
-  0: 'UNDEFINED', 1: 'FLOAT', 2: 'UINT8', 3: 'INT8', 4: 'UINT16', 5: 'INT16', 6: 'INT32', 7: 'INT64',
-  8: 'STRING', 9: 'BOOL', 10: 'FLOAT16', 11: 'DOUBLE', 12: 'UINT32', 13: 'UINT64',
+  0: 'UNDEFINED',
+  1: 'FLOAT',
+  2: 'UINT8',
+  3: 'INT8',
+  4: 'UINT16',
+  5: 'INT16',
+  6: 'INT32',
+  7: 'INT64',
+  8: 'STRING',
+  9: 'BOOL',
+  10: 'FLOAT16',
+  11: 'DOUBLE',
+  12: 'UINT32',
+  13: 'UINT64',
 };
 
 /**
@@ -173,22 +185,36 @@ function tensorFromRaw(t: RawTensor, source: string): OnnxTensor {
   const dtype = t.dataType ?? 0;
   if (t.dataLocation === 1) throw new Error(`ONNX: ${where}: tensors with external data are not supported`);
   if (dtype !== 1 && dtype !== 6 && dtype !== 7) {
-    throw new Error(`ONNX: ${where}: data_type ${dtype} (${DTYPE_NAMES[dtype] ?? 'unknown'}) is not supported; only 1 FLOAT, 6 INT32 and 7 INT64 are`);
+    throw new Error(
+      `ONNX: ${where}: data_type ${dtype} (${DTYPE_NAMES[dtype] ?? 'unknown'}) is not supported; only 1 FLOAT, 6 INT32 and 7 INT64 are`,
+    );
   }
   const raw = t.rawData !== undefined && t.rawData.length > 0 ? t.rawData : undefined;
   const bytesPer = dtype === 7 ? 8 : 4;
   const field = raw ? 'raw_data' : dtype === 1 ? 'float_data' : dtype === 6 ? 'int32_data' : 'int64_data';
-  const found = raw ? raw.length / bytesPer : dtype === 1 ? t.floatData.length : dtype === 6 ? t.int32Data.length : t.int64Data.length;
+  const found = raw
+    ? raw.length / bytesPer
+    : dtype === 1
+      ? t.floatData.length
+      : dtype === 6
+        ? t.int32Data.length
+        : t.int64Data.length;
   if (found !== count) {
     const got = raw ? `${raw.length} bytes` : `${found} values`;
-    throw new Error(`ONNX: ${where}: ${field} holds ${got} but dims [${dims.join(', ')}] need ${count} values of ${bytesPer} bytes`);
+    throw new Error(
+      `ONNX: ${where}: ${field} holds ${got} but dims [${dims.join(', ')}] need ${count} values of ${bytesPer} bytes`,
+    );
   }
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
   let data: Float32Array | Int32Array;
   if (dtype === 1) {
-    data = view ? Float32Array.from({ length: count }, (_, k) => view.getFloat32(4 * k, true)) : Float32Array.from(t.floatData);
+    data = view
+      ? Float32Array.from({ length: count }, (_, k) => view.getFloat32(4 * k, true))
+      : Float32Array.from(t.floatData);
   } else if (dtype === 6) {
-    data = view ? Int32Array.from({ length: count }, (_, k) => view.getInt32(4 * k, true)) : Int32Array.from(t.int32Data);
+    data = view
+      ? Int32Array.from({ length: count }, (_, k) => view.getInt32(4 * k, true))
+      : Int32Array.from(t.int32Data);
   } else {
     const longs = view ? Array.from({ length: count }, (_, k) => view.getBigInt64(8 * k, true)) : t.int64Data;
     data = Int32Array.from(longs, (v, k) => toInt(v, I32_MIN, I32_MAX, `${where}: int64 value [${k}]`));
@@ -226,14 +252,22 @@ function attributeValue(a: RawAttribute, where: string): OnnxAttributeValue {
   const type = attributeType(a);
   const safe = Number.MAX_SAFE_INTEGER;
   switch (type) {
-    case A.FLOAT: return a.f ?? 0;
-    case A.INT: return toInt(a.i ?? 0n, -safe, safe, where);
-    case A.STRING: return utf8.decode(a.s ?? new Uint8Array());
-    case A.TENSOR: return tensorFromRaw(a.t ?? { dims: [], floatData: [], int32Data: [], int64Data: [], doubleData: [] }, where);
-    case A.FLOATS: return a.floats.slice();
-    case A.INTS: return a.ints.map((v, k) => toInt(v, -safe, safe, `${where}[${k}]`));
-    case A.STRINGS: return a.strings.map((s) => utf8.decode(s));
-    default: throw new Error(`ONNX: ${where}: attribute type ${type} (graphs, sparse tensors, types) is not supported`);
+    case A.FLOAT:
+      return a.f ?? 0;
+    case A.INT:
+      return toInt(a.i ?? 0n, -safe, safe, where);
+    case A.STRING:
+      return utf8.decode(a.s ?? new Uint8Array());
+    case A.TENSOR:
+      return tensorFromRaw(a.t ?? { dims: [], floatData: [], int32Data: [], int64Data: [], doubleData: [] }, where);
+    case A.FLOATS:
+      return a.floats.slice();
+    case A.INTS:
+      return a.ints.map((v, k) => toInt(v, -safe, safe, `${where}[${k}]`));
+    case A.STRINGS:
+      return a.strings.map((s) => utf8.decode(s));
+    default:
+      throw new Error(`ONNX: ${where}: attribute type ${type} (graphs, sparse tensors, types) is not supported`);
   }
 }
 

@@ -74,7 +74,8 @@ export class Adam extends Optimizer<AdamState> {
     checkOptionNames(name, opts, OPTIONS);
     super(name, params, opts.lr ?? 1e-3);
     const betas: unknown = opts.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${name}: betas must be a pair [β1, β2], got ${JSON.stringify(betas)}`);
+    if (!Array.isArray(betas) || betas.length !== 2)
+      throw new Error(`${name}: betas must be a pair [β1, β2], got ${JSON.stringify(betas)}`);
     this.beta1 = checkNumber(name, 'betas[0]', betas[0], { min: 0, max: 1 });
     this.beta2 = checkNumber(name, 'betas[1]', betas[1], { min: 0, max: 1 });
     this.eps = checkNumber(name, 'eps', opts.eps ?? 1e-8, { min: 0 });
@@ -97,7 +98,10 @@ export class Adam extends Optimizer<AdamState> {
     // The gradient with Adam's L2 term (left out when λ = 0 or decoupled, as torch does).
     const g = (g: Term, t: Term): Term => (decoupled || wd === 0 ? g : g.add(t.mul(wd)));
 
-    s.m = this.replace(s.m, fuse(`${this.name}.m`, [s.m, grad, theta], (m, gr, t) => m.mul(b1).add(g(gr, t).mul(1 - b1))));
+    s.m = this.replace(
+      s.m,
+      fuse(`${this.name}.m`, [s.m, grad, theta], (m, gr, t) => m.mul(b1).add(g(gr, t).mul(1 - b1))),
+    );
     s.v = this.replace(
       s.v,
       fuse(`${this.name}.v`, [s.v, grad, theta], (v, gr, t) => {
@@ -107,7 +111,10 @@ export class Adam extends Optimizer<AdamState> {
     );
     let second = s.v;
     if (s.vMax !== null) {
-      s.vMax = this.replace(s.vMax, fuse(`${this.name}.vMax`, [s.vMax, s.v], (a, b) => a.maximum(b)));
+      s.vMax = this.replace(
+        s.vMax,
+        fuse(`${this.name}.vMax`, [s.vMax, s.v], (a, b) => a.maximum(b)),
+      );
       second = s.vMax;
     }
     const next = fuse(`${this.name}.step`, [theta, s.m, second], (t, m, v) => {

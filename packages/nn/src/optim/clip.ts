@@ -34,10 +34,16 @@ export async function clipGradNorm(params: Iterable<Variable>, maxNorm: number, 
   }
   const list = [...params];
   list.forEach((p, i) => {
-    if (!(p instanceof Variable)) throw new Error(`${owner}: params[${i}] must be a Parameter or Variable, got ${describe(p)}`);
+    if (!(p instanceof Variable))
+      throw new Error(`${owner}: params[${i}] must be a Parameter or Variable, got ${describe(p)}`);
   });
   checkNumber(owner, 'maxNorm', maxNorm, { min: 0 });
-  if (!(normType === Number.POSITIVE_INFINITY || (typeof normType === 'number' && Number.isFinite(normType) && normType > 0))) {
+  if (
+    !(
+      normType === Number.POSITIVE_INFINITY ||
+      (typeof normType === 'number' && Number.isFinite(normType) && normType > 0)
+    )
+  ) {
     throw new Error(`${owner}: normType must be a positive number or Infinity, got ${describe(normType)}`);
   }
   const owners = [...new Set(list)].filter((p) => p.grad !== null && p.grad.size > 0);
@@ -48,11 +54,17 @@ export async function clipGradNorm(params: Iterable<Variable>, maxNorm: number, 
     let acc: Tensor | null = null;
     for (const p of owners) {
       const g = p.grad as Tensor;
-      const part = normType === Number.POSITIVE_INFINITY ? max(abs(g)) : normType === 2 ? sum(mul(g, g)) : sum(pow(abs(g), normType));
+      const part =
+        normType === Number.POSITIVE_INFINITY
+          ? max(abs(g))
+          : normType === 2
+            ? sum(mul(g, g))
+            : sum(pow(abs(g), normType));
       acc = acc === null ? part : normType === Number.POSITIVE_INFINITY ? maximum(acc, part) : add(acc, part);
     }
     const sumOrMax = acc as Tensor;
-    const norm = normType === Number.POSITIVE_INFINITY ? sumOrMax : normType === 2 ? sqrt(sumOrMax) : pow(sumOrMax, 1 / normType);
+    const norm =
+      normType === Number.POSITIVE_INFINITY ? sumOrMax : normType === 2 ? sqrt(sumOrMax) : pow(sumOrMax, 1 / normType);
     const factor = minimum(div(maxNorm, add(norm, 1e-6)), 1); // a scalar on the device
     for (const p of owners) {
       const scaled = keep(mul(p.grad as Tensor, factor)); // outlives this tidy

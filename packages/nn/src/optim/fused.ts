@@ -60,6 +60,10 @@ type Terms<T extends readonly Tensor[]> = { [K in keyof T]: Term };
  * Evaluates `formula` elementwise over `operands` (broadcast together) as one kernel and returns
  * the result as a new tensor. `op` names the kernel in error messages.
  */
-export function fuse<T extends readonly Tensor[]>(op: string, operands: readonly [...T], formula: (...terms: Terms<T>) => Term): Tensor {
+export function fuse<T extends readonly Tensor[]>(
+  op: string,
+  operands: readonly [...T],
+  formula: (...terms: Terms<T>) => Term,
+): Tensor {
   return elementwise(op, operands, (leaves) => formula(...(leaves.map((e) => new Term(e)) as Terms<T>)).expr);
 }

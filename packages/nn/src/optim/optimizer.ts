@@ -58,7 +58,8 @@ export abstract class Optimizer<S extends object> {
     list.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new Error(`${name}: params[${i}] must be a Parameter, got ${describe(p)}`);
       if (seen.has(p)) throw new Error(`${name}: params[${i}] appears more than once in the parameter list`);
-      if (p.dtype === 'int32') throw new Error(`${name}: params[${i}] is int32; only float parameters can be optimized`);
+      if (p.dtype === 'int32')
+        throw new Error(`${name}: params[${i}] is int32; only float parameters can be optimized`);
       seen.add(p);
     });
     this.params = Object.freeze(list);
@@ -87,7 +88,9 @@ export abstract class Optimizer<S extends object> {
       const grad = p.grad;
       if (grad === null) return;
       if (grad.rank !== p.rank || grad.shape.some((d, k) => d !== p.shape[k])) {
-        throw new Error(`${this.name}: the gradient of params[${i}] has shape ${shapeString(grad.shape)} but the parameter has shape ${shapeString(p.shape)}`);
+        throw new Error(
+          `${this.name}: the gradient of params[${i}] has shape ${shapeString(grad.shape)} but the parameter has shape ${shapeString(p.shape)}`,
+        );
       }
       let s = this.state.get(p);
       if (s === undefined) {
@@ -129,7 +132,8 @@ export abstract class Optimizer<S extends object> {
 
 /** Throws unless `opts` is an object whose keys are all in `allowed`. */
 export function checkOptionNames(owner: string, opts: unknown, allowed: readonly string[]): void {
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new Error(`${owner}: options must be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
+    throw new Error(`${owner}: options must be an object, got ${describe(opts)}`);
   for (const k of Object.keys(opts)) {
     if (!allowed.includes(k)) throw new Error(`${owner}: unknown option '${k}' (known: ${allowed.join(', ')})`);
   }
@@ -139,9 +143,15 @@ export function checkOptionNames(owner: string, opts: unknown, allowed: readonly
  * Checks that option `option` is a finite number in [min, max) (or [min, max] with
  * `maxInclusive`) and returns it.
  */
-export function checkNumber(owner: string, option: string, value: unknown, range: { min?: number; max?: number; maxInclusive?: boolean } = {}): number {
+export function checkNumber(
+  owner: string,
+  option: string,
+  value: unknown,
+  range: { min?: number; max?: number; maxInclusive?: boolean } = {},
+): number {
   const { min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY, maxInclusive = false } = range;
-  const ok = typeof value === 'number' && Number.isFinite(value) && value >= min && (maxInclusive ? value <= max : value < max);
+  const ok =
+    typeof value === 'number' && Number.isFinite(value) && value >= min && (maxInclusive ? value <= max : value < max);
   if (!ok) {
     const upper = max === Number.POSITIVE_INFINITY ? '∞)' : `${max}${maxInclusive ? ']' : ')'}`;
     throw new Error(`${owner}: ${option} must be a finite number in [${min}, ${upper}, got ${describe(value)}`);

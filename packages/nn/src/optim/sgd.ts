@@ -76,7 +76,10 @@ export class SGD extends Optimizer<SGDState> {
     // g + λθ, left out entirely when λ = 0 (so that an infinite θ does not give ∞·0 = NaN)
     const decayed = (g: Term, t: Term): Term => (wd === 0 ? g : g.add(t.mul(wd)));
     if (mu === 0) {
-      assign(theta, fuse('SGD', [theta, grad], (t, g) => t.sub(decayed(g, t).mul(lr))));
+      assign(
+        theta,
+        fuse('SGD', [theta, grad], (t, g) => t.sub(decayed(g, t).mul(lr))),
+      );
       return;
     }
     const first = state.momentumBuffer === null;

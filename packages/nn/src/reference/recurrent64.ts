@@ -91,7 +91,8 @@ export function sigmoid64(a: number): number {
 }
 
 function checkSize(name: string, a: Float64Array | undefined, n: number, what: string): void {
-  if (a !== undefined && a.length !== n) throw new Error(`reference: ${name} has ${a.length} values, expected ${n} (${what})`);
+  if (a !== undefined && a.length !== n)
+    throw new Error(`reference: ${name} has ${a.length} values, expected ${n} (${what})`);
 }
 
 /** Validate the shared options and return the lengths, one per sequence. */
@@ -106,13 +107,23 @@ function checkCommon(o: Recurrent64Options): number[] {
   const lengths = Array.from(o.lengths);
   if (lengths.length !== B) throw new Error(`reference: lengths has ${lengths.length} entries, expected B = ${B}`);
   for (const len of lengths) {
-    if (!Number.isInteger(len) || len < 0 || len > T) throw new Error(`reference: each length must be an integer in [0, ${T}], got ${len}`);
+    if (!Number.isInteger(len) || len < 0 || len > T)
+      throw new Error(`reference: each length must be an integer in [0, ${T}], got ${len}`);
   }
   return lengths;
 }
 
 /** out[j] += Σ_k v[vOff + k] · M[k, off + j] for j < n: a row vector times columns off..off+n of M ([rows, cols]). */
-function affine(out: Float64Array, v: Float64Array, vOff: number, rows: number, M: Float64Array, cols: number, off: number, n: number): void {
+function affine(
+  out: Float64Array,
+  v: Float64Array,
+  vOff: number,
+  rows: number,
+  M: Float64Array,
+  cols: number,
+  off: number,
+  n: number,
+): void {
   for (let k = 0; k < rows; k++) {
     const vk = v[vOff + k] as number;
     const row = k * cols + off;
@@ -130,7 +141,11 @@ type Step = (x: Float64Array, xOff: number, h: Float64Array, c: Float64Array) =>
  * Run `step` over every sequence of the batch, honouring lengths and direction, and collect the
  * outputs and final states.
  */
-function scan(o: Recurrent64Options, c0: Float64Array | undefined, step: Step): Recurrent64Result & { cN: Float64Array } {
+function scan(
+  o: Recurrent64Options,
+  c0: Float64Array | undefined,
+  step: Step,
+): Recurrent64Result & { cN: Float64Array } {
   const lengths = checkCommon(o);
   const { T, B, I, H } = o;
   checkSize('c0', c0, B * H, '[B, H]');

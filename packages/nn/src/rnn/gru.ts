@@ -4,7 +4,13 @@ import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import {
+  checkCellStep,
+  checkRecurrentOptions,
+  type RecurrentCell,
+  type RecurrentOptions,
+  zeroTensor,
+} from './recurrent.js';
 
 export interface GRUCellOptions extends InitOptions {
   inputSize: number;
@@ -146,14 +152,26 @@ export class GRUCell extends Module implements RecurrentCell {
   forward(x: Variable, h?: Variable): Variable {
     expectVariable('GRUCell.forward', 'x', x, `[B, ${this.inputSize}]`);
     if (h !== undefined) expectVariable('GRUCell.forward', 'h', h, `[B, ${this.hiddenSize}]`);
-    const B = checkCellStep('GRUCell.forward', x, this.inputSize, this.hiddenSize, [{ name: 'h', value: h, required: false }]);
+    const B = checkCellStep('GRUCell.forward', x, this.inputSize, this.hiddenSize, [
+      { name: 'h', value: h, required: false },
+    ]);
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {
       // Generation: without a tape, x W + b and the whole cell are ONE fused kernel.
       if (!isGradEnabled() && this.fusable(x)) {
         const b = this.b?.value ?? null;
-        return variable(gruCell({ x: x.value, W: this.W.value, b, h: h0.value, U: this.U.value, c: this.c?.value ?? null, resetAfter: this.resetAfter }));
+        return variable(
+          gruCell({
+            x: x.value,
+            W: this.W.value,
+            b,
+            h: h0.value,
+            U: this.U.value,
+            c: this.c?.value ?? null,
+            resetAfter: this.resetAfter,
+          }),
+        );
       }
       return this.step(this.project(x), [h0])[0] as Variable;
     } finally {

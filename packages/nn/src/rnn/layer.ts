@@ -1,7 +1,13 @@
 import type { Variable } from '@wgru/autograd';
 import type { InitOptions } from '../init.js';
 import { Module } from '../module.js';
-import { checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, type RecurrentResult, runRecurrent } from './recurrent.js';
+import {
+  checkRecurrentOptions,
+  type RecurrentCell,
+  type RecurrentOptions,
+  type RecurrentResult,
+  runRecurrent,
+} from './recurrent.js';
 
 /** What a stack needs to build one of its cells. */
 export interface CellSpec extends InitOptions {
@@ -64,10 +70,14 @@ export abstract class RecurrentLayer<C extends RecurrentCell> extends Module {
 
   /** Runs the whole stack over x with the given initial states (see runRecurrent). */
   protected run(x: Variable, init: Variable[] | undefined, opts: { lengths?: Int32Array }): RecurrentResult {
-    if (opts === null || typeof opts !== 'object') throw new Error(`${this.kind}.forward: options must be an object like { lengths }`);
-    for (const k of Object.keys(opts)) if (k !== 'lengths') throw new Error(`${this.kind}.forward: unknown option '${k}'`);
+    if (opts === null || typeof opts !== 'object')
+      throw new Error(`${this.kind}.forward: options must be an object like { lengths }`);
+    for (const k of Object.keys(opts))
+      if (k !== 'lengths') throw new Error(`${this.kind}.forward: unknown option '${k}'`);
     const D = this.bidirectional ? 2 : 1;
-    const cells = Array.from({ length: this.numLayers }, (_, k) => Array.from({ length: D }, (_, d) => this.cell(k, d)));
+    const cells = Array.from({ length: this.numLayers }, (_, k) =>
+      Array.from({ length: D }, (_, d) => this.cell(k, d)),
+    );
     return runRecurrent(this.kind, cells, x, init, {
       batchFirst: this.batchFirst,
       dropout: this.dropout,

@@ -3,7 +3,13 @@ import { assign, empty, shapeString, type Tensor } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import {
+  checkCellStep,
+  checkRecurrentOptions,
+  type RecurrentCell,
+  type RecurrentOptions,
+  zeroTensor,
+} from './recurrent.js';
 
 export interface LSTMCellOptions extends InitOptions {
   inputSize: number;
@@ -171,10 +177,13 @@ export class LSTM extends RecurrentLayer<LSTMCell> {
    */
   forward(x: Variable, init: LSTMInitialState = {}, opts: { lengths?: Int32Array } = {}): LSTMResult {
     if (init === null || typeof init !== 'object') throw new Error('LSTM.forward: init must be an object { h0?, c0? }');
-    for (const k of Object.keys(init)) if (k !== 'h0' && k !== 'c0') throw new Error(`LSTM.forward: unknown initial state '${k}' (expected h0 and c0)`);
+    for (const k of Object.keys(init))
+      if (k !== 'h0' && k !== 'c0') throw new Error(`LSTM.forward: unknown initial state '${k}' (expected h0 and c0)`);
     const { h0, c0 } = init;
     if (h0 && c0 && (h0.rank !== c0.rank || h0.shape.some((n, i) => n !== c0.shape[i]))) {
-      throw new Error(`LSTM.forward: h0 ${shapeString(h0.shape)} and c0 ${shapeString(c0.shape)} must have the same shape`);
+      throw new Error(
+        `LSTM.forward: h0 ${shapeString(h0.shape)} and c0 ${shapeString(c0.shape)} must have the same shape`,
+      );
     }
     // The driver takes all initial states or none: a missing one of the pair is zeros.
     const zeros = (like: Variable) => sharedConstant(zerosLike(like));

@@ -1,4 +1,13 @@
-import { concat, isGradEnabled, releaseShared, sharedConstant, stack, transientConstant, type Variable, variable } from '@wgru/autograd';
+import {
+  concat,
+  isGradEnabled,
+  releaseShared,
+  sharedConstant,
+  stack,
+  transientConstant,
+  type Variable,
+  variable,
+} from '@wgru/autograd';
 import { assign, empty, permute, reshape, shapeString, slice, tensorOn, type Tensor } from '@wgru/tensor';
 import { expectVariable } from '../checks.js';
 import { Dropout } from '../layers/activation.js';
@@ -29,19 +38,38 @@ export interface RecurrentOptions {
   bidirectional?: boolean;
 }
 
-const BASE_OPTIONS = ['inputSize', 'hiddenSize', 'numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', 'seed', 'backend', 'dtype'];
+const BASE_OPTIONS = [
+  'inputSize',
+  'hiddenSize',
+  'numLayers',
+  'bias',
+  'batchFirst',
+  'dropout',
+  'bidirectional',
+  'seed',
+  'backend',
+  'dtype',
+];
 
-export function checkRecurrentOptions(op: string, opts: RecurrentOptions, extra: string[] = []): Required<RecurrentOptions> {
-  if (opts === null || typeof opts !== 'object') throw new Error(`${op}: options must be an object like { inputSize, hiddenSize }`);
-  for (const k of Object.keys(opts)) if (!BASE_OPTIONS.includes(k) && !extra.includes(k)) throw new Error(`${op}: unknown option '${k}'`);
+export function checkRecurrentOptions(
+  op: string,
+  opts: RecurrentOptions,
+  extra: string[] = [],
+): Required<RecurrentOptions> {
+  if (opts === null || typeof opts !== 'object')
+    throw new Error(`${op}: options must be an object like { inputSize, hiddenSize }`);
+  for (const k of Object.keys(opts))
+    if (!BASE_OPTIONS.includes(k) && !extra.includes(k)) throw new Error(`${op}: unknown option '${k}'`);
   const positive = (k: 'inputSize' | 'hiddenSize' | 'numLayers', v: unknown) => {
-    if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`${op}: ${k} must be a positive integer, got ${String(v)}`);
+    if (!Number.isInteger(v) || (v as number) <= 0)
+      throw new Error(`${op}: ${k} must be a positive integer, got ${String(v)}`);
   };
   positive('inputSize', opts.inputSize);
   positive('hiddenSize', opts.hiddenSize);
   positive('numLayers', opts.numLayers ?? 1);
   const dropout = opts.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new Error(`${op}: dropout must be in [0, 1), got ${dropout}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    throw new Error(`${op}: dropout must be in [0, 1), got ${dropout}`);
   return {
     inputSize: opts.inputSize,
     hiddenSize: opts.hiddenSize,
@@ -71,12 +99,15 @@ export function checkCellStep(
   hiddenSize: number,
   states: ReadonlyArray<{ name: string; value: Variable | undefined; required: boolean }>,
 ): number {
-  if (x.rank !== 2 || x.shape[1] !== inputSize) throw new Error(`${op}: x must be [B, ${inputSize}], got ${shapeString(x.shape)}`);
+  if (x.rank !== 2 || x.shape[1] !== inputSize)
+    throw new Error(`${op}: x must be [B, ${inputSize}], got ${shapeString(x.shape)}`);
   const B = x.shape[0] as number;
   for (const { name, value, required } of states) {
     if (value === undefined && !required) continue;
     if (value === undefined || value.rank !== 2 || value.shape[0] !== B || value.shape[1] !== hiddenSize) {
-      throw new Error(`${op}: ${name} must be [${B}, ${hiddenSize}] for x ${shapeString(x.shape)}, got ${value === undefined ? 'nothing' : shapeString(value.shape)}`);
+      throw new Error(
+        `${op}: ${name} must be [${B}, ${hiddenSize}] for x ${shapeString(x.shape)}, got ${value === undefined ? 'nothing' : shapeString(value.shape)}`,
+      );
     }
   }
   return B;
@@ -140,17 +171,26 @@ export function runRecurrent(
   const L = cells.length;
   expectVariable(`${op}.forward`, 'x', x, o.batchFirst ? '[B, T, I]' : '[T, B, I]');
   for (const s of init ?? []) expectVariable(`${op}.forward`, 'the initial state', s, '[numLayers·D, B, H]');
-  if (x.rank !== 3) throw new Error(`${op}.forward: x must be [T, B, I]${o.batchFirst ? ' ([B, T, I] with batchFirst)' : ''}, got ${shapeString(x.shape)}`);
+  if (x.rank !== 3)
+    throw new Error(
+      `${op}.forward: x must be [T, B, I]${o.batchFirst ? ' ([B, T, I] with batchFirst)' : ''}, got ${shapeString(x.shape)}`,
+    );
   const [T, B, I] = (o.batchFirst ? [x.shape[1], x.shape[0], x.shape[2]] : x.shape) as [number, number, number];
-  if (I !== first.inputSize) throw new Error(`${op}.forward: x has ${I} features per step, expected inputSize ${first.inputSize} (x: ${shapeString(x.shape)})`);
+  if (I !== first.inputSize)
+    throw new Error(
+      `${op}.forward: x has ${I} features per step, expected inputSize ${first.inputSize} (x: ${shapeString(x.shape)})`,
+    );
   for (const s of init ?? []) {
     if (s.rank !== 3 || s.shape[0] !== L * D || s.shape[1] !== B || s.shape[2] !== H) {
-      throw new Error(`${op}.forward: initial state must be [${L * D}, ${B}, ${H}] (numLayers·D, B, H), got ${shapeString(s.shape)}`);
+      throw new Error(
+        `${op}.forward: initial state must be [${L * D}, ${B}, ${H}] (numLayers·D, B, H), got ${shapeString(s.shape)}`,
+      );
     }
   }
   const lengths = o.lengths;
   if (lengths !== undefined) {
-    if (!(lengths instanceof Int32Array) || lengths.length !== B) throw new Error(`${op}.forward: lengths must be an Int32Array of ${B} sequence lengths`);
+    if (!(lengths instanceof Int32Array) || lengths.length !== B)
+      throw new Error(`${op}.forward: lengths must be an Int32Array of ${B} sequence lengths`);
     lengths.forEach((n, b) => {
       if (n < 0 || n > T) throw new Error(`${op}.forward: lengths[${b}] = ${n} is outside [0, ${T}]`);
     });
@@ -171,10 +211,13 @@ export function runRecurrent(
     const seq = !o.batchFirst ? x : recorded(x) ? x.transpose([1, 0, 2]) : shared(permute(x.value, [1, 0, 2]));
     const allMasks = lengths ? lengthMasks(lengths, T, B, x) : null;
     masks = allMasks;
-    const maskAt = (t: number): Variable | null => (allMasks ? shared(block(allMasks, [t, 0, 0], [1, B, 1], [B, 1])) : null);
+    const maskAt = (t: number): Variable | null =>
+      allMasks ? shared(block(allMasks, [t, 0, 0], [1, B, 1], [B, 1])) : null;
     const zeros = (): Variable => shared(zeroTensor(x, B, H));
     const initAt = (s: Variable, k: number, d: number): Variable =>
-      recorded(s) ? s.slice([k * D + d, 0, 0], [1, B, H]).reshape([B, H]) : shared(block(s.value, [k * D + d, 0, 0], [1, B, H], [B, H]));
+      recorded(s)
+        ? s.slice([k * D + d, 0, 0], [1, B, H]).reshape([B, H])
+        : shared(block(s.value, [k * D + d, 0, 0], [1, B, H], [B, H]));
     const dropout = new Dropout(o.dropout);
     if (!o.training) dropout.eval();
 
@@ -185,7 +228,9 @@ export function runRecurrent(
     const maskAtFinal = (t: number): Variable => {
       const m = new Float64Array(B);
       for (let b = 0; b < B; b++) m[b] = t < (lengths?.[b] as number) ? 1 : 0;
-      return transientConstant(tensorOn(x.value.backend, x.dtype === 'float64' ? m : Float32Array.from(m), [B, 1], x.dtype));
+      return transientConstant(
+        tensorOn(x.value.backend, x.dtype === 'float64' ? m : Float32Array.from(m), [B, 1], x.dtype),
+      );
     };
     for (let k = 0; k < L; k++) {
       const outputs: Variable[] = [];
@@ -195,7 +240,9 @@ export function runRecurrent(
         // The input projection for all timesteps at once: one matmul before the recurrence.
         const projected = cell.project(layerInput);
         const G = projected.shape[2] as number;
-        let state = Array.from({ length: cell.stateCount }, (_, s) => (init ? initAt(init[s] as Variable, k, d) : zeros()));
+        let state = Array.from({ length: cell.stateCount }, (_, s) =>
+          init ? initAt(init[s] as Variable, k, d) : zeros(),
+        );
         const steps: Variable[] = new Array(T);
         for (let i = 0; i < T; i++) {
           const t = reverse ? T - 1 - i : i;
@@ -206,7 +253,10 @@ export function runRecurrent(
             // when they are read, so that an unread hN leaves no dead branch behind.
             const prev = state;
             steps[t] = (next[0] as Variable).mul(m);
-            finals.push({ needs: [...prev, ...next], make: () => next.map((s, j) => prev[j]!.add(maskAtFinal(t).mul(s.sub(prev[j]!)))) });
+            finals.push({
+              needs: [...prev, ...next],
+              make: () => next.map((s, j) => prev[j]!.add(maskAtFinal(t).mul(s.sub(prev[j]!)))),
+            });
             continue;
           }
           if (m) {
@@ -243,7 +293,12 @@ export function runRecurrent(
             );
           }
           const made = finals.map((f) => f.make());
-          states = Array.from({ length: first.stateCount }, (_, j) => stack(made.map((list) => list[j] as Variable), 0));
+          states = Array.from({ length: first.stateCount }, (_, j) =>
+            stack(
+              made.map((list) => list[j] as Variable),
+              0,
+            ),
+          );
         }
         return states;
       },

@@ -2,7 +2,13 @@ import { releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
-import { checkCellStep, checkRecurrentOptions, type RecurrentCell, type RecurrentOptions, zeroTensor } from './recurrent.js';
+import {
+  checkCellStep,
+  checkRecurrentOptions,
+  type RecurrentCell,
+  type RecurrentOptions,
+  zeroTensor,
+} from './recurrent.js';
 
 export interface RNNCellOptions extends InitOptions {
   inputSize: number;
@@ -64,7 +70,9 @@ export class RNNCell extends Module implements RecurrentCell {
 
   /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
   forward(x: Variable, h?: Variable): Variable {
-    const B = checkCellStep('RNNCell.forward', x, this.inputSize, this.hiddenSize, [{ name: 'h', value: h, required: false }]);
+    const B = checkCellStep('RNNCell.forward', x, this.inputSize, this.hiddenSize, [
+      { name: 'h', value: h, required: false },
+    ]);
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {

@@ -17,10 +17,26 @@
  * ```
  * @module
  */
-import { activeBackend, type Backend, CpuStorage, type DType, type Tensor, Tensor as TensorClass, tensorOn, type TypedArray } from '@wgru/tensor';
+import {
+  activeBackend,
+  type Backend,
+  CpuStorage,
+  type DType,
+  type Tensor,
+  Tensor as TensorClass,
+  tensorOn,
+  type TypedArray,
+} from '@wgru/tensor';
 import { decodeSafetensors, encodeSafetensors, type RawTensor } from './codec.js';
 
-export { DEFAULT_MAX_HEADER_BYTES, type DecodeOptions, decodeSafetensors, encodeSafetensors, type RawTensor, type SafeDType } from './codec.js';
+export {
+  DEFAULT_MAX_HEADER_BYTES,
+  type DecodeOptions,
+  decodeSafetensors,
+  encodeSafetensors,
+  type RawTensor,
+  type SafeDType,
+} from './codec.js';
 
 /**
  * Serializes a state dict (name → Tensor) and optional string metadata to safetensors bytes,
@@ -57,7 +73,10 @@ export function saveSafetensors(stateDict: Record<string, Tensor>, metadata?: Re
  * const bytes = await saveSafetensorsAsync(gru.stateDict(), { format: 'pt' });   // keys l0.W, l0.U, l0.b
  * ```
  */
-export async function saveSafetensorsAsync(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
+export async function saveSafetensorsAsync(
+  stateDict: Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Promise<Uint8Array> {
   const list = entries('saveSafetensorsAsync', stateDict);
   const values = await Promise.all(list.map(([, t]) => t.data()));
   const raw: Record<string, RawTensor> = {};
@@ -94,9 +113,13 @@ export interface LoadSafetensorsOptions {
 export function loadSafetensors(bytes: Uint8Array, opts: LoadSafetensorsOptions = {}): Record<string, Tensor> {
   if (opts === null || typeof opts !== 'object') throw new Error('loadSafetensors: options must be an object');
   for (const k of Object.keys(opts)) {
-    if (k !== 'backend' && k !== 'maxHeaderBytes') throw new Error(`loadSafetensors: unknown option '${k}' (known: backend, maxHeaderBytes)`);
+    if (k !== 'backend' && k !== 'maxHeaderBytes')
+      throw new Error(`loadSafetensors: unknown option '${k}' (known: backend, maxHeaderBytes)`);
   }
-  const { tensors } = decodeSafetensors(bytes, opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes });
+  const { tensors } = decodeSafetensors(
+    bytes,
+    opts.maxHeaderBytes === undefined ? {} : { maxHeaderBytes: opts.maxHeaderBytes },
+  );
   const backend = opts.backend ?? activeBackend();
   const out: Record<string, Tensor> = {};
   try {
@@ -124,8 +147,11 @@ function entries(owner: string, stateDict: Record<string, Tensor>): Array<[strin
   const list = Object.entries(stateDict);
   for (const [key, t] of list) {
     if (!(t instanceof TensorClass)) {
-      const got = t === null ? 'null' : typeof t === 'object' ? ((t as object).constructor?.name ?? 'an object') : typeof t;
-      throw new Error(`${owner}: '${key}' must be a Tensor, got ${got}${got === 'Parameter' || got === 'Variable' ? ' (pass its .value)' : ''}`);
+      const got =
+        t === null ? 'null' : typeof t === 'object' ? ((t as object).constructor?.name ?? 'an object') : typeof t;
+      throw new Error(
+        `${owner}: '${key}' must be a Tensor, got ${got}${got === 'Parameter' || got === 'Variable' ? ' (pass its .value)' : ''}`,
+      );
     }
     if (t.disposed) throw new Error(`${owner}: '${key}' was disposed`);
   }
@@ -135,7 +161,12 @@ function entries(owner: string, stateDict: Record<string, Tensor>): Array<[strin
 /** A row-major copy of a strided view onto a host array. */
 function rowMajor(src: TypedArray, t: Tensor): TypedArray {
   const { shape, strides, offset, size } = t;
-  const out = src instanceof Float64Array ? new Float64Array(size) : src instanceof Int32Array ? new Int32Array(size) : new Float32Array(size);
+  const out =
+    src instanceof Float64Array
+      ? new Float64Array(size)
+      : src instanceof Int32Array
+        ? new Int32Array(size)
+        : new Float32Array(size);
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0, at = offset; k < size; k++) {
     out[k] = src[at];

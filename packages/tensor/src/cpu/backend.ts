@@ -10,7 +10,10 @@ import { forEachIndex } from './strided.js';
 /** CPU storage: a host typed array. */
 export class CpuStorage implements Storage {
   refs = 0;
-  constructor(readonly array: TypedArray, readonly dtype: DType) {}
+  constructor(
+    readonly array: TypedArray,
+    readonly dtype: DType,
+  ) {}
   get byteLength(): number {
     return this.array.byteLength;
   }
@@ -48,7 +51,10 @@ export class CpuBackend implements Backend {
   }
 
   upload(data: TypedArray): Storage {
-    const s = new CpuStorage(data.slice(), data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'float64');
+    const s = new CpuStorage(
+      data.slice(),
+      data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : 'float64',
+    );
     this.bytes += s.byteLength;
     this.stats.uploads++;
     return s;
@@ -158,7 +164,10 @@ export class CpuBackend implements Backend {
           { array: A, offset: oa, rowStride: sam, colStride: sak },
           { array: B, offset: ob, rowStride: sbk, colStride: sbn },
           { array: C, offset: oc, rowStride: som, colStride: son },
-          m, k, n, row,
+          m,
+          k,
+          n,
+          row,
         );
         return;
       }
@@ -251,7 +260,8 @@ export class CpuBackend implements Backend {
       let oo = out.offset;
       for (let d = 0; d < axis; d++) oo += (coord[d] as number) * (out.strides[d] as number);
       oo += j * (out.strides[axis] as number);
-      for (let d = axis + 1; d < out.shape.length; d++) oo += (coord[d - 1 + ir] as number) * (out.strides[d] as number);
+      for (let d = axis + 1; d < out.shape.length; d++)
+        oo += (coord[d - 1 + ir] as number) * (out.strides[d] as number);
       dst[oo] = (dst[oo] as number) + (s[so] as number);
     }
   }

@@ -215,7 +215,11 @@ export class CpuElementwise {
           const a = evaluate(e.a);
           const b = evaluate(e.b);
           const o = scratch();
-          for (let i = 0; i < size; i++) o[i] = (c.array[c.offset + i] as number) !== 0 ? (a.array[a.offset + i] as number) : (b.array[b.offset + i] as number);
+          for (let i = 0; i < size; i++)
+            o[i] =
+              (c.array[c.offset + i] as number) !== 0
+                ? (a.array[a.offset + i] as number)
+                : (b.array[b.offset + i] as number);
           lane = { array: o, offset: 0 };
           break;
         }

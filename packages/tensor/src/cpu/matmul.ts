@@ -47,7 +47,12 @@ export function matmulFloat(A: Block, B: Block, C: Block, m: number, k: number, 
         const b2 = b1 + sbk;
         const b3 = b2 + sbk;
         for (let j = 0; j < n; j++) {
-          row[j] = (row[j] as number) + a0 * (b[b0 + j] as number) + a1 * (b[b1 + j] as number) + a2 * (b[b2 + j] as number) + a3 * (b[b3 + j] as number);
+          row[j] =
+            (row[j] as number) +
+            a0 * (b[b0 + j] as number) +
+            a1 * (b[b1 + j] as number) +
+            a2 * (b[b2 + j] as number) +
+            a3 * (b[b3 + j] as number);
         }
       }
       for (; p < k; p++) {

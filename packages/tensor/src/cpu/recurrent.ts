@@ -9,7 +9,9 @@ const sigmoid = (a: number) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / 
 function parts(v: View): { a: TypedArray; o: number; s0: number; s1: number } {
   const s = v.strides;
   const a = (v.storage as CpuStorage).array as TypedArray;
-  return v.shape.length === 1 ? { a, o: v.offset, s0: 0, s1: s[0] as number } : { a, o: v.offset, s0: s[0] as number, s1: s[1] as number };
+  return v.shape.length === 1
+    ? { a, o: v.offset, s0: 0, s1: s[0] as number }
+    : { a, o: v.offset, s0: s[0] as number, s1: s[1] as number };
 }
 
 /**
@@ -34,7 +36,12 @@ export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): 
   const bv = b ? parts(b) : null;
   const cv = c ? parts(c) : null;
   const dst = (out.storage as CpuStorage).array;
-  const block = (v: { a: TypedArray; o: number; s0: number; s1: number }, offset = v.o): Block => ({ array: v.a, offset, rowStride: v.s0, colStride: v.s1 });
+  const block = (v: { a: TypedArray; o: number; s0: number; s1: number }, offset = v.o): Block => ({
+    array: v.a,
+    offset,
+    rowStride: v.s0,
+    colStride: v.s1,
+  });
   const scratch = new Float64Array(G);
   // h U: [B, 3H] with resetAfter, else [B, 2H] (z and r; the candidate's term needs r first)
   const huCols = resetAfter ? G : 2 * H;
@@ -74,7 +81,15 @@ export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): 
   } else {
     const rh = new Float64Array(B * H);
     for (let bi = 0; bi < B; bi++) for (let k = 0; k < H; k++) rh[bi * H + k] = (r[bi * H + k] as number) * hAt(bi, k);
-    matmulFloat({ array: rh, offset: 0, rowStride: H, colStride: 1 }, block(Uv, Uv.o + 2 * H * Uv.s1), { array: hTerm, offset: 0, rowStride: H, colStride: 1 }, B, H, H, scratch);
+    matmulFloat(
+      { array: rh, offset: 0, rowStride: H, colStride: 1 },
+      block(Uv, Uv.o + 2 * H * Uv.s1),
+      { array: hTerm, offset: 0, rowStride: H, colStride: 1 },
+      B,
+      H,
+      H,
+      scratch,
+    );
   }
   for (let bi = 0; bi < B; bi++) {
     const oo = out.offset + bi * (out.strides[0] as number);

@@ -23,11 +23,14 @@ export function forEachIndex(
       const i = (idx[ax] as number) + 1;
       if (i < (shape[ax] as number)) {
         idx[ax] = i;
-        for (let j = 0; j < views.length; j++) offsets[j] = (offsets[j] as number) + ((views[j] as { strides: readonly number[] }).strides[ax] as number);
+        for (let j = 0; j < views.length; j++)
+          offsets[j] = (offsets[j] as number) + ((views[j] as { strides: readonly number[] }).strides[ax] as number);
         break;
       }
       idx[ax] = 0;
-      for (let j = 0; j < views.length; j++) offsets[j] = (offsets[j] as number) - (i - 1) * ((views[j] as { strides: readonly number[] }).strides[ax] as number);
+      for (let j = 0; j < views.length; j++)
+        offsets[j] =
+          (offsets[j] as number) - (i - 1) * ((views[j] as { strides: readonly number[] }).strides[ax] as number);
     }
   }
 }

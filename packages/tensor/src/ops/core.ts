@@ -18,7 +18,9 @@ export function backendOf(op: string, ...xs: Array<Tensor | number | undefined>)
             'gave a fresh device (after a device loss) cannot be used with one made after it: recreate it',
         );
       }
-      throw new Error(`${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); copy one across with tensorOn(backend, await t.data(), t.shape, t.dtype)`);
+      throw new Error(
+        `${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); copy one across with tensorOn(backend, await t.data(), t.shape, t.dtype)`,
+      );
     }
   }
   return b ?? activeBackend();
@@ -27,7 +29,9 @@ export function backendOf(op: string, ...xs: Array<Tensor | number | undefined>)
 /** Throws unless `x` is a Tensor. */
 export function checkTensor(op: string, arg: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) {
-    throw new Error(`${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x === 'object' ? (x as object).constructor?.name ?? 'object' : typeof x}`);
+    throw new Error(
+      `${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
+    );
   }
 }
 
@@ -36,17 +40,25 @@ export function checkTensor(op: string, arg: string, x: unknown): asserts x is T
  * (the dtype is supported and the tensor fits in one bindable buffer).
  */
 export function checkAllocation(backend: Backend, op: string, shape: Shape, dtype: DType): void {
-  if (!backend.supports(dtype)) throw new Error(`${op}: dtype ${dtype} is not supported on the ${backend.info.name} backend (float64 is CPU-only)`);
+  if (!backend.supports(dtype))
+    throw new Error(`${op}: dtype ${dtype} is not supported on the ${backend.info.name} backend (float64 is CPU-only)`);
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
   if (bytes > backend.maxBufferBytes) {
-    throw new Error(`${op}: a ${dtype} tensor of shape ${shapeString(shape)} takes ${bytes} bytes, more than the ${backend.info.name} adapter can bind (${backend.maxBufferBytes} bytes)`);
+    throw new Error(
+      `${op}: a ${dtype} tensor of shape ${shapeString(shape)} takes ${bytes} bytes, more than the ${backend.info.name} adapter can bind (${backend.maxBufferBytes} bytes)`,
+    );
   }
 }
 
 /** A fresh, uninitialised, contiguous tensor on `backend`. */
 export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'): Tensor {
   checkAllocation(backend, op, shape, dtype);
-  return new Tensor(backend, naming(op, () => backend.alloc(dtype, sizeOf(shape))), shape, dtype);
+  return new Tensor(
+    backend,
+    naming(op, () => backend.alloc(dtype, sizeOf(shape))),
+    shape,
+    dtype,
+  );
 }
 
 /**

@@ -20,12 +20,17 @@ function inferShape(values: NestedArray): number[] {
 
 function flatten(values: NestedArray, shape: readonly number[], out: number[], depth = 0, path = ''): void {
   if (depth === shape.length) {
-    if (typeof values !== 'number') throw new Error(`tensor: expected a number at ${path || 'the top level'}, got ${Array.isArray(values) ? 'an array (ragged nesting)' : typeof values}`);
+    if (typeof values !== 'number')
+      throw new Error(
+        `tensor: expected a number at ${path || 'the top level'}, got ${Array.isArray(values) ? 'an array (ragged nesting)' : typeof values}`,
+      );
     out.push(values);
     return;
   }
   if (!Array.isArray(values) || values.length !== shape[depth]) {
-    throw new Error(`tensor: ragged nested array at ${path || 'the top level'}: expected ${shape[depth]} entries like the first row, got ${Array.isArray(values) ? values.length : typeof values}`);
+    throw new Error(
+      `tensor: ragged nested array at ${path || 'the top level'}: expected ${shape[depth]} entries like the first row, got ${Array.isArray(values) ? values.length : typeof values}`,
+    );
   }
   values.forEach((v, i) => {
     flatten(v, shape, out, depth + 1, `${path}[${i}]`);
@@ -48,7 +53,12 @@ function toTyped(values: ArrayLike<number>, dtype: DType): TypedArray {
 }
 
 /** @internal Creates a tensor from host values on a given backend. */
-export function tensorOn(backend: Backend, values: number | NestedArray | TypedArray, shape?: Shape, dtype?: DType): Tensor {
+export function tensorOn(
+  backend: Backend,
+  values: number | NestedArray | TypedArray,
+  shape?: Shape,
+  dtype?: DType,
+): Tensor {
   if (dtype !== undefined) assertDType('tensor', 'dtype', dtype);
   if (shape !== undefined) checkShape('tensor', 'shape', shape);
   let flat: TypedArray;
@@ -67,17 +77,26 @@ export function tensorOn(backend: Backend, values: number | NestedArray | TypedA
     flatten(values, inferred, list);
     flat = toTyped(list, dtype ?? 'float32');
   } else {
-    throw new Error(`tensor: values must be a number, nested arrays or a typed array, got ${values === null ? 'null' : typeof values}`);
+    throw new Error(
+      `tensor: values must be a number, nested arrays or a typed array, got ${values === null ? 'null' : typeof values}`,
+    );
   }
   const s = shape ?? inferred;
   if (sizeOf(s) !== flat.length) {
     throw new Error(`tensor: ${flat.length} values do not fill shape ${shapeString(s)} (${sizeOf(s)} elements)`);
   }
   if (!backend.supports(dtypeOfArray(flat))) {
-    throw new Error(`tensor: float64 is supported on the CPU backend only (the active backend is ${backend.info.name}); use float32`);
+    throw new Error(
+      `tensor: float64 is supported on the CPU backend only (the active backend is ${backend.info.name}); use float32`,
+    );
   }
   checkAllocation(backend, 'tensor', s, dtypeOfArray(flat));
-  const t = new Tensor(backend, naming('tensor', () => backend.upload(flat)), s, dtypeOfArray(flat));
+  const t = new Tensor(
+    backend,
+    naming('tensor', () => backend.upload(flat)),
+    s,
+    dtypeOfArray(flat),
+  );
   if (t.dtype === 'int32') t.hostValues = flat === values ? flat.slice() : flat;
   return t;
 }
@@ -137,7 +156,8 @@ export const full = (shape: Shape, value: number, dtype?: DType): Tensor => fill
  */
 export function arange(start: number, stop?: number, step = 1, dtype?: DType): Tensor {
   const [a, b] = stop === undefined ? [0, start] : [start, stop];
-  if (![a, b, step].every(Number.isFinite) || step === 0) throw new Error(`arange: start, stop and step must be finite numbers with step != 0, got ${a}, ${b}, ${step}`);
+  if (![a, b, step].every(Number.isFinite) || step === 0)
+    throw new Error(`arange: start, stop and step must be finite numbers with step != 0, got ${a}, ${b}, ${step}`);
   const n = Math.max(0, Math.ceil((b - a) / step));
   const values = Array.from({ length: n }, (_, i) => a + i * step);
   const t = dtype ?? (values.every(Number.isInteger) && Number.isInteger(step) ? 'int32' : 'float32');
@@ -158,12 +178,14 @@ let seedCounter = 0x5eed;
  * ```
  */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`manualSeed: seed must be a non-negative safe integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new Error(`manualSeed: seed must be a non-negative safe integer, got ${seed}`);
   seedCounter = seed;
 }
 
 function nextSeed(op: string, opts?: { seed?: number }): number {
-  if (opts !== undefined && (opts === null || typeof opts !== 'object')) throw new Error(`${op}: options must be an object like { seed: 42 }`);
+  if (opts !== undefined && (opts === null || typeof opts !== 'object'))
+    throw new Error(`${op}: options must be an object like { seed: 42 }`);
   for (const k of Object.keys(opts ?? {})) if (k !== 'seed') throw new Error(`${op}: unknown option '${k}'`);
   const s = opts?.seed;
   if (s === undefined) return seedCounter++;
@@ -200,7 +222,8 @@ export function randn(shape: Shape, opts?: { seed?: number }): Tensor {
  */
 export function uniform(shape: Shape, low = 0, high = 1, opts?: { seed?: number }): Tensor {
   checkShape('uniform', 'shape', shape);
-  if (!Number.isFinite(low) || !Number.isFinite(high) || high < low) throw new Error(`uniform: need finite low <= high, got ${low}, ${high}`);
+  if (!Number.isFinite(low) || !Number.isFinite(high) || high < low)
+    throw new Error(`uniform: need finite low <= high, got ${low}, ${high}`);
   const seed = nextSeed('uniform', opts);
   const b = activeBackend();
   const u = empty(b, shape, 'float32', 'uniform');

@@ -30,7 +30,11 @@ export function elementwise(op: string, operands: readonly TensorLike[], build: 
   });
   const expr = build(leaves);
   const out = empty(backend, shape, expr.dtype, op);
-  backend.map(expr, tensors.map((t) => broadcastView(t, shape)), out.view);
+  backend.map(
+    expr,
+    tensors.map((t) => broadcastView(t, shape)),
+    out.view,
+  );
   return out;
 }
 
@@ -128,7 +132,8 @@ export const greater = (a: TensorLike, b: TensorLike): Tensor => binary('greater
 export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => binary('greaterEqual', a, b);
 
 /** x * x. */
-export const square = (x: Tensor): Tensor => elementwise('square', [x], ([a]) => binaryExpr('mul', a as Expr, a as Expr));
+export const square = (x: Tensor): Tensor =>
+  elementwise('square', [x], ([a]) => binaryExpr('mul', a as Expr, a as Expr));
 
 /**
  * cond ? a : b elementwise; `cond` is a mask (nonzero = true), all three broadcast together.
@@ -196,13 +201,17 @@ export function assign(target: Tensor, source: TensorLike): void {
   checkTensor('assign', 'target', target);
   const backend = backendOf('assign', target, source);
   if (target.size > 0 && target.shape.some((d, i) => d > 1 && target.strides[i] === 0)) {
-    throw new Error(`assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in memory); assign to the tensor it was broadcast from`);
+    throw new Error(
+      `assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in memory); assign to the tensor it was broadcast from`,
+    );
   }
   forgetHostValues(target.storage);
   if (source instanceof Tensor) {
     const shape = broadcastShapes('assign', target.shape, source.shape);
     if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {
-      throw new Error(`assign: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`);
+      throw new Error(
+        `assign: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`,
+      );
     }
     backend.map(castTo(input(0, source.dtype), target.dtype), [broadcastView(source, target.shape)], target.view);
   } else {
@@ -220,7 +229,9 @@ export function addInto(target: Tensor, source: TensorLike): void {
   if (source instanceof Tensor) {
     const shape = broadcastShapes('addInto', target.shape, source.shape);
     if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {
-      throw new Error(`addInto: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`);
+      throw new Error(
+        `addInto: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`,
+      );
     }
     const expr = binaryExpr('add', input(0, target.dtype), input(1, source.dtype));
     backend.map(castTo(expr, target.dtype), [target.view, broadcastView(source, target.shape)], target.view);
@@ -231,7 +242,13 @@ export function addInto(target: Tensor, source: TensorLike): void {
 }
 
 /** A tensor of `shape` filled with `value` (a kernel, not an upload). */
-export function fillOn(backend: ReturnType<typeof backendOf>, shape: Shape, value: number, dtype: DType, op: string): Tensor {
+export function fillOn(
+  backend: ReturnType<typeof backendOf>,
+  shape: Shape,
+  value: number,
+  dtype: DType,
+  op: string,
+): Tensor {
   const out = empty(backend, shape, dtype, op);
   backend.map({ kind: 'const', value, dtype }, [], out.view);
   return out;

@@ -13,12 +13,14 @@ import { reshape } from './movement.js';
  * wrap them, also for indices computed on the device).
  */
 function checkIndices(op: string, indices: Tensor, dim: number, what: string): void {
-  if (indices.dtype !== 'int32') throw new Error(`${op}: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
+  if (indices.dtype !== 'int32')
+    throw new Error(`${op}: indices must be int32, got ${indices.dtype} ${shapeString(indices.shape)}`);
   const host = indices.hostValues;
   if (!host) return;
   for (let i = 0; i < host.length; i++) {
     const j = host[i] as number;
-    if (j < -dim || j >= dim) throw new Error(`${op}: index ${j} at position ${i} is out of range for ${what} of size ${dim}`);
+    if (j < -dim || j >= dim)
+      throw new Error(`${op}: index ${j} at position ${i} is out of range for ${what} of size ${dim}`);
   }
 }
 
@@ -56,7 +58,9 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
   const a = axisOf('scatterAdd', axis, shape);
   const expected = [...shape.slice(0, a), ...indices.shape, ...shape.slice(a + 1)];
   if (expected.length !== src.rank || expected.some((d, i) => d !== src.shape[i])) {
-    throw new Error(`scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`);
+    throw new Error(
+      `scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`,
+    );
   }
   checkIndices('scatterAdd', indices, shape[a] as number, `axis ${a} of the output ${shapeString(shape)}`);
   const out = empty(backend, shape, src.dtype, 'scatterAdd');
@@ -79,12 +83,23 @@ export function oneHot(indices: Tensor, depth: number): Tensor {
   checkTensor('oneHot', 'indices', indices);
   if (!Number.isInteger(depth) || depth <= 0) throw new Error(`oneHot: depth must be a positive integer, got ${depth}`);
   checkIndices('oneHot', indices, depth, 'depth');
-  const classes = tensorOn(indices.backend, Int32Array.from({ length: depth }, (_, i) => i), [depth], 'int32');
+  const classes = tensorOn(
+    indices.backend,
+    Int32Array.from({ length: depth }, (_, i) => i),
+    [depth],
+    'int32',
+  );
   const col = reshape(indices, [...indices.shape, 1]);
   const int = (value: number): Expr => ({ kind: 'const', value, dtype: 'int32' });
   const out = elementwise('oneHot', [col, classes], ([j, c]) => {
     const index = j as Expr;
-    const wrapped: Expr = { kind: 'where', cond: binaryExpr('less', index, int(0)), a: binaryExpr('add', index, int(depth)), b: index, dtype: 'int32' };
+    const wrapped: Expr = {
+      kind: 'where',
+      cond: binaryExpr('less', index, int(0)),
+      a: binaryExpr('add', index, int(depth)),
+      b: index,
+      dtype: 'int32',
+    };
     return binaryExpr('equal', wrapped, c as Expr);
   });
   col.dispose();

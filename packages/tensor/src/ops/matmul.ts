@@ -26,23 +26,32 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
   checkTensor('matmul', 'b', b);
   if (bias !== undefined && bias !== null) checkTensor('matmul', 'bias', bias);
   const backend = bias ? backendOf('matmul', a, b, bias) : backendOf('matmul', a, b);
-  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`);
+  if (a.rank === 0 || b.rank === 0)
+    throw new Error(
+      `matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`,
+    );
   const A = a.rank === 1 ? unsqueeze(a, 0) : a;
   const B = b.rank === 1 ? unsqueeze(b, 1) : b;
   const k = A.shape[A.rank - 1] as number;
   if (B.shape[B.rank - 2] !== k) {
-    throw new Error(`matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${B.shape[B.rank - 2]})`);
+    throw new Error(
+      `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${B.shape[B.rank - 2]})`,
+    );
   }
   let batch: number[];
   try {
     batch = broadcastShapes('matmul', A.shape.slice(0, -2), B.shape.slice(0, -2));
   } catch {
-    throw new Error(`matmul: the batch axes of ${shapeString(a.shape)} @ ${shapeString(b.shape)} cannot be broadcast together (${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`);
+    throw new Error(
+      `matmul: the batch axes of ${shapeString(a.shape)} @ ${shapeString(b.shape)} cannot be broadcast together (${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`,
+    );
   }
   const m = A.shape[A.rank - 2] as number;
   const n = B.shape[B.rank - 1] as number;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
-    throw new Error(`matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), got ${shapeString(bias.shape)}`);
+    throw new Error(
+      `matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), got ${shapeString(bias.shape)}`,
+    );
   }
   const dtype = bias ? promote(promote(A.dtype, B.dtype), bias.dtype) : promote(A.dtype, B.dtype);
   const Ac = A.dtype === dtype ? A : cast(A, dtype);

@@ -28,11 +28,16 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   let target = [...shape];
   if (unknown === 1) {
     const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)}`);
+    if (known === 0 || x.size % known !== 0)
+      throw new Error(
+        `reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)}`,
+      );
     target = shape.map((d) => (d === -1 ? x.size / known : d));
   }
   if (sizeOf(target) !== x.size) {
-    throw new Error(`reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)} (${sizeOf(target)} elements)`);
+    throw new Error(
+      `reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)} (${sizeOf(target)} elements)`,
+    );
   }
   const c = contiguous(x);
   const out = view(c, target, contiguousStrides(target), c.offset);
@@ -44,12 +49,20 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 /** Reorders axes: out.shape[i] = x.shape[perm[i]]. A view. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   checkTensor('permute', 'x', x);
-  if (!Array.isArray(perm)) throw new Error(`permute: perm must be a list of axes, got ${JSON.stringify(perm)} for ${shapeString(x.shape)}`);
+  if (!Array.isArray(perm))
+    throw new Error(`permute: perm must be a list of axes, got ${JSON.stringify(perm)} for ${shapeString(x.shape)}`);
   const p = perm.map((a) => axisOf('permute', a, x.shape));
   if (p.length !== x.rank || new Set(p).size !== p.length) {
-    throw new Error(`permute: perm ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${shapeString(x.shape)}`);
+    throw new Error(
+      `permute: perm ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${shapeString(x.shape)}`,
+    );
   }
-  return view(x, p.map((a) => x.shape[a] as number), p.map((a) => x.strides[a] as number), x.offset);
+  return view(
+    x,
+    p.map((a) => x.shape[a] as number),
+    p.map((a) => x.strides[a] as number),
+    x.offset,
+  );
 }
 
 /**
@@ -81,9 +94,14 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   checkTensor('slice', 'x', x);
   if (!Array.isArray(begin) || begin.length > x.rank || !begin.every(Number.isInteger)) {
-    throw new Error(`slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ${shapeString(x.shape)}`);
+    throw new Error(
+      `slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ${shapeString(x.shape)}`,
+    );
   }
-  if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length || !size.every((s) => Number.isInteger(s) && s >= -1))) {
+  if (
+    size !== undefined &&
+    (!Array.isArray(size) || size.length !== begin.length || !size.every((s) => Number.isInteger(s) && s >= -1))
+  ) {
     throw new Error(`slice: size ${JSON.stringify(size)} must be a list of ${begin.length} integers >= -1`);
   }
   const shape = [...x.shape];
@@ -93,7 +111,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     const b = b0 < 0 ? b0 + dim : b0;
     const s = size === undefined || size[i] === -1 ? dim - b : (size[i] as number);
     if (b < 0 || b > dim || b + s > dim) {
-      throw new Error(`slice: begin ${JSON.stringify(begin)} with size ${JSON.stringify(size ?? [])} is out of bounds for ${shapeString(x.shape)} (axis ${i})`);
+      throw new Error(
+        `slice: begin ${JSON.stringify(begin)} with size ${JSON.stringify(size ?? [])} is out of bounds for ${shapeString(x.shape)} (axis ${i})`,
+      );
     }
     shape[i] = s;
     offset += b * (x.strides[i] as number);
@@ -126,10 +146,20 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 /** Removes size-1 axes (all of them, or those listed). */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   checkTensor('squeeze', 'x', x);
-  const list = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => axisOf('squeeze', a, x.shape));
-  for (const a of list) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
+  const list =
+    axes === undefined
+      ? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+      : (typeof axes === 'number' ? [axes] : [...axes]).map((a) => axisOf('squeeze', a, x.shape));
+  for (const a of list)
+    if (x.shape[a] !== 1)
+      throw new Error(`squeeze: axis ${a} of ${shapeString(x.shape)} has size ${x.shape[a]}, not 1`);
   const keep = x.shape.map((_, i) => i).filter((i) => !list.includes(i));
-  return view(x, keep.map((i) => x.shape[i] as number), keep.map((i) => x.strides[i] as number), x.offset);
+  return view(
+    x,
+    keep.map((i) => x.shape[i] as number),
+    keep.map((i) => x.strides[i] as number),
+    x.offset,
+  );
 }
 
 /**
@@ -148,12 +178,15 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   });
   const first = xs[0] as Tensor;
   const backend = backendOf('concat', ...xs);
-  if (first.rank === 0) throw new Error('concat: 0-d tensors have no axis to join along (tensors[0] has shape []); use stack');
+  if (first.rank === 0)
+    throw new Error('concat: 0-d tensors have no axis to join along (tensors[0] has shape []); use stack');
   const a = axisOf('concat', axis, first.shape);
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as Tensor;
     if (x.rank !== first.rank || x.shape.some((d, j) => j !== a && d !== first.shape[j])) {
-      throw new Error(`concat: tensors[${i}] has shape ${shapeString(x.shape)}, incompatible with ${shapeString(first.shape)} along axis ${axis}`);
+      throw new Error(
+        `concat: tensors[${i}] has shape ${shapeString(x.shape)}, incompatible with ${shapeString(first.shape)} along axis ${axis}`,
+      );
     }
     if (x.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${x.dtype}, tensors[0] is ${first.dtype}`);
   }
@@ -162,7 +195,11 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const out = empty(backend, shape, first.dtype, 'concat');
   let at = 0;
   for (const x of xs) {
-    const part = slice(out, shape.map((_, j) => (j === a ? at : 0)), x.shape);
+    const part = slice(
+      out,
+      shape.map((_, j) => (j === a ? at : 0)),
+      x.shape,
+    );
     backend.map({ kind: 'input', index: 0, dtype: x.dtype }, [x.view], part.view);
     part.dispose();
     at += x.shape[a] as number;
@@ -180,7 +217,9 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i] as Tensor;
     if (x.rank !== first.rank || x.shape.some((d, j) => d !== first.shape[j])) {
-      throw new Error(`stack: tensors[${i}] has shape ${shapeString(x.shape)}, tensors[0] has ${shapeString(first.shape)}`);
+      throw new Error(
+        `stack: tensors[${i}] has shape ${shapeString(x.shape)}, tensors[0] has ${shapeString(first.shape)}`,
+      );
     }
   }
   const a = axisOf('stack', axis, first.shape, 1);

@@ -40,14 +40,22 @@ export interface GruCellInputs {
  * ```
  */
 export function gruCell({ x, W = null, b = null, h, U, c = null, resetAfter = false }: GruCellInputs): Tensor {
-  for (const [name, t] of [['x', x], ['h', h], ['U', U]] as const) checkTensor('gruCell', name, t);
+  for (const [name, t] of [
+    ['x', x],
+    ['h', h],
+    ['U', U],
+  ] as const)
+    checkTensor('gruCell', name, t);
   const backend = backendOf('gruCell', x, h, U, W ?? undefined, b ?? undefined, c ?? undefined);
   if (h.rank !== 2) throw new Error(`gruCell: h must be [B, H], got ${shapeString(h.shape)}`);
   const [B, H] = h.shape as [number, number];
-  if (H > GRU_CELL_MAX_HIDDEN) throw new Error(`gruCell: hidden size ${H} exceeds the fused kernel's limit ${GRU_CELL_MAX_HIDDEN}`);
+  if (H > GRU_CELL_MAX_HIDDEN)
+    throw new Error(`gruCell: hidden size ${H} exceeds the fused kernel's limit ${GRU_CELL_MAX_HIDDEN}`);
   const expect = (name: string, t: Tensor | null, shape: number[]) => {
     if (t && (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
-      throw new Error(`gruCell: ${name} must be ${shapeString(shape)} for h ${shapeString(h.shape)}, got ${shapeString(t.shape)}`);
+      throw new Error(
+        `gruCell: ${name} must be ${shapeString(shape)} for h ${shapeString(h.shape)}, got ${shapeString(t.shape)}`,
+      );
     }
   };
   expect('U', U, [H, 3 * H]);
@@ -58,8 +66,18 @@ export function gruCell({ x, W = null, b = null, h, U, c = null, resetAfter = fa
   } else expect('x (the projection x W + b)', x, [B, 3 * H]);
   expect('b', b, [3 * H]);
   expect('c', c, [H]);
-  for (const t of [x, h, U, W, b, c]) if (t && t.dtype === 'int32') throw new Error('gruCell: operands must be float tensors');
+  for (const t of [x, h, U, W, b, c])
+    if (t && t.dtype === 'int32') throw new Error('gruCell: operands must be float tensors');
   const out = empty(backend, [B, H], h.dtype, 'gruCell');
-  backend.gruCell({ x: x.view, W: W?.view ?? null, b: W ? (b?.view ?? null) : null, h: h.view, U: U.view, c: c?.view ?? null, resetAfter, out: out.view });
+  backend.gruCell({
+    x: x.view,
+    W: W?.view ?? null,
+    b: W ? (b?.view ?? null) : null,
+    h: h.view,
+    U: U.view,
+    c: c?.view ?? null,
+    resetAfter,
+    out: out.view,
+  });
   return out;
 }

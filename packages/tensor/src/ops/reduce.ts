@@ -35,7 +35,9 @@ function reduceOp(op: ReduceOp, x: Tensor, axes: Axes | undefined, keepDims: boo
   const backend = backendOf(op, x);
   const ax = axesOf(op, axes, x.shape);
   if ((op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin') && ax.some((a) => x.shape[a] === 0)) {
-    throw new Error(`${op}: cannot reduce over a zero-size axis of a tensor of shape ${shapeString(x.shape)} (axes ${JSON.stringify(axes ?? null)}); ${op} of nothing is undefined`);
+    throw new Error(
+      `${op}: cannot reduce over a zero-size axis of a tensor of shape ${shapeString(x.shape)} (axes ${JSON.stringify(axes ?? null)}); ${op} of nothing is undefined`,
+    );
   }
   const kept = x.shape.filter((_, i) => !ax.includes(i));
   const dtype = op === 'argmax' || op === 'argmin' ? 'int32' : x.dtype;
@@ -112,7 +114,10 @@ export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
   const r = add(l, m);
   for (const t of [m0, inf, m, shifted, e, s, l]) t.dispose();
   if (keepDims) return r;
-  const out = reshape(r, x.shape.filter((_, i) => i !== ax));
+  const out = reshape(
+    r,
+    x.shape.filter((_, i) => i !== ax),
+  );
   r.dispose();
   return out;
 }

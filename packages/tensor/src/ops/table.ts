@@ -12,13 +12,39 @@
 
 /** Names of the unary elementwise primitives. */
 export type UnaryOp =
-  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'reciprocal' | 'sigmoid' | 'tanh' | 'relu'
-  | 'sin' | 'cos' | 'floor' | 'ceil' | 'round' | 'isnan' | 'isinf';
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'reciprocal'
+  | 'sigmoid'
+  | 'tanh'
+  | 'relu'
+  | 'sin'
+  | 'cos'
+  | 'floor'
+  | 'ceil'
+  | 'round'
+  | 'isnan'
+  | 'isinf';
 
 /** Names of the binary elementwise primitives (NumPy broadcasting applies to all). */
 export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual';
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'equal'
+  | 'notEqual'
+  | 'less'
+  | 'lessEqual'
+  | 'greater'
+  | 'greaterEqual';
 
 export interface UnarySpec {
   /** WGSL expression of `x` (a value of type `t`, 'f32' or 'i32'). */
@@ -51,22 +77,46 @@ function compare(name: keyof typeof COMPARISONS): BinarySpec['wgsl'] {
 export const unaryOps: Record<UnaryOp, UnarySpec> = {
   neg: { wgsl: (x) => `(-${x})`, cpu: (x) => -x, keepsInt: true },
   abs: { wgsl: (x) => `abs(${x})`, cpu: Math.abs, keepsInt: true },
-  sign: { wgsl: (x, t) => (t === 'f32' ? `wgru_sign(${x})` : `sign(${x})`), cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0), keepsInt: true },
+  sign: {
+    wgsl: (x, t) => (t === 'f32' ? `wgru_sign(${x})` : `sign(${x})`),
+    cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0),
+    keepsInt: true,
+  },
   exp: { wgsl: (x) => `exp(${x})`, cpu: Math.exp, keepsInt: false },
   log: { wgsl: (x) => `wgru_log(${x})`, cpu: Math.log, keepsInt: false },
   sqrt: { wgsl: (x) => `wgru_sqrt(${x})`, cpu: Math.sqrt, keepsInt: false },
   reciprocal: { wgsl: (x) => `(1.0 / ${x})`, cpu: (x) => 1 / x, keepsInt: false },
-  sigmoid: { wgsl: (x) => `wgru_sigmoid(${x})`, cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))), keepsInt: false },
+  sigmoid: {
+    wgsl: (x) => `wgru_sigmoid(${x})`,
+    cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+    keepsInt: false,
+  },
   tanh: { wgsl: (x) => `wgru_tanh(${x})`, cpu: Math.tanh, keepsInt: false },
-  relu: { wgsl: (x, t) => (t === 'f32' ? `wgru_relu(${x})` : `max(${x}, 0)`), cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0), keepsInt: true },
+  relu: {
+    wgsl: (x, t) => (t === 'f32' ? `wgru_relu(${x})` : `max(${x}, 0)`),
+    cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0),
+    keepsInt: true,
+  },
   sin: { wgsl: (x) => `sin(${x})`, cpu: Math.sin, keepsInt: false },
   cos: { wgsl: (x) => `cos(${x})`, cpu: Math.cos, keepsInt: false },
   floor: { wgsl: (x) => `floor(${x})`, cpu: Math.floor, keepsInt: false },
   ceil: { wgsl: (x) => `ceil(${x})`, cpu: Math.ceil, keepsInt: false },
   // Round half to even, as NumPy and WGSL do.
-  round: { wgsl: (x) => `round(${x})`, cpu: (x) => { const r = Math.round(x); return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r; }, keepsInt: false },
+  round: {
+    wgsl: (x) => `round(${x})`,
+    cpu: (x) => {
+      const r = Math.round(x);
+      return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+    },
+    keepsInt: false,
+  },
   isnan: { wgsl: (x) => `wgru_mask(wgru_isnan(${x}))`, cpu: (x) => bool(Number.isNaN(x)), keepsInt: false, mask: true },
-  isinf: { wgsl: (x) => `wgru_mask(wgru_isinf(${x}))`, cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY), keepsInt: false, mask: true },
+  isinf: {
+    wgsl: (x) => `wgru_mask(wgru_isinf(${x}))`,
+    cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY),
+    keepsInt: false,
+    mask: true,
+  },
 };
 
 export const binaryOps: Record<BinaryOp, BinarySpec> = {
@@ -75,8 +125,16 @@ export const binaryOps: Record<BinaryOp, BinarySpec> = {
   mul: { wgsl: (a, b) => `(${a} * ${b})`, cpu: (a, b) => a * b, keepsInt: true },
   div: { wgsl: (a, b) => `(${a} / ${b})`, cpu: (a, b) => a / b, keepsInt: false },
   pow: { wgsl: (a, b) => `wgru_pow(${a}, ${b})`, cpu: Math.pow, keepsInt: false },
-  maximum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_max(${a}, ${b})` : `max(${a}, ${b})`), cpu: Math.max, keepsInt: true },
-  minimum: { wgsl: (a, b, t) => (t === 'f32' ? `wgru_min(${a}, ${b})` : `min(${a}, ${b})`), cpu: Math.min, keepsInt: true },
+  maximum: {
+    wgsl: (a, b, t) => (t === 'f32' ? `wgru_max(${a}, ${b})` : `max(${a}, ${b})`),
+    cpu: Math.max,
+    keepsInt: true,
+  },
+  minimum: {
+    wgsl: (a, b, t) => (t === 'f32' ? `wgru_min(${a}, ${b})` : `min(${a}, ${b})`),
+    cpu: Math.min,
+    keepsInt: true,
+  },
   equal: { wgsl: compare('eq'), cpu: (a, b) => bool(a === b), keepsInt: true, mask: true },
   notEqual: { wgsl: compare('ne'), cpu: (a, b) => bool(a !== b), keepsInt: true, mask: true },
   less: { wgsl: compare('lt'), cpu: (a, b) => bool(a < b), keepsInt: true, mask: true },

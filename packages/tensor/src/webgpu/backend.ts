@@ -1,4 +1,13 @@
-import { type Backend, type BackendInfo, type EngineStats, type GruCellArgs, type ReduceOp, type Storage, type View, viewIsContiguous } from '../backend.js';
+import {
+  type Backend,
+  type BackendInfo,
+  type EngineStats,
+  type GruCellArgs,
+  type ReduceOp,
+  type Storage,
+  type View,
+  viewIsContiguous,
+} from '../backend.js';
 import { allocHost, bytesPerElement, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { seedKey } from '../random/philox.js';
@@ -62,7 +71,12 @@ export class WebGpuBackend implements Backend {
 
   constructor(acquired: AcquiredDevice) {
     this.device = acquired.device;
-    this.info = { name: 'webgpu', adapter: acquired.adapterInfo, featureLevel: acquired.featureLevel, features: [...acquired.features] };
+    this.info = {
+      name: 'webgpu',
+      adapter: acquired.adapterInfo,
+      featureLevel: acquired.featureLevel,
+      features: [...acquired.features],
+    };
     this.subgroups = acquired.features.includes('subgroups');
     this.requestedFeatures = acquired.requested;
     this.engine = new Engine(this.device, this.stats);
@@ -161,7 +175,9 @@ export class WebGpuBackend implements Backend {
     while (pending.length > 0) {
       const group = pending.shift() as MapCommand[];
       const later = run.slice(start + group.length);
-      const needed = group.map((cmd) => stored(cmd) || later.some((c) => c.inputs.some((x) => x.storage === cmd.out.storage)));
+      const needed = group.map(
+        (cmd) => stored(cmd) || later.some((c) => c.inputs.some((x) => x.storage === cmd.out.storage)),
+      );
       const k = needed.some(Boolean) ? fusedKernel(group, needed) : null; // none needed: dead code
       if (k && k.buffers.length > maxBuffers && group.length > 1) {
         // Too many results must be stored for one kernel's bindings: split and try again.
@@ -170,7 +186,15 @@ export class WebGpuBackend implements Backend {
         continue;
       }
       start += group.length;
-      if (k) this.engine.record({ kind: 'dispatch', op: k.ops, pipeline: this.pipeline(k.key, k.code, 'elementwise'), buffers: k.buffers, params: k.params, workgroups: grid1d(k.n) });
+      if (k)
+        this.engine.record({
+          kind: 'dispatch',
+          op: k.ops,
+          pipeline: this.pipeline(k.key, k.code, 'elementwise'),
+          buffers: k.buffers,
+          params: k.params,
+          workgroups: grid1d(k.n),
+        });
     }
     for (const s of this.deferred) this.pool.release(s.buffer);
     this.deferred = [];
@@ -192,7 +216,15 @@ export class WebGpuBackend implements Backend {
     this.closeRun();
     const bytes = n * 4;
     const staging = this.readbacks.acquire(bytes);
-    this.engine.record({ kind: 'copy', op: 'read', src: this.buf(src), srcOffset: src.offset * 4, dst: staging, dstOffset: 0, size: bytes });
+    this.engine.record({
+      kind: 'copy',
+      op: 'read',
+      src: this.buf(src),
+      srcOffset: src.offset * 4,
+      dst: staging,
+      dstOffset: 0,
+      size: bytes,
+    });
     if (temp) this.free(temp);
     this.engine.flush();
     try {
@@ -217,10 +249,18 @@ export class WebGpuBackend implements Backend {
     // computed into a temporary and copied back (WebGPU forbids binding one buffer as both read
     // and read-write in a dispatch).
     const sameView = (v: View) =>
-      v.offset === out.offset && v.shape.length === out.shape.length && v.strides.every((s, i) => s === out.strides[i] || out.shape[i] === 1);
+      v.offset === out.offset &&
+      v.shape.length === out.shape.length &&
+      v.strides.every((s, i) => s === out.strides[i] || out.shape[i] === 1);
     if (inputs.some((v) => v.storage === out.storage && !sameView(v))) {
       const tmp = this.alloc(out.dtype, n);
-      const tv: View = { storage: tmp, dtype: out.dtype, shape: out.shape, strides: contiguousStrides(out.shape), offset: 0 };
+      const tv: View = {
+        storage: tmp,
+        dtype: out.dtype,
+        shape: out.shape,
+        strides: contiguousStrides(out.shape),
+        offset: 0,
+      };
       this.map(expr, inputs, tv);
       this.map(IDENTITY(out.dtype), [tv], out);
       this.free(tmp);
@@ -238,11 +278,25 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     if (reduceByWorkgroup(x, axes)) {
       const k = reduceWorkgroupKernel(op, x, axes, out, this.subgroups);
-      this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(k.n, 1) });
+      this.engine.record({
+        kind: 'dispatch',
+        op,
+        pipeline: this.pipeline(k.key, k.code, op),
+        buffers: [this.buf(out), this.buf(x)],
+        params: k.params,
+        workgroups: grid1d(k.n, 1),
+      });
       return;
     }
     const k = reduceKernel(op, x, axes, out);
-    this.engine.record({ kind: 'dispatch', op, pipeline: this.pipeline(k.key, k.code, op), buffers: [this.buf(out), this.buf(x)], params: k.params, workgroups: grid1d(n) });
+    this.engine.record({
+      kind: 'dispatch',
+      op,
+      pipeline: this.pipeline(k.key, k.code, op),
+      buffers: [this.buf(out), this.buf(x)],
+      params: k.params,
+      workgroups: grid1d(n),
+    });
   }
 
   matmul(a: View, b: View, out: View, bias: View | null = null): void {
@@ -257,7 +311,14 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     const k = gatherKernel(x, indices, axis, out);
     if (k.n === 0) return;
-    this.engine.record({ kind: 'dispatch', op: 'gather', pipeline: this.pipeline(k.key, k.code, 'gather'), buffers: [this.buf(out), this.buf(x), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
+    this.engine.record({
+      kind: 'dispatch',
+      op: 'gather',
+      pipeline: this.pipeline(k.key, k.code, 'gather'),
+      buffers: [this.buf(out), this.buf(x), this.buf(indices)],
+      params: k.params,
+      workgroups: grid1d(k.n),
+    });
   }
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
@@ -266,12 +327,26 @@ export class WebGpuBackend implements Backend {
     if (scatterAddByRows(src, indices, axis, out)) {
       const k = scatterAddRowsKernel(src, indices, out);
       if (k.n === 0) return;
-      this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: k.workgroups });
+      this.engine.record({
+        kind: 'dispatch',
+        op: 'scatterAdd',
+        pipeline: this.pipeline(k.key, k.code, 'scatterAdd'),
+        buffers: [this.buf(out), this.buf(src), this.buf(indices)],
+        params: k.params,
+        workgroups: k.workgroups,
+      });
       return;
     }
     const k = scatterAddKernel(src, indices, axis, out);
     if (k.n === 0) return;
-    this.engine.record({ kind: 'dispatch', op: 'scatterAdd', pipeline: this.pipeline(k.key, k.code, 'scatterAdd'), buffers: [this.buf(out), this.buf(src), this.buf(indices)], params: k.params, workgroups: grid1d(k.n) });
+    this.engine.record({
+      kind: 'dispatch',
+      op: 'scatterAdd',
+      pipeline: this.pipeline(k.key, k.code, 'scatterAdd'),
+      buffers: [this.buf(out), this.buf(src), this.buf(indices)],
+      params: k.params,
+      workgroups: grid1d(k.n),
+    });
   }
 
   gruCell(args: GruCellArgs): void {
@@ -281,8 +356,17 @@ export class WebGpuBackend implements Backend {
     const U = packedWeights(this.matmulTarget, args.U);
     const packed = U ? { U, W: args.W ? packedWeights(this.matmulTarget, args.W) : null } : null;
     const k = gruCellKernel(args, packed);
-    const bindings = k.views.map((v) => (packed && v === args.U ? packed.U : packed?.W && v === args.W ? packed.W : this.buf(v)));
-    this.engine.record({ kind: 'dispatch', op: 'gruCell', pipeline: this.pipeline(k.key, k.code, 'gruCell'), buffers: bindings, params: k.params, workgroups: k.workgroups });
+    const bindings = k.views.map((v) =>
+      packed && v === args.U ? packed.U : packed?.W && v === args.W ? packed.W : this.buf(v),
+    );
+    this.engine.record({
+      kind: 'dispatch',
+      op: 'gruCell',
+      pipeline: this.pipeline(k.key, k.code, 'gruCell'),
+      buffers: bindings,
+      params: k.params,
+      workgroups: k.workgroups,
+    });
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {
@@ -290,7 +374,14 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     const k = randomKernel(kind, seedKey(seed), out);
     if (k.n === 0) return;
-    this.engine.record({ kind: 'dispatch', op: kind === 'uniform' ? 'uniform' : 'randn', pipeline: this.pipeline(k.key, k.code, 'random'), buffers: [this.buf(out)], params: k.params, workgroups: grid1d(k.n) });
+    this.engine.record({
+      kind: 'dispatch',
+      op: kind === 'uniform' ? 'uniform' : 'randn',
+      pipeline: this.pipeline(k.key, k.code, 'random'),
+      buffers: [this.buf(out)],
+      params: k.params,
+      workgroups: grid1d(k.n),
+    });
   }
 
   flush(): void {

@@ -43,7 +43,9 @@ export function wantedFeatures(opts: DeviceOptions): readonly OptionalFeature[] 
   const list = env.split(',').map((f) => f.trim());
   for (const f of list) {
     if (!(OPTIONAL_FEATURES as readonly string[]).includes(f)) {
-      throw new Error(`WGRU_WEBGPU_FEATURES: unknown feature '${f}' (known: ${OPTIONAL_FEATURES.join(', ')}, or 'none')`);
+      throw new Error(
+        `WGRU_WEBGPU_FEATURES: unknown feature '${f}' (known: ${OPTIONAL_FEATURES.join(', ')}, or 'none')`,
+      );
     }
   }
   return list as OptionalFeature[];
@@ -85,7 +87,11 @@ function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
 
-async function requestDevice(adapter: GPUAdapter, featureLevel: 'core' | 'compatibility', opts: DeviceOptions): Promise<AcquiredDevice> {
+async function requestDevice(
+  adapter: GPUAdapter,
+  featureLevel: 'core' | 'compatibility',
+  opts: DeviceOptions,
+): Promise<AcquiredDevice> {
   const lim = adapter.limits;
   const requested = wantedFeatures(opts);
   const features = requested.filter((f) => adapter.features.has(f));
@@ -104,7 +110,11 @@ async function requestDevice(adapter: GPUAdapter, featureLevel: 'core' | 'compat
   const info = adapter.info;
   return {
     device,
-    adapterInfo: { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '' },
+    adapterInfo: {
+      vendor: info?.vendor ?? '',
+      architecture: info?.architecture ?? '',
+      description: info?.description ?? '',
+    },
     featureLevel,
     features,
     requested,

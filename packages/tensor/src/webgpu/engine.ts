@@ -234,11 +234,14 @@ export class Engine {
     device.popErrorScope().then((err) => {
       if (err) {
         // A kernel that failed to compile (reported through fail()) is the likelier cause.
-        this.broken ??= this.asyncError ?? new Error(
-          `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
-        );
-        this.fail(new Error(
-          `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+        this.broken ??=
+          this.asyncError ??
+          new Error(
+            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+          );
+        this.fail(
+          new Error(
+            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           ),
         );
       }

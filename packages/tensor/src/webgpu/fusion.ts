@@ -47,7 +47,11 @@ function sameShape(a: View, b: View): boolean {
  * no write to memory that an earlier op of the group reads through another view, and at most
  * `maxBuffers` distinct buffers among its external inputs and the results `stored` says it keeps.
  */
-export function groupRun(run: readonly MapCommand[], maxBuffers: number, stored: (cmd: MapCommand) => boolean): MapCommand[][] {
+export function groupRun(
+  run: readonly MapCommand[],
+  maxBuffers: number,
+  stored: (cmd: MapCommand) => boolean,
+): MapCommand[][] {
   const groups: MapCommand[][] = [];
   let group: MapCommand[] = [];
   let buffers = new Set<GPUBuffer>();
@@ -225,7 +229,8 @@ export function fusedKernel(group: readonly MapCommand[], needed: readonly boole
     keyParts.push(`w${k}b${binding}`);
   });
   const decls = buffers.map(
-    (_, i) => `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: array<${wgslType(types[i] as DType)}>;`,
+    (_, i) =>
+      `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: array<${wgslType(types[i] as DType)}>;`,
   );
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
@@ -239,5 +244,12 @@ ${ENTRY_1D()} {
   ${stores.join('\n  ')}
 }`;
   keyParts.push(types.map((t, i) => `${t}${written[i] ? 'w' : 'r'}`).join(','), `${params.words.length}`);
-  return { key: `fused|${keyParts.join('|')}`, code, params: params.toArray(), buffers, n, ops: `${group.map((c) => exprKey(c.expr)).join('; ')} [${group[0]?.out.shape.join(', ')}]` };
+  return {
+    key: `fused|${keyParts.join('|')}`,
+    code,
+    params: params.toArray(),
+    buffers,
+    n,
+    ops: `${group.map((c) => exprKey(c.expr)).join('; ')} [${group[0]?.out.shape.join(', ')}]`,
+  };
 }

@@ -62,7 +62,9 @@ export function decompose(k: string, rank: number, shapeAt: number, prefix = 'c'
   if (rank === 0) return '';
   const lines = [`var ${prefix}rem = ${k};`];
   for (let d = rank - 1; d > 0; d--) {
-    lines.push(`let ${prefix}${d} = ${prefix}rem % ${P(shapeAt + d)}; ${prefix}rem = ${prefix}rem / ${P(shapeAt + d)};`);
+    lines.push(
+      `let ${prefix}${d} = ${prefix}rem % ${P(shapeAt + d)}; ${prefix}rem = ${prefix}rem / ${P(shapeAt + d)};`,
+    );
   }
   lines.push(`let ${prefix}0 = ${prefix}rem;`);
   return lines.join('\n  ');

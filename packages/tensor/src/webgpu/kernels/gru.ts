@@ -16,7 +16,9 @@ function operands(a: GruCellArgs) {
   if (a.b) views.push(a.b);
   if (a.c) views.push(a.c);
   params.push(H, I);
-  const at = views.map((v) => params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number));
+  const at = views.map((v) =>
+    params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number),
+  );
   const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
   return { B, H, params, views, at, name };
 }
@@ -44,17 +46,20 @@ export const GRU_CELL_MAX_HIDDEN = 1024;
  * `packed`: U (and W) as packed textures where the caller has them (see matmul's packedWeights),
  * read with texel loads, which a software adapter makes for all lanes at once.
  */
-export function gruCellKernel(a: GruCellArgs, packed: { U: GPUTextureView; W: GPUTextureView | null } | null = null): GruCellKernel {
+export function gruCellKernel(
+  a: GruCellArgs,
+  packed: { U: GPUTextureView; W: GPUTextureView | null } | null = null,
+): GruCellKernel {
   if (quadsFit(a)) return gruCellQuadKernel(a, packed);
   const { B, params, views, at, name } = operands(a);
-  const idx = (i: number, row: string, col: string) => `${P(at[i] as number)} + (${row}) * ${P((at[i] as number) + 1)} + (${col}) * ${P((at[i] as number) + 2)}`;
-  const bind = name.map((n, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<f32>;`);
+  const idx = (i: number, row: string, col: string) =>
+    `${P(at[i] as number)} + (${row}) * ${P((at[i] as number) + 1)} + (${col}) * ${P((at[i] as number) + 2)}`;
+  const bind = name.map(
+    (n, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<f32>;`,
+  );
   const vi = (n: string) => name.indexOf(n);
   // x_t W_g + b_g for gate column g (or the given projection)
-  const xp = (g: string) =>
-    a.W
-      ? `xw(b, ${g})`
-      : `x[${idx(vi('x'), 'b', g)}]`;
+  const xp = (g: string) => (a.W ? `xw(b, ${g})` : `x[${idx(vi('x'), 'b', g)}]`);
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${bind.join('\n')}
@@ -120,7 +125,9 @@ const rowsOfQuads = (v: View): boolean => v.strides[1] === 1 && div4(v.strides[0
 /** The quad kernel needs H % 4 == 0, U and W row-major and 16-byte aligned, and a fresh output. */
 function quadsFit(a: GruCellArgs): boolean {
   const H = a.h.shape[1] as number;
-  return div4(H) && rowsOfQuads(a.U) && (a.W === null || rowsOfQuads(a.W)) && a.out.offset === 0 && a.out.strides[1] === 1;
+  return (
+    div4(H) && rowsOfQuads(a.U) && (a.W === null || rowsOfQuads(a.W)) && a.out.offset === 0 && a.out.strides[1] === 1
+  );
 }
 
 /**
@@ -134,7 +141,10 @@ function quadsFit(a: GruCellArgs): boolean {
  * k, columns 4q..4q+3), which llvmpipe loads for all lanes at once: a token at H = 256 takes
  * 170 µs in this kernel instead of 340 µs (resetAfter, profileKernels on lavapipe).
  */
-function gruCellQuadKernel(a: GruCellArgs, packed: { U: GPUTextureView; W: GPUTextureView | null } | null): GruCellKernel {
+function gruCellQuadKernel(
+  a: GruCellArgs,
+  packed: { U: GPUTextureView; W: GPUTextureView | null } | null,
+): GruCellKernel {
   const { B, H, params, views, at, name } = operands(a);
   const Hq = H / 4;
   const quad = new Set(['o', 'U', 'W']);

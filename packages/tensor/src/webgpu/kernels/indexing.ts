@@ -122,7 +122,16 @@ const contiguousFrom = (v: View): boolean => {
  */
 export function scatterAddByRows(src: View, indices: View, axis: number, out: View): boolean {
   const D = out.shape.slice(1).reduce((a, b) => a * b, 1);
-  return axis === 0 && D > 0 && div4(D) && div4(out.offset) && div4(src.offset) && contiguousFrom(out) && contiguousFrom(src) && contiguousFrom(indices);
+  return (
+    axis === 0 &&
+    D > 0 &&
+    div4(D) &&
+    div4(out.offset) &&
+    div4(src.offset) &&
+    contiguousFrom(out) &&
+    contiguousFrom(src) &&
+    contiguousFrom(indices)
+  );
 }
 
 /**
@@ -133,7 +142,11 @@ export function scatterAddByRows(src: View, indices: View, axis: number, out: Vi
  * per step for 32 outputs, where the general kernel loads an index and a value per output per
  * step: for an embedding gradient (4,096 tokens into [128, 128]) 77 ms becomes 7 ms (llvmpipe).
  */
-export function scatterAddRowsKernel(src: View, indices: View, out: View): Kernel & { workgroups: [number, number, number] } {
+export function scatterAddRowsKernel(
+  src: View,
+  indices: View,
+  out: View,
+): Kernel & { workgroups: [number, number, number] } {
   const V = out.shape[0] as number;
   const D = out.shape.slice(1).reduce((a, b) => a * b, 1);
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
@@ -163,6 +176,10 @@ ${rows.map((i) => `      acc${i} = acc${i} + select(${V4}(), g, j == ${i});`).jo
   }
 ${rows.map((i) => `  if (r0 + ${i} < V) { o[${P(3)} + (r0 + ${i}) * Dq + q] = acc${i}; }`).join('\n')}
 }`;
-  const workgroups: [number, number, number] = [Math.ceil(D / 4 / ROWS_WG[0]), Math.ceil(V / (TM_ROWS * ROWS_WG[1])), 1];
+  const workgroups: [number, number, number] = [
+    Math.ceil(D / 4 / ROWS_WG[0]),
+    Math.ceil(V / (TM_ROWS * ROWS_WG[1])),
+    1,
+  ];
   return { key: `scatterAddRows|${T}`, code, params: params.toArray(), n: V * D, workgroups };
 }

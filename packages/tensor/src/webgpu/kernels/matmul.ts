@@ -336,9 +336,14 @@ export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, 
   const bContents = target.contents(b);
   const bKey = packKey(g.b, g.batchShape, g.K, g.N);
   const bPacked = cache.reused(bContents, bKey);
-  const plan = choose(g, { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software }, bPacked);
+  const plan = choose(
+    g,
+    { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software },
+    bPacked,
+  );
   matmulTuning.onPlan?.(plan);
-  if (plan.path === 'texture') recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
+  if (plan.path === 'texture')
+    recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
   else recordBuffer(target, g, plan, a, b, out, bias);
 }
 
@@ -349,7 +354,14 @@ const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
  * group before the stores (`col(j, q)`: the WGSL for column q of group j). Its two parameters
  * (offset, stride) go last, so a kernel without bias keeps its parameter layout.
  */
-function biasEpilogue(g: Geometry, params: Params, T: string, rows: number[], groups: number[], col: (j: number, q: number) => string): { decl: string; lines: string } {
+function biasEpilogue(
+  g: Geometry,
+  params: Params,
+  T: string,
+  rows: number[],
+  groups: number[],
+  col: (j: number, q: number) => string,
+): { decl: string; lines: string } {
   if (!g.bias) return { decl: '', lines: '' };
   const at = params.push(g.bias.off, g.bias.s);
   const lines = groups.map((j) => {
@@ -360,7 +372,8 @@ function biasEpilogue(g: Geometry, params: Params, T: string, rows: number[], gr
 }
 
 /** "[M, K] @ [K, N]" (with the batch shape), for error messages and the profiler. */
-const dims = (g: Geometry): string => `${g.batchShape.length ? `[${g.batchShape.join(', ')}] x ` : ''}[${g.M}, ${g.K}] @ [${g.K}, ${g.N}]`;
+const dims = (g: Geometry): string =>
+  `${g.batchShape.length ? `[${g.batchShape.join(', ')}] x ` : ''}[${g.M}, ${g.K}] @ [${g.K}, ${g.N}]`;
 
 /** WGSL that decomposes `z` over the batch shape and adds each coordinate times its strides. */
 function batchLines(nb: number, shapeAt: number, targets: { name: string; stridesAt: number }[]): string {
@@ -407,9 +420,14 @@ function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: strin
   if (aMode === 's') setup.push(...rows.map((i) => `let ar${i} = aOff + min(row0 + ${i}, M - 1) * sam;`));
   if (aMode === 'k4') setup.push(...rows.map((i) => `let ar${i} = (aOff + min(row0 + ${i}, M - 1) * sam) / 4;`));
   // m4: four rows per vec4; M is a multiple of 4, so a group past the edge is clamped whole.
-  if (aMode === 'm4') setup.push(`let sak4 = sak / 4;`, ...range(TM / 4).map((q) => `let am${q} = (aOff + min(row0 + ${4 * q}, M - 4)) / 4;`));
+  if (aMode === 'm4')
+    setup.push(
+      `let sak4 = sak / 4;`,
+      ...range(TM / 4).map((q) => `let am${q} = (aOff + min(row0 + ${4 * q}, M - 4)) / 4;`),
+    );
   if (bMode === 's') setup.push(...range(cols).map((c) => `let bc${c} = bOff + min(col0 + ${c}, N - 1) * sbn;`));
-  if (bMode === 'n4') setup.push(`let sbk4 = sbk / 4;`, ...groups.map((j) => `let bg${j} = bOff / 4 + min(g0 + ${j}, N / 4 - 1);`));
+  if (bMode === 'n4')
+    setup.push(`let sbk4 = sbk / 4;`, ...groups.map((j) => `let bg${j} = bOff / 4 + min(g0 + ${j}, N / 4 - 1);`));
   if (bMode === 'k4') setup.push(...range(cols).map((c) => `let bc${c} = (bOff + min(col0 + ${c}, N - 1) * sbn) / 4;`));
 
   // Loads of one step: `k` is the WGSL expression of the step's first k. A k4-mode operand reads
@@ -434,14 +452,18 @@ function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: strin
     const c = range(4).map((q) => (bMode === 'k4' ? `bk${4 * j + q}[${s}]` : `b${4 * j + q}_${s}`));
     return `${V}(${c.join(', ')})`;
   };
-  const madd = (acc: string, x: string, y: string): string => (T === 'f32' ? `fma(${V}(${x}), ${y}, ${acc})` : `${acc} + ${V}(${x}) * ${y}`);
+  const madd = (acc: string, x: string, y: string): string =>
+    T === 'f32' ? `fma(${V}(${x}), ${y}, ${acc})` : `${acc} + ${V}(${x}) * ${y}`;
   const accumulate = (steps: number[]): string[] =>
-    rows.flatMap((i) => groups.map((j) => `acc${i}_${j} = ${steps.reduce((s, kk) => madd(s, aAt(i, kk), bAt(j, kk)), `acc${i}_${j}`)};`));
+    rows.flatMap((i) =>
+      groups.map((j) => `acc${i}_${j} = ${steps.reduce((s, kk) => madd(s, aAt(i, kk), bAt(j, kk)), `acc${i}_${j}`)};`),
+    );
 
   const hasTail = aMode !== 'k4' && bMode !== 'k4'; // k4 modes imply K % 4 == 0
   const stores = rows.flatMap((i) =>
     groups.map((j) => {
-      if (oVec) return `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+      if (oVec)
+        return `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
       const comps = range(4)
         .map((q) => `if (col0 + ${4 * j + q} < N) { O[ob + (col0 + ${4 * j + q}) * son] = acc${i}_${j}[${q}]; }`)
         .join(' ');
@@ -496,14 +518,29 @@ ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = ${V}();`)).join('\
   return { key, code, params, zBaseAt };
 }
 
-function recordBuffer(target: MatmulTarget, g: Geometry, plan: BufferPlan, a: View, b: View, out: View, bias: View | null): void {
+function recordBuffer(
+  target: MatmulTarget,
+  g: Geometry,
+  plan: BufferPlan,
+  a: View,
+  b: View,
+  out: View,
+  bias: View | null,
+): void {
   const k = bufferKernel(g, plan);
   const pipeline = target.pipeline(k.key, k.code, 'matmul');
   const buffers = [target.buffer(out), target.buffer(a), target.buffer(b), ...(bias ? [target.buffer(bias)] : [])];
   const x = Math.ceil(g.N / (4 * plan.TN * plan.WX));
   const y = Math.ceil(g.M / (plan.TM * plan.WY));
   recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
-    target.engine.record({ kind: 'dispatch', op: `matmul ${dims(g)} (buffer)`, pipeline, buffers, params, workgroups: [Math.max(1, x), Math.max(1, y), z] });
+    target.engine.record({
+      kind: 'dispatch',
+      op: `matmul ${dims(g)} (buffer)`,
+      pipeline,
+      buffers,
+      params,
+      workgroups: [Math.max(1, x), Math.max(1, y), z],
+    });
   });
 }
 
@@ -584,7 +621,14 @@ function poolOf(device: GPUDevice): TexturePool {
  * distinct matrix of the operand, read through its strides; zero past `inner` columns and past
  * `valid` rows.
  */
-function packKernel(x: Operand, shape: number[], rows: number, valid: number, inner: number, vec: boolean): { key: string; code: string; params: Int32Array; n: number } {
+function packKernel(
+  x: Operand,
+  shape: number[],
+  rows: number,
+  valid: number,
+  inner: number,
+  vec: boolean,
+): { key: string; code: string; params: Int32Array; n: number } {
   const dims = shape.map((d, i) => ({ d, s: x.batch[i] as number })).filter((e) => e.s !== 0);
   const layers = dims.reduce((n, e) => n * e.d, 1);
   const W = Math.ceil(inner / 4);
@@ -595,7 +639,10 @@ function packKernel(x: Operand, shape: number[], rows: number, valid: number, in
   const stridesAt = params.push(...dims.map((e) => e.s));
   const nd = dims.length;
   const batch: string[] = [];
-  for (let d = nd - 1; d >= 0; d--) batch.push(`{ let c = rem % ${P(sizesAt + d)}; rem = rem / ${P(sizesAt + d)}; off = off + c * ${P(stridesAt + d)}; }`);
+  for (let d = nd - 1; d >= 0; d--)
+    batch.push(
+      `{ let c = rem % ${P(sizesAt + d)}; rem = rem / ${P(sizesAt + d)}; off = off + c * ${P(stridesAt + d)}; }`,
+    );
   const read = vec
     ? `v = src[base / 4];`
     : `let s = ${P(7)}; let n = ${P(4)};
@@ -660,11 +707,15 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
   const kk4 = range(4);
   const axis = ['x', 'y', 'z', 'w'];
   const accumulate = rows.flatMap((i) =>
-    groups.map((j) => `acc${i}_${j} = ${kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`)};`),
+    groups.map(
+      (j) =>
+        `acc${i}_${j} = ${kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`)};`,
+    ),
   );
   const stores = rows.flatMap((i) =>
     groups.map((j) => {
-      if (oVec) return `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+      if (oVec)
+        return `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
       const comps = range(4)
         .map((q) => `if (c + ${q} < N) { O[ob + (c + ${q}) * son] = acc${i}_${j}.${axis[q]}; }`)
         .join(' ');
@@ -733,22 +784,54 @@ function recordTexture(
   // A: [M rows][K4 texels]; B: [4*K4 rows][N4 texels] (rows past K are zero, so the padded k of
   // both operands multiply to exactly 0).
   const packs = [
-    { view: a, x: g.a, rows: g.M, valid: g.M, inner: g.K, width: K4, vec: plan.aVec, ready: plan.aBuffer ? NO_TEXTURE : null },
+    {
+      view: a,
+      x: g.a,
+      rows: g.M,
+      valid: g.M,
+      inner: g.K,
+      width: K4,
+      vec: plan.aVec,
+      ready: plan.aBuffer ? NO_TEXTURE : null,
+    },
     { view: b, x: g.b, rows: 4 * K4, valid: g.K, inner: g.N, width: N4, vec: plan.bVec, ready: cachedB },
   ].map((s) => {
     if (s.ready) return s.ready;
     const tex = pool.acquire(s.width, s.rows, slabs(g, s.x));
-    recordPack(target, tex, s.view, s.x, g.batchShape, s.rows, s.valid, s.inner, s.vec, `matmul ${dims(g)} (pack ${s.view === a ? 'A' : 'B'})`);
+    recordPack(
+      target,
+      tex,
+      s.view,
+      s.x,
+      g.batchShape,
+      s.rows,
+      s.valid,
+      s.inner,
+      s.vec,
+      `matmul ${dims(g)} (pack ${s.view === a ? 'A' : 'B'})`,
+    );
     return tex;
   });
   const [tA, tB] = packs as [GPUTexture, GPUTexture];
   const k = textureKernel(g, plan);
   const pipeline = target.pipeline(k.key, k.code, 'matmul');
-  const buffers = [target.buffer(out), plan.aBuffer ? target.buffer(a) : pool.view(tA), pool.view(tB), ...(bias ? [target.buffer(bias)] : [])];
+  const buffers = [
+    target.buffer(out),
+    plan.aBuffer ? target.buffer(a) : pool.view(tA),
+    pool.view(tB),
+    ...(bias ? [target.buffer(bias)] : []),
+  ];
   const x = Math.ceil(N4 / (plan.TN * plan.WX));
   const y = Math.ceil(g.M / (plan.TM * plan.WY));
   recordOverBatch(g, k.zBaseAt, k.params, (params, z) => {
-    engine.record({ kind: 'dispatch', op: `matmul ${dims(g)} (texture${plan.aBuffer ? ', A in place' : ''})`, pipeline, buffers, params, workgroups: [x, y, z] });
+    engine.record({
+      kind: 'dispatch',
+      op: `matmul ${dims(g)} (texture${plan.aBuffer ? ', A in place' : ''})`,
+      pipeline,
+      buffers,
+      params,
+      workgroups: [x, y, z],
+    });
   });
   if (!plan.aBuffer) pool.release(tA, engine);
   if (keepB) {
@@ -757,7 +840,18 @@ function recordTexture(
 }
 
 /** Records the pack of operand `x` (read from `view`'s buffer) into `tex` (see packKernel). */
-function recordPack(target: MatmulTarget, tex: GPUTexture, view: View, x: Operand, batchShape: number[], rows: number, valid: number, inner: number, vec: boolean, op: string): void {
+function recordPack(
+  target: MatmulTarget,
+  tex: GPUTexture,
+  view: View,
+  x: Operand,
+  batchShape: number[],
+  rows: number,
+  valid: number,
+  inner: number,
+  vec: boolean,
+  op: string,
+): void {
   const k = packKernel(x, batchShape, rows, valid, inner, vec);
   target.engine.record({
     kind: 'dispatch',
@@ -878,7 +972,12 @@ export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | n
   if (N % 4 !== 0 || K === 0) return null;
   const limits = target.device.limits;
   if (N / 4 > limits.maxTextureDimension2D || K > limits.maxTextureDimension2D) return null;
-  const x: Operand = { off: v.offset, s0: K === 1 ? 0 : (v.strides[0] as number), s1: v.strides[1] as number, batch: [] };
+  const x: Operand = {
+    off: v.offset,
+    s0: K === 1 ? 0 : (v.strides[0] as number),
+    s1: v.strides[1] as number,
+    batch: [],
+  };
   const key = packKey(x, [], K, N);
   const cache = packedOf(target);
   const contents = target.contents(v);
@@ -887,7 +986,18 @@ export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | n
   let tex = cache.get(contents, key);
   if (!tex) {
     tex = pool.acquire(N / 4, K, 1);
-    recordPack(target, tex, v, x, [], K, K, N, x.s1 === 1 && x.s0 % 4 === 0 && x.off % 4 === 0, `pack [${K}, ${N}] weights`);
+    recordPack(
+      target,
+      tex,
+      v,
+      x,
+      [],
+      K,
+      K,
+      N,
+      x.s1 === 1 && x.s0 % 4 === 0 && x.off % 4 === 0,
+      `pack [${K}, ${N}] weights`,
+    );
     cache.put(contents, key, tex);
   }
   return pool.view(tex);

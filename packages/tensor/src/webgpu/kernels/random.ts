@@ -28,7 +28,11 @@ fn philox(c0: u32, k0: u32, k1: u32) -> vec4<u32> {
 }
 `;
 
-export function randomKernel(kind: 'uniform' | 'normal', seedWords: [number, number], out: View): { key: string; code: string; params: Int32Array; n: number } {
+export function randomKernel(
+  kind: 'uniform' | 'normal',
+  seedWords: [number, number],
+  out: View,
+): { key: string; code: string; params: Int32Array; n: number } {
   const rank = out.shape.length;
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();

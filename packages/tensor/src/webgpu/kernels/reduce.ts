@@ -33,7 +33,12 @@ function reduceGeometry(x: View, axes: readonly number[], out: View) {
  * with its own strides. (The frontend merges adjacent axes first, so the common cases, such as
  * the last axis of a contiguous tensor, are a single strided loop.)
  */
-export function reduceKernel(op: ReduceOp, x: View, axes: readonly number[], out: View): { key: string; code: string; params: Int32Array; n: number } {
+export function reduceKernel(
+  op: ReduceOp,
+  x: View,
+  axes: readonly number[],
+  out: View,
+): { key: string; code: string; params: Int32Array; n: number } {
   const g = reduceGeometry(x, axes, out);
   const { params, keptShapeAt, rk, rr, base, redDecomp, redOff } = g;
   const T = wgslType(x.dtype);
@@ -121,7 +126,13 @@ export function reduceByWorkgroup(x: View, axes: readonly number[]): boolean {
  * Combining keeps NaN over numbers and, among equals, the smaller index: the same answer as one
  * lane walking the elements in order (first NaN, first extremum), whatever the combining order.
  */
-export function reduceWorkgroupKernel(op: ReduceOp, x: View, axes: readonly number[], out: View, subgroups: boolean): { key: string; code: string; params: Int32Array; n: number } {
+export function reduceWorkgroupKernel(
+  op: ReduceOp,
+  x: View,
+  axes: readonly number[],
+  out: View,
+  subgroups: boolean,
+): { key: string; code: string; params: Int32Array; n: number } {
   const g = reduceGeometry(x, axes, out);
   const T = wgslType(x.dtype);
   const outT = wgslType(out.dtype);
@@ -145,7 +156,8 @@ export function reduceWorkgroupKernel(op: ReduceOp, x: View, axes: readonly numb
   return a;
 }`
     : `fn combine(a: Part, b: Part) -> Part { return Part(a.value ${op === 'sum' ? '+' : '*'} b.value, 0, 1); }`;
-  const shuffle = (v: string, m: string) => `Part(subgroupShuffleXor(${v}.value, ${m}), subgroupShuffleXor(${v}.index, ${m}), subgroupShuffleXor(${v}.state, ${m}))`;
+  const shuffle = (v: string, m: string) =>
+    `Part(subgroupShuffleXor(${v}.value, ${m}), subgroupShuffleXor(${v}.index, ${m}), subgroupShuffleXor(${v}.state, ${m}))`;
   const code = `${subgroups ? 'enable subgroups;\n' : ''}${WGSL_PRELUDE}
 ${paramsDecl(g.params.words.length)}
 @group(0) @binding(1) var<storage, read_write> o: array<${outT}>;
