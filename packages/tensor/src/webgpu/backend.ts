@@ -121,6 +121,7 @@ export class WebGpuBackend implements Backend {
 
   alloc(dtype: DType, size: number): Storage {
     this.engine.check();
+    this.engine.bound.atAllocation();
     const bytes = Math.max(size, 1) * bytesPerElement(dtype);
     return new GpuStorage(this.pool.acquire(bytes), size * bytesPerElement(dtype), dtype);
   }
@@ -382,6 +383,11 @@ export class WebGpuBackend implements Backend {
       params: k.params,
       workgroups: grid1d(k.n),
     });
+  }
+
+  /** A safe point (the start of `backward()`): throws if too much was queued without a yield. */
+  checkQueue(): void {
+    this.engine.bound.atSafePoint();
   }
 
   flush(): void {
