@@ -18,6 +18,7 @@ import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, LSTM, Mod
 import { type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { barChart, lineChart } from '../lib/plots.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 
@@ -86,6 +87,14 @@ interface Measured {
   validCurve: { step: number; loss: number }[];
 }
 
+/** What a resumable checkpoint of compare holds besides weights and optimizer state. */
+interface LoopState {
+  /** The models measured so far. */
+  results: Measured[];
+  /** The model being trained: its figures so far, its step times, its data stream's state. */
+  current: { kind: Kind; measured: Measured; times: number[]; random: number } | null;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
@@ -112,12 +121,20 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, Adam lr ${LR}, gradients clipped at norm 1`,
   );
 
-  const results: Measured[] = [];
-  for (const kind of KINDS) {
+  let results: Measured[] = [];
+  // --checkpoint-every / --resume: the models already measured, and the one being trained (its
+  // weights, optimizer, curves, step times and data position). Steps are counted across models.
+  const resumable = new Checkpointer<LoopState>(ctx.out, about.name, {
+    every: ctx.checkpointEvery,
+    resume: ctx.resume,
+  });
+  const last = resumable.peek();
+  if (last !== null) results = last.state.results;
+  for (const kind of KINDS.slice(results.length)) {
     const model = new CharLM(kind, vocab.length, ctx.seed);
     const opt = new Adam(model.parameters(), { lr: LR });
     const random = rng(ctx.seed); // the same windows, in the same order, for every model
-    const m: Measured = {
+    let m: Measured = {
       kind,
       parameters: model.numParameters(),
       msPerStep: 0,
@@ -126,9 +143,18 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       trainCurve: [],
       validCurve: [],
     };
-    const times: number[] = [];
+    let times: number[] = [];
+    let first = 1;
+    const offset = results.length * ctx.steps;
+    if (last?.state.current?.kind === kind) {
+      const resumed = resumable.resume({ model }, { opt }) as NonNullable<typeof last>;
+      ({ measured: m, times } = resumed.state.current as NonNullable<LoopState['current']>);
+      random.state = (resumed.state.current as NonNullable<LoopState['current']>).random;
+      first = resumed.step - offset + 1;
+      ctx.log(`resumed ${kind} after step ${first - 1}`);
+    }
     const progress = new Progress(`${about.name} ${kind}`, ctx.steps, { quiet: ctx.quiet });
-    for (let step = 1; step <= ctx.steps; step++) {
+    for (let step = first; step <= ctx.steps; step++) {
       const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (train.length - SEQ - 1)));
       const { inputs, targets } = batchAt(train, starts);
       const start = performance.now();
@@ -144,6 +170,10 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       if (step % EVAL_EVERY === 0 || step === ctx.steps || step === 1) {
         m.trainCurve.push({ step, loss: await evaluate(model, lossFn, train, trainStarts) });
         m.validCurve.push({ step, loss: await evaluate(model, lossFn, valid, validStarts) });
+      }
+      if (resumable.due(offset + step)) {
+        const current = { kind, measured: m, times, random: random.state };
+        await resumable.save(offset + step, { model }, { opt }, { results, current });
       }
     }
     progress.stop();

@@ -17,6 +17,10 @@ export interface ExampleOptions {
   seed?: number;
   /** Print nothing (tests). */
   quiet?: boolean;
+  /** Save a resumable checkpoint every this many steps (the long examples; see lib/checkpoint.ts). */
+  checkpointEvery?: number;
+  /** Continue from the last resumable checkpoint in the output folder, if there is one. */
+  resume?: boolean;
 }
 
 /** What `parseArgs` found: an example name (or none), its options, and whether help was asked for. */
@@ -45,6 +49,8 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
+    .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (charlm, seq2seq, forecast, compare)')
+    .option('--resume', 'continue from the last resumable checkpoint in the output folder')
     .option('-h, --help', 'show this help');
   const width = Math.max(0, ...catalogue.map((e) => e.name.length));
   for (const e of catalogue) cli.example(`  ${e.name.padEnd(width)}  ${e.description} (${e.defaultSteps} steps)`);
@@ -93,5 +99,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;
+  if (raw.checkpointEvery !== undefined) options.checkpointEvery = integer('checkpoint-every', raw.checkpointEvery, 1);
+  if (raw.resume === true) options.resume = true;
   return { name: args[0], options, help: raw.help === true };
 }
