@@ -114,7 +114,7 @@ describe.skipIf(!(await webgpuAvailable()))('WebGPU: a bound on what is queued w
         error = e as Error;
       }
     }
-    expect(error?.message).toMatch(/^webgpu: \d+ queue submits and 2\d{4} bind groups in \d+ steps without yielding/);
+    expect(error?.message).toMatch(/^webgpu: \d+ queue submits and 3\d{4} bind groups in \d+ steps without yielding/);
     expect(warn).toHaveBeenCalledTimes(1);
     warn.mockRestore();
     await nextTurn();
