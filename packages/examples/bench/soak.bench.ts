@@ -116,7 +116,7 @@ export const soakBench: Benchmark = {
       ]),
       notes: [
         `RSS growth after warm-up (from the row at ${first?.seconds.toFixed(0)} s to the last): ${growth.toFixed(1)} MB; heap ${heapGrowth.toFixed(1)} MB; final loss ${loss.toFixed(3)}.`,
-        `The loss is read every step (await loss.item()), the README's cadence.${gc ? '' : ' Run with --expose-gc for settled heap figures.'}`,
+        `The loss is read every step (await loss.item()).${gc ? '' : ' Run with --expose-gc for settled heap figures.'}`,
       ],
       data: { minutes, every, samples, rssGrowthMB: growth, heapGrowthMB: heapGrowth },
     };
