@@ -56,9 +56,8 @@ function kept(n: number, summarize: boolean): number[] {
  */
 export function formatValues(values: ArrayLike<number>, shape: Shape, dtype: DType, indent = 0): string {
   const summarize = values.length > SUMMARY_THRESHOLD;
-  const fmt = numberFormat(values, dtype);
-  if (shape.length === 0) return fmt(values[0] as number);
-  // Every printed element, formatted once, so that all share one width.
+  if (shape.length === 0) return numberFormat(values, dtype)(values[0] as number);
+  // The printed elements choose the format (as in NumPy) and share one width.
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const shown: number[] = [];
   const collect = (axis: number, offset: number): void => {
@@ -70,6 +69,7 @@ export function formatValues(values: ArrayLike<number>, shape: Shape, dtype: DTy
     }
   };
   collect(0, 0);
+  const fmt = numberFormat(shown, dtype);
   const width = Math.max(0, ...shown.map((x) => fmt(x).length));
   const render = (axis: number, offset: number): string => {
     const last = axis === shape.length - 1;
