@@ -56,7 +56,7 @@ forEachBackend('backward options', (name) => {
     expect(() => y.backward({ retainGraph: 1 } as never)).toThrow(
       /^backward: retainGraph must be true or false, got 1/,
     );
-    expect(() => y.backward({ retainGraph: true }, {} as never)).toThrow(/^backward: options given twice/);
+    expect(() => y.backward({ retainGraph: true } as never, {})).toThrow(/^backward: options given twice/);
     expect(() => y.backward(undefined, true as never)).toThrow(
       /^backward: opts must be an object like \{ retainGraph: true \}/,
     );
