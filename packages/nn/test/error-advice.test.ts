@@ -209,7 +209,7 @@ const ADVICE: Advice[] = [
     },
   },
   {
-    says: 'for a GRUCell call ${fn}Cell(cell)',
+    says: `for a GRUCell call \${fn}Cell(cell)`,
     provoke: () =>
       messageOf(() => toPyTorchGRU(new GRUCell({ inputSize: 2, hiddenSize: 3, resetAfter: true }) as never)),
     follow: () => {
@@ -385,7 +385,7 @@ forEachBackend('error advice is a call that works', (name) => {
     const skip = a.webgpu === true && (name !== 'webgpu' || !hasGpu);
     it.skipIf(skip)(a.says, async () => {
       const message = await a.provoke();
-      const says = a.says.replace('${fn}', message.split(':')[0] ?? '');
+      const says = a.says.replace(`\${fn}`, message.split(':')[0] ?? '');
       expect(message).toContain(says);
       await a.follow();
     });
