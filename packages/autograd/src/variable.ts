@@ -304,8 +304,9 @@ export class Variable {
    * @example
    * ```ts
    * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });
-   * console.log(w.mul(2).toString());   // on the CPU backend: Variable([[2., 4.], [6., 8.]] ..., made by mul)
-   * console.log(await w.format());      // the values on any backend
+   * console.log(String(w.mul(2)));     // on the CPU backend: Variable([[2., 4.],
+   *                                     //   [6., 8.]], shape [2, 2], float32, cpu, requiresGrad, made by mul)
+   * console.log(await w.format());      // the values, read from any backend
    * ```
    */
   toString(): string {

@@ -186,7 +186,7 @@ const ADVICE: Advice[] = [
     says: 'Train with resetAfter: true to export to PyTorch, or export to ONNX (linear_before_reset = 0) or Keras (reset_after = False).',
     provoke: () => messageOf(() => toPyTorchGRU(new GRU({ inputSize: 2, hiddenSize: 3 }))),
     follow: () => {
-      expect(toPyTorchGRU(new GRU({ inputSize: 2, hiddenSize: 3, resetAfter: true }))['weight_hh_l0']?.shape).toEqual([
+      expect(toPyTorchGRU(new GRU({ inputSize: 2, hiddenSize: 3, resetAfter: true })).weight_hh_l0?.shape).toEqual([
         9, 3,
       ]);
       const gru = new GRU({ inputSize: 2, hiddenSize: 3 });
@@ -213,9 +213,9 @@ const ADVICE: Advice[] = [
     provoke: () =>
       messageOf(() => toPyTorchGRU(new GRUCell({ inputSize: 2, hiddenSize: 3, resetAfter: true }) as never)),
     follow: () => {
-      expect(
-        toPyTorchGRUCell(new GRUCell({ inputSize: 2, hiddenSize: 3, resetAfter: true }))['weight_ih']?.shape,
-      ).toEqual([9, 2]);
+      expect(toPyTorchGRUCell(new GRUCell({ inputSize: 2, hiddenSize: 3, resetAfter: true })).weight_ih?.shape).toEqual(
+        [9, 2],
+      );
     },
   },
   {
