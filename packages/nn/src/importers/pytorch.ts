@@ -274,7 +274,7 @@ function noResetBefore(fn: string, resetAfter: boolean): void {
  * ```ts
  * const gru = new GRU({ inputSize: 3, hiddenSize: 2, numLayers: 2, resetAfter: true, seed: 0 });
  * const torchState = toPyTorchGRU(gru);   // weight_ih_l0 [6, 3], weight_hh_l0 [6, 2], bias_ih_l0, bias_hh_l0 [6], ..._l1
- * const bytes = await saveSafetensorsAsync(torchState);
+ * const bytes = await saveSafetensors(torchState);
  * // Python: gru.load_state_dict(safetensors.torch.load(bytes)) for torch.nn.GRU(3, 2, num_layers=2)
  * ```
  */
