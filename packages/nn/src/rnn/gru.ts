@@ -109,15 +109,18 @@ export class GRUCell extends Module implements RecurrentCell {
     const { Ugates, Uh, cz, cr, ch } = this.slices.get();
     // h_{t-1} U for the z and r gates in one matmul, [B, 2H] (with resetAfter, for h too: [B, 3H])
     const hU = h.matmul(Ugates);
-    // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)                          (+ c_z with recurrentBias)
+    // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)          (+ c_z inside the σ with recurrentBias)
     const z = plus(xz.add(gate(hU, 0)), cz).sigmoid();
-    // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)                          (+ c_r with recurrentBias)
+    // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)          (+ c_r inside the σ with recurrentBias)
     const r = plus(xr.add(gate(hU, 1)), cr).sigmoid();
-    const hTilde = this.resetAfter
-      ? // h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))
-        xh.add(r.mul(plus(gate(hU, 2), ch))).tanh()
-      : // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
-        xh.add(r.mul(h).matmul(Uh as Variable)).tanh();
+    let hTilde: Variable;
+    if (!this.resetAfter) {
+      // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
+      hTilde = xh.add(r.mul(h).matmul(Uh as Variable)).tanh();
+    } else {
+      // h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))
+      hTilde = xh.add(r.mul(plus(gate(hU, 2), ch))).tanh();
+    }
     // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
     return sub(1, z).mul(h).add(z.mul(hTilde));
   }
