@@ -9,7 +9,6 @@ import type { Take, TakeOptional } from './blocks.js';
 
 export {
   type Blocks,
-  type Conversion,
   convertWeights,
   flatten,
   gates3,

@@ -24,7 +24,7 @@ import { add, assign, concat, empty, gruCell, slice, type Tensor, tidy } from '@
 import type { GRUCell } from './gru.js';
 
 /** The largest batch whose inference step runs as the fused cell kernel on WebGPU (see the file comment). */
-export const FUSED_MAX_BATCH_WEBGPU = 4;
+const FUSED_MAX_BATCH_WEBGPU = 4;
 
 /** The blocks of U and c the equations read; null where a placement has none. */
 export interface GruBlocks {
@@ -72,7 +72,7 @@ export class GruSlices {
 }
 
 /** Whether the fused cell kernel suits this batch (x or xp [B, ...]; see the file comment). */
-export function fusable(x: Variable): boolean {
+function fusable(x: Variable): boolean {
   return x.value.backend.info.name !== 'webgpu' || (x.shape[0] as number) <= FUSED_MAX_BATCH_WEBGPU;
 }
 

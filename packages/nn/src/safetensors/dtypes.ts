@@ -56,7 +56,7 @@ export const WRITABLE = {
 } as const;
 
 /** Whether this machine stores numbers little-endian, like the file does (true almost everywhere). */
-export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Matches a lone UTF-16 surrogate, which UTF-8 cannot represent. */
 export const LONE_SURROGATE = /\p{Cs}/u;
