@@ -22,7 +22,7 @@ import {
   Linear,
   loadSafetensors,
   saveSafetensors,
-  saveSafetensorsAsync,
+  saveSafetensorsSync,
   toKerasGRU,
   toOnnxGRUWeights,
   toPyTorchGRU,
@@ -256,10 +256,10 @@ const ADVICE: Advice[] = [
   },
   {
     says: '(pass its .value)',
-    provoke: () => messageOf(() => saveSafetensors({ w: variable([1, 2]) } as never)),
+    provoke: () => messageOf(() => saveSafetensorsSync({ w: variable([1, 2]) } as never)),
     follow: async () => {
       const v = variable([1, 2]);
-      const bytes = await saveSafetensorsAsync({ w: v.value });
+      const bytes = await saveSafetensors({ w: v.value });
       expect(await loadSafetensors(bytes).w?.data()).toEqual(Float32Array.from([1, 2]));
     },
   },
@@ -312,11 +312,11 @@ const ADVICE: Advice[] = [
     },
   },
   {
-    says: 'use `await saveSafetensorsAsync(stateDict)` instead',
+    says: 'use `await saveSafetensors(stateDict)` instead',
     webgpu: true,
-    provoke: () => messageOf(() => saveSafetensors(new Linear(2, 1).stateDict())),
+    provoke: () => messageOf(() => saveSafetensorsSync(new Linear(2, 1).stateDict())),
     follow: async () => {
-      const bytes = await saveSafetensorsAsync(new Linear(2, 1).stateDict());
+      const bytes = await saveSafetensors(new Linear(2, 1).stateDict());
       expect(Object.keys(loadSafetensors(bytes)).sort()).toEqual(['W', 'b']);
     },
   },
