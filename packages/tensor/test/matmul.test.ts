@@ -25,7 +25,7 @@ import {
 } from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
+import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul-plan.js';
 import {
   type Bag,
   type Bound,

@@ -1,7 +1,7 @@
 import { type Storage, type View, viewIsContiguous } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { type Expr, exprConsts, exprKey } from '../expr.js';
-import { WGSL_PRELUDE } from '../ops/table.js';
+import { WGSL_PRELUDE } from './kernels/prelude.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl, wgslType } from './kernels/common.js';
 import { wgslOf, writeConsts } from './kernels/expr.js';
 

@@ -1,5 +1,5 @@
 import type { GruCellArgs, View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { P, Params, paramsDecl } from './common.js';
 
 /**
@@ -41,10 +41,9 @@ export const GRU_CELL_MAX_HIDDEN = 1024;
  * computes z_j and r_j for its columns (dot products of h_b with U's columns) and keeps r_j and
  * r_j h_j in workgroup memory; a barrier; phase 2: the candidate and the new state. U (and W) are
  * read once per row; nothing goes through device memory between the gates.
- */
-/**
- * `packed`: U (and W) as packed textures where the caller has them (see matmul's packedWeights),
- * read with texel loads, which a software adapter makes for all lanes at once.
+ *
+ * `packed`: U (and W) as packed textures where the caller has them (packedWeights, in
+ * packed-operands.ts), read with texel loads, which a software adapter makes for all lanes at once.
  */
 export function gruCellKernel(
   a: GruCellArgs,

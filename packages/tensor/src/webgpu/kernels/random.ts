@@ -1,5 +1,5 @@
 import type { View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl } from './common.js';
 
 /**

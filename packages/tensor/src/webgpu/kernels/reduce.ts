@@ -1,5 +1,5 @@
 import type { ReduceOp, View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { decompose, ENTRY_1D, linearIndex, P, Params, paramsDecl, wgslType } from './common.js';
 
 /** Where output k's elements are: its base offset and the offset of its reduced element r. */
