@@ -219,7 +219,7 @@ export class Engine {
         pass = encoder.beginComputePass({ timestampWrites: profile.writes(di) });
       }
       pass ??= encoder.beginComputePass();
-      const offset = paramOffsets[di++] as number;
+      const offset = paramOffsets[di++];
       const bindGroup = this.bindGroupFor(c, offset);
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);

@@ -28,7 +28,7 @@ export class Params {
   }
   pushF32(x: number): number {
     const f = new Float32Array([x]);
-    return this.push(new Int32Array(f.buffer)[0] as number);
+    return this.push(new Int32Array(f.buffer)[0]);
   }
   toArray(): Int32Array {
     const n = Math.max(4, Math.ceil(this.words.length / 4) * 4);

@@ -7,9 +7,9 @@ import { P, Params, paramsDecl } from './common.js';
  * H and I, then per view its offset and two strides (1-D views: stride 0 for the row), at `at[i]`.
  */
 function operands(a: GruCellArgs) {
-  const B = a.h.shape[0] as number;
-  const H = a.h.shape[1] as number;
-  const I = a.W ? (a.x.shape[1] as number) : 0;
+  const B = a.h.shape[0];
+  const H = a.h.shape[1];
+  const I = a.W ? a.x.shape[1] : 0;
   const params = new Params();
   const views: View[] = [a.out, a.x, a.h, a.U];
   if (a.W) views.push(a.W);
@@ -17,7 +17,7 @@ function operands(a: GruCellArgs) {
   if (a.c) views.push(a.c);
   params.push(H, I);
   const at = views.map((v) =>
-    params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number),
+    params.push(v.offset, v.shape.length === 2 ? v.strides[0] : 0, v.strides[v.shape.length - 1]),
   );
   const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
   return { B, H, params, views, at, name };
@@ -52,7 +52,7 @@ export function gruCellKernel(
   if (quadsFit(a)) return gruCellQuadKernel(a, packed);
   const { B, params, views, at, name } = operands(a);
   const idx = (i: number, row: string, col: string) =>
-    `${P(at[i] as number)} + (${row}) * ${P((at[i] as number) + 1)} + (${col}) * ${P((at[i] as number) + 2)}`;
+    `${P(at[i])} + (${row}) * ${P(at[i] + 1)} + (${col}) * ${P(at[i] + 2)}`;
   const bind = name.map(
     (n, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<f32>;`,
   );
@@ -119,11 +119,11 @@ const QWG_ROW = 64;
 
 const div4 = (x: number): boolean => x % 4 === 0;
 /** A row-major matrix view whose rows can be read as vec4s. */
-const rowsOfQuads = (v: View): boolean => v.strides[1] === 1 && div4(v.strides[0] as number) && div4(v.offset);
+const rowsOfQuads = (v: View): boolean => v.strides[1] === 1 && div4(v.strides[0]) && div4(v.offset);
 
 /** The quad kernel needs H % 4 == 0, U and W row-major and 16-byte aligned, and a fresh output. */
 function quadsFit(a: GruCellArgs): boolean {
-  const H = a.h.shape[1] as number;
+  const H = a.h.shape[1];
   return (
     div4(H) && rowsOfQuads(a.U) && (a.W === null || rowsOfQuads(a.W)) && a.out.offset === 0 && a.out.strides[1] === 1
   );
@@ -156,7 +156,7 @@ function gruCellQuadKernel(
   const vi = (n: string) => name.indexOf(n);
   /** Scalar element (row, col) of a view. */
   const el = (n: string, row: string, col: string) => {
-    const i = at[vi(n)] as number;
+    const i = at[vi(n)];
     return `${n}[${P(i)} + (${row}) * ${P(i + 1)} + (${col}) * ${P(i + 2)}]`;
   };
   /** The four scalars (row, 4q..4q+3) of a view, as a vec4. */
@@ -165,7 +165,7 @@ function gruCellQuadKernel(
   /** Quad q of row `row` of a vec4 matrix (offset and row stride are multiples of 4). */
   const q4 = (n: string, row: string, q: string) => {
     if (texture(n)) return `textureLoad(${n}, vec2<i32>(${q}, ${row}), 0)`;
-    const i = at[vi(n)] as number;
+    const i = at[vi(n)];
     return `${n}[(${P(i)} + (${row}) * ${P(i + 1)}) / 4 + ${q}]`;
   };
   const splitColumns = a.resetAfter;

@@ -21,7 +21,7 @@ export function gatherKernel(x: View, indices: View, axis: number, out: View): K
   const rx = x.shape.length;
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, x.offset, indices.offset, out.offset, x.shape[axis] as number);
+  params.push(n, x.offset, indices.offset, out.offset, x.shape[axis]);
   const shapeAt = params.push(...out.shape);
   const xsAt = params.push(...x.strides);
   const isAt = params.push(...indices.strides);
@@ -61,7 +61,7 @@ export function scatterAddKernel(src: View, indices: View, axis: number, out: Vi
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, nIdx, src.offset, indices.offset, out.offset, out.shape[axis] as number);
+  params.push(n, nIdx, src.offset, indices.offset, out.offset, out.shape[axis]);
   const shapeAt = params.push(...out.shape);
   const osAt = params.push(...out.strides);
   const ssAt = params.push(...src.strides);
@@ -110,8 +110,8 @@ const div4 = (x: number): boolean => x % 4 === 0;
 const contiguousFrom = (v: View): boolean => {
   let stride = 1;
   for (let d = v.shape.length - 1; d >= 0; d--) {
-    if ((v.shape[d] as number) !== 1 && v.strides[d] !== stride) return false;
-    stride *= v.shape[d] as number;
+    if (v.shape[d] !== 1 && v.strides[d] !== stride) return false;
+    stride *= v.shape[d];
   }
   return true;
 };
@@ -147,7 +147,7 @@ export function scatterAddRowsKernel(
   indices: View,
   out: View,
 ): Kernel & { workgroups: [number, number, number] } {
-  const V = out.shape[0] as number;
+  const V = out.shape[0];
   const D = out.shape.slice(1).reduce((a, b) => a * b, 1);
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
   const params = new Params();

@@ -130,9 +130,9 @@ export type MatmulPlan = BufferPlan | TexturePlan;
 export function geometry(a: View, b: View, out: View): Geometry {
   const ra = a.shape.length;
   const ro = out.shape.length;
-  const M = a.shape[ra - 2] as number;
-  const K = a.shape[ra - 1] as number;
-  const N = out.shape[ro - 1] as number;
+  const M = a.shape[ra - 2];
+  const K = a.shape[ra - 1];
+  const N = out.shape[ro - 1];
   const full = out.shape.slice(0, -2);
   // Size-1 batch axes do nothing: dropping them means fewer kernel variants.
   const keep = full.map((d) => d !== 1);
@@ -141,8 +141,8 @@ export function geometry(a: View, b: View, out: View): Geometry {
     const r = v.shape.length;
     return {
       off: v.offset,
-      s0: d0 === 1 ? 0 : (v.strides[r - 2] as number),
-      s1: d1 === 1 ? 0 : (v.strides[r - 1] as number),
+      s0: d0 === 1 ? 0 : v.strides[r - 2],
+      s1: d1 === 1 ? 0 : v.strides[r - 1],
       batch: pick(v),
     };
   };
@@ -172,7 +172,7 @@ function foldBatch(g: Geometry): Geometry {
     let expect = x.s0 * g.M;
     for (let d = g.batchShape.length - 1; d >= 0; d--) {
       if (x.batch[d] !== expect) return false;
-      expect *= g.batchShape[d] as number;
+      expect *= g.batchShape[d];
     }
     return true;
   };

@@ -18,7 +18,7 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
     for (let d = nb - 1; d >= 0; d--) {
       if (x.batch[d] !== 0) {
         s[d] = acc;
-        acc *= g.batchShape[d] as number;
+        acc *= g.batchShape[d];
       }
     }
     return s;

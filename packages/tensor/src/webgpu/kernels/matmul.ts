@@ -41,7 +41,7 @@ import { packedOf, packKey } from './packed-operands.js';
 export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, bias: View | null = null): void {
   const g = geometry(a, b, out);
   // out = a @ b + bias, the bias [N] added to every row as the results are stored
-  if (bias) g.bias = { off: bias.offset, s: bias.strides[0] as number };
+  if (bias) g.bias = { off: bias.offset, s: bias.strides[0] };
   const cache = packedOf(target);
   const bContents = target.contents(b);
   const bKey = packKey(g.b, g.batchShape, g.K, g.N);

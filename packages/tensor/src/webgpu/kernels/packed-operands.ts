@@ -92,7 +92,7 @@ function packKernel(
   inner: number,
   vec: boolean,
 ): { key: string; code: string; params: Int32Array; n: number } {
-  const dims = shape.map((d, i) => ({ d, s: x.batch[i] as number })).filter((e) => e.s !== 0);
+  const dims = shape.map((d, i) => ({ d, s: x.batch[i] })).filter((e) => e.s !== 0);
   const layers = dims.reduce((n, e) => n * e.d, 1);
   const W = Math.ceil(inner / 4);
   const n = W * rows * layers;
@@ -275,8 +275,8 @@ export function packedWeights(target: MatmulTarget, v: View): GPUTextureView | n
   if (N / 4 > limits.maxTextureDimension2D || K > limits.maxTextureDimension2D) return null;
   const x: Operand = {
     off: v.offset,
-    s0: K === 1 ? 0 : (v.strides[0] as number),
-    s1: v.strides[1] as number,
+    s0: K === 1 ? 0 : v.strides[0],
+    s1: v.strides[1],
     batch: [],
   };
   const key = packKey(x, [], K, N);

@@ -6,13 +6,13 @@ import { decompose, ENTRY_1D, linearIndex, P, Params, paramsDecl, wgslType } fro
 function reduceGeometry(x: View, axes: readonly number[], out: View) {
   const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const params = new Params();
-  const nOut = keep.reduce((a, i) => a * (x.shape[i] as number), 1);
-  const nRed = axes.reduce((a, i) => a * (x.shape[i] as number), 1);
+  const nOut = keep.reduce((a, i) => a * x.shape[i], 1);
+  const nRed = axes.reduce((a, i) => a * x.shape[i], 1);
   params.push(nOut, nRed, x.offset, out.offset);
-  const keptShapeAt = params.push(...keep.map((i) => x.shape[i] as number));
-  const keptStridesAt = params.push(...keep.map((i) => x.strides[i] as number));
-  const redShapeAt = params.push(...axes.map((i) => x.shape[i] as number));
-  const redStridesAt = params.push(...axes.map((i) => x.strides[i] as number));
+  const keptShapeAt = params.push(...keep.map((i) => x.shape[i]));
+  const keptStridesAt = params.push(...keep.map((i) => x.strides[i]));
+  const redShapeAt = params.push(...axes.map((i) => x.shape[i]));
+  const redStridesAt = params.push(...axes.map((i) => x.strides[i]));
   const rk = keep.length;
   const rr = axes.length;
   let base = P(2);
@@ -111,7 +111,7 @@ const RWG = 64;
  */
 export function reduceByWorkgroup(x: View, axes: readonly number[]): boolean {
   if (reduceTuning.path !== 'auto') return reduceTuning.path === 'workgroup';
-  const nRed = axes.reduce((a, i) => a * (x.shape[i] as number), 1);
+  const nRed = axes.reduce((a, i) => a * x.shape[i], 1);
   const nOut = x.shape.reduce((a, d) => a * d, 1) / Math.max(nRed, 1);
   return nOut <= 64 && nRed >= 1024;
 }
