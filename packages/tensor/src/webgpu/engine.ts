@@ -38,8 +38,9 @@ const MAX_PENDING = 1024;
 /**
  * Records commands instead of running them, and submits them all at once at a sync point (a
  * read) or when the batch grows large: one command encoder, one compute pass per run of
- * dispatches, one parameter upload and one queue submit per batch. The pending list is plain data,
- * so a pass can rewrite it before it is encoded.
+ * dispatches, one parameter upload and one queue submit per batch. Commands are encoded in the
+ * order they were recorded; elementwise ops are fused before they get here (the backend's runs,
+ * fusion.ts).
  */
 export class Engine {
   private pending: Command[] = [];
