@@ -22,10 +22,6 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** Throws unless `shape` is a list of non-negative integers. */
 export function checkShape(op: string, arg: string, shape: unknown): asserts shape is Shape {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {

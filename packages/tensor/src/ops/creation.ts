@@ -235,6 +235,3 @@ export function uniform(shape: Shape, low = 0, high = 1, opts?: { seed?: number 
   scaled.dispose();
   return out;
 }
-
-/** @internal */
-export { empty };

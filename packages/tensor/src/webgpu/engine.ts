@@ -17,7 +17,7 @@ export interface Dispatch {
   workgroups: [number, number, number];
 }
 
-export interface Copy {
+interface Copy {
   kind: 'copy';
   op: string;
   src: GPUBuffer;

@@ -23,7 +23,7 @@ export interface MapCommand {
 }
 
 /** What the fuser needs from storage: the GPU buffer and whether its tensor is still alive. */
-export interface FusableStorage extends Storage {
+interface FusableStorage extends Storage {
   readonly buffer: GPUBuffer;
   freed: boolean;
 }
@@ -93,7 +93,7 @@ export function groupRun(
  * coordinate space: disjoint iff their intervals are disjoint on some axis. Anything else is
  * conservatively treated as overlapping.
  */
-export function disjoint(a: View, b: View): boolean {
+function disjoint(a: View, b: View): boolean {
   const rank = a.shape.length;
   if (rank !== b.shape.length || a.strides.some((s, i) => s !== b.strides[i])) return !overlapsByExtent(a, b);
   const axes = [...a.strides.keys()].filter((i) => a.shape[i] !== 1 || b.shape[i] !== 1);

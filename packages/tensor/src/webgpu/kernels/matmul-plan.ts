@@ -91,9 +91,9 @@ export interface Geometry {
 }
 
 /** How the buffer kernel loads A: vec4 along k (row-major), vec4 along m (A^T), or scalars. */
-export type AMode = 'k4' | 'm4' | 's';
+type AMode = 'k4' | 'm4' | 's';
 /** How the buffer kernel loads B: vec4 along n (row-major), vec4 along k (B^T), or scalars. */
-export type BMode = 'n4' | 'k4' | 's';
+type BMode = 'n4' | 'k4' | 's';
 
 export interface BufferPlan {
   path: 'buffer';
