@@ -44,7 +44,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (cur === 1) out[o] = d;
       else if (d !== 1 && d !== cur) {
         throw new Error(
-          `${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ${o - rank}: ${cur} vs ${d})`,
+          `${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ` +
+            `${o - rank}: ${cur} vs ${d})`,
         );
       }
     }

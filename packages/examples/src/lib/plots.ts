@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * const svg = await lineChart({ title: 'loss', xLabel: 'step', yLabel: 'nats', series: [{ name: 'train', y: losses }] });
+ * const series = [{ name: 'train', y: losses }];
+ * const svg = await lineChart({ title: 'loss', xLabel: 'step', yLabel: 'nats', series });
  * ```
  * @module
  */

@@ -79,7 +79,8 @@ export class Engine {
     }
     if (this.broken) {
       throw new Error(
-        `${this.broken.message}\nThe results of that batch are lost, so this device refuses further work: call setBackend('webgpu') for a fresh one.`,
+        `${this.broken.message}\nThe results of that batch are lost, so this device refuses further work: call ` +
+          `setBackend('webgpu') for a fresh one.`,
         { cause: this.broken },
       );
     }
@@ -238,11 +239,13 @@ export class Engine {
         this.broken ??=
           this.asyncError ??
           new Error(
-            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+            `WebGPU validation error in a batch of ops ` +
+              `(${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           );
         this.fail(
           new Error(
-            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+            `WebGPU validation error in a batch of ops ` +
+              `(${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           ),
         );
       }

@@ -230,7 +230,8 @@ export function fusedKernel(group: readonly MapCommand[], needed: readonly boole
   });
   const decls = buffers.map(
     (_, i) =>
-      `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: array<${wgslType(types[i] as DType)}>;`,
+      `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: ` +
+      `array<${wgslType(types[i] as DType)}>;`,
   );
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}

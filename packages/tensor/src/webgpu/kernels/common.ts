@@ -52,7 +52,8 @@ export function linearIndex(wg = 64): string {
 }
 
 export const ENTRY_1D = (wg = 64) =>
-  `@compute @workgroup_size(${wg})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>)`;
+  `@compute @workgroup_size(${wg})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, ` +
+  `@builtin(num_workgroups) nwg: vec3<u32>)`;
 
 /**
  * WGSL that decomposes the linear index `k` over a shape held in parameters

@@ -59,6 +59,8 @@ export function gruCellKernel(
   const vi = (n: string) => name.indexOf(n);
   // x_t W_g + b_g for gate column g (or the given projection)
   const xp = (g: string) => (a.W ? `xw(b, ${g})` : `x[${idx(vi('x'), 'b', g)}]`);
+  // the recurrent bias of the candidate, added inside r ⊙ (...) (resetAfter)
+  const cBias = a.c ? ` + c[${idx(vi('c'), '0', 'j')}]` : '';
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${bind.join('\n')}
@@ -95,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var j = i32(lid.x); j < H; j = j + ${WG}) {
     ${
       a.resetAfter
-        ? `let cand = wgru_tanh(${xp('2 * H + j')} + rs[j] * (hu(b, 2 * H + j)${a.c ? ` + c[${idx(vi('c'), '0', 'j')}]` : ''}));`
+        ? `let cand = wgru_tanh(${xp('2 * H + j')} + rs[j] * (hu(b, 2 * H + j)${cBias}));`
         : `var s = 0.0;
     for (var k = 0; k < H; k = k + 1) { s = s + rh[k] * U[${idx(vi('U'), 'k', '2 * H + j')}]; }
     let cand = wgru_tanh(${xp('2 * H + j')} + s);`
@@ -151,7 +153,8 @@ function gruCellQuadKernel(
   const bind = name.map((n, i) =>
     texture(n)
       ? `@group(0) @binding(${i + 1}) var ${n}: texture_storage_2d_array<rgba32float, read>;`
-      : `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<${quad.has(n) ? 'vec4<f32>' : 'f32'}>;`,
+      : `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: ` +
+        `array<${quad.has(n) ? 'vec4<f32>' : 'f32'}>;`,
   );
   const vi = (n: string) => name.indexOf(n);
   /** Scalar element (row, col) of a view. */
@@ -170,18 +173,28 @@ function gruCellQuadKernel(
   };
   const splitColumns = a.resetAfter;
   const QWG = splitColumns ? QWG_SPLIT : QWG_ROW;
+  // The column groups a lane computes: one (its workgroup's x picks it), or every QWG-th.
+  const oneColumnGroup = `let q0 = i32(wid.x) * ${QWG} + i32(lid.x);
+  if (q0 >= Hq) { return; }
+  {
+    let q = q0;`;
+  const everyColumnGroup = `for (var q = i32(lid.x); q < Hq; q = q + ${QWG}) {`;
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${bind.join('\n')}
 ${splitColumns ? '' : `var<workgroup> rh: array<f32, ${GRU_CELL_MAX_HIDDEN}>;`}
-fn sigmoid4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(wgru_sigmoid(v.x), wgru_sigmoid(v.y), wgru_sigmoid(v.z), wgru_sigmoid(v.w)); }
-fn tanh4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(wgru_tanh(v.x), wgru_tanh(v.y), wgru_tanh(v.z), wgru_tanh(v.w)); }
+fn sigmoid4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(wgru_sigmoid(v.x), wgru_sigmoid(v.y), wgru_sigmoid(v.z), wgru_sigmoid(v.w));
+}
+fn tanh4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(wgru_tanh(v.x), wgru_tanh(v.y), wgru_tanh(v.z), wgru_tanh(v.w));
+}
 @compute @workgroup_size(${QWG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = i32(wid.y);
   let H = ${P(0)};
   let Hq = H / 4;
-  ${splitColumns ? `let q0 = i32(wid.x) * ${QWG} + i32(lid.x);\n  if (q0 >= Hq) { return; }\n  {\n    let q = q0;` : `for (var q = i32(lid.x); q < Hq; q = q + ${QWG}) {`}
+  ${splitColumns ? oneColumnGroup : everyColumnGroup}
     // x W + b and h U for the four columns of each gate z | r | h
     var xz = ${a.b ? el4('bias', '0', '4 * q') : 'vec4<f32>(0.0)'};
     var xr = ${a.b ? el4('bias', '0', 'H + 4 * q') : 'vec4<f32>(0.0)'};
@@ -239,7 +252,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`
     }`;
-  const key = `gruCellQuad|${a.resetAfter}|${name.map((n) => (texture(n) ? `${n}:tex` : n)).join(',')}|${params.words.length}|${QWG}`;
+  const bound = name.map((n) => (texture(n) ? `${n}:tex` : n)).join(',');
+  const key = `gruCellQuad|${a.resetAfter}|${bound}|${params.words.length}|${QWG}`;
   const workgroups: [number, number, number] = splitColumns ? [Math.ceil(Hq / QWG), B, 1] : [1, B, 1];
   return { key, code, params: params.toArray(), views, workgroups };
 }

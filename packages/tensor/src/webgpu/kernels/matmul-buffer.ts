@@ -25,7 +25,10 @@ export function biasEpilogue(
   const at = params.push(g.bias.off, g.bias.s);
   const lines = groups.map((j) => {
     const parts = range(4).map((q) => `Bias[${P(at)} + min(${col(j, q)}, N - 1) * ${P(at + 1)}]`);
-    return `let bias${j} = vec4<${T}>(${parts.join(', ')});\n  ${rows.map((i) => `acc${i}_${j} = acc${i}_${j} + bias${j};`).join(' ')}`;
+    return (
+      `let bias${j} = vec4<${T}>(${parts.join(', ')});\n  ` +
+      `${rows.map((i) => `acc${i}_${j} = acc${i}_${j} + bias${j};`).join(' ')}`
+    );
   });
   return { decl: `@group(0) @binding(4) var<storage, read> Bias: array<${T}>;`, lines: lines.join('\n  ') };
 }
@@ -120,7 +123,10 @@ function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: strin
   const stores = rows.flatMap((i) =>
     groups.map((j) => {
       if (oVec)
-        return `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+        return (
+          `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
+          `acc${i}_${j}; }`
+        );
       const comps = range(4)
         .map((q) => `if (col0 + ${4 * j + q} < N) { O[ob + (col0 + ${4 * j + q}) * son] = acc${i}_${j}[${q}]; }`)
         .join(' ');
@@ -171,7 +177,8 @@ ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = ${V}();`)).join('\
   ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${g.bias ? 'bias' : ''}|${params.words.length}`;
+  const bias = g.bias ? 'bias' : '';
+  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${bias}|${params.words.length}`;
   return { key, code, params, zBaseAt };
 }
 

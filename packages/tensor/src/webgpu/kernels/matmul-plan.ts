@@ -230,7 +230,8 @@ export function storageTextureRead(): boolean {
 }
 
 /**
- * Chooses the kernel family and its tile shape for out = a @ b. `bPacked`: B's packed texture is (or will be) kept for later products with the same B, as with
+ * Chooses the kernel family and its tile shape for out = a @ b. `bPacked`: B's packed texture is
+ * (or will be) kept for later products with the same B, as with
  * h_t @ U at every step of a recurrence; then at most A is packed per product (for few rows it
  * is read in place), and the texture path pays from far smaller products (textureMinWorkPacked).
  */

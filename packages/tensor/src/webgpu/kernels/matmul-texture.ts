@@ -8,6 +8,9 @@ import { batchLines, biasEpilogue, recordOverBatch } from './matmul-buffer.js';
 import { dims, type Geometry, type MatmulTarget, type Operand, range, slabs, type TexturePlan } from './matmul-plan.js';
 import { packedOf, poolOf, recordPack } from './packed-operands.js';
 
+/** How the kernel binds a packed operand. */
+const TEXTURE = 'texture_storage_2d_array<rgba32float, read>';
+
 function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: string; params: Params; zBaseAt: number } {
   const { TM, TN, WX, WY, oVec } = plan;
   const nb = g.batchShape.length;
@@ -37,16 +40,17 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
   const groups = range(TN);
   const kk4 = range(4);
   const axis = ['x', 'y', 'z', 'w'];
-  const accumulate = rows.flatMap((i) =>
-    groups.map(
-      (j) =>
-        `acc${i}_${j} = ${kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`)};`,
-    ),
-  );
+  // acc += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3, as a chain of fma
+  const madds = (i: number, j: number) =>
+    kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`);
+  const accumulate = rows.flatMap((i) => groups.map((j) => `acc${i}_${j} = ${madds(i, j)};`));
   const stores = rows.flatMap((i) =>
     groups.map((j) => {
       if (oVec)
-        return `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = acc${i}_${j}; }`;
+        return (
+          `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
+          `acc${i}_${j}; }`
+        );
       const comps = range(4)
         .map((q) => `if (c + ${q} < N) { O[ob + (c + ${q}) * son] = acc${i}_${j}.${axis[q]}; }`)
         .join(' ');
@@ -54,11 +58,18 @@ function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: str
     }),
   );
   const aBuffer = plan.aBuffer;
+  // One k-step's loads: a texel of A per row (4 consecutive k), a texel of B per k and column group.
+  const aLoads = rows.map((i) =>
+    aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`,
+  );
+  const bLoads = kk4.flatMap((kk) =>
+    groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`),
+  );
   const epilogue = biasEpilogue(g, params, 'f32', rows, groups, (j, q) => `(g0 + ${j}) * 4 + ${q}`);
   const code = `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${oVec ? 'vec4<f32>' : 'f32'}>;
-${aBuffer ? '@group(0) @binding(2) var<storage, read> A: array<vec4<f32>>;' : '@group(0) @binding(2) var tA: texture_storage_2d_array<rgba32float, read>;'}
-@group(0) @binding(3) var tB: texture_storage_2d_array<rgba32float, read>;
+@group(0) @binding(2) ${aBuffer ? 'var<storage, read> A: array<vec4<f32>>;' : `var tA: ${TEXTURE};`}
+@group(0) @binding(3) var tB: ${TEXTURE};
 ${epilogue.decl}
 // Register-blocked matmul over packed operands: ${TM} rows x ${4 * TN} columns per invocation.
 // A texel of A holds 4 consecutive k of one row; a texel of B, 4 consecutive columns of one k.
@@ -82,14 +93,15 @@ ${groups.map((j) => `  let bc${j} = min(g0 + ${j}, N4 - 1);`).join('\n')}
 ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = vec4<f32>();`)).join('\n')}
   for (var k4 = 0; k4 < K4; k4 = k4 + 1) {
     let k = k4 * 4;
-${rows.map((i) => (aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`)).join('\n')}
-${kk4.flatMap((kk) => groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`)).join('\n')}
+${aLoads.join('\n')}
+${bLoads.join('\n')}
     ${accumulate.join('\n    ')}
   }
   ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${g.bias ? 'bias' : ''}|${params.words.length}`;
+  const bias = g.bias ? 'bias' : '';
+  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${bias}|${params.words.length}`;
   return { key, code, params, zBaseAt };
 }
 
