@@ -1,5 +1,5 @@
 /**
- * The WebGPU matmul kernels (src/webgpu/kernels/matmul.ts), path by path, against the float64 CPU
+ * The WebGPU matmul kernels (src/webgpu/kernels/matmul*.ts), path by path, against the float64 CPU
  * oracle. matmul.property.test.ts checks the op's semantics (broadcasting, 1-D operands, views,
  * int32); this file makes sure that every kernel variant is exercised and right: the texture path
  * (both tile sizes, vec4 and strided packing, batch layers), the buffer path in each load mode (A
