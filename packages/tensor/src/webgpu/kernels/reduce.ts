@@ -103,7 +103,7 @@ export const reduceTuning: {
 /** Lanes of the workgroup that shares one output's reduction. */
 const RWG = 64;
 /** The kernel's extra parameters where subgroup operations are used. */
-const SUBGROUP_BUILTINS = '\n  @builtin(subgroup_invocation_id) sgLane: u32,\n  @builtin(subgroup_size) sgSize: u32,';
+const SUBGROUP_BUILTINS = ',\n  @builtin(subgroup_invocation_id) sgLane: u32,\n  @builtin(subgroup_size) sgSize: u32';
 
 /**
  * Whether a workgroup of lanes should share each output's reduction: only when there are few
@@ -174,7 +174,7 @@ ${combine}
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
   @builtin(num_workgroups) nwg: vec3<u32>,
-  @builtin(local_invocation_id) lid: vec3<u32>,${subgroups ? SUBGROUP_BUILTINS : ''}
+  @builtin(local_invocation_id) lid: vec3<u32>${subgroups ? SUBGROUP_BUILTINS : ''}
 ) {
   let k = i32(wid.x + wid.y * nwg.x);
   if (k >= ${P(0)}) { return; }
