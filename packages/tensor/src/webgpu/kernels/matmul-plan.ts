@@ -86,7 +86,7 @@ export interface Geometry {
   a: Operand;
   b: Operand;
   o: Operand;
-  /** The bias epilogue's vector [N]: offset and stride, or null (see recordMatmul). */
+  /** The bias epilogue's vector [N]: offset and stride, or null (see recordMatmul in matmul.ts). */
   bias: { off: number; s: number } | null;
 }
 
