@@ -12,8 +12,8 @@ import { shapeString } from './shape.js';
 export const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
 
 /** Past this many elements, each axis shows its first and last `EDGE_ITEMS` entries only (NumPy's threshold). */
-export const SUMMARY_THRESHOLD = 1000;
-export const EDGE_ITEMS = 3;
+const SUMMARY_THRESHOLD = 1000;
+const EDGE_ITEMS = 3;
 const PRECISION = 4;
 
 /** How one number prints, shared by every element so that the columns align. */
