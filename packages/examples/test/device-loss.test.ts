@@ -22,7 +22,7 @@ import {
   Linear,
   loadSafetensors,
   Module,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '@wgru/nn';
 import { activeBackend, manualSeed, rngState, setBackend, type Tensor, tensor } from '@wgru/tensor';
 import type { Variable } from '@wgru/autograd';
@@ -85,7 +85,7 @@ async function train(steps: number, every: number, loseAt = 0): Promise<{ losses
         const sd = opt.stateDict();
         const tensors = { ...prefixed('model.', model.stateDict()), ...prefixed('optim.', sd.state) };
         const meta = { steps: sd.steps, hyper: sd.hyper, rng: rngState() };
-        checkpoint = { step, bytes: await saveSafetensorsAsync(tensors, { resume: JSON.stringify(meta) }) };
+        checkpoint = { step, bytes: await saveSafetensors(tensors, { resume: JSON.stringify(meta) }) };
       }
     } catch (e) {
       // The device is gone: a fresh one, the model and optimizer rebuilt from the last checkpoint.

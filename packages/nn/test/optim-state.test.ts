@@ -19,7 +19,7 @@ import {
   type Optimizer,
   type OptimizerStateDict,
   SGD,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '../src/index.js';
 
 type MakeOpt = (m: Module[]) => Optimizer<object>;
@@ -63,10 +63,7 @@ async function save(modules: Module[], opt: Optimizer<object>): Promise<Uint8Arr
   );
   const sd: OptimizerStateDict = opt.stateDict();
   const optState = Object.fromEntries(Object.entries(sd.state).map(([n, t]) => [`optim.${n}`, t]));
-  return saveSafetensorsAsync(
-    { ...weights, ...optState },
-    { optim: JSON.stringify({ steps: sd.steps, hyper: sd.hyper }) },
-  );
+  return saveSafetensors({ ...weights, ...optState }, { optim: JSON.stringify({ steps: sd.steps, hyper: sd.hyper }) });
 }
 
 function load(bytes: Uint8Array, modules: Module[], opt: Optimizer<object>): void {

@@ -1,5 +1,5 @@
 /**
- * compare: the tutorial's GRU-vs-LSTM table, measured. Three character-level language models
+ * compare: GRU vs LSTM vs tanh RNN, measured. Three character-level language models
  * (Embedding -> recurrent layer -> Linear), alike but for the recurrent layer: a GRU, an LSTM and a
  * tanh RNN of the same hidden size. Each trains on the same windows of the shipped text ("Alice's
  * Adventures in Wonderland", chapters I-II), in the same order, with the same optimizer, learning
@@ -7,12 +7,14 @@
  *
  * The table gives what each one costs (parameters, milliseconds per training step) and what it
  * bought (training and validation loss per character at the end). Predicting the next character
- * takes memory: of the word so far, of an open quotation, of the sentence's subject.
+ * takes memory: of the word so far, of an open quotation, of the sentence's subject. Each trained
+ * model's weights go to compare-gru.safetensors, compare-lstm.safetensors and compare-rnn.safetensors.
  *
  *   pnpm example compare
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { noGrad, type Variable } from '@wgru/autograd';
 import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, LSTM, Module, RNN } from '@wgru/nn';
 import { type Tensor, tensor, tidy } from '@wgru/tensor';
@@ -118,18 +120,23 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const total = counts.reduce((a, b) => a + b, 0);
   const unigram = -valid.reduce((s, c) => s + Math.log((counts[c] ?? 1) / total), 0) / valid.length;
   ctx.log(
-    `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, Adam lr ${LR}, gradients clipped at norm 1`,
+    `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, ` +
+      `Adam lr ${LR}, gradients clipped at norm 1`,
   );
 
   let results: Measured[] = [];
-  // --checkpoint-every / --resume: the models already measured, and the one being trained (its
-  // weights, optimizer, curves, step times and data position). Steps are counted across models.
+  const checkpoints: string[] = [];
+  const weightsFile = (kind: Kind) => `compare-${kind.toLowerCase()}.safetensors`;
+  // --checkpoint-every / --resume: the models already measured (their weights files are written),
+  // and the one being trained (its weights, optimizer, curves, step times and data position).
+  // Steps are counted across models.
   const resumable = new Checkpointer<LoopState>(ctx.out, about.name, {
     every: ctx.checkpointEvery,
     resume: ctx.resume,
   });
   const last = resumable.peek();
   if (last !== null) results = last.state.results;
+  for (const m of results) checkpoints.push(join(ctx.out, weightsFile(m.kind)));
   for (const kind of KINDS.slice(results.length)) {
     const model = new CharLM(kind, vocab.length, ctx.seed);
     const opt = new Adam(model.parameters(), { lr: LR });
@@ -181,6 +188,14 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     m.trainLoss = m.trainCurve.at(-1)?.loss ?? Number.NaN;
     m.validLoss = m.validCurve.at(-1)?.loss ?? Number.NaN;
     results.push(m);
+    // Each model's weights, as every example writes them (keys embed.*, rnn.*, head.*).
+    checkpoints.push(
+      await ctx.saveCheckpoint(weightsFile(kind), model, {
+        kind,
+        vocab: JSON.stringify(vocab.join('')),
+        steps: String(ctx.steps),
+      }),
+    );
     opt.dispose();
     model.dispose();
   }
@@ -199,10 +214,21 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   ctx.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}`);
   ctx.log(
-    `(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ${unigram.toFixed(3)})`,
+    `(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ` +
+      `${unigram.toFixed(3)})`,
   );
 
   const colors: Record<Kind, string> = { GRU: '#1f77b4', LSTM: '#d62728', RNN: '#2ca02c' };
+  const task = {
+    vocab: vocab.length,
+    seq: SEQ,
+    batch: BATCH,
+    embed: EMBED,
+    hidden: HIDDEN,
+    lr: LR,
+    steps: ctx.steps,
+    seed: ctx.seed,
+  };
   const files = [
     ctx.writeText(
       'loss.svg',
@@ -241,10 +267,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         ],
       }),
     ),
-    ctx.writeText(
-      'compare.json',
-      `${JSON.stringify({ task: { vocab: vocab.length, seq: SEQ, batch: BATCH, embed: EMBED, hidden: HIDDEN, lr: LR, steps: ctx.steps, seed: ctx.seed }, unigram, results }, null, 2)}\n`,
-    ),
+    ctx.writeText('compare.json', `${JSON.stringify({ task, unigram, results }, null, 2)}\n`),
+    ...checkpoints,
   ];
   ctx.log(`wrote ${files.join(', ')}`);
   return {

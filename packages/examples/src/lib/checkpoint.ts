@@ -28,7 +28,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSafetensors, type Module, type Optimizer, type OptimizerStateDict, saveSafetensorsAsync } from '@wgru/nn';
+import { loadSafetensors, type Module, type Optimizer, type OptimizerStateDict, saveSafetensors } from '@wgru/nn';
 import { manualSeed, rngState, type Tensor } from '@wgru/tensor';
 
 /** What the JSON file holds. */
@@ -131,7 +131,7 @@ export class Checkpointer<T> {
     }
     const previous = existsSync(this.manifestPath) ? this.manifest().tensors : null;
     const file = `${this.name}.resume-${step}.safetensors`;
-    writeAtomically(join(this.dir, file), await saveSafetensorsAsync(tensors, { step: String(step) }));
+    writeAtomically(join(this.dir, file), await saveSafetensors(tensors, { step: String(step) }));
     const manifest: Manifest<T> = {
       format: 'wgru-resume-1',
       step,

@@ -125,7 +125,7 @@ export abstract class Optimizer<S extends object> {
    * opt.step();
    * const sd = opt.stateDict();
    * Object.keys(sd.state);   // ['0.exp_avg', '0.exp_avg_sq', '1.exp_avg', '1.exp_avg_sq']
-   * const bytes = await saveSafetensorsAsync(sd.state, { optimizer: JSON.stringify({ steps: sd.steps, hyper: sd.hyper }) });
+   * const bytes = await saveSafetensors(sd.state, { optimizer: JSON.stringify({ steps: sd.steps, hyper: sd.hyper }) });
    * const { steps, hyper } = JSON.parse(decodeSafetensors(bytes).metadata.optimizer);
    * const again = new Adam(model.parameters(), { lr: 1e-2 });
    * again.loadStateDict({ state: loadSafetensors(bytes), steps, hyper });
