@@ -133,11 +133,18 @@ describe.skipIf(!(await webgpuAvailable()))('device loss mid-run', () => {
 
   it('--resume: a process whose device is lost exits with the error; resumed, it ends with the uninterrupted losses', async () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
-    const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
     const run = (out: string, ...flags: string[]) =>
       new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const args = ['--conditions=wgru-source', 'test/fixtures/resumable-run.ts', out, '8', 'webgpu', ...flags];
-        const child = spawn(tsx, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+        const args = [
+          '--import',
+          'tsx',
+          '--conditions=wgru-source',
+          'test/fixtures/resumable-run.ts',
+          out,
+          '8',
+          'webgpu',
+        ];
+        const child = spawn(process.execPath, [...args, ...flags], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
         let stderr = '';
         child.stderr.on('data', (d) => {
           stderr += String(d);

@@ -12,7 +12,8 @@
  *   so far), and the name of the safetensors file.
  *
  * Each file is written to a temporary name, flushed to disk, then renamed, and the JSON last: a
- * crash at any moment leaves the previous checkpoint whole, or the new one.
+ * crash at any moment leaves the previous checkpoint whole, or the new one. (It may also leave a
+ * temporary file or the previous tensors behind; the next save removes them.)
  *
  * @example
  * ```ts
@@ -26,7 +27,17 @@
  * ```
  * @module
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, type Module, type Optimizer, type OptimizerStateDict, saveSafetensors } from '@wgru/nn';
 import { manualSeed, rngState, type Tensor } from '@wgru/tensor';
@@ -129,7 +140,6 @@ export class Checkpointer<T> {
       for (const [key, t] of Object.entries(sd.state)) tensors[`optim.${name}.${key}`] = t;
       optimizerNumbers[name] = { steps: sd.steps, hyper: sd.hyper };
     }
-    const previous = existsSync(this.manifestPath) ? this.manifest().tensors : null;
     const file = `${this.name}.resume-${step}.safetensors`;
     writeAtomically(join(this.dir, file), await saveSafetensors(tensors, { step: String(step) }));
     const manifest: Manifest<T> = {
@@ -143,7 +153,11 @@ export class Checkpointer<T> {
     // Infinity and NaN (a best loss not yet known) are not JSON: kept as strings, read back as numbers.
     const json = JSON.stringify(manifest, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
     writeAtomically(this.manifestPath, `${json}\n`);
-    if (previous !== null && previous !== file) rmSync(join(this.dir, previous), { force: true });
+    // What earlier checkpoints left: their tensors, and the temporary files of a save cut short.
+    const mine = new RegExp(`^${this.name}\\.resume(-\\d+\\.safetensors|\\.json)(\\.tmp-\\d+)?$`);
+    for (const f of readdirSync(this.dir)) {
+      if (mine.test(f) && f !== file && f !== `${this.name}.resume.json`) rmSync(join(this.dir, f), { force: true });
+    }
   }
 
   private manifest(): Manifest<T> {
