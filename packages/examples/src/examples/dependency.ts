@@ -222,6 +222,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         xLabel: 'distractors between the signal and the query (D, log scale)',
         yLabel: 'accuracy on fresh sequences',
         logX: true,
+        xTicks: distances,
         series: KINDS.map((k) => ({
           name: k,
           x: distances,
@@ -243,6 +244,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         xLabel: 'distractors between the signal and the query (D, log scale)',
         yLabel: 'training steps',
         logX: true,
+        xTicks: distances,
         series: byKind((k) =>
           distances.map((D) => {
             const solved = at(k, D).filter((r) => r.solvedAt !== null);

@@ -37,6 +37,8 @@ export interface LineChartOptions {
   logY?: boolean;
   /** A logarithmic x axis (for distances that grow geometrically). */
   logX?: boolean;
+  /** The x values to label (default: chosen by the axis). */
+  xTicks?: readonly number[];
   /** Legend entries per row (default: at most four a row, the rows as even as they can be). */
   legendColumns?: number;
   /** Size of the plotting area in pixels (default 640 × 320). */
@@ -159,7 +161,7 @@ export function lineChart(o: LineChartOptions): Promise<string> {
         type: 'quantitative',
         title: o.xLabel,
         scale: o.logX ? { type: 'log', nice: false } : { zero: false },
-        axis: wholeX ? { format: 'd', tickMinStep: 1 } : {},
+        axis: { ...(wholeX ? { format: 'd', tickMinStep: 1 } : {}), ...(o.xTicks ? { values: [...o.xTicks] } : {}) },
       },
       y: {
         field: 'y',
@@ -192,7 +194,14 @@ export function lineChart(o: LineChartOptions): Promise<string> {
     ],
     config: {
       ...CONFIG,
-      legend: { ...CONFIG.legend, orient: 'bottom', columns, symbolType: 'stroke', symbolStrokeWidth: 2.5 },
+      legend: {
+        ...CONFIG.legend,
+        orient: 'bottom',
+        columns,
+        symbolType: 'stroke',
+        symbolStrokeWidth: 2.5,
+        symbolOpacity: 1,
+      },
     },
   });
 }
