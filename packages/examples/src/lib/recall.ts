@@ -11,9 +11,9 @@ import { noGrad, type Variable, variable } from '@wgru/autograd';
 import { CrossEntropyLoss, GRU, Linear, LSTM, Module, RNN } from '@wgru/nn';
 import { argmax, type Tensor, tensor, tidy, zeros } from '@wgru/tensor';
 
-export const SIGNALS = ['A', 'B', 'C', 'D'];
+const SIGNALS = ['A', 'B', 'C', 'D'];
 const DISTRACTORS = ['w', 'x', 'y', 'z'];
-export const SYMBOLS = [...SIGNALS, ...DISTRACTORS, '?'];
+const SYMBOLS = [...SIGNALS, ...DISTRACTORS, '?'];
 
 /** The recurrent layers compared: a tanh RNN, the GRU in both reset placements, and the LSTM. */
 export const KINDS = ['RNN', 'GRU', 'GRU (reset after)', 'LSTM'] as const;
