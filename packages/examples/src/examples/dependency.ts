@@ -34,7 +34,8 @@ import { type ExampleResult, rng, setup } from '../lib/setup.js';
 export const about = {
   name: 'dependency',
   description:
-    'recall a symbol across D = 5..200 distractors: tanh RNN vs GRU vs LSTM at one parameter budget, and ‖∂L/∂h_t‖ through time',
+    'recall a symbol across D = 5..200 distractors: tanh RNN vs GRU vs LSTM at one parameter budget, ' +
+    'and ‖∂L/∂h_t‖ through time',
   defaultSteps: 300,
 };
 
@@ -123,10 +124,12 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const flowD = distances.includes(FLOW_D) ? FLOW_D : Math.max(...distances);
   const sizes = Object.fromEntries(KINDS.map((k) => [k, hiddenSizeFor(k, BUDGET)])) as Record<Kind, number>;
   ctx.log(
-    `task: recall A-D after D distractors (chance 25%); ${seeds} seed(s) × D = ${distances.join(', ')}; at most ${ctx.steps} steps of ${BATCH} sequences, Adam lr ${LR}`,
+    `task: recall A-D after D distractors (chance 25%); ${seeds} seed(s) × D = ${distances.join(', ')}; ` +
+      `at most ${ctx.steps} steps of ${BATCH} sequences, Adam lr ${LR}`,
   );
   ctx.log(
-    `models of ~${BUDGET} parameters: ${KINDS.map((k) => `${k} H=${sizes[k]}`).join(', ')}; a run stops early at ${DONE * 100}% accuracy`,
+    `models of ~${BUDGET} parameters: ${KINDS.map((k) => `${k} H=${sizes[k]}`).join(', ')}; ` +
+      `a run stops early at ${DONE * 100}% accuracy`,
   );
 
   const runs: Run[] = [];
@@ -201,14 +204,17 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const keepers = gate.filter((z) => z < 0.1).length;
   const ratio = (f: Flow) => (f.gradNorm[0] ?? Number.NaN) / (f.gradNorm.at(-1) ?? Number.NaN);
   const gateLine = gru
-    ? `trained GRU: mean update gate over the ${flowD} distractors ${mean(gate).toFixed(3)}, ${keepers} of ${gate.length} units below 0.1 (they keep h_t ≈ h_{t−1})`
+    ? `trained GRU: mean update gate over the ${flowD} distractors ${mean(gate).toFixed(3)}, ` +
+      `${keepers} of ${gate.length} units below 0.1 (they keep h_t ≈ h_{t−1})`
     : '';
   ctx.log(gateLine);
   ctx.log(
-    `‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ after training: ${flows.map((f) => `${f.kind} ${ratio(f.trained).toExponential(1)}`).join(', ')}`,
+    `‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ after training: ` +
+      flows.map((f) => `${f.kind} ${ratio(f.trained).toExponential(1)}`).join(', '),
   );
   ctx.log(
-    `check: step-by-step pass vs the layer's forward, max |Δh_T| ${Math.max(...flows.map((f) => f.trained.checkMaxDiff)).toExponential(1)}`,
+    `check: step-by-step pass vs the layer's forward, max |Δh_T| ` +
+      Math.max(...flows.map((f) => f.trained.checkMaxDiff)).toExponential(1),
   );
 
   const byKind = (values: (k: Kind) => number[]) =>
@@ -285,7 +291,15 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     ),
     ctx.writeText(
       'dependency.json',
-      `${JSON.stringify({ task: { distances, seeds, budget: BUDGET, sizes, batch: BATCH, lr: LR, steps: ctx.steps, seed: ctx.seed }, runs, flows }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          task: { distances, seeds, budget: BUDGET, sizes, batch: BATCH, lr: LR, steps: ctx.steps, seed: ctx.seed },
+          runs,
+          flows,
+        },
+        null,
+        2,
+      )}\n`,
     ),
   );
   ctx.log(`wrote ${files.join(', ')}`);
