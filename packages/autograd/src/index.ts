@@ -15,6 +15,7 @@
  */
 export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnomalyDetection } from './anomaly.js';
 export * from './functions.js';
+export { argmax, argmin } from './indices.js';
 export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
 export { internal, saves } from './internal.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

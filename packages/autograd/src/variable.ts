@@ -12,10 +12,14 @@ import {
   assign,
   cast,
   empty,
+  inspectCustom,
 } from '@wgru/tensor';
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
+import { backwardArgs, noteRetained } from './backward-options.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
+import { argmax, argmin } from './indices.js';
+import { type MovedValue, variableString } from './print.js';
 
 /** A constant leaf for one use inside the graph, freed with the node that consumes it. */
 export function transientConstant(value: Tensor): Variable {
@@ -81,7 +85,7 @@ export class Variable {
    * @internal A one-element root after a backward() that consumed its graph: its value was copied
    * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
    */
-  #moved: { host: Promise<TypedArray>; shape: Shape; dtype: DType } | null = null;
+  #moved: MovedValue | null = null;
 
   constructor(value: Tensor, requiresGrad = false, node: Node | null = null) {
     this.#value = value;
@@ -109,7 +113,7 @@ export class Variable {
       if (this.#moved !== null) {
         throw new Error(
           `Variable ${shapeString(this.#moved.shape)}: backward() moved this loss value to the host and freed its device tensor; ` +
-            'read it with await item() or data(), or call backward(undefined, { retainGraph: true }) to keep it on the device',
+            'read it with await item() or data(), or call backward({ retainGraph: true }) to keep it on the device',
         );
       }
       throw new Error(
@@ -163,9 +167,21 @@ export class Variable {
   /**
    * Accumulates d(this)/d(leaf) into `.grad` of every leaf that requires it. `gradient` is the
    * seed (required unless this Variable has a single element). Frees the graph's intermediate
-   * values unless `retainGraph`.
+   * values unless `retainGraph`. The options may also come alone: `backward({ retainGraph: true })`.
+   *
+   * @example
+   * ```ts
+   * const x = variable([1, 2], { requiresGrad: true });
+   * const y = x.mul(x).sum();
+   * y.backward({ retainGraph: true });   // keep the graph for a second pass
+   * y.backward();                        // accumulates, and frees the graph
+   * await x.grad!.data();                // Float32Array [4, 8]
+   * ```
    */
-  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+  backward(opts: BackwardOptions): void;
+  backward(gradient?: Tensor, opts?: BackwardOptions): void;
+  backward(first?: Tensor | BackwardOptions, second?: BackwardOptions): void {
+    const { gradient, opts } = backwardArgs(first, second);
     if (this.node === null && this.freed !== null) {
       throw new Error(
         `backward: the graph through ${this.freed.op} (output ${shapeString(this.freed.shape)}) was already freed by an earlier backward(); ` +
@@ -205,6 +221,7 @@ export class Variable {
     } finally {
       if (seed !== gradient) seed.dispose();
     }
+    noteRetained(opts.retainGraph === true);
     // A loss made by ops is the one value of its graph that backward keeps, and nothing else would
     // ever free it in a loop that never disposes (`liveTensors` would grow until the GC ran). Its
     // single number is copied to the host instead: `item()`, `data()` and `array()` still answer,
@@ -219,8 +236,9 @@ export class Variable {
     // The backend's read records its copy before it first awaits, so the storage may go back to
     // the pool right after: later writes to it are ordered after the copy.
     const host = t.data();
-    host.catch(() => undefined); // a failed read is reported when the value is read
-    this.#moved = { host, shape: t.shape, dtype: t.dtype };
+    const moved: MovedValue = { host, shape: t.shape, dtype: t.dtype };
+    host.then((v) => (moved.values = v)).catch(() => undefined); // a failed read is reported when the value is read
+    this.#moved = moved;
     t.dispose();
     this.#value = null;
   }
@@ -278,8 +296,42 @@ export class Variable {
     this.#value = t;
   }
 
+  /**
+   * The values as NumPy prints them (abbreviated past 1,000 elements), with shape, dtype, backend,
+   * `requiresGrad` and the op that made it. A WebGPU value needs an asynchronous read: the string
+   * says so, and `await v.format()` gives the full one. `console.log(v)` in Node prints this.
+   *
+   * @example
+   * ```ts
+   * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });
+   * console.log(String(w.mul(2)));     // on the CPU backend: Variable([[2., 4.],
+   *                                     //   [6., 8.]], shape [2, 2], float32, cpu, requiresGrad, made by mul)
+   * console.log(await w.format());      // the values, read from any backend
+   * ```
+   */
   toString(): string {
-    return `Variable(${shapeString(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return variableString(this, this.#value, this.#moved);
+  }
+
+  /** `toString()` with the values read from any backend. */
+  async format(): Promise<string> {
+    const where = this.#moved ? 'host' : this.value.backend.info.name;
+    const values = await (this.#moved?.host ?? this.value.data());
+    return variableString(this, this.#value, { shape: this.shape, dtype: this.dtype, values }, where);
+  }
+
+  /** Node's console.log and util.inspect print `toString()`. */
+  [inspectCustom](): string {
+    return this.toString();
+  }
+
+  /** Index of the largest value, int32 and without gradient: see {@link argmax}. */
+  argmax(axis?: number, keepDims = false): Variable {
+    return argmax(this, axis, keepDims);
+  }
+  /** Index of the smallest value, int32 and without gradient: see {@link argmin}. */
+  argmin(axis?: number, keepDims = false): Variable {
+    return argmin(this, axis, keepDims);
   }
 
   // Differentiable methods (NumPy broadcasting everywhere); see ./functions.ts.

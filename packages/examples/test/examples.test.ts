@@ -43,7 +43,18 @@ const SMOKE: Record<
   },
   seq2seq: { steps: 2, files: ['loss.svg', 'accuracy.svg', 'seq2seq.safetensors'], quickOnCpu: false },
   gates: { steps: 2, files: ['gates.svg', 'loss.svg', 'gates.safetensors'], quickOnCpu: true },
-  compare: { steps: 2, files: ['loss.svg', 'summary.svg', 'compare.json'], quickOnCpu: true },
+  compare: {
+    steps: 2,
+    files: [
+      'loss.svg',
+      'summary.svg',
+      'compare.json',
+      'compare-gru.safetensors',
+      'compare-lstm.safetensors',
+      'compare-rnn.safetensors',
+    ],
+    quickOnCpu: true,
+  },
   dependency: {
     steps: 2,
     options: { distances: [3, 6], seeds: 1 },
@@ -123,6 +134,12 @@ forEachBackend('examples', (backend) => {
     const expected = (g: number) => V * E + g * (E * H + H * H + H) + H * V + V;
     expect(results.map((r) => r.parameters)).toEqual([expected(3), expected(4), expected(1)]);
     expect(unigram).toBeGreaterThan(2);
+    // Each model's weights, one file per model, as many values as it has parameters.
+    for (const [k, kind] of ['gru', 'lstm', 'rnn'].entries()) {
+      const weights = loadSafetensors(new Uint8Array(readFileSync(join(out, `compare-${kind}.safetensors`))));
+      expect(Object.keys(weights).some((key) => key.startsWith('rnn.'))).toBe(true);
+      expect(Object.values(weights).reduce((n, t) => n + t.size, 0)).toBe(results[k]?.parameters);
+    }
     for (const r of results) {
       expect(r.validCurve).toHaveLength(2); // after step 1 and at the end
       for (const v of [r.msPerStep, r.trainLoss, r.validLoss]) expect(v).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
 import { type Backend, type Storage, type View, viewIsContiguous } from './backend.js';
 import type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
+import { formatTensor, inspectCustom } from './format.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
 /*
@@ -225,8 +226,33 @@ export class Tensor {
     this.dispose();
   }
 
+  /**
+   * The values as NumPy prints them (abbreviated past 1,000 elements), with shape, dtype and
+   * backend. A WebGPU tensor's values need an asynchronous read: its string says so, and
+   * `await t.format()` gives the full one. `console.log(t)` in Node prints this string.
+   *
+   * @example
+   * ```ts
+   * String(tensor([[1, 2], [3, 4]]));   // 'Tensor([[1., 2.],\n        [3., 4.]], shape [2, 2], float32, cpu)' on the CPU backend
+   * console.log(await tensor([0.5, 1]).format());
+   * ```
+   */
   toString(): string {
-    return `Tensor(${shapeString(this.shape)}, ${this.dtype}, ${this.backend.info.name})`;
+    const backend = this.backend.info.name;
+    if (this.disposed) return formatTensor('Tensor', undefined, this.shape, this.dtype, [backend, 'disposed']);
+    const values = this.hostValues ?? this.backend.readSync?.(this.view);
+    const notes = values ? [backend] : [backend, 'values on the device: console.log(await t.format()) prints them'];
+    return formatTensor('Tensor', values, this.shape, this.dtype, notes);
+  }
+
+  /** `toString()` with the values read from any backend. */
+  async format(): Promise<string> {
+    return formatTensor('Tensor', await this.data(), this.shape, this.dtype, [this.backend.info.name]);
+  }
+
+  /** Node's console.log and util.inspect print `toString()`. */
+  [inspectCustom](): string {
+    return this.toString();
   }
 }
 
