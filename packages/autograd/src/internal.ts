@@ -1,37 +1,6 @@
 import type { Node } from './graph.js';
-import type { Primitive } from './vjp.js';
+import { saves } from './vjp.js';
 import type { Variable } from './variable.js';
-
-/**
- * What each primitive's VJP reads besides the incoming gradient: its inputs' values, its output's
- * value, or neither (shapes are always available). A value nobody's VJP reads need not be kept.
- */
-export const saves: { [P in Primitive]: { inputs: boolean; output: boolean } } = {
-  add: { inputs: false, output: false },
-  sub: { inputs: false, output: false },
-  neg: { inputs: false, output: false },
-  mul: { inputs: true, output: false },
-  div: { inputs: true, output: false },
-  pow: { inputs: true, output: true },
-  maximum: { inputs: true, output: false },
-  minimum: { inputs: true, output: false },
-  exp: { inputs: false, output: true },
-  log: { inputs: true, output: false },
-  sqrt: { inputs: false, output: true },
-  sigmoid: { inputs: false, output: true },
-  tanh: { inputs: false, output: true },
-  relu: { inputs: true, output: false },
-  abs: { inputs: true, output: false },
-  where: { inputs: true, output: false },
-  matmul: { inputs: true, output: false },
-  sum: { inputs: false, output: false },
-  max: { inputs: true, output: true },
-  reshape: { inputs: false, output: false },
-  permute: { inputs: false, output: false },
-  slice: { inputs: false, output: false },
-  concat: { inputs: false, output: false },
-  gather: { inputs: true, output: false },
-};
 
 interface Scope {
   created: Variable[];
