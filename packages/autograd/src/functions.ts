@@ -2,9 +2,9 @@ import * as T from '@wgru/tensor';
 import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, type Tensor } from '@wgru/tensor';
 import { inspectOutput } from './anomaly.js';
 import { isGradEnabled, type Node } from './graph.js';
-import { noteRecorded } from './internal.js';
+import { noteRecorded, readConstants, transientConstant } from './lifetimes.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
-import { transientConstant, Variable, type VariableLike } from './variable.js';
+import { Variable, type VariableLike } from './variable.js';
 
 /**
  * Records one primitive: computes its value with the raw tensor op and, when gradients are on and
@@ -22,15 +22,12 @@ function apply<P extends Primitive>(
     inspectOutput(op, value); // anomaly mode: a NaN or Infinity in the output
   } catch (e) {
     value?.dispose();
-    for (const x of inputs) if (x.transient) x.dispose(); // a bad call leaks nothing
+    for (const x of inputs) if (x.holds === 0) x.dispose(); // a bad call leaks no one-use constant
     throw e;
   }
   const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
-  // With no node to hold them, one-use constants can go at once.
-  if (node === null) for (const x of inputs) if (x.transient) x.dispose();
-  // A recorded op holds the shared constants it reads until backward frees it.
-  if (node !== null) for (const x of inputs) if (x.holds > 0) x.holds++;
+  readConstants(inputs, node !== null);
   const out = new Variable(value, requiresGrad, node);
   if (node !== null) noteRecorded(out, node);
   return out;
@@ -70,11 +67,11 @@ function constant(value: number, like: Variable, op: string): Variable {
 
 /**
  * An intermediate of a composite, read once by the next op. Outside a graph (under noGrad, or when
- * no input requires grad) nothing else would ever free it, so it goes to its reader as a transient,
- * freed as soon as that op has run (or with its node); inside a graph, backward frees it.
+ * no input requires grad) nothing else would ever free it, so it goes to its reader as a one-use
+ * constant, freed as soon as that op has run (or with its node); inside a graph, backward frees it.
  */
 function temp(v: Variable): Variable {
-  if (v.node === null) v.transient = true;
+  if (v.node === null) v.holds = 0;
   return v;
 }
 

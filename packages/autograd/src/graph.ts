@@ -1,6 +1,7 @@
 import { shapeString, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
 import { accumulateLeaf, type Grad, Gradients } from './accumulate.js';
 import { inspectGradient } from './anomaly.js';
+import { freeEarlierOutputs } from './lifetimes.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
@@ -84,6 +85,7 @@ export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {
   // records the backward pass (one more submit per step, no wait).
   root.value.backend.flush();
   const order = topologicalOrder(root);
+  if (!opts.retainGraph) freeEarlierOutputs(new Set(order));
   const grads = new Gradients();
   grads.add(root, seed.share());
   for (let i = order.length - 1; i >= 0; i--) {

@@ -17,15 +17,7 @@ export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnom
 export * from './functions.js';
 export { unbroadcast } from './accumulate.js';
 export { type BackwardOptions, isGradEnabled, noGrad } from './graph.js';
-export { internal } from './internal.js';
+export { forwardCall, internal, releaseShared, sharedConstant, transientConstant } from './lifetimes.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, saves, type Vjp, type VjpContext, vjps } from './vjp.js';
-export {
-  releaseShared,
-  sharedConstant,
-  transientConstant,
-  Variable,
-  type VariableLike,
-  type VariableOptions,
-  variable,
-} from './variable.js';
+export { Variable, type VariableLike, type VariableOptions, variable } from './variable.js';

@@ -16,31 +16,7 @@ import {
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
-
-/** A constant leaf for one use inside the graph, freed with the node that consumes it. */
-export function transientConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.transient = true;
-  return v;
-}
-
-/**
- * A constant leaf that several ops of one forward pass read (an RNN's zero initial state, a
- * per-timestep length mask), taking over `value`. Its maker holds it until
- * {@link releaseShared}; every recorded op that reads it holds it until backward frees that op.
- * It is freed when the last hold ends: at the maker's release when no graph was recorded
- * (inference), else by the backward that consumes the graph. Nothing is left for the GC.
- */
-export function sharedConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.holds = 1;
-  return v;
-}
-
-/** Ends one hold on a {@link sharedConstant}, freeing it when none is left. Idempotent at zero. */
-export function releaseShared(v: Variable): void {
-  if (v.holds > 0 && --v.holds === 0) v.dispose();
-}
+import { releaseConstants } from './lifetimes.js';
 
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
@@ -68,15 +44,13 @@ export class Variable {
   /** @internal The op that made this Variable and its output shape, once backward has freed its graph. */
   freed: { op: string; shape: Shape } | null = null;
   /**
-   * @internal A constant leaf made for one op (a scalar operand, a dropout mask): freed together
-   * with the node that uses it when backward consumes the graph.
+   * @internal For a constant the library made for the graph (see ./lifetimes.ts): the holds on it,
+   * one per recorded op reading it (and its maker's, for a shared one); it is freed when they end.
+   * Null for every other Variable.
    */
-  transient = false;
-  /**
-   * @internal For a {@link sharedConstant}: the holds on it (its maker's, and one per recorded op
-   * reading it); 0 for every other Variable.
-   */
-  holds = 0;
+  holds: number | null = null;
+  /** @internal A module's forward returned it to user code: backward() keeps it until the next one. */
+  isOutput = false;
   /**
    * @internal A one-element root after a backward() that consumed its graph: its value was copied
    * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
@@ -113,7 +87,8 @@ export class Variable {
         );
       }
       throw new Error(
-        'Variable: its value was freed by backward(); read intermediate values before backward(), or call backward({ retainGraph: true })',
+        'Variable: its value was freed by backward() (what a module returns stays readable until the next backward()); ' +
+          'read intermediate values before backward(), or call backward({ retainGraph: true })',
       );
     }
     return this.#value;
@@ -257,25 +232,22 @@ export class Variable {
     this.#value?.dispose();
   }
 
-  /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
+  /**
+   * @internal Called by backward on each consumed node: drops the node and the constants it holds,
+   * and frees the value, unless this is the root or an output (see ./lifetimes.ts).
+   */
   release(isRoot: boolean): void {
     if (this.node === null) return;
-    for (const x of this.node.inputs) {
-      if (x.transient) x.dispose();
-      else if (x.holds > 0) releaseShared(x);
-    }
+    releaseConstants(this.node);
     this.freed = { op: this.node.op, shape: this.#value?.shape ?? [] };
     this.node = null;
-    if (!isRoot) {
-      this.#value?.dispose();
-      this.#value = null;
-    }
+    if (!isRoot && !this.isOutput) this.freeValue();
   }
 
-  /** @internal Replaces the value in place (for optimizers and weight loading). */
-  setValue(t: Tensor): void {
+  /** @internal Frees the value; reading it afterwards throws. */
+  freeValue(): void {
     this.#value?.dispose();
-    this.#value = t;
+    this.#value = null;
   }
 
   toString(): string {
