@@ -80,14 +80,14 @@ export interface BackwardOptions {
  * pass (./accumulate.ts), and a leaf's is added into its `.grad`. Unless `retainGraph`, each
  * node is freed once its rule has run (see docs/lifetimes.md).
  */
-export function backward(root: Variable, seed: Tensor, opts: BackwardOptions = {}): void {
+export function backward(root: Variable, gradient: Tensor, opts: BackwardOptions = {}): void {
   // The forward pass is complete: submit it now, so the device computes it while the host
   // records the backward pass (one more submit per step, no wait).
   root.value.backend.flush();
   const order = topologicalOrder(root);
   if (!opts.retainGraph) freeEarlierOutputs(new Set(order));
   const grads = new Gradients();
-  grads.add(root, seed.share());
+  grads.add(root, gradient.share());
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i] as Variable;
     // Null where nothing flows in (a `where` condition that requires grad): its part of the graph

@@ -106,7 +106,7 @@ forEachBackend('tape', (name) => {
   });
 
   describe('what a leaf gradient is', () => {
-    it('its own dense tensor: not a view of the seed, not a broadcast view', async () => {
+    it('its own dense tensor: not a view of the gradient given to backward(), not a broadcast view', async () => {
       const x = variable(
         [
           [1, 2, 3],

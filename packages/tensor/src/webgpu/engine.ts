@@ -38,14 +38,14 @@ const MAX_PENDING = 1024;
 /**
  * Records commands instead of running them, and submits them all at once at a sync point (a
  * read) or when the batch grows large: one command encoder, one compute pass per run of
- * dispatches, one parameter upload and one queue submit per batch. The pending list is plain data,
- * so a pass can rewrite it before it is encoded.
+ * dispatches, one parameter upload and one queue submit per batch. Until then a command is plain
+ * data: which kernel, which buffers, which parameters.
  */
 export class Engine {
   private pending: Command[] = [];
   private paramBuffer: GPUBuffer | null = null;
   /** Temporary buffers (and textures) that may be destroyed once the batch using them has been submitted. */
-  private transient: (GPUBuffer | GPUTexture)[] = [];
+  private afterSubmit: (GPUBuffer | GPUTexture)[] = [];
   /** An asynchronous error (validation, device loss) to throw at the next opportunity. */
   private asyncError: Error | null = null;
   lost = false;
@@ -163,11 +163,7 @@ export class Engine {
 
   /** Keeps `resource` alive until the current batch has been submitted, then destroys it. */
   destroyAfterSubmit(resource: GPUBuffer | GPUTexture): void {
-    this.transient.push(resource);
-  }
-
-  get pendingCount(): number {
-    return this.pending.length;
+    this.afterSubmit.push(resource);
   }
 
   flush(): void {
@@ -246,7 +242,7 @@ export class Engine {
         );
       }
     });
-    for (const b of this.transient) b.destroy();
-    this.transient = [];
+    for (const b of this.afterSubmit) b.destroy();
+    this.afterSubmit = [];
   }
 }
