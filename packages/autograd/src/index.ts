@@ -20,4 +20,5 @@ export { type BackwardOptions, isGradEnabled, noGrad } from './graph.js';
 export { forwardCall, internal, releaseShared, sharedConstant, transientConstant } from './lifetimes.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, saves, type Vjp, type VjpContext, vjps } from './vjp.js';
-export { Variable, type VariableLike, type VariableOptions, variable } from './variable.js';
+export { type VariableOptions, variable } from './creation.js';
+export { Variable, type VariableLike } from './variable.js';
