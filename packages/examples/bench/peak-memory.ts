@@ -6,7 +6,7 @@
  * warm-up steps (Adam's moments and the constant cache exist by then): parameters, optimizer state
  * and whatever the previous step left readable included.
  *
- *   node_modules/.bin/tsx --conditions=wgru-source packages/examples/bench/peak-memory.ts [webgpu|cpu]
+ *   pnpm --filter @wgru/examples peak-memory [webgpu|cpu]
  * @module
  */
 import { Adam, CrossEntropyLoss, Embedding, GRU, Linear } from '@wgru/nn';
