@@ -75,7 +75,7 @@ export interface VjpContext<P extends Primitive> {
  * A vector-Jacobian product: given the gradient `g` of the output, the gradient of each input, or
  * null where none is needed. A result may have the broadcast (output) shape: the accumulation
  * pass sums it back to the input's shape, in one place, for every rule. Two results are deferred
- * forms that the pass rewrites ({@link placed}, {@link transposeTimes}; see ./accumulate.ts).
+ * forms that the pass rewrites (`placed` and `transposeTimes`, see ./accumulate.ts).
  */
 export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Grad | null>;
 
