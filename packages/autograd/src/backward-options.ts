@@ -9,7 +9,7 @@
  * `noteRetained` warns once, on stderr, when it sees that.
  * @module
  */
-import { memory, Tensor } from '@wgru/tensor';
+import { assign, cast, empty, memory, shapeString, Tensor } from '@wgru/tensor';
 import type { BackwardOptions } from './graph.js';
 
 const KNOWN = new Set(['retainGraph']);
@@ -74,4 +74,35 @@ export function noteRetained(retained: boolean): void {
 export function resetRetainWatch(): void {
   streak = [];
   warned = false;
+}
+
+/**
+ * The gradient backward starts from, for an output whose value is `out`: ones when none is given
+ * (a one-element output only), else `gradient`, checked against the output's shape and backend and
+ * converted to its dtype. A tensor made here is the caller's to dispose (it is not `gradient`).
+ */
+export function seedGradient(out: Tensor, gradient: unknown): Tensor {
+  if (gradient === undefined) {
+    if (out.size !== 1)
+      throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(out.shape)}`);
+    const seed = empty(out.backend, out.shape, out.dtype);
+    assign(seed, 1);
+    return seed;
+  }
+  if (
+    !(gradient instanceof Tensor) ||
+    gradient.shape.length !== out.shape.length ||
+    gradient.shape.some((d, i) => d !== out.shape[i])
+  ) {
+    throw new Error(
+      `backward: gradient must be a Tensor of shape ${shapeString(out.shape)}, got ${gradient instanceof Tensor ? shapeString(gradient.shape) : typeof gradient}`,
+    );
+  }
+  if (gradient.backend !== out.backend) {
+    throw new Error(
+      `backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${out.backend.info.name}`,
+    );
+  }
+  // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
+  return gradient.dtype === out.dtype ? gradient : cast(gradient, out.dtype);
 }

@@ -1,50 +1,11 @@
-import {
-  activeBackend,
-  type Backend,
-  type DType,
-  type NestedArray,
-  type Shape,
-  shapeString,
-  type Tensor,
-  Tensor as TensorClass,
-  tensorOn,
-  type TypedArray,
-  assign,
-  cast,
-  empty,
-  inspectCustom,
-} from '@wgru/tensor';
+import { type DType, type NestedArray, type Shape, shapeString, type Tensor, inspectCustom } from '@wgru/tensor';
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
-import { backwardArgs, noteRetained } from './backward-options.js';
+import { backwardArgs, noteRetained, seedGradient } from './backward-options.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
 import { argmax, argmin } from './indices.js';
+import { releaseConstants } from './lifetimes.js';
 import { type MovedValue, variableString } from './print.js';
-
-/** A constant leaf for one use inside the graph, freed with the node that consumes it. */
-export function transientConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.transient = true;
-  return v;
-}
-
-/**
- * A constant leaf that several ops of one forward pass read (an RNN's zero initial state, a
- * per-timestep length mask), taking over `value`. Its maker holds it until
- * {@link releaseShared}; every recorded op that reads it holds it until backward frees that op.
- * It is freed when the last hold ends: at the maker's release when no graph was recorded
- * (inference), else by the backward that consumes the graph. Nothing is left for the GC.
- */
-export function sharedConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.holds = 1;
-  return v;
-}
-
-/** Ends one hold on a {@link sharedConstant}, freeing it when none is left. Idempotent at zero. */
-export function releaseShared(v: Variable): void {
-  if (v.holds > 0 && --v.holds === 0) v.dispose();
-}
 
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
@@ -72,15 +33,13 @@ export class Variable {
   /** @internal The op that made this Variable and its output shape, once backward has freed its graph. */
   freed: { op: string; shape: Shape } | null = null;
   /**
-   * @internal A constant leaf made for one op (a scalar operand, a dropout mask): freed together
-   * with the node that uses it when backward consumes the graph.
+   * @internal For a constant the library made for the graph (see ./lifetimes.ts): the holds on it,
+   * one per recorded op reading it (and its maker's, for a shared one); it is freed when they end.
+   * Null for every other Variable.
    */
-  transient = false;
-  /**
-   * @internal For a {@link sharedConstant}: the holds on it (its maker's, and one per recorded op
-   * reading it); 0 for every other Variable.
-   */
-  holds = 0;
+  holds: number | null = null;
+  /** @internal A module's forward returned it to user code: backward() keeps it until the next one. */
+  isOutput = false;
   /**
    * @internal A one-element root after a backward() that consumed its graph: its value was copied
    * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
@@ -117,7 +76,8 @@ export class Variable {
         );
       }
       throw new Error(
-        'Variable: its value was freed by backward(); read intermediate values before backward(), or call backward({ retainGraph: true })',
+        'Variable: its value was freed by backward() (what a module returns stays readable until the next backward()); ' +
+          'read intermediate values before backward(), or call backward({ retainGraph: true })',
       );
     }
     return this.#value;
@@ -195,28 +155,7 @@ export class Variable {
     }
     // Before anything changes: a loop that never yields is stopped here, with all its state intact.
     this.value.backend.checkQueue?.();
-    let seed: Tensor;
-    if (gradient === undefined) {
-      if (this.size !== 1)
-        throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
-      seed = empty(this.value.backend, this.shape, this.dtype);
-      assign(seed, 1);
-    } else if (
-      !(gradient instanceof TensorClass) ||
-      gradient.shape.length !== this.rank ||
-      gradient.shape.some((d, i) => d !== this.shape[i])
-    ) {
-      throw new Error(
-        `backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${gradient instanceof TensorClass ? shapeString(gradient.shape) : typeof gradient}`,
-      );
-    } else if (gradient.backend !== this.value.backend) {
-      throw new Error(
-        `backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${this.value.backend.info.name}`,
-      );
-    } else {
-      // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
-      seed = gradient.dtype === this.dtype ? gradient : cast(gradient, this.dtype);
-    }
+    const seed = seedGradient(this.value, gradient);
     const madeByOp = this.node !== null;
     try {
       runBackward(this, seed, opts);
@@ -277,25 +216,22 @@ export class Variable {
     this.#value?.dispose();
   }
 
-  /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
+  /**
+   * @internal Called by backward on each consumed node: drops the node and the constants it holds,
+   * and frees the value, unless this is the root or an output (see ./lifetimes.ts).
+   */
   release(isRoot: boolean): void {
     if (this.node === null) return;
-    for (const x of this.node.inputs) {
-      if (x.transient) x.dispose();
-      else if (x.holds > 0) releaseShared(x);
-    }
+    releaseConstants(this.node);
     this.freed = { op: this.node.op, shape: this.#value?.shape ?? [] };
     this.node = null;
-    if (!isRoot) {
-      this.#value?.dispose();
-      this.#value = null;
-    }
+    if (!isRoot && !this.isOutput) this.freeValue();
   }
 
-  /** @internal Replaces the value in place (for optimizers and weight loading). */
-  setValue(t: Tensor): void {
+  /** @internal Frees the value; reading it afterwards throws. */
+  freeValue(): void {
     this.#value?.dispose();
-    this.#value = t;
+    this.#value = null;
   }
 
   /**
@@ -446,44 +382,4 @@ export class Variable {
   greaterEqual(b: VariableLike): Variable {
     return F.compare('greaterEqual', this, b);
   }
-}
-
-export interface VariableOptions {
-  shape?: Shape;
-  dtype?: DType;
-  requiresGrad?: boolean;
-  /** Where to put the value (default: the active backend). */
-  backend?: Backend;
-}
-
-const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
-
-/**
- * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
- * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
- *
- * @example
- * ```ts
- * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });   // float32 [2, 2], a leaf
- * const ids = variable([0, 2], { dtype: 'int32' });                 // int32 [2], no gradient
- * const x = variable(randn([4, 2], { seed: 0 }));                   // wraps a Tensor, no copy
- * ```
- */
-export function variable(values: number | NestedArray | TypedArray | Tensor, opts: VariableOptions = {}): Variable {
-  if (opts === null || typeof opts !== 'object') throw new Error('variable: options must be an object');
-  for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
-  let t: Tensor;
-  if (values instanceof TensorClass) {
-    if (opts.shape !== undefined || opts.dtype !== undefined)
-      throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
-    t = values;
-  } else {
-    t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
-  }
-  const requiresGrad = opts.requiresGrad ?? false;
-  if (requiresGrad && t.dtype === 'int32')
-    throw new Error(
-      `variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`,
-    );
-  return new Variable(t, requiresGrad);
 }

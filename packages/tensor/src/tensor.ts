@@ -4,7 +4,7 @@ import { formatTensor, inspectCustom } from './format.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
 /*
- * The memory model (see also the README's "Memory" section).
+ * The memory model (docs/lifetimes.md tells it whole).
  *
  * A Tensor is a handle on refcounted device storage: views (reshape, slice, transpose, `share()`)
  * are further handles on the same storage, which goes back to the backend's pool (WebGPU) when
@@ -13,10 +13,11 @@ import { contiguousStrides, shapeString, sizeOf } from './shape.js';
  * drift. Who disposes what:
  *
  * - The tape (@wgru/autograd). `backward()` frees every intermediate value of the graph it
- *   consumes, the one-use constants the ops made (scalar operands, masks, indices) and the shared
- *   constants (an RNN's zero state) once no recorded op holds them. The root (the loss) keeps its
- *   one number on the host: `await loss.item()` still answers, and its device tensor is freed.
- *   Gradients live in `.grad` until `zeroGrad()` (the optimizer's, or the module's).
+ *   consumes, and the constants the ops made (scalar operands, masks, indices, an RNN's zero
+ *   state) once no recorded op holds them. The root (the loss) keeps its one number on the host:
+ *   `await loss.item()` still answers, and its device tensor is freed. What a module's forward
+ *   returned to user code stays readable until the next `backward()`. Gradients live in `.grad`
+ *   until `zeroGrad()` (the optimizer's, or the module's).
  * - The optimizer keeps its state (moments) and frees its temporaries (`tidy`) every step.
  * - Layers take host data (an Int32Array of token ids, class indices) and free their upload with
  *   the graph, so a training loop written the natural way (forward, loss, backward, step) holds
@@ -112,7 +113,7 @@ export function forgetHostValues(storage: Storage): void {
 
 /**
  * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
- * storage back when the garbage collector notices. Explicit disposal (or the tape, or `scope`)
+ * storage back when the garbage collector notices. Explicit disposal (or the tape, or `tidy`)
  * is still the way to keep memory tight.
  */
 const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>

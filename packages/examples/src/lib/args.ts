@@ -21,6 +21,10 @@ export interface ExampleOptions {
   checkpointEvery?: number;
   /** Continue from the last resumable checkpoint in the output folder, if there is one. */
   resume?: boolean;
+  /** `dependency` only: the distances (distractors) to sweep. */
+  distances?: number[];
+  /** `dependency` only: seeds per point. */
+  seeds?: number;
 }
 
 /** What `parseArgs` found: an example name (or none), its options, and whether help was asked for. */
@@ -51,6 +55,8 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     .option('--quiet', 'print nothing while training')
     .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (charlm, seq2seq, forecast, compare)')
     .option('--resume', 'continue from the last resumable checkpoint in the output folder')
+    .option('--distances <list>', 'dependency: distances to sweep, e.g. 5,10,20 (default: 5,10,20,50,100,200)')
+    .option('--seeds <n>', 'dependency: seeds per point (default: 3)')
     .option('-h, --help', 'show this help');
   const width = Math.max(0, ...catalogue.map((e) => e.name.length));
   for (const e of catalogue) cli.example(`  ${e.name.padEnd(width)}  ${e.description} (${e.defaultSteps} steps)`);
@@ -101,5 +107,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (raw.quiet === true) options.quiet = true;
   if (raw.checkpointEvery !== undefined) options.checkpointEvery = integer('checkpoint-every', raw.checkpointEvery, 1);
   if (raw.resume === true) options.resume = true;
+  if (raw.seeds !== undefined) options.seeds = integer('seeds', raw.seeds, 1);
+  if (raw.distances !== undefined) {
+    const list = String(raw.distances).split(',');
+    options.distances = list.map((d) => integer('distances', d.trim() === '' ? Number.NaN : Number(d), 1));
+  }
   return { name: args[0], options, help: raw.help === true };
 }
