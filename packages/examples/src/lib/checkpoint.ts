@@ -180,7 +180,7 @@ function section(all: Record<string, Tensor>, prefix: string): Record<string, Te
 }
 
 /** Writes `data` to a temporary file beside `path`, flushes it to disk, then renames it over `path`. */
-export function writeAtomically(path: string, data: Uint8Array | string): void {
+function writeAtomically(path: string, data: Uint8Array | string): void {
   const temp = `${path}.tmp-${process.pid}`;
   const fd = openSync(temp, 'w');
   try {

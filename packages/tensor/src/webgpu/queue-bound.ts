@@ -28,11 +28,11 @@
  * model (Embedding -> GRU with H = 128 -> Linear, B = 16, T = 32, Adam) makes ~280 bind groups a
  * step: reading its loss every 50 steps stays below; every 100 steps (28,000) warns, but runs.
  */
-export const WARN = { bindGroups: 25_000, submits: 5_000 } as const;
+const WARN = { bindGroups: 25_000, submits: 5_000 } as const;
 /** ... at which the next safe point (`backward()`) throws: half the measured crash. */
-export const LIMIT = { bindGroups: 30_000, submits: 10_000 } as const;
+const LIMIT = { bindGroups: 30_000, submits: 10_000 } as const;
 /** ... at which any allocation throws: two thirds of the measured crash. */
-export const LAST_RESORT = { bindGroups: 40_000, submits: 15_000 } as const;
+const LAST_RESORT = { bindGroups: 40_000, submits: 15_000 } as const;
 
 type Counts = { bindGroups: number; submits: number };
 
