@@ -133,6 +133,9 @@ describe.skipIf(!hasGpu)('autograd errors across backends', () => {
     await setBackend('webgpu');
     const g = variable([1, 2], { requiresGrad: true });
     const c = variable(tensorOn(cpuBackend(), [1, 2]));
+    expect(() => variable(tensorOn(cpuBackend(), [1]), { backend: g.value.backend })).toThrow(
+      /^variable: the Tensor lives on the cpu backend, the backend option names webgpu/,
+    );
     expect(() => g.add(c)).toThrow(/add: operands live on different backends \(webgpu and cpu\)/);
     expect(() => g.mul(2).sum().backward(tensorOn(cpuBackend(), 1))).toThrow(
       /backward: gradient is on the cpu backend, this Variable on webgpu/,
