@@ -116,6 +116,7 @@ forEachBackend('autograd errors', (name) => {
       expect(() => a.add('1' as never)).toThrow(/add: b must be a Variable, got string/);
       expect(() => F.matmul(a, tensor([1, 2, 3]) as never)).toThrow(/matmul: b must be a Variable, got Tensor/);
       expect(() => F.exp(null as never)).toThrow(/exp: x must be a Variable, got null/);
+      expect(() => F.exp(2 as never)).toThrow(/^exp: x must be a Variable, got number 2$/);
       expect(() => F.concat([], 0)).toThrow(/concat: needs a non-empty list/);
     });
 
