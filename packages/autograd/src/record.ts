@@ -83,7 +83,7 @@ export function temp(v: Variable): Variable {
 export function check(op: string, arg: string, x: unknown): asserts x is Variable {
   if (!(x instanceof Variable)) {
     throw new Error(
-      `${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`,
+      `${op}: ${arg} must be a Variable, got ${typeof x === 'number' ? `number ${x}` : x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
     );
   }
 }

@@ -109,10 +109,11 @@ export class Variable {
 
   async array(): Promise<NestedArray> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    if (this.#moved)
-      return this.#moved.shape.length === 0
-        ? ((await this.#moved.host)[0] as number)
-        : Array.from(await this.#moved.host);
+    if (this.#moved) {
+      // One element, nested as deep as the shape ([1, 1] -> [[v]]), as Tensor.array() gives it.
+      const one = (await this.#moved.host)[0] as number;
+      return this.#moved.shape.reduce<NestedArray>((inner) => [inner], one);
+    }
     return this.value.array();
   }
 

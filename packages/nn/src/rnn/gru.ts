@@ -147,9 +147,11 @@ export class GRUCell extends Module implements RecurrentCell {
   }
 }
 
-/** Checks the recurrentBias option: it needs resetAfter (c_h sits inside the reset product). */
+/** Checks resetAfter and recurrentBias: booleans, and recurrentBias needs resetAfter (c_h sits inside the reset product). */
 function checkRecurrentBias(op: string, opts: { resetAfter?: boolean; recurrentBias?: boolean }): boolean {
   if (opts === null || typeof opts !== 'object') return false; // checkRecurrentOptions says why
+  const after = opts.resetAfter ?? false;
+  if (typeof after !== 'boolean') throw new Error(`${op}: resetAfter must be true or false, got ${String(after)}`);
   const on = opts.recurrentBias ?? false;
   if (typeof on !== 'boolean') throw new Error(`${op}: recurrentBias must be true or false, got ${String(on)}`);
   if (on && !opts.resetAfter)
