@@ -3,6 +3,7 @@ import { type Backend, type DType, normalizeAxes, normalizeAxis, shapeString, ty
 import { inspectOutput } from './anomaly.js';
 import { isGradEnabled, type Node } from './graph.js';
 import { noteRecorded } from './internal.js';
+import { reportOp, traced } from './trace.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
 import { transientConstant, Variable, type VariableLike } from './variable.js';
 
@@ -27,11 +28,12 @@ function apply<P extends Primitive>(
   }
   const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
+  const out = new Variable(value, requiresGrad, node);
+  reportOp(op, inputs, attrs, [out]); // a trace (see ./trace.ts) sees every primitive
   // With no node to hold them, one-use constants can go at once.
   if (node === null) for (const x of inputs) if (x.transient) x.dispose();
   // A recorded op holds the shared constants it reads until backward frees it.
   if (node !== null) for (const x of inputs) if (x.holds > 0) x.holds++;
-  const out = new Variable(value, requiresGrad, node);
   if (node !== null) noteRecorded(out, node);
   return out;
 }
@@ -182,7 +184,14 @@ export function compare(
   b: VariableLike,
 ): Variable {
   const [x, y] = operands(op, a, b);
-  return new Variable(T.binary(op, x.value, y.value), false);
+  // Not a primitive (no gradient), so traced as one op of its own.
+  return traced(
+    op,
+    [x, y],
+    null,
+    () => new Variable(T.binary(op, x.value, y.value), false),
+    (m) => [m],
+  );
 }
 
 // ---- matmul ----
@@ -268,7 +277,14 @@ export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
-  return div(temp(sum(x, ax, keepDims)), count);
+  // Traced as one op: the count is a size, which a trace would otherwise hold as a constant.
+  return traced(
+    'mean',
+    [x],
+    { axes: ax, keepDims },
+    () => div(temp(sum(x, ax, keepDims)), count),
+    (y) => [y],
+  );
 }
 
 // ---- movement ----
@@ -411,6 +427,17 @@ export const square = (x: Variable): Variable => mul(x, x);
 export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   check('logSumExp', 'x', x);
   const a = normalizeAxis('logSumExp', axis, x.rank);
+  // Traced as one op: m below is computed beside the tape, and a trace would hold it as a constant.
+  return traced(
+    'logSumExp',
+    [x],
+    { axis: a, keepDims },
+    () => logSumExpOf(x, a, keepDims),
+    (y) => [y],
+  );
+}
+
+function logSumExpOf(x: Variable, a: number, keepDims: boolean): Variable {
   const mRaw = T.max(x.value, a, true);
   // Rows that are all -Infinity (or +Infinity) keep m = 0, so they give ±Infinity, not NaN.
   const infinite = T.isInf(mRaw);
@@ -435,7 +462,14 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
  */
 export function softmax(x: Variable, axis = -1): Variable {
   check('softmax', 'x', x);
-  return exp(temp(logSoftmax(x, normalizeAxis('softmax', axis, x.rank))));
+  const a = normalizeAxis('softmax', axis, x.rank);
+  return traced(
+    'softmax',
+    [x],
+    { axis: a },
+    () => exp(temp(logSoftmax(x, a))),
+    (y) => [y],
+  );
 }
 
 /**
@@ -449,5 +483,12 @@ export function softmax(x: Variable, axis = -1): Variable {
  */
 export function logSoftmax(x: Variable, axis = -1): Variable {
   check('logSoftmax', 'x', x);
-  return sub(x, temp(logSumExp(x, normalizeAxis('logSoftmax', axis, x.rank), true)));
+  const a = normalizeAxis('logSoftmax', axis, x.rank);
+  return traced(
+    'logSoftmax',
+    [x],
+    { axis: a },
+    () => sub(x, temp(logSumExp(x, a, true))),
+    (y) => [y],
+  );
 }

@@ -17,6 +17,7 @@ export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnom
 export * from './functions.js';
 export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
 export { internal, saves } from './internal.js';
+export { isTracing, traced, type TracedOp, type Tracer, withTracer } from './trace.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
 export {

@@ -16,6 +16,7 @@ import {
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
+import { reportBorn } from './trace.js';
 
 /** A constant leaf for one use inside the graph, freed with the node that consumes it. */
 export function transientConstant(value: Tensor): Variable {
@@ -87,6 +88,7 @@ export class Variable {
     this.#value = value;
     this.requiresGrad = requiresGrad;
     this.node = node;
+    reportBorn(this); // a trace tells ops' results from values made beside them (./trace.ts)
   }
 
   /** Whether gradients flow to (and are accumulated for) this Variable. Only float Variables may. */
