@@ -17,6 +17,8 @@ export interface ExampleOptions {
   seed?: number;
   /** Print nothing (tests). */
   quiet?: boolean;
+  /** charlm: also write the trained model as an ONNX file here. */
+  exportOnnx?: string;
 }
 
 /** What `parseArgs` found: an example name (or none), its options, and whether help was asked for. */
@@ -45,6 +47,7 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
+    .option('--export-onnx <file>', 'charlm: write the trained model as an ONNX file (ONNX Runtime runs it)')
     .option('-h, --help', 'show this help');
   const width = Math.max(0, ...catalogue.map((e) => e.name.length));
   for (const e of catalogue) cli.example(`  ${e.name.padEnd(width)}  ${e.description} (${e.defaultSteps} steps)`);
@@ -93,5 +96,6 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;
+  if (raw.exportOnnx !== undefined) options.exportOnnx = String(raw.exportOnnx);
   return { name: args[0], options, help: raw.help === true };
 }
