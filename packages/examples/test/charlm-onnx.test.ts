@@ -25,7 +25,7 @@ it('charlm --export-onnx writes a model that ONNX Runtime samples from', async (
   let text = 'Alice ';
   for (let i = 0; i < 12; i++) {
     const out = await session.run({ ids: new ort.Tensor('int32', Int32Array.from(ids), [ids.length, 1]), h0: h });
-    const logits = (out.logits?.data as Float32Array).slice(-vocab.length); // the last step's
+    const logits = (out.logits as { data: Float32Array }).data.slice(-vocab.length); // the last step's
     expect(out.logits?.dims).toEqual([ids.length, vocab.length]);
     expect(logits.every(Number.isFinite)).toBe(true);
     const next = logits.indexOf(Math.max(...logits)); // greedy
