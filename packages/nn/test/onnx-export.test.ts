@@ -127,30 +127,65 @@ forEachBackend('exportOnnx runs in ONNX Runtime', (backend) => {
     expect(ort.output_0?.dims).toEqual([2, 6, 2 * H]);
   });
 
-  it('a forward with plain ops between modules (RNN, GRU, slices, reductions, where, concat)', async () => {
-    const [F, H] = [3, 4];
-    const rnn = new RNN({ inputSize: F, hiddenSize: H, seed: 7 });
-    const gru = new GRU({ inputSize: 2 * H, hiddenSize: H, seed: 8 });
-    const drop = new Dropout(0.3).eval();
-    const proj = variable(randn([H, 2], { seed: 9 }), { requiresGrad: true });
-    const fc = new Linear(H, 2, { seed: 10 });
-    const forward = (x: Variable): Variable => {
-      const T = x.shape[0] as number;
-      const a = rnn.forward(x).output; // [T, B, H]
-      const b = where(a.greater(0), a, a.mul(0.1)).sub(a.mean(0, true)); // leaky, centred over time
-      const h = gru.forward(drop.forward(concat([a, b.tanh()], 2))).output; // [T, B, H]
-      const last = h.slice([T - 1, 0, 0], [1, -1, -1]).reshape([h.shape[1] as number, H]); // [B, H]
-      const pooled = h.max(0).add(h.sum(0)).abs().sqrt(); // [B, H]
-      const flat = h.reshape([-1, H]).matmul(proj).transpose([1, 0]); // [2, T·B]
-      const scores = fc.forward(last.mul(pooled)).softmax(-1); // [B, 2]
-      return scores.add(flat.sum(1).exp().mul(0.001)).logSumExp(-1).unsqueeze(1).sub(last.maximum(0).minimum(1).pow(2));
-    };
-    const bytes = await exportOnnx(forward, [variable(randn([5, 3, F], { seed: 11 }))]);
-    const x = variable(randn([8, 4, F], { seed: 12 }));
-    const ort = await runOnnx(bytes, { input: { dims: [8, 4, F], data: Float32Array.from(await x.data()) } });
-    const [want] = await wgruOutputs(() => forward(x));
-    expect(ort.output?.dims).toEqual([4, H]);
-    expect(maxDiff(ort.output?.data as Float32Array, want as Float32Array)).toBeLessThan(TOL);
+  it('a forward with plain ops between modules (RNN, GRU with lengths, slices, reductions, where, concat)', async () => {
+    await checkPlainOps(17);
+  });
+});
+
+/**
+ * A forward with Variable ops between modules: an RNN, a GRU reading sequence lengths (a graph
+ * input), slices from the end of a dynamic axis, reductions, where/compare, concat, matmul, and a
+ * Linear on rows (Gemm). Traced at T = 5, B = 3, run at T = 8, B = 4 in ONNX Runtime and in wgru.
+ */
+async function checkPlainOps(opset: number): Promise<void> {
+  const [F, H] = [3, 4];
+  const rnn = new RNN({ inputSize: F, hiddenSize: H, seed: 7 });
+  const gru = new GRU({ inputSize: 2 * H, hiddenSize: H, seed: 8 });
+  const drop = new Dropout(0.3).eval();
+  const proj = variable(randn([H, 2], { seed: 9 }), { requiresGrad: true });
+  const fc = new Linear(H, 2, { seed: 10 });
+  const forward = (x: Variable, lengths: Int32Array): Variable => {
+    const T = x.shape[0] as number;
+    const a = rnn.forward(x).output; // [T, B, H]
+    const b = where(a.greater(0), a, a.mul(0.1)).sub(a.mean(0, true)); // leaky, centred over time
+    const h = gru.forward(drop.forward(concat([a, b.tanh()], 2)), undefined, { lengths }).output; // [T, B, H]
+    const last = h.slice([T - 1, 0, 0], [1, -1, -1]).reshape([h.shape[1] as number, H]); // [B, H]
+    const pooled = h.max(0).add(h.sum(0)).abs().sqrt(); // [B, H]
+    const flat = h.reshape([-1, H]).matmul(proj).transpose([1, 0]); // [2, T·B]
+    const scores = fc.forward(last.mul(pooled).add(a.min(0))).softmax(-1); // [B, 2]
+    const mixed = scores.add(flat.sum(1).exp().mul(0.001)).logSumExp(-1).unsqueeze(1);
+    return mixed.sub(last.maximum(0).minimum(1).pow(2)).div(last.lessEqual(0.5).add(1));
+  };
+  const traceX = variable(randn([5, 3, F], { seed: 11 }));
+  const bytes = await exportOnnx(forward, [traceX, Int32Array.of(5, 2, 4)], { inputNames: ['x', 'lengths'], opset });
+  const x = variable(randn([8, 4, F], { seed: 12 }));
+  const lengths = Int32Array.of(8, 3, 6, 8);
+  const ort = await runOnnx(bytes, {
+    x: { dims: [8, 4, F], data: Float32Array.from(await x.data()) },
+    lengths: { dims: [4], data: lengths },
+  });
+  const [want] = await wgruOutputs(() => forward(x, lengths));
+  expect(ort.output?.dims).toEqual([4, H]);
+  expect(maxDiff(ort.output?.data as Float32Array, want as Float32Array)).toBeLessThan(TOL);
+}
+
+describe('exportOnnx at the oldest and newest opsets it writes', () => {
+  beforeAll(async () => {
+    await setBackend('cpu');
+  });
+  for (const opset of [13, 21]) it(`opset ${opset}`, () => checkPlainOps(opset));
+  it('a module called twice shares its initializers', async () => {
+    const gru = new GRU({ inputSize: 2, hiddenSize: 3, seed: 1 });
+    const twice = (x: Variable) =>
+      gru.forward(gru.forward(x.slice([0, 0, 0], [-1, -1, 2])).output.slice([0, 0, 1], [-1, -1, 2])).output;
+    const bytes = await exportOnnx(twice, [variable(randn([4, 2, 5], { seed: 2 }))]);
+    const model = readOnnxModel(bytes);
+    expect(model.nodes.filter((n) => n.opType === 'GRU')).toHaveLength(2);
+    expect([...model.initializers.keys()].filter((k) => k.startsWith('gru.'))).toEqual([
+      'gru.l0.W',
+      'gru.l0.R',
+      'gru.l0.B',
+    ]);
   });
 });
 

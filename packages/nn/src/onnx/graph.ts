@@ -47,6 +47,7 @@ export class OnnxGraph {
   private readonly held: Tensor[] = [];
   private readonly used = new Set<string>();
   private readonly hostValues = new Map<Int32Array, Value>();
+  private readonly memo = new WeakMap<object, Map<string, unknown>>();
 
   constructor(readonly opset: number) {}
 
@@ -182,6 +183,14 @@ export class OnnxGraph {
     const name = this.fresh(base);
     this.pending.push({ name, dims, read });
     return name;
+  }
+
+  /** `make()` once per (owner, key): a module called twice shares its initializers. */
+  once<T>(owner: object, key: string, make: () => T): T {
+    let table = this.memo.get(owner);
+    if (!table) this.memo.set(owner, (table = new Map()));
+    if (!table.has(key)) table.set(key, make());
+    return table.get(key) as T;
   }
 
   /** An int64 initializer with known values (a Reshape's shape, a Slice's starts). */

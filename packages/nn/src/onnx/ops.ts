@@ -12,8 +12,8 @@ import { ONNX_BOOL, ONNX_FLOAT, ONNX_INT32 } from './write.js';
 /** Maps one traced op into the graph. */
 export type OpExport = (g: OnnxGraph, o: TracedOp) => void;
 
-/** Int64 sentinel for "to the end" in a Slice's ends (INT64_MAX). */
-const TO_END = Number.MAX_SAFE_INTEGER;
+/** "To the end" in a Slice's ends (ONNX clamps ends to the axis; 2³¹ − 1 keeps it readable as int32 by ./read.ts). */
+const TO_END = 2 ** 31 - 1;
 
 const outputOf = (o: TracedOp): Variable => o.outputs[0] as Variable;
 const operand = (g: OnnxGraph, o: TracedOp, k: number): Value =>

@@ -101,7 +101,7 @@ export function exportRecurrent(g: OnnxGraph, m: RecurrentLayer<RecurrentCell>, 
     : x;
   const [T, B] = [X.dims[0] as Dim, X.dims[1] as Dim];
   const finals: string[][] = Array.from({ length: stateCount }, () => []);
-  const base = g.fresh(op.toLowerCase());
+  const base = g.once(m, 'name', () => g.fresh(op.toLowerCase()));
   for (let k = 0; k < L; k++) {
     const I = k === 0 ? m.inputSize : D * H;
     // The layer's weights, converted once when the first of W, R, B is written.
@@ -117,12 +117,12 @@ export function exportRecurrent(g: OnnxGraph, m: RecurrentLayer<RecurrentCell>, 
             );
       return loaded;
     };
-    const W = g.initializer(`${base}.l${k}.W`, [D, G * H, I], async () => (await load()).W);
-    const R = g.initializer(`${base}.l${k}.R`, [D, G * H, H], async () => (await load()).R);
     const hasBias = (m.cell(k, 0) as RecurrentCell & { b: unknown }).b !== null;
-    const Bn = hasBias
-      ? g.initializer(`${base}.l${k}.B`, [D, 2 * G * H], async () => (await load()).B as Float32Array)
-      : '';
+    const [W, R, Bn] = g.once(m, `l${k}`, () => [
+      g.initializer(`${base}.l${k}.W`, [D, G * H, I], async () => (await load()).W),
+      g.initializer(`${base}.l${k}.R`, [D, G * H, H], async () => (await load()).R),
+      hasBias ? g.initializer(`${base}.l${k}.B`, [D, 2 * G * H], async () => (await load()).B as Float32Array) : '',
+    ]);
     const initial = init.map((s) =>
       s
         ? (g.node(
