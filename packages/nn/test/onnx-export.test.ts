@@ -5,7 +5,7 @@
  * nodes back bit for bit, and bad input throws before anything is written.
  */
 import { concat, noGrad, traced, type Variable, variable, where } from '@wgru/autograd';
-import { randn, setBackend, type Tensor, tensor } from '@wgru/tensor';
+import { randn, reshape, setBackend, type Tensor, tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 import { fromOnnxGRU } from '../src/importers/onnx.js';
@@ -225,6 +225,11 @@ describe('exportOnnx: bad input throws before anything is written', () => {
     expect(() => exportOnnx((v: Variable) => drop.forward(v), [x])).toThrow(/Dropout\(0.5\) is in training mode/);
     const raw = (v: Variable) => variable(v.value).mul(2);
     expect(() => exportOnnx((v: Variable) => raw(fc.forward(v)), [x])).toThrow(/made during the trace by something/);
+    const tokens = tensor(Int32Array.of(1, 2, 0, 1), [2, 2], 'int32');
+    const embed = new Embedding(3, 2, { seed: 3 });
+    expect(() => exportOnnx((t: Tensor) => embed.forward(reshape(t, [4])), [tokens])).toThrow(
+      /a view \[4\] of an input made with raw/,
+    );
     const seq = variable(randn([4, 3, 2], { seed: 2 })); // dynamic time and batch
     expect(() => exportOnnx((v: Variable) => v.reshape([2, 12]), [seq])).toThrow(/cannot reshape/);
   });

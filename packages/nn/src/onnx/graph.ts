@@ -48,6 +48,7 @@ export class OnnxGraph {
   private readonly used = new Set<string>();
   private readonly hostValues = new Map<Int32Array, Value>();
   private readonly memo = new WeakMap<object, Map<string, unknown>>();
+  private readonly inputStorages = new Set<Storage>();
 
   constructor(readonly opset: number) {}
 
@@ -104,6 +105,7 @@ export class OnnxGraph {
   /** Registers `t` (an example input's tensor) as the graph input `value`. */
   input(t: Tensor, value: Value): void {
     this.indexStorage(t, value);
+    this.inputStorages.add(t.storage);
   }
 
   private indexStorage(t: Tensor, value: Value): void {
@@ -112,13 +114,18 @@ export class OnnxGraph {
     this.byStorage.set(t.storage, list);
   }
 
-  private lookupStorage(t: Tensor): Value | undefined {
+  private lookupStorage(t: Tensor, where: string): Value | undefined {
     const list = this.byStorage.get(t.storage);
     const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-    return list?.find(
+    const found = list?.find(
       (e) =>
         e.t.offset === t.offset && same(e.t.shape, t.shape) && same(e.t.strides, t.strides) && e.t.dtype === t.dtype,
     )?.value;
+    if (!found && this.inputStorages.has(t.storage))
+      throw new Error(
+        `exportOnnx: ${where} is a view ${shapeString(t.shape)} of an input made with raw @wgru/tensor ops; take it with Variable ops (slice, reshape, ...) so that the graph can recompute it`,
+      );
+    return found;
   }
 
   /** The value an op operand stands for (see the file comment). `where` names it in errors. */
@@ -127,7 +134,7 @@ export class OnnxGraph {
       const known = this.values.get(x);
       if (known) return known;
       const t = x.value;
-      const viaStorage = this.lookupStorage(t);
+      const viaStorage = this.lookupStorage(t, where);
       if (viaStorage) return viaStorage;
       if (this.born.has(x) && !x.transient && x.holds === 0 && !x.requiresGrad) {
         throw new Error(
@@ -138,7 +145,7 @@ export class OnnxGraph {
       this.values.set(x, value);
       return value;
     }
-    return this.lookupStorage(x) ?? this.constant(x, base ?? 'const', where);
+    return this.lookupStorage(x, where) ?? this.constant(x, base ?? 'const', where);
   }
 
   /** Host int32 data an op reads (a recurrent layer's lengths): a graph input if registered, else a constant. */
