@@ -151,11 +151,11 @@ export function exportOnnx(
       const seen = g.syms.get(sym);
       if (seen !== undefined && seen !== size)
         throw new Error(
-          `exportOnnx: dynamic axis '${sym}' has size ${seen} in one input and ${size} in '${name}' (axis ${a})`,
+          `exportOnnx: dynamic axis '${sym}' has size ${seen} in one input and ${size} in '${name}' (axis ${a})${dynamic ? '' : '; the default dynamic axes do not fit these inputs: say which axes are dynamic with the dynamicAxes option'}`,
         );
       if (size < 2)
         throw new Error(
-          `exportOnnx: input '${name}' axis ${a} is dynamic ('${sym}') but has size ${size} in the example; trace with a size of at least 2 there`,
+          `exportOnnx: input '${name}' axis ${a} is dynamic ('${sym}') but has size ${size} in the example; trace with a size of at least 2 there${dynamic ? '' : ', or name the dynamic axes with the dynamicAxes option'}`,
         );
       g.syms.set(sym, size);
       return [sym];
