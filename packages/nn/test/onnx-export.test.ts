@@ -9,7 +9,7 @@ import { randn, reshape, setBackend, type Tensor, tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
 import { fromOnnxGRU } from '../src/importers/onnx.js';
-import { Dropout, LogSoftmax } from '../src/layers/activation.js';
+import { Dropout, LogSoftmax, Softmax } from '../src/layers/activation.js';
 import { Embedding } from '../src/layers/embedding.js';
 import { Linear } from '../src/layers/linear.js';
 import { exportOnnx } from '../src/onnx/export.js';
@@ -144,6 +144,7 @@ async function checkPlainOps(opset: number): Promise<void> {
   const drop = new Dropout(0.3).eval();
   const proj = variable(randn([H, 2], { seed: 9 }), { requiresGrad: true });
   const fc = new Linear(H, 2, { seed: 10 });
+  const softmax = new Softmax(-1);
   const forward = (x: Variable, lengths: Int32Array): Variable => {
     const T = x.shape[0] as number;
     const a = rnn.forward(x).output; // [T, B, H]
@@ -152,7 +153,7 @@ async function checkPlainOps(opset: number): Promise<void> {
     const last = h.slice([T - 1, 0, 0], [1, -1, -1]).reshape([h.shape[1] as number, H]); // [B, H]
     const pooled = h.max(0).add(h.sum(0)).abs().sqrt(); // [B, H]
     const flat = h.reshape([-1, H]).matmul(proj).transpose([1, 0]); // [2, T·B]
-    const scores = fc.forward(last.mul(pooled).add(a.min(0))).softmax(-1); // [B, 2]
+    const scores = softmax.forward(fc.forward(last.mul(pooled).add(a.min(0)))); // [B, 2]
     const mixed = scores.add(flat.sum(1).exp().mul(0.001)).logSumExp(-1).unsqueeze(1);
     return mixed.sub(last.maximum(0).minimum(1).pow(2)).div(last.lessEqual(0.5).add(1));
   };
