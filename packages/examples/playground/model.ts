@@ -14,7 +14,7 @@ import {
   GRU,
   Linear,
   Module,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '@wgru/nn';
 import {
   add,
@@ -261,7 +261,7 @@ export class Trainer {
 
   /** The weights as a safetensors file, with what is needed to rebuild the model in the metadata. */
   async save(): Promise<Uint8Array<ArrayBuffer>> {
-    const bytes = await saveSafetensorsAsync(this.model.stateDict(), {
+    const bytes = await saveSafetensors(this.model.stateDict(), {
       format: 'wgru-playground',
       vocab: JSON.stringify(this.vocab.chars),
       hiddenSize: String(this.model.hiddenSize),

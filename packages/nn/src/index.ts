@@ -39,7 +39,7 @@ export {
   type RawTensor,
   type SafeDType,
   saveSafetensors,
-  saveSafetensorsAsync,
+  saveSafetensorsSync,
 } from './safetensors/index.js';
 export type { GruLayout, HostArray, ShapedArray, WeightDict, WeightValue } from './importers/common.js';
 export {

@@ -45,11 +45,25 @@ forEachBackend('exportOnnx runs in ONNX Runtime', (backend) => {
     await setBackend(backend);
   });
 
-  for (const resetAfter of [false, true]) {
-    it(`Embedding → GRU (2 layers, bidirectional, resetAfter ${resetAfter}) → Linear → LogSoftmax`, async () => {
+  const variants = [
+    { resetAfter: false, recurrentBias: false },
+    { resetAfter: true, recurrentBias: false },
+    { resetAfter: true, recurrentBias: true },
+  ];
+  for (const { resetAfter, recurrentBias } of variants) {
+    const title = `resetAfter ${resetAfter}${recurrentBias ? ', recurrentBias' : ''}`;
+    it(`Embedding → GRU (2 layers, bidirectional, ${title}) → Linear → LogSoftmax`, async () => {
       const [V, E, H] = [11, 6, 5];
       const embed = new Embedding(V, E, { seed: 1 });
-      const gru = new GRU({ inputSize: E, hiddenSize: H, numLayers: 2, bidirectional: true, resetAfter, seed: 2 });
+      const gru = new GRU({
+        inputSize: E,
+        hiddenSize: H,
+        numLayers: 2,
+        bidirectional: true,
+        resetAfter,
+        ...(recurrentBias ? { recurrentBias } : {}),
+        seed: 2,
+      });
       const head = new Linear(2 * H, V, { seed: 3 });
       const logSoftmax = new LogSoftmax(-1);
       const forward = (x: Tensor): Variable[] => {
@@ -70,20 +84,27 @@ forEachBackend('exportOnnx runs in ONNX Runtime', (backend) => {
       expect(maxDiff(ort.logp?.data as Float32Array, logp as Float32Array)).toBeLessThan(TOL);
       expect(maxDiff(ort.hN?.data as Float32Array, hN as Float32Array)).toBeLessThan(TOL);
 
-      // The GRU nodes read back with fromOnnxGRU: layer k's weights, bit for bit.
+      // fromOnnxGRU reads the exported nodes back bit for bit: each node alone (layer k's weights)
+      // and the chain of both as one 2-layer GRU.
       const model = readOnnxModel(bytes);
       const grus = model.nodes.filter((n) => n.opType === 'GRU');
       expect(grus.map((n) => n.attributes.linear_before_reset)).toEqual(resetAfter ? [1, 1] : [0, 0]);
+      const own = Object.fromEntries(
+        await Promise.all(
+          Object.entries(gru.stateDict()).map(async ([k, t]) => [k, Float32Array.from(await t.data())] as const),
+        ),
+      );
+      const sameBits = (got: Float32Array, key: string) =>
+        expect(new Uint8Array(got.buffer), key).toEqual(new Uint8Array((own[key] as Float32Array).buffer));
       for (const [k, node] of grus.entries()) {
-        const back = fromOnnxGRU(bytes, {}, { node: node.name });
+        const back = fromOnnxGRU(bytes, {}, { node: node.name, recurrentBias });
         expect(back.options).toMatchObject({ bidirectional: true, resetAfter, hiddenSize: H });
-        for (const [key, values] of Object.entries(back.stateDict)) {
-          const own = await gru.stateDict()[key.replace(/^l0/, `l${k}`)]?.data();
-          expect(new Uint8Array(values.buffer), `layer ${k} ${key}`).toEqual(
-            new Uint8Array(Float32Array.from(own as Float32Array).buffer),
-          );
-        }
+        for (const [key, values] of Object.entries(back.stateDict)) sameBits(values, key.replace(/^l0/, `l${k}`));
       }
+      const chain = fromOnnxGRU(bytes, {}, { recurrentBias });
+      expect(chain.options).toMatchObject({ numLayers: 2, inputSize: E });
+      expect(Object.keys(chain.stateDict).sort()).toEqual(Object.keys(own).sort());
+      for (const [key, values] of Object.entries(chain.stateDict)) sameBits(values, key);
     });
   }
 

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Module, saveSafetensorsAsync } from '@wgru/nn';
+import { type Module, saveSafetensors } from '@wgru/nn';
 import { backend, manualSeed, setBackend } from '@wgru/tensor';
 import type { ExampleOptions } from './args.js';
 
@@ -60,7 +60,7 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
     },
     saveCheckpoint: async (file, model, metadata) => {
       const path = join(out, file);
-      writeFileSync(path, await saveSafetensorsAsync(model.stateDict(), metadata));
+      writeFileSync(path, await saveSafetensors(model.stateDict(), metadata));
       return path;
     },
   };

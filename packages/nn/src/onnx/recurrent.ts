@@ -10,7 +10,7 @@
  *
  * Weights (see ./convert.ts for the conventions): the GRU's come from `toOnnxGRUWeights`, whose
  * conversion `fromOnnxGRU` inverts exactly (z rows negated; B = [Wb | Rb] with Rb = −0 except the
- * h gate's c under linear_before_reset). The LSTM's gates i | f | g | o go to ONNX's i | o | f | c,
+ * h gate's c under linear_before_reset, or Rb = [−c_z, c_r, c_h] with recurrentBias). The LSTM's gates i | f | g | o go to ONNX's i | o | f | c,
  * and its one bias to Wb with Rb = −0; the RNN's W, U, b transpose likewise.
  */
 import type { TracedOp, Variable } from '@wgru/autograd';
