@@ -31,13 +31,13 @@ import {
 } from '@wgru/tensor';
 
 /** Characters per training window (backpropagation through time over this many steps). */
-export const SEQ_LEN = 32;
+const SEQ_LEN = 32;
 /** Windows per batch. */
-export const BATCH = 16;
+const BATCH = 16;
 /** Size of the character embeddings fed to the GRU. */
-export const EMBED_DIM = 24;
+const EMBED_DIM = 24;
 /** Global gradient norm limit (exploding gradients are the classic RNN failure). */
-export const CLIP_NORM = 5;
+const CLIP_NORM = 5;
 
 /** The characters of a text, sorted, with their indices. */
 export class Vocab {

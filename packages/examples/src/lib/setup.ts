@@ -45,7 +45,9 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
   };
   const info = backend();
   log(
-    `${name}: backend ${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ${seed}, output in ${out}/`,
+    `${name}: backend ` +
+      `${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ` +
+      `${seed}, output in ${out}/`,
   );
   return {
     out,

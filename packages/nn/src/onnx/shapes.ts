@@ -33,7 +33,7 @@ export function dimName(d: Dim, syms: SymbolSizes): number | string {
 }
 
 /** Whether two axes are the same expression (so one may be copied for the other). */
-export function sameDim(a: Dim, b: Dim): boolean {
+function sameDim(a: Dim, b: Dim): boolean {
   const strip = (d: Dim) => d.filter((f) => f !== 1).join('*');
   return strip(a) === strip(b);
 }

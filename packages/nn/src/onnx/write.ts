@@ -12,7 +12,7 @@ import protobuf from 'protobufjs';
 export const ONNX_FLOAT = 1;
 export const ONNX_BOOL = 9;
 export const ONNX_INT32 = 6;
-export const ONNX_INT64 = 7;
+const ONNX_INT64 = 7;
 
 /** A tensor with its values: an initializer, or a node's TENSOR attribute. */
 export interface WriteTensor {
@@ -123,7 +123,7 @@ const A = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
  * The IR version that goes with an opset (onnx/helper.py's table): opsets 13-14 → 7, 15-18 → 8,
  * 19-20 → 9, 21 → 10.
  */
-export function irVersionFor(opset: number): number {
+function irVersionFor(opset: number): number {
   return opset <= 14 ? 7 : opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
 }
 

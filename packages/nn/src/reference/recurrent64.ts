@@ -15,7 +15,7 @@
  */
 
 /** Options shared by the three cells. */
-export interface Recurrent64Options {
+interface Recurrent64Options {
   /** Inputs, time-major [T, B, I]. */
   x: Float64Array;
   T: number;
