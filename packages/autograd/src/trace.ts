@@ -57,7 +57,7 @@ export function withTracer<T>(tracer: Tracer, fn: () => T): T {
 }
 
 /** Whether ops are being reported now (a trace is running, and not inside a traced body). */
-export function isTracing(): boolean {
+function isTracing(): boolean {
   return active !== null && depth === 0;
 }
 

@@ -136,7 +136,7 @@ export class OnnxGraph {
       const t = x.value;
       const viaStorage = this.lookupStorage(t, where);
       if (viaStorage) return viaStorage;
-      if (this.born.has(x) && !x.transient && x.holds === 0 && !x.requiresGrad) {
+      if (this.born.has(x) && x.holds === null && !x.requiresGrad) {
         throw new Error(
           `exportOnnx: ${where} is a Variable ${shapeString(x.shape)} made during the trace by something exportOnnx does not see (raw @wgru/tensor ops, or variable() of their result); write it with Variable ops, or compute it before the call so that it is a constant`,
         );
