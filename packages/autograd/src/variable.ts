@@ -6,6 +6,7 @@ import * as F from './functions.js';
 import { argmax, argmin } from './indices.js';
 import { releaseConstants } from './lifetimes.js';
 import { type MovedValue, variableString } from './print.js';
+import { reportBorn } from './trace.js';
 
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
@@ -50,6 +51,7 @@ export class Variable {
     this.#value = value;
     this.requiresGrad = requiresGrad;
     this.node = node;
+    reportBorn(this); // a trace tells ops' results from values made beside them (./trace.ts)
   }
 
   /** Whether gradients flow to (and are accumulated for) this Variable. Only float Variables may. */
