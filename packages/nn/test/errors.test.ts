@@ -131,7 +131,7 @@ function cases(): Case[] {
     {
       name: 'setBackend: an unknown backend',
       call: () => setBackend('tpu' as 'cpu'),
-      message: /^setBackend: name must be 'webgpu' or 'cpu', got "tpu"/,
+      message: /^setBackend: name must be 'webgpu', 'wasm' or 'cpu', got "tpu"/,
     },
     // ---- @wgru/tensor: ops ----
     {

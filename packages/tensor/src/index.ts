@@ -33,11 +33,13 @@ export {
   backend,
   cpuBackend,
   engineStats,
+  isSoftwareAdapter,
   flush,
   memory,
   profileKernels,
   setBackend,
   shutdown,
+  wasmBackend,
   withBackend,
 } from './registry.js';
 export type { KernelTime } from './webgpu/profiler.js';
