@@ -12,7 +12,7 @@ export interface ModelConfig {
 
 /** The backend the worker trains on, as `backend()` from @wgru/tensor describes it. */
 export interface BackendSummary {
-  name: 'webgpu' | 'cpu';
+  name: 'webgpu' | 'wasm' | 'cpu';
   /** Adapter vendor / architecture / description (WebGPU only). */
   adapter: string;
   featureLevel: string;

@@ -39,7 +39,6 @@ export {
   profileKernels,
   setBackend,
   shutdown,
-  wasmBackend,
   withBackend,
 } from './registry.js';
 export type { KernelTime } from './webgpu/profiler.js';

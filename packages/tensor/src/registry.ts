@@ -10,7 +10,7 @@ import {
   type OptionalFeature,
   wantedFeatures,
 } from './webgpu/device.js';
-import { WasmBackend } from './wasm/backend.js';
+import type { WasmBackend } from './wasm/backend.js';
 import { WebGpuBackend } from './webgpu/backend.js';
 import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
@@ -43,12 +43,16 @@ function envChoice(): BackendName | undefined {
 /** Probes for an adapter before first use (module load), so that the first use can stay synchronous. */
 export async function probe(): Promise<void> {
   const forced = envChoice();
-  if (forced === 'cpu' || forced === 'wasm') return;
-  try {
-    probed = await acquireDevice();
-  } catch {
-    probed = null;
+  if (forced === 'cpu') return;
+  if (forced !== 'wasm') {
+    try {
+      probed = await acquireDevice();
+    } catch {
+      probed = null;
+    }
   }
+  // The wasm backend (and binaryen, which builds its kernels) loads only where it will be used.
+  if (forced === 'wasm' || !probed || isSoftwareAdapter(probed.adapterInfo)) await loadWasm();
 }
 
 function describe(b: Backend): string {
@@ -64,9 +68,16 @@ export function cpuBackend(): CpuBackend {
   return cpu;
 }
 
-/** The WebAssembly backend (always available where WebAssembly SIMD is). */
-export function wasmBackend(): WasmBackend {
-  wasm ??= new WasmBackend();
+let wasmModule: typeof import('./wasm/backend.js') | null = null;
+
+async function loadWasm(): Promise<void> {
+  wasmModule ??= await import('./wasm/backend.js');
+}
+
+/** The WebAssembly backend, once its module is loaded (by the probe or by setBackend('wasm')). */
+function wasmBackend(): WasmBackend {
+  if (!wasmModule) throw new Error("wgru: the wasm backend is not loaded (call await setBackend('wasm'))");
+  wasm ??= new wasmModule.WasmBackend();
   return wasm;
 }
 
@@ -138,6 +149,7 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
     return active.info;
   }
   if (name === 'wasm') {
+    await loadWasm();
     active = wasmBackend();
     return active.info;
   }
