@@ -71,7 +71,9 @@ export function cpuBackend(): CpuBackend {
 let wasmModule: typeof import('./wasm/backend.js') | null = null;
 
 async function loadWasm(): Promise<void> {
-  wasmModule ??= await import('./wasm/backend.js');
+  if (wasmModule) return;
+  wasmModule = await import('./wasm/backend.js');
+  await (await import('./wasm/tiering.js')).preferOptimizedWasm();
 }
 
 /** The WebAssembly backend, once its module is loaded (by the probe or by setBackend('wasm')). */

@@ -7,6 +7,7 @@ import { contiguousStrides } from '../shape.js';
 import { WasmElementwise } from './elementwise.js';
 import { WasmHeap, WasmStorage } from './heap.js';
 import { hostView } from './host.js';
+import { WasmReduce } from './reduce.js';
 import { createSgemm, type Sgemm } from './kernels/sgemm.js';
 import { matmulWasm } from './batched-matmul.js';
 import { gruCellWasm } from './gru-cell.js';
@@ -25,6 +26,7 @@ export class WasmBackend implements Backend {
   readonly heap = new WasmHeap();
   readonly elementwise = new WasmElementwise(this.heap);
   readonly sgemm: Sgemm;
+  private readonly reducer = new WasmReduce(this.heap);
   /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
   private readonly host = new CpuBackend();
   private scratchBlock = { ptr: 0, capacity: 0 };
@@ -120,7 +122,8 @@ export class WasmBackend implements Backend {
 
   reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
     this.stats.dispatches++;
-    this.host.reduce(op, hostView(this.heap, x), axes, hostView(this.heap, out));
+    if (!this.reducer.run(op, x, axes, out))
+      this.host.reduce(op, hostView(this.heap, x), axes, hostView(this.heap, out));
   }
 
   matmul(a: View, b: View, out: View, bias: View | null = null): void {

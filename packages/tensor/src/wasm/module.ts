@@ -27,16 +27,21 @@ export function newModule(): binaryen.Module {
   return m;
 }
 
-/** Validates and optimises `m`, then instantiates it over `memory` (`m` is disposed). */
+/** Validates `m`, then instantiates it over `memory` (`m` is disposed). */
 export function instantiate(
   m: binaryen.Module,
   memory: WebAssembly.Memory,
   imports: Record<string, unknown> = {},
+  optimize = false,
 ): WebAssembly.Instance {
   try {
     if (!m.validate()) throw new Error('wasm backend: a generated module failed validation (a bug in wgru)');
-    binaryen.setOptimizeLevel(2);
-    m.optimize();
+    // Generated elementwise kernels are not optimised by binaryen: that cost ~100 ms a kernel
+    // (seconds per model) and gained nothing measurable. Fixed kernels (sgemm) compiled once are.
+    if (optimize) {
+      binaryen.setOptimizeLevel(3);
+      m.optimize();
+    }
     const bytes = m.emitBinary() as Uint8Array<ArrayBuffer>;
     return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, ...imports } });
   } finally {
