@@ -7,6 +7,7 @@ import { contiguousStrides } from '../shape.js';
 import { WasmElementwise } from './elementwise.js';
 import { WasmHeap, WasmStorage } from './heap.js';
 import { hostView } from './host.js';
+import { gatherRows, scatterAddRows } from './indexing.js';
 import { WasmReduce } from './reduce.js';
 import { createSgemm, type Sgemm } from './kernels/sgemm.js';
 import { matmulWasm } from './batched-matmul.js';
@@ -142,11 +143,13 @@ export class WasmBackend implements Backend {
 
   gather(x: View, indices: View, axis: number, out: View): void {
     this.stats.dispatches++;
+    if (gatherRows(this.heap, x, indices, axis, out)) return;
     this.host.gather(hostView(this.heap, x), hostView(this.heap, indices), axis, hostView(this.heap, out));
   }
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
     this.stats.dispatches++;
+    if (scatterAddRows(this.heap, src, indices, axis, out)) return;
     this.host.scatterAdd(hostView(this.heap, src), hostView(this.heap, indices), axis, hostView(this.heap, out));
   }
 
