@@ -16,7 +16,7 @@ export interface BackendSummary {
   /** Adapter vendor / architecture / description (WebGPU only). */
   adapter: string;
   featureLevel: string;
-  /** Why WebGPU was not used, when the worker fell back to the CPU backend. */
+  /** Why WebGPU was not used, when the worker fell back to the WebAssembly backend. */
   fallbackReason?: string;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The wasm backend's memory: ONE shared `WebAssembly.Memory` (so that worker threads can share it)
+ * The wasm backend's memory: ONE `WebAssembly.Memory`, shared where it can be (see SHARED),
  * and a pooled allocator over it. Blocks are handed out in size classes (four per power of two,
  * from 64 bytes), 64-byte aligned; a freed block goes to its class's free list and is reused by
  * the next request of that class. Memory grows when no free block fits and never shrinks (wasm
@@ -10,6 +10,15 @@ import type { DType, TypedArray } from '../dtype.js';
 import type { Storage } from '../backend.js';
 
 const PAGE = 65536;
+
+/**
+ * Whether the memory is shared (so that worker threads can use it): wherever SharedArrayBuffer
+ * exists, which in a browser means a cross-origin isolated page. Elsewhere it is a plain memory,
+ * and the backend runs on one thread.
+ */
+export const SHARED =
+  typeof SharedArrayBuffer !== 'undefined' &&
+  (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
 /** 2 GiB: every byte offset fits an i32, and typed-array offsets stay exact. */
 export const MAX_PAGES = 32768;
 const ALIGN = 64;
@@ -46,7 +55,7 @@ export class WasmHeap {
   u8: Uint8Array;
 
   constructor(initialPages = 16) {
-    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: true });
+    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: SHARED });
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
     this.u8 = new Uint8Array(this.memory.buffer);

@@ -4,14 +4,14 @@
  * @module
  */
 import binaryen from 'binaryen';
-import { MAX_PAGES } from './heap.js';
+import { MAX_PAGES, SHARED } from './heap.js';
 
 /** The internal name of the imported memory (loads and stores name it). */
 export const MEM = '0';
 
 export const { i32, f32, f64, v128, none } = binaryen;
 
-/** A new module that imports the shared memory, with SIMD (and the threads feature, for `shared`). */
+/** A new module that imports the backend's memory, with SIMD (and the threads feature, for `shared`). */
 export function newModule(): binaryen.Module {
   const m = new binaryen.Module();
   m.setFeatures(
@@ -22,8 +22,8 @@ export function newModule(): binaryen.Module {
       binaryen.Features.SignExt |
       binaryen.Features.MutableGlobals,
   );
-  m.setMemory(1, MAX_PAGES, null, [], true, false, MEM);
-  m.addMemoryImport(MEM, 'env', 'memory', true);
+  m.setMemory(1, MAX_PAGES, null, [], SHARED, false, MEM);
+  m.addMemoryImport(MEM, 'env', 'memory', SHARED);
   return m;
 }
 
