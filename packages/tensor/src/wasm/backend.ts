@@ -26,14 +26,16 @@ export class WasmBackend implements Backend {
   readonly maxBufferBytes = 2 ** 30;
   readonly heap = new WasmHeap();
   readonly elementwise = new WasmElementwise(this.heap);
-  readonly sgemm: Sgemm;
+  private sgemmKernel: Sgemm | null = null;
   private readonly reducer = new WasmReduce(this.heap);
   /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
   private readonly host = new CpuBackend();
   private scratchBlock = { ptr: 0, capacity: 0 };
 
-  constructor() {
-    this.sgemm = createSgemm(this.heap.memory, (bytes) => this.scratch(bytes));
+  /** The matmul kernel (compiled on first use). */
+  get sgemm(): Sgemm {
+    this.sgemmKernel ??= createSgemm(this.heap.memory, (bytes) => this.scratch(bytes));
+    return this.sgemmKernel;
   }
 
   /** A 64-byte aligned scratch area of at least `bytes`, valid until the next call. */

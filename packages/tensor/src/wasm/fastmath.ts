@@ -16,7 +16,7 @@ import binaryen from 'binaryen';
 import { v128 } from './module.js';
 import type { LibFn } from './simd-ops.js';
 
-const LOG2E = 1.44269504088896341;
+const LOG2E = Math.LOG2E;
 const LN2_HI = 0.693359375;
 const LN2_LO = -2.1219444e-4;
 const EXP_POLY = [1.98756915e-4, 1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1];
