@@ -182,7 +182,8 @@ async function chooseBackend(): Promise<BackendSummary> {
     fallbackReason =
       'gpu' in navigator
         ? 'navigator.gpu.requestAdapter() gave no adapter (headless Chromium on Linux needs --enable-unsafe-webgpu)'
-        : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https or localhost)';
+        : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https ' +
+          'or localhost)';
     await setBackend('wasm');
   }
   const info = backend();

@@ -15,7 +15,9 @@ import { buildAndServe, CHROMIUM_PATH, launchChromium } from '../e2e/browser.js'
 
 const hasChromium = existsSync(CHROMIUM_PATH);
 const required = process.env.WGRU_REQUIRE_BROWSER === '1';
-const SKIP_REASON = `skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/install-chromium.sh; WGRU_REQUIRE_BROWSER=1 makes this a failure)`;
+const SKIP_REASON =
+  `skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/install-chromium.sh; ` +
+  `WGRU_REQUIRE_BROWSER=1 makes this a failure)`;
 if (!hasChromium && !required) console.warn(`playground e2e ${SKIP_REASON}`);
 
 /** Training steps to wait for: enough for the loss to fall well below ln(vocab) ≈ 4. */
@@ -28,7 +30,8 @@ describe('playground page in headless Chromium', () => {
     { backend: 'webgpu', label: 'WebGPU' },
     { backend: 'wasm', label: 'WebAssembly (WebGPU disabled)' },
   ])(
-    `trains the GRU on $label in the page: loss falls, samples, gate heatmaps, save/load${hasChromium || required ? '' : ` (${SKIP_REASON})`}`,
+    `trains the GRU on $label in the page: loss falls, samples, gate heatmaps, ` +
+      `save/load${hasChromium || required ? '' : ` (${SKIP_REASON})`}`,
     async ({ backend }) => {
       expect(
         hasChromium,

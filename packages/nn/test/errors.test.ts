@@ -22,7 +22,7 @@ import {
   type Parameter,
   type RawTensor,
   SGD,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '@wgru/nn';
 import {
   add,
@@ -888,7 +888,7 @@ describe('fuzz', () => {
 
     it('a corrupted file of a real model loads cleanly (finite values) or throws a readable Error', async () => {
       const source = new GRU({ inputSize: 2, hiddenSize: 3, seed: 1 });
-      const bytes = await saveSafetensorsAsync(source.stateDict());
+      const bytes = await saveSafetensors(source.stateDict());
       source.dispose();
       const target = new GRU({ inputSize: 2, hiddenSize: 3, seed: 2 });
       const baseline = memory().liveTensors;

@@ -58,7 +58,8 @@ export async function probe(): Promise<void> {
 function describe(b: Backend): string {
   const a = b.info.adapter;
   return a
-    ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})`
+    ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}` +
+        `${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})`
     : b.info.name;
 }
 

@@ -41,7 +41,9 @@ describe('wasm heap', () => {
 });
 
 describe('wasm library functions', () => {
-  const edge = [0, -0, 1e-30, -1e-30, 0.5, -0.5, 0.999, 1, -1, 1.001, 2, 10, -10, 20, 80, 88.7, 88.8, -87, -100, -103.9, -104];
+  const edge = [
+    0, -0, 1e-30, -1e-30, 0.5, -0.5, 0.999, 1, -1, 1.001, 2, 10, -10, 20, 80, 88.7, 88.8, -87, -100, -103.9, -104,
+  ];
   const values = Float32Array.from([...edge, ...Array.from({ length: 400 }, (_, i) => (i - 200) * 0.4537), Number.NaN]);
   const run = (op: 'exp' | 'sigmoid' | 'tanh', fast: boolean): Float32Array => {
     libraryOptions.fast = fast;

@@ -18,7 +18,7 @@ type Run = (args: number) => void;
  * Merges axes where every view is contiguous across them (size-1 axes dropped): returns the
  * merged shape and each view's strides along it. The row-major order is unchanged.
  */
-export function collapseTogether(
+function collapseTogether(
   shape: readonly number[],
   strides: ReadonlyArray<readonly number[]>,
 ): { shape: number[]; strides: number[][] } {

@@ -31,7 +31,7 @@ const TILE_VECTORS = 2;
 const [M, N, K, AP, ARS, ACS, BP, BRS, , CP, BIAS] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /** Builds the module; `run` exports `sgemm` (B's column stride is ignored: it must be 1). */
-export function compileSgemm(): binaryen.Module {
+function compileSgemm(): binaryen.Module {
   const m = newModule();
   const vars: number[] = [];
   const local = (t: number) => {
