@@ -56,11 +56,10 @@ function compileSgemm(): binaryen.Module {
   let label = 0;
 
   /**
-   * Rows i..i+R-1 from `i` while i + R <= m, columns j.. in steps of 4V (V vectors; V = 0: one
-   * scalar column) while they fit, each tile summed over all of K.
+   * Columns j..j+4V-1 (V vectors; V = 0: one scalar column), rows from `i` in steps of R while
+   * they fit, each tile summed over all of K.
    */
   const tile = (R: number, V: number): number => {
-    const width = V === 0 ? 1 : 4 * V;
     const id = label++;
     const scalar = V === 0;
     const regs = (r: number, v: number) => (scalar ? (accS[r] as number) : (acc[r * 4 + v] as number));
@@ -111,34 +110,37 @@ function compileSgemm(): binaryen.Module {
         ]),
       ),
     ]);
-    const colBody = m.block(null, [
-      m.br(`j_done${id}`, m.i32.gt_s(add(get(j), c4(width)), get(N))),
+    const rowBody = m.block(null, [
+      m.br(`i_done${id}`, m.i32.gt_s(add(get(i), c4(R)), get(M))),
       ...inits,
       set(p, c4(0)),
       set(aAddr, add(get(AP), m.i32.shl(mul(get(i), get(ARS)), c4(2)))),
       set(bAddr, add(get(BP), m.i32.shl(get(j), c4(2)))),
       kLoop,
       ...stores,
-      set(j, add(get(j), c4(width))),
-      m.br(`j${id}`),
+      set(i, add(get(i), c4(R))),
+      m.br(`i${id}`),
     ]);
-    return m.block(`j_done${id}`, [m.loop(`j${id}`, colBody)]);
+    return m.block(`i_done${id}`, [m.loop(`i${id}`, rowBody)]);
   };
 
-  /** Rows in blocks of R while they fit: 16, 4 and 1 columns at a time. */
-  const rowBlocks = (R: number): number => {
+  /**
+   * Columns in blocks of `width` (4V; V = 0: one column) while they fit, each block down all rows,
+   * four at a time then one: the block's strip of B stays in cache while A streams past it.
+   */
+  const colBlocks = (V: number): number => {
     const id = label++;
-    return m.block(`i_done${id}`, [
+    const width = V === 0 ? 1 : 4 * V;
+    return m.block(`j_done${id}`, [
       m.loop(
-        `i${id}`,
+        `j${id}`,
         m.block(null, [
-          m.br(`i_done${id}`, m.i32.gt_s(add(get(i), c4(R)), get(M))),
-          set(j, c4(0)),
-          tile(R, TILE_VECTORS),
-          tile(R, 1),
-          tile(R, 0),
-          set(i, add(get(i), c4(R))),
-          m.br(`i${id}`),
+          m.br(`j_done${id}`, m.i32.gt_s(add(get(j), c4(width)), get(N))),
+          set(i, c4(0)),
+          tile(4, V),
+          tile(1, V),
+          set(j, add(get(j), c4(width))),
+          m.br(`j${id}`),
         ]),
       ),
     ]);
@@ -147,9 +149,10 @@ function compileSgemm(): binaryen.Module {
   const body = m.block(null, [
     set(aStep, m.i32.shl(get(ACS), c4(2))),
     set(bStep, m.i32.shl(get(BRS), c4(2))),
-    set(i, c4(0)),
-    rowBlocks(4),
-    rowBlocks(1),
+    set(j, c4(0)),
+    colBlocks(TILE_VECTORS),
+    colBlocks(1),
+    colBlocks(0),
   ]);
   m.addFunction('sgemm', binaryen.createType(new Array(11).fill(i32)), none, vars, body);
   m.addFunctionExport('sgemm', 'sgemm');
