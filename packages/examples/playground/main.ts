@@ -120,11 +120,14 @@ function onMessage(msg: FromWorker): void {
       ui.backend.textContent =
         b.name === 'webgpu'
           ? `WebGPU · ${b.adapter || 'adapter'}${b.featureLevel === 'compatibility' ? ' (compatibility)' : ''}`
-          : 'CPU fallback (no WebGPU adapter)';
+          : b.name === 'wasm'
+            ? 'WebAssembly SIMD (no WebGPU adapter)'
+            : 'CPU fallback (no WebGPU adapter)';
       ui.backend.title =
         `backend() in the worker: ` +
         `${b.name}${b.adapter ? `, ${b.adapter}` : ''}${b.featureLevel ? `, feature level ${b.featureLevel}` : ''}`;
-      if (b.fallbackReason) showError(`Training on the CPU backend: ${b.fallbackReason}.`);
+      if (b.fallbackReason)
+        showError(`Training on the ${b.name === 'wasm' ? 'WebAssembly' : 'CPU'} backend: ${b.fallbackReason}.`);
       for (const c of [ui.start, ui.reset, ui.save, ui.load]) c.disabled = false;
       send({ type: 'temperature', value: Number(ui.temperature.value) });
       send({ type: 'gateText', text: ui.gateText.value });

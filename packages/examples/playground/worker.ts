@@ -179,7 +179,7 @@ function newTrainer(config: ModelConfig): Trainer {
   return new Trainer(vocab, CORPUS, { hiddenSize: config.hiddenSize, learningRate: config.learningRate, seed: 0 });
 }
 
-/** WebGPU when the browser gives an adapter; otherwise the CPU backend, saying why. */
+/** WebGPU when the browser gives an adapter; otherwise the WebAssembly backend, saying why. */
 async function chooseBackend(): Promise<BackendSummary> {
   let fallbackReason: string | undefined;
   try {
@@ -190,7 +190,7 @@ async function chooseBackend(): Promise<BackendSummary> {
         ? 'navigator.gpu.requestAdapter() gave no adapter (headless Chromium on Linux needs --enable-unsafe-webgpu)'
         : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https ' +
           'or localhost)';
-    await setBackend('cpu');
+    await setBackend('wasm');
   }
   const info = backend();
   const a = info.adapter;

@@ -44,6 +44,7 @@ export {
   backend,
   cpuBackend,
   engineStats,
+  isSoftwareAdapter,
   flush,
   memory,
   profileKernels,
