@@ -1,0 +1,58 @@
+/**
+ * Builds the matmul's WebAssembly module with binaryen: the micro-kernels for every tile height,
+ * packing, edge tiles and the blocked driver, importing one shared memory as `env.memory`. The same
+ * compiled module is instantiated on the calling thread and in every worker, all on that memory.
+ */
+import binaryen from 'binaryen';
+import { emitMacroKernel, emitSgemm, emitTileCopies } from './driver.js';
+import { emitMicroKernel, MR } from './microkernel.js';
+import { emitPackA, emitPackB } from './pack.js';
+
+/** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 does not, unflagged). */
+export function relaxedSimdAvailable(): boolean {
+  const m = new binaryen.Module();
+  try {
+    m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);
+    const v = binaryen.v128;
+    const x = (i: number) => m.local.get(i, v);
+    const body = binaryen._BinaryenSIMDTernary(m.ptr, binaryen.RelaxedMaddVecF32x4, x(0), x(1), x(2));
+    m.addFunction('f', binaryen.createType([v, v, v]), v, [], body);
+    return WebAssembly.validate(m.emitBinary());
+  } finally {
+    m.dispose();
+  }
+}
+
+/** The module's bytes; `fma` selects relaxed-SIMD multiply-add in the micro-kernels. */
+export function sgemmModuleBytes(fma: boolean): Uint8Array {
+  const m = new binaryen.Module();
+  try {
+    let features = binaryen.Features.SIMD128 | binaryen.Features.Atomics | binaryen.Features.BulkMemory;
+    if (fma) features |= binaryen.Features.RelaxedSIMD;
+    m.setFeatures(features);
+    m.setMemory(1, 65536, null, [], true);
+    m.addMemoryImport('0', 'env', 'memory', true);
+    for (let rows = 1; rows <= MR; rows++) emitMicroKernel(m, rows, fma);
+    emitPackA(m);
+    emitPackB(m);
+    emitTileCopies(m);
+    emitMacroKernel(m);
+    emitSgemm(m);
+    if (!m.validate()) throw new Error('sgemm: generated WebAssembly module does not validate');
+    if (process.env.NOOPT !== '1') m.optimize();
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
+
+let cached: { fma: boolean; module: WebAssembly.Module } | undefined;
+
+/** The compiled module (built once per process); relaxed-SIMD FMA where the engine validates it. */
+export function sgemmModule(): { fma: boolean; module: WebAssembly.Module } {
+  if (!cached) {
+    const fma = process.env.WGRU_WASM_FMA === '0' ? false : relaxedSimdAvailable();
+    cached = { fma, module: new WebAssembly.Module(sgemmModuleBytes(fma)) };
+  }
+  return cached;
+}
