@@ -10,6 +10,15 @@ export const i32 = binaryen.i32;
 export const v128 = binaryen.v128;
 
 /** One function under construction: parameters and locals by name, and its module. */
+/** `f32x4.relaxed_madd(a, b, c)` = a * b + c; binaryen.js 132 has it only in its C API. */
+export function relaxedMadd(m: binaryen.Module, a: Expr, b: Expr, c: Expr): Expr {
+  const api = binaryen as unknown as {
+    _BinaryenSIMDTernary(module: number, op: number, a: Expr, b: Expr, c: Expr): Expr;
+    RelaxedMaddVecF32x4: number;
+  };
+  return api._BinaryenSIMDTernary(m.ptr, api.RelaxedMaddVecF32x4, a, b, c);
+}
+
 export class FnBuilder {
   readonly vars: number[] = [];
   private readonly index = new Map<string, { i: number; type: number }>();
@@ -71,6 +80,14 @@ export class FnBuilder {
       this.set(name, from),
       this.while(() => this.m.i32.lt_s(this.get(name), to()), [...body, this.inc(name, step)]),
     ]);
+  }
+
+  /** `min(limit, total - at)` for locals `total` and `at`: what is left of a loop's range, capped. */
+  upTo(limit: number, total: string, at: string): Expr {
+    return this.min(
+      () => this.c(limit),
+      () => this.m.i32.sub(this.get(total), this.get(at)),
+    );
   }
 
   /** min(a, b), signed; a and b are built twice, so they come as builders. */

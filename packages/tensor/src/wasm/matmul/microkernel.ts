@@ -10,15 +10,15 @@
  * `C[0:rows, 0:NR] (+)= Apanel[0:rows, 0:kc] @ Bpanel[0:kc, 0:NR]`, starting from C itself when
  * `accumulate` is non-zero, else from the bias row (bias non-zero) or zero; `ldc` is C's row pitch.
  */
-import binaryen from 'binaryen';
-import { type Expr, FnBuilder, v128 } from './emit.js';
+import type binaryen from 'binaryen';
+import { type Expr, FnBuilder, relaxedMadd, v128 } from './emit.js';
 
 /** Rows of the full micro-tile (A panel height). */
-export const MR = 6;
+export const MR = 4;
 /** Columns of the micro-tile (B panel width), a multiple of 4. */
 export const NR = 8;
 /** K steps per unrolled loop pass. */
-export const UNROLL = 4;
+export const UNROLL = 1;
 
 const NV = NR / 4;
 
@@ -37,10 +37,7 @@ export function emitMicroKernel(m: binaryen.Module, rows: number, fma: boolean):
     acc.flatMap((row, r) => row.map((name, j) => f.set(name, source(r, j))));
   const zero = m.v128.const([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
 
-  const madd = (x: Expr, y: Expr, z: Expr): Expr =>
-    fma
-      ? binaryen._BinaryenSIMDTernary(m.ptr, binaryen.RelaxedMaddVecF32x4, x, y, z)
-      : m.f32x4.add(m.f32x4.mul(x, y), z);
+  const madd = (x: Expr, y: Expr, z: Expr): Expr => (fma ? relaxedMadd(m, x, y, z) : m.f32x4.add(m.f32x4.mul(x, y), z));
 
   // One K step `u` of an unrolled pass: constant offsets from the panel pointers a and b.
   const step = (u: number): Expr[] => {
@@ -52,6 +49,27 @@ export function emitMicroKernel(m: binaryen.Module, rows: number, fma: boolean):
     return out;
   };
 
+  // The K loop: unrolled passes while at least UNROLL steps remain, then the rest one at a time.
+  // (With UNROLL = 1 a single loop: a second copy of the body made V8 spill accumulators in one.)
+  const kLoop = (): Expr[] => {
+    const passes = (unroll: number): Expr =>
+      f.while(
+        () => m.i32.ne(f.get('a'), f.get('aEnd')),
+        [
+          ...Array.from({ length: unroll }, (_, u) => step(u)).flat(),
+          f.inc('a', unroll * MR * 4),
+          f.inc('b', unroll * NR * 4),
+        ],
+      );
+    const end = (mask: number) => m.i32.mul(m.i32.and(f.get('kc'), f.c(mask)), f.c(MR * 4));
+    if (UNROLL === 1) return [f.set('aEnd', m.i32.add(f.get('a'), end(-1))), passes(1)];
+    return [
+      f.set('aEnd', m.i32.add(f.get('a'), end(-UNROLL))),
+      passes(UNROLL),
+      f.set('aEnd', m.i32.add(f.get('aEnd'), end(UNROLL - 1))),
+      passes(1),
+    ];
+  };
   const body: Expr[] = [
     m.if(
       f.get('accumulate'),
@@ -71,19 +89,7 @@ export function emitMicroKernel(m: binaryen.Module, rows: number, fma: boolean):
         ),
       ),
     ),
-    // Unrolled passes while at least UNROLL steps remain.
-    f.set('aEnd', m.i32.add(f.get('a'), m.i32.mul(m.i32.and(f.get('kc'), f.c(-UNROLL)), f.c(MR * 4)))),
-    f.while(
-      () => m.i32.ne(f.get('a'), f.get('aEnd')),
-      [
-        ...Array.from({ length: UNROLL }, (_, u) => step(u)).flat(),
-        f.inc('a', UNROLL * MR * 4),
-        f.inc('b', UNROLL * NR * 4),
-      ],
-    ),
-    // The remaining kc % UNROLL steps, one at a time.
-    f.set('aEnd', m.i32.add(f.get('aEnd'), m.i32.mul(m.i32.and(f.get('kc'), f.c(UNROLL - 1)), f.c(MR * 4)))),
-    f.while(() => m.i32.ne(f.get('a'), f.get('aEnd')), [...step(0), f.inc('a', MR * 4), f.inc('b', NR * 4)]),
+    ...kLoop(),
   ];
   for (let r = 0; r < rows; r++) {
     body.push(f.set('crow', rowPtr(r)));

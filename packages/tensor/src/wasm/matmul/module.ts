@@ -4,6 +4,7 @@
  * compiled module is instantiated on the calling thread and in every worker, all on that memory.
  */
 import binaryen from 'binaryen';
+import { relaxedMadd } from './emit.js';
 import { emitMacroKernel, emitSgemm, emitTileCopies } from './driver.js';
 import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
@@ -15,16 +16,16 @@ export function relaxedSimdAvailable(): boolean {
     m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);
     const v = binaryen.v128;
     const x = (i: number) => m.local.get(i, v);
-    const body = binaryen._BinaryenSIMDTernary(m.ptr, binaryen.RelaxedMaddVecF32x4, x(0), x(1), x(2));
+    const body = relaxedMadd(m, x(0), x(1), x(2));
     m.addFunction('f', binaryen.createType([v, v, v]), v, [], body);
-    return WebAssembly.validate(m.emitBinary());
+    return WebAssembly.validate(new Uint8Array(m.emitBinary()));
   } finally {
     m.dispose();
   }
 }
 
 /** The module's bytes; `fma` selects relaxed-SIMD multiply-add in the micro-kernels. */
-export function sgemmModuleBytes(fma: boolean): Uint8Array {
+export function sgemmModuleBytes(fma: boolean): Uint8Array<ArrayBuffer> {
   const m = new binaryen.Module();
   try {
     let features = binaryen.Features.SIMD128 | binaryen.Features.Atomics | binaryen.Features.BulkMemory;
@@ -39,8 +40,8 @@ export function sgemmModuleBytes(fma: boolean): Uint8Array {
     emitMacroKernel(m);
     emitSgemm(m);
     if (!m.validate()) throw new Error('sgemm: generated WebAssembly module does not validate');
-    if (process.env.NOOPT !== '1') m.optimize();
-    return m.emitBinary();
+    m.optimize();
+    return new Uint8Array(m.emitBinary());
   } finally {
     m.dispose();
   }
@@ -51,7 +52,8 @@ let cached: { fma: boolean; module: WebAssembly.Module } | undefined;
 /** The compiled module (built once per process); relaxed-SIMD FMA where the engine validates it. */
 export function sgemmModule(): { fma: boolean; module: WebAssembly.Module } {
   if (!cached) {
-    const fma = process.env.WGRU_WASM_FMA === '0' ? false : relaxedSimdAvailable();
+    const off = typeof process !== 'undefined' && process.env?.WGRU_WASM_FMA === '0';
+    const fma = !off && relaxedSimdAvailable();
     cached = { fma, module: new WebAssembly.Module(sgemmModuleBytes(fma)) };
   }
   return cached;

@@ -36,13 +36,7 @@ export function emitPackA(m: binaryen.Module): void {
   );
   const body = [
     f.for('i', f.c(0), () => f.get('mc'), MR, [
-      f.set(
-        'rows',
-        f.min(
-          () => f.c(MR),
-          () => m.i32.sub(f.get('mc'), f.get('i')),
-        ),
-      ),
+      f.set('rows', f.upTo(MR, 'mc', 'i')),
       f.set('src', m.i32.add(f.get('a'), m.i32.mul(f.get('i'), f.get('rs')))),
       f.for('p', f.c(0), () => f.get('kc'), 1, [column, f.bump('src', f.get('cs')), f.inc('dst', MR * 4)]),
     ]),
@@ -72,13 +66,7 @@ export function emitPackB(m: binaryen.Module): void {
   ]);
   const body = [
     f.for('j', f.c(0), () => f.get('nc'), NR, [
-      f.set(
-        'cols',
-        f.min(
-          () => f.c(NR),
-          () => m.i32.sub(f.get('nc'), f.get('j')),
-        ),
-      ),
+      f.set('cols', f.upTo(NR, 'nc', 'j')),
       f.set('src', m.i32.add(f.get('b'), m.i32.mul(f.get('j'), f.get('cs')))),
       m.if(
         contiguous(),
