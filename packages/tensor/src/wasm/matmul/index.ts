@@ -46,6 +46,7 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
  * @param memory the shared memory every pointer refers to
  * @param scratch returns a 16-byte aligned offset of `bytes` bytes, valid until the next call
  * @param pool worker threads on `memory`, or null for one thread
+ * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
  * @example
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
  * const sgemm = createSgemm(memory, () => 4096);
@@ -59,6 +60,7 @@ export function createSgemm(
   memory: WebAssembly.Memory,
   scratch: (bytes: number) => number,
   pool: ThreadPool | null = null,
+  parallelMinMacs = PARALLEL_MIN_MACS,
 ): Sgemm {
   const { module } = sgemmModule();
   const instance = pool ? pool.instance(module) : new WebAssembly.Instance(module, { env: { memory } });
@@ -72,14 +74,14 @@ export function createSgemm(
       }
       return;
     }
-    const threads = pool && m * n * k >= PARALLEL_MIN_MACS ? pool.size : 1;
+    const threads = pool && m * n * k >= parallelMinMacs ? pool.size : 1;
     // Split the wider side of C into `parts` ranges of whole micro-tiles.
     const byColumns = n >= m;
     const tile = byColumns ? NR : MR;
     const span = byColumns ? n : m;
     const parts = Math.max(1, Math.min(threads, Math.floor(span / tile)));
     const step = roundUp(Math.ceil(span / parts), tile);
-    const layout = scratchLayout(byColumns ? Math.min(m, step) : step, byColumns ? step : n, k);
+    const layout = scratchLayout(byColumns ? m : step, byColumns ? step : n, k);
     const base = scratch(layout.bytes * parts);
     const jobs: number[][] = [];
     for (let start = 0, t = 0; start < span; start += step, t++) {
