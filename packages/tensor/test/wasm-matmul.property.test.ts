@@ -147,6 +147,38 @@ describe('wasm sgemm', () => {
   it('agrees when split over worker threads', () => {
     agrees(createSgemm(memory, scratch, pool, 1), 60, cases(40, 40, 100));
   });
+  it('works on a plain (not shared) memory', () => {
+    const plain = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const f = new Float32Array(plain.buffer);
+    f.set([1, 2, 3, 4, 5, 6], 16); // A [2, 3] at byte 64
+    f.set([1, 0, 0, 1, 1, 1], 32); // B [3, 2] at byte 128
+    createSgemm(plain, () => 4096)(2, 2, 3, 64, 3, 1, 128, 2, 1, 256, 0);
+    expect(Array.from(f.subarray(64, 68))).toEqual([4, 5, 10, 11]);
+  });
+  it('the relaxed-SIMD FMA kernels agree where the engine validates them', () => {
+    // Node 20 validates relaxed SIMD only behind a flag: run the FMA build in a child process with it.
+    const script = [
+      "import('./packages/tensor/src/wasm/matmul/index.ts').then(async ({ createSgemm }) => {",
+      "  const { sgemmModule } = await import('./packages/tensor/src/wasm/matmul/module.ts');",
+      '  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });',
+      '  const f = new Float32Array(memory.buffer);',
+      '  const [m, n, k] = [13, 21, 37];',
+      '  for (let i = 0; i < m * k + k * n; i++) f[16 + i] = Math.sin(i);',
+      '  const a = 64, b = 64 + 4 * m * k, c = b + 4 * k * n;',
+      '  createSgemm(memory, () => 1 << 20)(m, n, k, a, k, 1, b, n, 1, c, 0);',
+      '  let err = 0;',
+      '  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {',
+      '    let s = 0;',
+      '    for (let p = 0; p < k; p++) s += f[a / 4 + i * k + p] * f[b / 4 + p * n + j];',
+      '    err = Math.max(err, Math.abs(s - f[c / 4 + i * n + j]));',
+      '  }',
+      '  console.log(sgemmModule(true).fma, err < 1e-4);',
+      '});',
+    ].join('\n');
+    const flags = ['--experimental-wasm-relaxed-simd', '--import', 'tsx', '--conditions=wgru-source', '-e', script];
+    const r = spawnSync(process.execPath, flags, { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout.trim()).toBe('true true');
+  });
   it('the plain version agrees', () => {
     agrees(plainSgemm(memory), 40, cases(20, 20, 40));
   });

@@ -43,7 +43,7 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
 }
 
 /**
- * @param memory the shared memory every pointer refers to
+ * @param memory the memory every pointer refers to (shared, for a pool)
  * @param scratch returns a 16-byte aligned offset of `bytes` bytes, valid until the next call
  * @param pool worker threads on `memory`, or null for one thread
  * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
@@ -62,7 +62,8 @@ export function createSgemm(
   pool: ThreadPool | null = null,
   parallelMinMacs = PARALLEL_MIN_MACS,
 ): Sgemm {
-  const { module } = sgemmModule();
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const { module } = sgemmModule(shared);
   const instance = pool ? pool.instance(module) : new WebAssembly.Instance(module, { env: { memory } });
   const run = instance.exports.sgemm as (...args: number[]) => void;
   return (m, n, k, a, ars, acs, b, brs, bcs, c, bias) => {

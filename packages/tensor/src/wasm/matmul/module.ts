@@ -24,15 +24,19 @@ export function relaxedSimdAvailable(): boolean {
   }
 }
 
-/** The module's bytes; `fma` selects relaxed-SIMD multiply-add in the micro-kernels. */
-export function sgemmModuleBytes(fma: boolean): Uint8Array<ArrayBuffer> {
+/**
+ * The module's bytes; `fma` selects relaxed-SIMD multiply-add in the micro-kernels, `shared` a
+ * shared memory import (a memory's import must match its `shared` flag; a browser page that is not
+ * cross-origin isolated has only plain memory).
+ */
+export function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> {
   const m = new binaryen.Module();
   try {
     let features = binaryen.Features.SIMD128 | binaryen.Features.Atomics | binaryen.Features.BulkMemory;
     if (fma) features |= binaryen.Features.RelaxedSIMD;
     m.setFeatures(features);
-    m.setMemory(1, 65536, null, [], true);
-    m.addMemoryImport('0', 'env', 'memory', true);
+    m.setMemory(1, 65536, null, [], shared);
+    m.addMemoryImport('0', 'env', 'memory', shared);
     for (let rows = 1; rows <= MR; rows++) emitMicroKernel(m, rows, fma);
     emitPackA(m);
     emitPackB(m);
@@ -47,14 +51,19 @@ export function sgemmModuleBytes(fma: boolean): Uint8Array<ArrayBuffer> {
   }
 }
 
-let cached: { fma: boolean; module: WebAssembly.Module } | undefined;
+const cache = new Map<boolean, { fma: boolean; module: WebAssembly.Module }>();
 
-/** The compiled module (built once per process); relaxed-SIMD FMA where the engine validates it. */
-export function sgemmModule(): { fma: boolean; module: WebAssembly.Module } {
+/**
+ * The compiled module for a shared (or plain) memory, built once per process; relaxed-SIMD FMA
+ * where the engine validates it (`WGRU_WASM_FMA=0` turns it off).
+ */
+export function sgemmModule(shared: boolean): { fma: boolean; module: WebAssembly.Module } {
+  let cached = cache.get(shared);
   if (!cached) {
     const off = typeof process !== 'undefined' && process.env?.WGRU_WASM_FMA === '0';
     const fma = !off && relaxedSimdAvailable();
-    cached = { fma, module: new WebAssembly.Module(sgemmModuleBytes(fma)) };
+    cached = { fma, module: new WebAssembly.Module(sgemmModuleBytes(fma, shared)) };
+    cache.set(shared, cached);
   }
   return cached;
 }
