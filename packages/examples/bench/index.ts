@@ -18,8 +18,9 @@ import { generateBench } from './generate.bench.js';
 import { gruScoreBench } from './gru-score.bench.js';
 import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
+import { cpuBench } from './cpu.bench.js';
 
-const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench];
+const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, cpuBench];
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
   const args: Record<string, string> = {};
