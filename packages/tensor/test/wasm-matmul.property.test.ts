@@ -2,7 +2,8 @@
  * The wasm backend's SIMD matrix product (`src/wasm/matmul`) against a float64 reference on random
  * shapes: m, n, k from 1 (GEMV and outer products) through sizes that cross the micro-tile (4 x 8),
  * the packed blocks (MC 48 rows, KC 512 steps, NC 1024 columns) and their edges; A and B read
- * row-major or transposed (swapped strides) or with padded rows; with and without bias; on one
+ * row-major or transposed (swapped strides) or with padded rows, B packed or (few rows of A) read in
+ * place; with and without bias; on one
  * thread and split over a pool of worker threads. The plain three-loop version must agree too.
  *
  * Tolerance: each output is a float32 dot product of k terms, so its error is at most about
@@ -126,15 +127,18 @@ describe('wasm sgemm', () => {
   it('agrees with float64 on random shapes, strides and bias (one thread)', () => {
     agrees(one, 150, cases(60, 70, 600));
   });
-  it('crosses the NC column block and the MC row block', () => {
+  it('crosses the NC column block and the MC row block, B packed or read in place', () => {
     for (const c of [
       { m: 3, n: 1030, k: 5 },
+      { m: 2, n: 1030, k: 600 },
       { m: 101, n: 9, k: 513 },
       { m: 1, n: 1, k: 1100 },
     ]) {
-      const { args, check } = setUp({ ...c, aT: false, bT: true, pad: 0, bias: true, seed: 7 });
-      one(...args);
-      check();
+      for (const bT of [false, true]) {
+        const { args, check } = setUp({ ...c, aT: false, bT, pad: 0, bias: true, seed: 7 });
+        one(...args);
+        check();
+      }
     }
   });
   it('k = 0 gives the bias (or zeros)', () => {

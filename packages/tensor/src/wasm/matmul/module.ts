@@ -5,7 +5,8 @@
  */
 import binaryen from 'binaryen';
 import { relaxedMadd } from './emit.js';
-import { emitMacroKernel, emitSgemm, emitTileCopies } from './driver.js';
+import { emitSgemm } from './driver.js';
+import { emitMacroKernel, emitTileCopies } from './macro.js';
 import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
 
