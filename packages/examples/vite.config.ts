@@ -8,9 +8,12 @@
  *   worker as in Node, so the worker is an ES module worker too.
  * - Dawn (the `webgpu` package) is only ever imported in Node, through a dynamic import the
  *   bundler is told to leave alone; in the browser, @wgru/tensor uses navigator.gpu.
+ * - Served cross-origin isolated (COOP/COEP), so that the wasm backend can share its memory.
  */
 import { fileURLToPath } from 'node:url';
 import { defaultClientConditions, defineConfig } from 'vite';
+
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
@@ -27,6 +30,7 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
   },
-  server: { host: '127.0.0.1', port: 5173 },
-  preview: { host: '127.0.0.1' },
+  // Cross-origin isolation, so that the wasm backend's memory can be a SharedArrayBuffer.
+  server: { host: '127.0.0.1', port: 5173, headers: ISOLATION },
+  preview: { host: '127.0.0.1', headers: ISOLATION },
 });

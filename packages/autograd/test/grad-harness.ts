@@ -31,10 +31,16 @@ import { FC_SEED, webgpuAvailable } from '../../../test-support/backends.js';
 
 export { FC_SEED };
 
-/** The WebGPU backend, or null where no adapter exists (then only the float64 checks run). */
-export const gpu: Backend | null = (await webgpuAvailable())
-  ? await setBackend('webgpu').then(() => activeBackend())
-  : null;
+/**
+ * The float32 backend under test: WebGPU, or null where no adapter exists (then only the float64
+ * checks run); the wasm backend where WGRU_PROPERTY_DUT=wasm (wasm-dut.property.test.ts sets it).
+ */
+export const gpu: Backend | null =
+  process.env.WGRU_PROPERTY_DUT === 'wasm'
+    ? await setBackend('wasm').then(() => activeBackend())
+    : (await webgpuAvailable())
+      ? await setBackend('webgpu').then(() => activeBackend())
+      : null;
 export const cpu: Backend = cpuBackend();
 
 export interface HostInput {

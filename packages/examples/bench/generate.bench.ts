@@ -213,7 +213,9 @@ function budget(opts: BenchOptions): TimeOptions {
 
 export const generateBench: Benchmark = {
   name: 'generate',
-  description: `greedy token generation at batch 1 (Embedding ${V}x${I} -> GRU step H=${H} -> Linear -> argmax), ms/token, wgru vs TensorFlow.js`,
+  description:
+    `greedy token generation at batch 1 (Embedding ${V}x${I} -> GRU step H=${H} -> Linear -> ` +
+    `argmax), ms/token, wgru vs TensorFlow.js`,
   async run(opts) {
     const tf = opts.noTfjs ? null : await loadTfjs(opts.log);
     // Keyed 'impl|placement'.
@@ -286,8 +288,10 @@ export const generateBench: Benchmark = {
     }
     await setBackend('webgpu');
     notes.push(
-      `B=1, V=${V}, I=${I}, H=${H}, float32, greedy (argmax) decoding from token 0 and a zero state. ms/token = median time of one run / tokens per run.`,
-      '"vs tfjs": TensorFlow.js ms/token (same backend kind, same loop; resetAfter false, its only GRU placement) over wgru ms/token: how many times faster wgru is.',
+      `B=1, V=${V}, I=${I}, H=${H}, float32, greedy (argmax) decoding from token 0 and a zero state. ms/token = ` +
+        `median time of one run / tokens per run.`,
+      '"vs tfjs": TensorFlow.js ms/token (same backend kind, same loop; resetAfter false, its only GRU ' +
+        'placement) over wgru ms/token: how many times faster wgru is.',
       'dispatches, submits: wgru engine counts per token (engineStats over one run / tokens).',
     );
     return {

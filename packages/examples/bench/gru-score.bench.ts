@@ -156,8 +156,10 @@ export const gruScoreBench: Benchmark = {
       }
     }
     notes.push(
-      'One run: embedding, GRU over all T steps, dense logits, mean cross-entropy, read of the loss. ms = median run after warm-up; tokens/s = B*T / ms.',
-      '"vs tfjs": tokens/s over TensorFlow.js on the same kind of backend. dispatches, submits: wgru engine counts for one run on WebGPU.',
+      'One run: embedding, GRU over all T steps, dense logits, mean cross-entropy, read of the loss. ms = ' +
+        'median run after warm-up; tokens/s = B*T / ms.',
+      '"vs tfjs": tokens/s over TensorFlow.js on the same kind of backend. dispatches, submits: wgru engine ' +
+        'counts for one run on WebGPU.',
     );
     return {
       title: 'GRU whole-sequence scoring, forward only, float32 (tokens/s: higher is better)',

@@ -271,8 +271,10 @@ export const gruTrainBench: Benchmark = {
       }
     }
     notes.push(
-      'One step: forward, loss, backward, optimizer update (Adam, lr 1e-3), read of the loss (await item()/data()). ms = median over the timed steps after warm-up.',
-      'tokens/s = B*T / (ms/step). "vs tfjs": tokens/s over TensorFlow.js on the same kind of backend (resetAfter false, the only GRU placement tfjs has).',
+      'One step: forward, loss, backward, optimizer update (Adam, lr 1e-3), read of the loss (await ' +
+        'item()/data()). ms = median over the timed steps after warm-up.',
+      'tokens/s = B*T / (ms/step). "vs tfjs": tokens/s over TensorFlow.js on the same kind of backend ' +
+        '(resetAfter false, the only GRU placement tfjs has).',
       'dispatches, submits: wgru engine counts (engineStats) for one whole training step on WebGPU.',
     );
     return {

@@ -56,6 +56,7 @@ const adapter = info.adapter
   ? [info.adapter.vendor, info.adapter.architecture, info.adapter.description].filter(Boolean).join(' / ')
   : 'none';
 const results: BenchResult[] = [];
+const tableData = ({ title, data }: BenchResult) => ({ title, data });
 try {
   for (const b of benchmarks) {
     if (only && !only.includes(b.name)) continue;
@@ -66,7 +67,7 @@ try {
   }
   if (json) {
     process.stdout.write(
-      `${JSON.stringify({ adapter, backend: info.name, results: results.map((r) => ({ title: r.title, data: r.data })) }, null, 2)}\n`,
+      `${JSON.stringify({ adapter, backend: info.name, results: results.map(tableData) }, null, 2)}\n`,
     );
   } else {
     process.stdout.write(`\nwgru backend: ${info.name} (${adapter}); node ${process.version}\n`);

@@ -171,7 +171,8 @@ export const matmulBench: Benchmark = {
     });
     notes.push(
       'GFLOP/s = 2*m*k*n / median time of one matmul including the read of its result; ms columns are that median.',
-      'dispatches: WebGPU dispatches wgru recorded for one matmul (3 = the operands packed into textures, then the kernel).',
+      'dispatches: WebGPU dispatches wgru recorded for one matmul (3 = the operands packed into textures, then ' +
+        'the kernel).',
     );
     return {
       title: 'matmul, float32, GFLOP/s (higher is better)',

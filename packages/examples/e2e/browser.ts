@@ -74,12 +74,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `webgpu: false` launches Chromium without WebGPU (navigator.gpu gives no adapter). */
+export async function launchChromium({ webgpu = true }: { webgpu?: boolean } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'wgru-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((f) => f !== '--enable-unsafe-webgpu'), '--disable-webgpu'],
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
   });

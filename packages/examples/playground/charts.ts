@@ -22,7 +22,7 @@ function svgElement<K extends keyof SVGElementTagNameMap>(
  * Centred, so it does not lag behind a falling curve; the window narrows symmetrically near both
  * ends, so the line starts and ends on the data.
  */
-export function smooth(values: readonly number[]): number[] {
+function smooth(values: readonly number[]): number[] {
   const n = values.length;
   const half = Math.max(1, Math.round(n / 40));
   const prefix = [0];
@@ -100,7 +100,7 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uni
 }
 
 /** Viridis-like colour for v in [0, 1]: dark blue (closed) through green to yellow (open). */
-export function gateColour(v: number): string {
+function gateColour(v: number): string {
   const stops: Array<[number, number, number]> = [
     [68, 1, 84],
     [59, 82, 139],

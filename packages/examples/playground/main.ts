@@ -119,9 +119,14 @@ function onMessage(msg: FromWorker): void {
       ui.backend.textContent =
         b.name === 'webgpu'
           ? `WebGPU · ${b.adapter || 'adapter'}${b.featureLevel === 'compatibility' ? ' (compatibility)' : ''}`
-          : 'CPU fallback (no WebGPU adapter)';
-      ui.backend.title = `backend() in the worker: ${b.name}${b.adapter ? `, ${b.adapter}` : ''}${b.featureLevel ? `, feature level ${b.featureLevel}` : ''}`;
-      if (b.fallbackReason) showError(`Training on the CPU backend: ${b.fallbackReason}.`);
+          : b.name === 'wasm'
+            ? 'WebAssembly SIMD (no WebGPU adapter)'
+            : 'CPU fallback (no WebGPU adapter)';
+      ui.backend.title =
+        `backend() in the worker: ` +
+        `${b.name}${b.adapter ? `, ${b.adapter}` : ''}${b.featureLevel ? `, feature level ${b.featureLevel}` : ''}`;
+      if (b.fallbackReason)
+        showError(`Training on the ${b.name === 'wasm' ? 'WebAssembly' : 'CPU'} backend: ${b.fallbackReason}.`);
       for (const c of [ui.start, ui.reset, ui.save, ui.load]) c.disabled = false;
       send({ type: 'temperature', value: Number(ui.temperature.value) });
       send({ type: 'gateText', text: ui.gateText.value });
@@ -134,7 +139,9 @@ function onMessage(msg: FromWorker): void {
       ui.step.textContent = String(msg.step);
       ui.loss.textContent = '–';
       ui.hidden.value = String(msg.hiddenSize);
-      ui.modelInfo.textContent = `${msg.parameters.toLocaleString('en')} parameters · hidden ${msg.hiddenSize} · embedding ${msg.embedDim} · ${msg.source}`;
+      ui.modelInfo.textContent =
+        `${msg.parameters.toLocaleString('en')} parameters · hidden ${msg.hiddenSize} ` +
+        `· embedding ${msg.embedDim} · ${msg.source}`;
       ui.stats.dataset.steps = '0';
       break;
     case 'state':

@@ -14,7 +14,7 @@ import {
   GRU,
   Linear,
   Module,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '@wgru/nn';
 import {
   add,
@@ -31,13 +31,13 @@ import {
 } from '@wgru/tensor';
 
 /** Characters per training window (backpropagation through time over this many steps). */
-export const SEQ_LEN = 32;
+const SEQ_LEN = 32;
 /** Windows per batch. */
-export const BATCH = 16;
+const BATCH = 16;
 /** Size of the character embeddings fed to the GRU. */
-export const EMBED_DIM = 24;
+const EMBED_DIM = 24;
 /** Global gradient norm limit (exploding gradients are the classic RNN failure). */
-export const CLIP_NORM = 5;
+const CLIP_NORM = 5;
 
 /** The characters of a text, sorted, with their indices. */
 export class Vocab {
@@ -261,7 +261,7 @@ export class Trainer {
 
   /** The weights as a safetensors file, with what is needed to rebuild the model in the metadata. */
   async save(): Promise<Uint8Array<ArrayBuffer>> {
-    const bytes = await saveSafetensorsAsync(this.model.stateDict(), {
+    const bytes = await saveSafetensors(this.model.stateDict(), {
       format: 'wgru-playground',
       vocab: JSON.stringify(this.vocab.chars),
       hiddenSize: String(this.model.hiddenSize),

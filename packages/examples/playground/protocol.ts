@@ -12,11 +12,11 @@ export interface ModelConfig {
 
 /** The backend the worker trains on, as `backend()` from @wgru/tensor describes it. */
 export interface BackendSummary {
-  name: 'webgpu' | 'cpu';
+  name: 'webgpu' | 'wasm' | 'cpu';
   /** Adapter vendor / architecture / description (WebGPU only). */
   adapter: string;
   featureLevel: string;
-  /** Why WebGPU was not used, when the worker fell back to the CPU backend. */
+  /** Why WebGPU was not used, when the worker fell back to the WebAssembly backend. */
   fallbackReason?: string;
 }
 

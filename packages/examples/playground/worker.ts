@@ -173,7 +173,7 @@ function newTrainer(config: ModelConfig): Trainer {
   return new Trainer(vocab, CORPUS, { hiddenSize: config.hiddenSize, learningRate: config.learningRate, seed: 0 });
 }
 
-/** WebGPU when the browser gives an adapter; otherwise the CPU backend, saying why. */
+/** WebGPU when the browser gives an adapter; otherwise the WebAssembly backend, saying why. */
 async function chooseBackend(): Promise<BackendSummary> {
   let fallbackReason: string | undefined;
   try {
@@ -182,8 +182,9 @@ async function chooseBackend(): Promise<BackendSummary> {
     fallbackReason =
       'gpu' in navigator
         ? 'navigator.gpu.requestAdapter() gave no adapter (headless Chromium on Linux needs --enable-unsafe-webgpu)'
-        : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https or localhost)';
-    await setBackend('cpu');
+        : 'this browser has no navigator.gpu (WebGPU needs a browser that ships it, and a secure context: https ' +
+          'or localhost)';
+    await setBackend('wasm');
   }
   const info = backend();
   const a = info.adapter;

@@ -1,5 +1,6 @@
 /**
- * @wgru/examples: the tutorial's tasks, trained end to end. Each example is one file under
+ * @wgru/examples: small GRU tasks (a toy, language modelling, forecasting, seq2seq), trained end
+ * to end. Each example is one file under
  * ./examples that reads top to bottom and exports `about` (name, description, default steps) and
  * `run(options)`; `pnpm example <name>` runs one from the command line.
  *

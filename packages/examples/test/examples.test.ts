@@ -131,7 +131,7 @@ describe('command line', () => {
     expect(() => parseArgs(['hi', '--steps', '0'])).toThrow(/--steps must be a positive integer, got '0'/);
     expect(() => parseArgs(['hi', '--steps', '2.5'])).toThrow(/--steps must be a positive integer, got '2.5'/);
     expect(() => parseArgs(['hi', '--steps', '1', '--steps', '2'])).toThrow(/--steps given more than once/);
-    expect(() => parseArgs(['hi', '--backend', 'gpu'])).toThrow(/--backend must be 'webgpu' or 'cpu'/);
+    expect(() => parseArgs(['hi', '--backend', 'gpu'])).toThrow(/--backend must be 'webgpu', 'wasm' or 'cpu'/);
     expect(() => parseArgs(['hi', '--out'])).toThrow(/`--out <dir>` value is missing/);
     expect(() => parseArgs(['hi', 'charlm'])).toThrow(/unexpected argument 'charlm'/);
   });
@@ -161,7 +161,7 @@ describe('command line', () => {
     for (const [args, message] of [
       [['nope'], /no example named 'nope'/],
       [['hi', '--stepz', '3'], /Unknown option `--stepz`/],
-      [['hi', '--backend', 'gpu'], /--backend must be 'webgpu' or 'cpu'/],
+      [['hi', '--backend', 'gpu'], /--backend must be 'webgpu', 'wasm' or 'cpu'/],
     ] as const) {
       const { code, stderr } = example(...args);
       expect(code, args.join(' ')).toBe(2);

@@ -15,7 +15,9 @@ import { buildAndServe, CHROMIUM_PATH, launchChromium } from '../e2e/browser.js'
 
 const hasChromium = existsSync(CHROMIUM_PATH);
 const required = process.env.WGRU_REQUIRE_BROWSER === '1';
-const SKIP_REASON = `skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/install-chromium.sh; WGRU_REQUIRE_BROWSER=1 makes this a failure)`;
+const SKIP_REASON =
+  `skipped: no Chromium at ${CHROMIUM_PATH} (bash scripts/install-chromium.sh; ` +
+  `WGRU_REQUIRE_BROWSER=1 makes this a failure)`;
 if (!hasChromium && !required) console.warn(`playground e2e ${SKIP_REASON}`);
 
 /** Training steps to wait for: enough for the loss to fall well below ln(vocab) ≈ 4. */
@@ -23,9 +25,14 @@ const STEPS = 40;
 const SCREENSHOT = fileURLToPath(new URL('../out/playground.png', import.meta.url));
 
 describe('playground page in headless Chromium', () => {
-  it.skipIf(!hasChromium && !required)(
-    `trains the GRU on WebGPU in the page: loss falls, samples, gate heatmaps, save/load${hasChromium || required ? '' : ` (${SKIP_REASON})`}`,
-    async () => {
+  // With WebGPU, and with WebGPU disabled (the worker then trains on the WebAssembly backend).
+  it.skipIf(!hasChromium && !required).each([
+    { backend: 'webgpu', label: 'WebGPU' },
+    { backend: 'wasm', label: 'WebAssembly (WebGPU disabled)' },
+  ])(
+    `trains the GRU on $label in the page: loss falls, samples, gate heatmaps, ` +
+      `save/load${hasChromium || required ? '' : ` (${SKIP_REASON})`}`,
+    async ({ backend }) => {
       expect(
         hasChromium,
         `WGRU_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM_PATH}: run bash scripts/install-chromium.sh`,
@@ -41,7 +48,7 @@ describe('playground page in headless Chromium', () => {
         expect(code, `${file} imports Dawn statically`).not.toMatch(/from\s*["'`]webgpu["'`]/);
       }
 
-      const browser = await launchChromium();
+      const browser = await launchChromium({ webgpu: backend === 'webgpu' });
       const problems: string[] = [];
       try {
         const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -51,10 +58,13 @@ describe('playground page in headless Chromium', () => {
         });
         await page.goto(served.url);
 
-        // The worker reports the backend it got: WebGPU, not the CPU fallback.
+        // The worker reports the backend it got: WebGPU, or WebAssembly where WebGPU is off.
         await page.waitForSelector('#stats[data-backend]', { timeout: 20_000 });
-        expect(await page.getAttribute('#stats', 'data-backend')).toBe('webgpu');
-        expect(await page.textContent('#backend')).toMatch(/^WebGPU · /);
+        expect(await page.getAttribute('#stats', 'data-backend')).toBe(backend);
+        expect(await page.textContent('#backend')).toMatch(backend === 'webgpu' ? /^WebGPU · / : /^WebAssembly SIMD/);
+        // Without WebGPU the page says why it trains on WebAssembly.
+        const fallbackNote = backend === 'webgpu' ? '' : await page.textContent('#error');
+        if (backend === 'wasm') expect(fallbackNote).toMatch(/^Training on the WebAssembly backend: /);
         expect(page.workers().length, 'training runs in a Web Worker').toBeGreaterThanOrEqual(1);
 
         await page.waitForSelector('#start:not([disabled])');
@@ -93,7 +103,7 @@ describe('playground page in headless Chromium', () => {
           { timeout: 20_000 },
         );
 
-        expect(await page.textContent('#error')).toBe('');
+        expect(await page.textContent('#error')).toBe(fallbackNote);
         mkdirSync(fileURLToPath(new URL('../out/', import.meta.url)), { recursive: true });
         await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
@@ -122,7 +132,7 @@ describe('playground page in headless Chromium', () => {
           STEPS,
         );
 
-        expect(await page.textContent('#error')).toBe('');
+        expect(await page.textContent('#error')).toBe(fallbackNote);
         expect(problems).toEqual([]);
       } finally {
         await browser.close();

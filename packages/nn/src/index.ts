@@ -38,7 +38,7 @@ export {
   type RawTensor,
   type SafeDType,
   saveSafetensors,
-  saveSafetensorsAsync,
+  saveSafetensorsSync,
 } from './safetensors/index.js';
 export type { GruLayout, HostArray, ShapedArray, WeightDict, WeightValue } from './importers/common.js';
 export {

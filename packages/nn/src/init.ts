@@ -1,4 +1,4 @@
-import { type Backend, manualSeed, uniform, randn, withBackend, cast, type DType } from '@wgru/tensor';
+import { type Backend, uniform, randn, withBackend, cast, type DType } from '@wgru/tensor';
 import { Parameter } from './module.js';
 
 /** Options every layer with parameters accepts. */
@@ -56,5 +56,3 @@ export function normalParameter(shape: number[], opts: InitOptions, seedOffset =
       ),
   );
 }
-
-export { manualSeed };

@@ -70,7 +70,7 @@ const REQUIRED = [
   'nn:SGD',
   'nn:clipGradNorm',
   'nn:saveSafetensors',
-  'nn:saveSafetensorsAsync',
+  'nn:saveSafetensorsSync',
   'nn:loadSafetensors',
   'nn:fromPyTorchGRU',
   'nn:fromPyTorchGRUCell',

@@ -22,7 +22,7 @@ import {
   type Parameter,
   type RawTensor,
   SGD,
-  saveSafetensorsAsync,
+  saveSafetensors,
 } from '@wgru/nn';
 import {
   add,
@@ -52,8 +52,8 @@ interface Case {
   name: string;
   call: () => unknown;
   message: RegExp;
-  /** Only on this backend (float64 is refused on WebGPU only, say). */
-  only?: BackendName;
+  /** Only on these backends (float64 is refused on WebGPU and wasm only, say). */
+  only?: readonly BackendName[];
 }
 
 const v = (values: number[] | number[][] | number[][][], requiresGrad = false): Variable =>
@@ -109,13 +109,13 @@ function cases(): Case[] {
       name: 'tensor: float64 on WebGPU',
       call: () => tensor(Float64Array.of(1, 2)),
       message: /^tensor: float64 is supported on the CPU backend only/,
-      only: 'webgpu',
+      only: ['webgpu', 'wasm'],
     },
     {
       name: 'zeros: float64 on WebGPU',
       call: () => zeros([2], 'float64'),
-      message: /^zeros: dtype float64 is not supported on the webgpu backend/,
-      only: 'webgpu',
+      message: /^zeros: dtype float64 is not supported on the (webgpu|wasm) backend/,
+      only: ['webgpu', 'wasm'],
     },
     {
       name: 'full: a value that is not a number',
@@ -131,7 +131,7 @@ function cases(): Case[] {
     {
       name: 'setBackend: an unknown backend',
       call: () => setBackend('tpu' as 'cpu'),
-      message: /^setBackend: name must be 'webgpu' or 'cpu', got "tpu"/,
+      message: /^setBackend: name must be 'webgpu', 'wasm' or 'cpu', got "tpu"/,
     },
     // ---- @wgru/tensor: ops ----
     {
@@ -558,7 +558,7 @@ function cases(): Case[] {
           'fc.b': zeros([2]),
         }),
       message: /^loadStateDict: 'fc\.W' holds a non-finite value \(NaN\) at position 5/,
-      only: 'cpu',
+      only: ['cpu'],
     },
     {
       name: 'loadStateDict: a weights file holding Infinity',
@@ -626,7 +626,7 @@ forEachBackend('errors', (name) => {
     await setBackend(name);
   });
 
-  const table = cases().filter((c) => c.only === undefined || c.only === name);
+  const table = cases().filter((c) => c.only === undefined || c.only.includes(name));
 
   it('has at least 40 cases', () => {
     expect(cases().length).toBeGreaterThanOrEqual(40);
@@ -785,7 +785,7 @@ describe('fuzz', () => {
               t.dispose();
               return t;
             }
-            const dtype = e.dtype === 'float64' && name === 'webgpu' ? 'float32' : e.dtype;
+            const dtype = e.dtype === 'float64' && name !== 'cpu' ? 'float32' : e.dtype;
             const n = sizeOfShape(e.shape);
             const values =
               dtype === 'int32'
@@ -821,9 +821,9 @@ describe('fuzz', () => {
             if (!present[key as keyof typeof present]) continue;
             const e = entries[key as keyof typeof entries];
             dict[key] = build(key, e);
-            // On WebGPU a tensor made from host data by the user is not read back by loadStateDict
+            // Off the CPU a tensor made from host data by the user is not read back by loadStateDict
             // (that would need an asynchronous read): its values load as they are.
-            const unchecked = e.kind === 'tensor' && !e.viaFile && name === 'webgpu';
+            const unchecked = e.kind === 'tensor' && !e.viaFile && name !== 'cpu';
             const given =
               e.kind === 'array' ? e.values : e.kind === 'tensor' ? fill(e.values, sizeOfShape(e.shape)) : null;
             want.set(key, { values: given, unchecked });
@@ -888,7 +888,7 @@ describe('fuzz', () => {
 
     it('a corrupted file of a real model loads cleanly (finite values) or throws a readable Error', async () => {
       const source = new GRU({ inputSize: 2, hiddenSize: 3, seed: 1 });
-      const bytes = await saveSafetensorsAsync(source.stateDict());
+      const bytes = await saveSafetensors(source.stateDict());
       source.dispose();
       const target = new GRU({ inputSize: 2, hiddenSize: 3, seed: 2 });
       const baseline = memory().liveTensors;

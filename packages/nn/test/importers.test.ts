@@ -372,6 +372,7 @@ describe('round trips are bitwise exact (host arrays)', () => {
           expect(imported.options).toEqual({
             inputSize: c.I,
             hiddenSize: c.H,
+            numLayers: 1,
             bidirectional: c.D === 2,
             resetAfter: c.resetAfter,
             batchFirst: false,

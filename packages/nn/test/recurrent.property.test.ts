@@ -33,7 +33,7 @@ import { RNN, RNNCell } from '../src/rnn/rnn.js';
 // ---------------------------------------------------------------------------------------------
 // The configurations
 
-const KINDS = ['gru', 'gru-resetAfter', 'lstm', 'rnn'] as const;
+const KINDS = ['gru', 'gru-resetAfter', 'lstm', 'rnn', 'gru-recurrentBias'] as const;
 type Kind = (typeof KINDS)[number];
 type Model = GRU | LSTM | RNN;
 
@@ -126,7 +126,8 @@ function build(c: Case, opts: { backend?: Backend; dtype?: DType }): Model {
   };
   if (c.kind === 'lstm') return new LSTM(o);
   if (c.kind === 'rnn') return new RNN(o);
-  return new GRU({ ...o, resetAfter: c.kind === 'gru-resetAfter' });
+  const recurrentBias = c.kind === 'gru-recurrentBias';
+  return new GRU({ ...o, resetAfter: c.kind === 'gru-resetAfter' || recurrentBias, recurrentBias });
 }
 
 /** Every model's forward in one shape: the output and the final states ([hN] or [hN, cN]). */
@@ -260,7 +261,10 @@ function reference(
       let r: { output: Float64Array; hN: Float64Array; cN?: Float64Array };
       if (c.kind === 'lstm') r = lstm64({ ...common, ...(init[1] ? { c0: at(init[1]) } : {}) });
       else if (c.kind === 'rnn') r = rnn64(common);
-      else r = gru64({ ...common, resetAfter: c.kind === 'gru-resetAfter', ...(p('c') ? { c: p('c') } : {}) });
+      else {
+        const resetAfter = c.kind === 'gru-resetAfter' || c.kind === 'gru-recurrentBias';
+        r = gru64({ ...common, resetAfter, ...(p('c') ? { c: p('c') } : {}) });
+      }
       // This direction's outputs go to features d·H .. d·H + H of the layer's output.
       for (let tb = 0; tb < T * B; tb++) out.set(r.output.subarray(tb * H, (tb + 1) * H), (tb * D + d) * H);
       (states[0] as Float64Array).set(r.hN, (k * D + d) * B * H);

@@ -9,7 +9,7 @@ import {
   encodeSafetensors,
   loadSafetensors,
   saveSafetensors,
-  saveSafetensorsAsync,
+  saveSafetensorsSync,
 } from '../src/safetensors/index.js';
 
 /** A state dict with every case a writer meets: dtypes, a scalar, an empty tensor, a strided view. */
@@ -48,22 +48,24 @@ forEachBackend('safetensors', (name) => {
 
   it('save → load gives identical tensors (dtype, shape, values)', async () => {
     const dict = sampleStateDict();
-    const bytes = await saveSafetensorsAsync(dict, { format: 'pt' });
+    const bytes = await saveSafetensors(dict, { format: 'pt' });
     const loaded = loadSafetensors(bytes);
     await expectSameTensors(loaded, dict);
     for (const t of Object.values(loaded)) expect(t.backend).toBe(dict.scale?.backend);
     expect(decodeSafetensors(bytes).metadata).toEqual({ format: 'pt' });
   });
 
-  it('the synchronous save works on the CPU and points to the async one on WebGPU', async () => {
+  it('saveSafetensors returns a Promise on every backend; the synchronous variant works on the CPU and points to it elsewhere', async () => {
     const dict = sampleStateDict();
+    const pending = saveSafetensors(dict);
+    expect(pending).toBeInstanceOf(Promise);
+    const bytes = await pending;
     if (name === 'cpu') {
-      const bytes = saveSafetensors(dict);
-      expect(bytes).toEqual(await saveSafetensorsAsync(dict));
-      await expectSameTensors(loadSafetensors(bytes), dict);
+      expect(saveSafetensorsSync(dict)).toEqual(bytes);
+      await expectSameTensors(loadSafetensors(saveSafetensorsSync(dict)), dict);
     } else {
-      expect(() => saveSafetensors(dict)).toThrow(
-        /saveSafetensors: 'layer\.W' lives on the webgpu backend.*saveSafetensorsAsync/,
+      expect(() => saveSafetensorsSync(dict)).toThrow(
+        /saveSafetensorsSync: 'layer\.W' lives on the (webgpu|wasm) backend.*await saveSafetensors\(stateDict\)/,
       );
     }
   });
@@ -77,7 +79,7 @@ forEachBackend('safetensors', (name) => {
     ]);
     const before = Array.from(await model.forward(x).data());
     expect(Array.from(await other.forward(x).data())).not.toEqual(before);
-    other.loadStateDict(loadSafetensors(await saveSafetensorsAsync(model.stateDict())));
+    other.loadStateDict(loadSafetensors(await saveSafetensors(model.stateDict())));
     expect(Array.from(await other.forward(x).data())).toEqual(before);
   });
 
@@ -164,15 +166,16 @@ forEachBackend('safetensors', (name) => {
 describe('safetensors argument checks', () => {
   it('names the key of a value that is not a Tensor', async () => {
     const p = variable([1, 2]);
-    expect(() => saveSafetensors({ w: p as never })).toThrow(
-      /saveSafetensors: 'w' must be a Tensor, got Variable \(pass its \.value\)/,
+    expect(() => saveSafetensorsSync({ w: p as never })).toThrow(
+      /saveSafetensorsSync: 'w' must be a Tensor, got Variable \(pass its \.value\)/,
     );
-    await expect(saveSafetensorsAsync({ w: 3 as never })).rejects.toThrow(
-      /saveSafetensorsAsync: 'w' must be a Tensor, got number/,
+    await expect(saveSafetensors({ w: 3 as never })).rejects.toThrow(
+      /saveSafetensors: 'w' must be a Tensor, got number/,
     );
     const t = tensor([1]);
     t.dispose();
-    expect(() => saveSafetensors({ t })).toThrow(/'t' was disposed/);
+    expect(() => saveSafetensorsSync({ t })).toThrow(/'t' was disposed/);
+    await expect(saveSafetensors({ t })).rejects.toThrow(/'t' was disposed/);
     expect(() => loadSafetensors(new Uint8Array(4))).toThrow(/^safetensors: file is 4 bytes/);
     expect(() => loadSafetensors([1, 2] as never)).toThrow(/safetensors: input must be a Uint8Array/);
     expect(() => loadSafetensors(new Uint8Array(8), { device: 'cpu' } as never)).toThrow(

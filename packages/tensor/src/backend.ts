@@ -3,7 +3,7 @@ import type { Expr } from './expr.js';
 
 /** What `backend()` reports about the active backend. */
 export interface BackendInfo {
-  name: 'webgpu' | 'cpu';
+  name: 'webgpu' | 'cpu' | 'wasm';
   adapter?: { vendor: string; architecture: string; description: string };
   featureLevel?: 'core' | 'compatibility';
   /** WebGPU: the optional features in use ('subgroups', 'shader-f16'), where the adapter has them. */

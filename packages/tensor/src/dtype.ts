@@ -10,7 +10,7 @@ export type TypedArray = Float32Array | Int32Array | Float64Array;
 /** Nested arrays of numbers, as `Tensor.array()` returns them (a plain number for a scalar). */
 export type NestedArray = number | NestedArray[];
 
-export const DTYPES: readonly DType[] = ['float32', 'int32', 'float64'];
+const DTYPES: readonly DType[] = ['float32', 'int32', 'float64'];
 
 /** Bytes per element of `dtype`. */
 export function bytesPerElement(dtype: DType): number {

@@ -33,6 +33,7 @@ export {
   backend,
   cpuBackend,
   engineStats,
+  isSoftwareAdapter,
   flush,
   memory,
   profileKernels,

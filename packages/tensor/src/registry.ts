@@ -10,44 +10,56 @@ import {
   type OptionalFeature,
   wantedFeatures,
 } from './webgpu/device.js';
+import type { WasmBackend } from './wasm/backend.js';
 import { WebGpuBackend } from './webgpu/backend.js';
 import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
 /**
  * Which backend new tensors are made on. `setBackend` chooses explicitly; with no call, the first
- * use picks WebGPU when an adapter exists (probed when this module loads) and the CPU backend
- * otherwise, and says which once on stderr. `WGRU_BACKEND=webgpu|cpu` forces the choice.
+ * use picks WebGPU when a hardware adapter exists (probed when this module loads) and the
+ * WebAssembly backend otherwise (no adapter, or a software one: lavapipe, llvmpipe, SwiftShader),
+ * and says which once on stderr. The float64 CPU backend is the oracle and never the default.
+ * `WGRU_BACKEND=webgpu|wasm|cpu` forces the choice.
  */
 
 let active: Backend | null = null;
 let cpu: CpuBackend | null = null;
 let gpu: WebGpuBackend | null = null;
+let wasm: WasmBackend | null = null;
 /** A device found by the probe at load time, not yet wrapped in a backend. */
 let probed: AcquiredDevice | null = null;
 
-export type BackendName = 'webgpu' | 'cpu';
+export type BackendName = 'webgpu' | 'wasm' | 'cpu';
+const NAMES: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
 
 function envChoice(): BackendName | undefined {
   const v = typeof process !== 'undefined' ? process.env?.WGRU_BACKEND : undefined;
   if (v === undefined || v === '') return undefined;
-  if (v !== 'webgpu' && v !== 'cpu') throw new Error(`WGRU_BACKEND must be 'webgpu' or 'cpu', got '${v}'`);
-  return v;
+  if (!(NAMES as readonly string[]).includes(v))
+    throw new Error(`WGRU_BACKEND must be 'webgpu', 'wasm' or 'cpu', got '${v}'`);
+  return v as BackendName;
 }
 
 /** Probes for an adapter before first use (module load), so that the first use can stay synchronous. */
 export async function probe(): Promise<void> {
-  if (envChoice() === 'cpu') return;
-  try {
-    probed = await acquireDevice();
-  } catch {
-    probed = null;
+  const forced = envChoice();
+  if (forced === 'cpu') return;
+  if (forced !== 'wasm') {
+    try {
+      probed = await acquireDevice();
+    } catch {
+      probed = null;
+    }
   }
+  // The wasm backend (and binaryen, which builds its kernels) loads only where it will be used.
+  if (forced === 'wasm' || !probed || isSoftwareAdapter(probed.adapterInfo)) await loadWasm();
 }
 
 function describe(b: Backend): string {
   const a = b.info.adapter;
   return a
-    ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})`
+    ? `${b.info.name} (${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')}` +
+        `${b.info.featureLevel === 'compatibility' ? ', compatibility' : ''})`
     : b.info.name;
 }
 
@@ -57,19 +69,42 @@ export function cpuBackend(): CpuBackend {
   return cpu;
 }
 
+let wasmModule: typeof import('./wasm/backend.js') | null = null;
+
+async function loadWasm(): Promise<void> {
+  if (wasmModule) return;
+  wasmModule = await import('./wasm/backend.js');
+  await (await import('./wasm/tiering.js')).preferOptimizedWasm();
+}
+
+/** The WebAssembly backend, once its module is loaded (by the probe or by setBackend('wasm')). */
+function wasmBackend(): WasmBackend {
+  if (!wasmModule) throw new Error("wgru: the wasm backend is not loaded (call await setBackend('wasm'))");
+  wasm ??= new wasmModule.WasmBackend();
+  return wasm;
+}
+
+/** Whether an adapter is a software rasteriser (then the wasm backend is faster than it). */
+export function isSoftwareAdapter(info: { vendor: string; architecture: string; description: string }): boolean {
+  return /lavapipe|llvmpipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
+}
+
 /** The active backend, choosing one on first use. */
 export function activeBackend(): Backend {
   if (active) return active;
   const forced = envChoice();
   // A misspelt WGRU_WEBGPU_FEATURES fails the probe; say so here rather than fall back to the CPU.
-  if (forced !== 'cpu') wantedFeatures({});
+  if (forced === 'webgpu' || forced === undefined) wantedFeatures({});
   if (forced === 'webgpu' && !probed) throw new Error(`WGRU_BACKEND=webgpu: ${NO_ADAPTER_MESSAGE}`);
-  if (probed && forced !== 'cpu') {
+  const hardware = probed !== null && !isSoftwareAdapter(probed.adapterInfo);
+  if (probed && (forced === 'webgpu' || (forced === undefined && hardware))) {
     gpu = new WebGpuBackend(probed);
     probed = null;
     active = gpu;
-  } else {
+  } else if (forced === 'cpu') {
     active = cpuBackend();
+  } else {
+    active = wasmBackend();
   }
   if (typeof process !== 'undefined' && process.stderr?.write)
     process.stderr.write(`wgru: using ${describe(active)}\n`);
@@ -97,8 +132,8 @@ export interface SetBackendOptions extends DeviceOptions {}
  * ```
  */
 export async function setBackend(name: BackendName, options: SetBackendOptions = {}): Promise<BackendInfo> {
-  if (name !== 'webgpu' && name !== 'cpu')
-    throw new Error(`setBackend: name must be 'webgpu' or 'cpu', got ${JSON.stringify(name)}`);
+  if (!NAMES.includes(name))
+    throw new Error(`setBackend: name must be 'webgpu', 'wasm' or 'cpu', got ${JSON.stringify(name)}`);
   if (options === null || typeof options !== 'object') throw new Error('setBackend: options must be an object');
   for (const k of Object.keys(options)) {
     if (k !== 'powerPreference' && k !== 'optionalFeatures') throw new Error(`setBackend: unknown option '${k}'`);
@@ -114,6 +149,11 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   }
   if (name === 'cpu') {
     active = cpuBackend();
+    return active.info;
+  }
+  if (name === 'wasm') {
+    await loadWasm();
+    active = wasmBackend();
     return active.info;
   }
   // A device with other optional features than asked for is replaced (its tensors with it).

@@ -22,10 +22,6 @@ export function shapeString(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** Throws unless `shape` is a list of non-negative integers. */
 export function checkShape(op: string, arg: string, shape: unknown): asserts shape is Shape {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
@@ -48,7 +44,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
       if (cur === 1) out[o] = d;
       else if (d !== 1 && d !== cur) {
         throw new Error(
-          `${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ${o - rank}: ${cur} vs ${d})`,
+          `${op}: shapes ${shapes.map(shapeString).join(' and ')} cannot be broadcast together (axis ` +
+            `${o - rank}: ${cur} vs ${d})`,
         );
       }
     }

@@ -357,7 +357,7 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
     });
   });
 
-  it('a number beside float32 tensors is a float32 constant on both backends: add(x, 0.1) is x + fround(0.1)', async () => {
+  it('a number beside float32 tensors is a float32 constant on both backends (x + fround(0.1))', async () => {
     // fround(x + 0.1) and fround(x + fround(0.1)) differ for about one x in twelve here.
     const xs = Array.from({ length: 1000 }, (_, i) => Math.fround(i * 0.37 - 100));
     await withBag(async (bag) => {

@@ -281,7 +281,9 @@ describe(`errors at call time on ${DUT_NAME}`, () => {
   }
 
   it('setBackend rejects an unknown backend name and option', async () => {
-    await expect(setBackend('tpu' as 'cpu')).rejects.toThrow(/setBackend: name must be 'webgpu' or 'cpu', got "tpu"/);
+    await expect(setBackend('tpu' as 'cpu')).rejects.toThrow(
+      /setBackend: name must be 'webgpu', 'wasm' or 'cpu', got "tpu"/,
+    );
     await expect(setBackend('cpu', { power: 'high' } as unknown as undefined)).rejects.toThrow(
       /setBackend: unknown option 'power'/,
     );

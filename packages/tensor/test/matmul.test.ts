@@ -1,5 +1,5 @@
 /**
- * The WebGPU matmul kernels (src/webgpu/kernels/matmul.ts), path by path, against the float64 CPU
+ * The WebGPU matmul kernels (src/webgpu/kernels/matmul*.ts), path by path, against the float64 CPU
  * oracle. matmul.property.test.ts checks the op's semantics (broadcasting, 1-D operands, views,
  * int32); this file makes sure that every kernel variant is exercised and right: the texture path
  * (both tile sizes, vec4 and strided packing, batch layers), the buffer path in each load mode (A
@@ -25,7 +25,7 @@ import {
 } from '@wgru/tensor';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul.js';
+import { type MatmulPath, type MatmulPlan, matmulTuning } from '../src/webgpu/kernels/matmul-plan.js';
 import {
   type Bag,
   type Bound,
@@ -159,7 +159,8 @@ async function check(
 
 const planName = (p: MatmulPlan): string =>
   p.path === 'texture'
-    ? `texture ${p.TM}x${4 * p.TN}${p.aBuffer ? ' A:buffer' : p.aVec ? ' A:vec' : ''}${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}`
+    ? `texture ${p.TM}x${4 * p.TN}${p.aBuffer ? ' A:buffer' : p.aVec ? ' A:vec' : ''}` +
+      `${p.bVec ? ' B:vec' : ''}${p.oVec ? ' O:vec' : ''}`
     : `buffer ${p.TM}x${4 * p.TN} A:${p.aMode} B:${p.bMode}${p.oVec ? ' O:vec' : ''}`;
 
 describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float64 oracle', () => {
@@ -185,7 +186,10 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
           matmulTuning.path = c.path;
           const plans: string[] = [];
           matmulTuning.onPlan = (p) => plans.push(planName(p));
-          const what = `[${A.dut.shape.join(', ')}]${c.a.transposed ? 'ᵀ' : ''}${c.a.pad ? ` (padded ${c.a.pad}, from ${c.a.shift})` : ''} @ [${B.dut.shape.join(', ')}]${c.b.transposed ? 'ᵀ' : ''}${c.b.pad ? ` (padded ${c.b.pad}, from ${c.b.shift})` : ''} forced ${c.path}`;
+          const side = (x: typeof A, o: typeof c.a) =>
+            `[${x.dut.shape.join(', ')}]${o.transposed ? 'ᵀ' : ''}` +
+            `${o.pad ? ` (padded ${o.pad}, from ${o.shift})` : ''}`;
+          const what = `${side(A, c.a)} @ ${side(B, c.b)} forced ${c.path}`;
           try {
             await check(bag, `${what} -> ${plans.join(', ')}`, A, B, k);
           } finally {
@@ -552,7 +556,9 @@ describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
           const want = bag.add(add(bag.add(matmul(aR, bR)), biasR));
           const mags = await bag.add(matmul(bag.add(abs(aR)), bag.add(abs(bR)))).data();
           const bound: Bound = (r, i) => c.k * ULP * (mags[i] as number) + ULP * Math.abs(r) + F32_TINY;
-          const what = `[${aShape.join(', ')}] @ [${c.k}, ${c.n}]${c.transposedB ? 'ᵀ' : ''} + bias (stride ${c.biasStride}, ${dtype}, ${c.path})`;
+          const what =
+            `[${aShape.join(', ')}] @ [${c.k}, ${c.n}]${c.transposedB ? 'ᵀ' : ''} + bias (stride ` +
+            `${c.biasStride}, ${dtype}, ${c.path})`;
           await expectClose(what, got, want, c.int ? EXACT : bound, dtype);
         }),
       ),

@@ -30,10 +30,15 @@ export { FC_SEED };
 
 /**
  * Which backend the properties judge: WebGPU when an adapter exists, else the CPU in float32.
- * WGRU_PROPERTY_DUT=cpu picks the CPU even where WebGPU exists (to check the CPU float32 path).
+ * WGRU_PROPERTY_DUT=cpu|wasm picks that backend instead (the wasm-dut test files set it, to run
+ * the same properties on the WebAssembly backend).
  */
-export const DUT_NAME: 'webgpu' | 'cpu' =
-  process.env.WGRU_PROPERTY_DUT !== 'cpu' && (await webgpuAvailable()) ? 'webgpu' : 'cpu';
+export const DUT_NAME: 'webgpu' | 'wasm' | 'cpu' =
+  process.env.WGRU_PROPERTY_DUT === 'cpu' || process.env.WGRU_PROPERTY_DUT === 'wasm'
+    ? process.env.WGRU_PROPERTY_DUT
+    : (await webgpuAvailable())
+      ? 'webgpu'
+      : 'cpu';
 
 /** Activates the device under test and returns it (call in `beforeAll`). */
 export async function deviceUnderTest(): Promise<Backend> {

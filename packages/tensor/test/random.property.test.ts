@@ -114,7 +114,7 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
     b.dispose();
   });
 
-  it('moments: randn has mean ~0 and std ~1; uniform(low, high) has mean (low+high)/2, std (high-low)/sqrt(12)', async () => {
+  it('moments: randn has mean ~0, std ~1; uniform(low, high) mean (low+high)/2, std (high-low)/sqrt(12)', async () => {
     const n = 20000;
     // Standard errors: 1/sqrt(n) = 0.007 for the normal mean; bounds at ~5 standard errors.
     const z = randn([n], { seed: 7 });

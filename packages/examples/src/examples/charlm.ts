@@ -136,7 +136,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const split = Math.floor(ids.length * 0.9);
   const [train, valid] = [ids.subarray(0, split), ids.subarray(split)];
   ctx.log(
-    `text: ${text.length} characters, ${vocab.length} distinct; ${train.length} for training, ${valid.length} for validation`,
+    `text: ${text.length} characters, ${vocab.length} distinct; ${train.length} for training, ${valid.length} ` +
+      `for validation`,
   );
 
   // Unigram baseline: the validation text's cross-entropy under the training text's character
@@ -185,7 +186,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         });
       }
       progress.log(
-        `step ${step}: train ${smooth.toFixed(3)}, validation ${validLoss.toFixed(3)} nats/char${better ? ' (best so far: saved)' : ''}`,
+        `step ${step}: train ${smooth.toFixed(3)}, validation ${validLoss.toFixed(3)} ` +
+          `nats/char${better ? ' (best so far: saved)' : ''}`,
       );
     }
   }
@@ -195,7 +197,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   model.loadStateDict(loadSafetensors(new Uint8Array(readFileSync(checkpoint))));
   model.eval();
   ctx.log(
-    `best validation loss ${best.loss.toFixed(3)} nats/char (step ${best.step}) vs unigram baseline ${unigram.toFixed(3)}: ${((1 - best.loss / unigram) * 100).toFixed(0)}% lower`,
+    `best validation loss ${best.loss.toFixed(3)} nats/char (step ${best.step}) vs unigram baseline ` +
+      `${unigram.toFixed(3)}: ${((1 - best.loss / unigram) * 100).toFixed(0)}% lower`,
   );
   for (const temperature of [0.5, 1.0]) {
     ctx.log(

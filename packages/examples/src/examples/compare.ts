@@ -1,5 +1,5 @@
 /**
- * compare: the tutorial's GRU-vs-LSTM table, measured. Three character-level language models
+ * compare: GRU vs LSTM vs tanh RNN, measured. Three character-level language models
  * (Embedding -> recurrent layer -> Linear), alike but for the recurrent layer: a GRU, an LSTM and a
  * tanh RNN of the same hidden size. Each trains on the same windows of the shipped text ("Alice's
  * Adventures in Wonderland", chapters I-II), in the same order, with the same optimizer, learning
@@ -109,7 +109,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const total = counts.reduce((a, b) => a + b, 0);
   const unigram = -valid.reduce((s, c) => s + Math.log((counts[c] ?? 1) / total), 0) / valid.length;
   ctx.log(
-    `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, Adam lr ${LR}, gradients clipped at norm 1`,
+    `budget for each model: ${ctx.steps} steps of ${BATCH} windows of ${SEQ} characters, hidden size ${HIDDEN}, ` +
+      `Adam lr ${LR}, gradients clipped at norm 1`,
   );
 
   const results: Measured[] = [];
@@ -169,10 +170,21 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
   ctx.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}`);
   ctx.log(
-    `(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ${unigram.toFixed(3)})`,
+    `(nats per character, on all of the validation text and as many fixed training windows; unigram baseline ` +
+      `${unigram.toFixed(3)})`,
   );
 
   const colors: Record<Kind, string> = { GRU: '#1f77b4', LSTM: '#d62728', RNN: '#2ca02c' };
+  const task = {
+    vocab: vocab.length,
+    seq: SEQ,
+    batch: BATCH,
+    embed: EMBED,
+    hidden: HIDDEN,
+    lr: LR,
+    steps: ctx.steps,
+    seed: ctx.seed,
+  };
   const files = [
     ctx.writeText(
       'loss.svg',
@@ -211,10 +223,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         ],
       }),
     ),
-    ctx.writeText(
-      'compare.json',
-      `${JSON.stringify({ task: { vocab: vocab.length, seq: SEQ, batch: BATCH, embed: EMBED, hidden: HIDDEN, lr: LR, steps: ctx.steps, seed: ctx.seed }, unigram, results }, null, 2)}\n`,
-    ),
+    ctx.writeText('compare.json', `${JSON.stringify({ task, unigram, results }, null, 2)}\n`),
   ];
   ctx.log(`wrote ${files.join(', ')}`);
   return {

@@ -86,10 +86,14 @@ function gatesOf(model: Recall, x: Tensor): { z: Tensor[]; r: Tensor[]; h: Tenso
       const gates: Tensor[] = [];
       for (let t = 0; t < T; t++) {
         const xt = variable(x).slice([t, 0, 0], [1, 1, I]).reshape([1, I]);
-        const z = xt.matmul(Wz).add(h.matmul(Uz)).add(bz).sigmoid(); // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-        const r = xt.matmul(Wr).add(h.matmul(Ur)).add(br).sigmoid(); // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
-        const hTilde = xt.matmul(Wh).add(r.mul(h).matmul(Uh)).add(bh).tanh(); // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
-        h = z.neg().add(1).mul(h).add(z.mul(hTilde)); // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+        // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
+        const z = xt.matmul(Wz).add(h.matmul(Uz)).add(bz).sigmoid();
+        // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+        const r = xt.matmul(Wr).add(h.matmul(Ur)).add(br).sigmoid();
+        // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
+        const hTilde = xt.matmul(Wh).add(r.mul(h).matmul(Uh)).add(bh).tanh();
+        // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
+        h = z.neg().add(1).mul(h).add(z.mul(hTilde));
         gates.push(z.value, r.value, h.value);
       }
       return gates;
@@ -144,7 +148,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const hGRU = tidy(() => noGrad(() => model.gru.forward(variable(sample.x)).hN.value));
   const [h1, h2] = [await h[T - 1].data(), await hGRU.data()];
   ctx.log(
-    `step-by-step equations vs GRU.forward, final state: max |difference| ${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`,
+    `step-by-step equations vs GRU.forward, final state: max |difference| ` +
+      `${Math.max(...h1.map((v, i) => Math.abs(v - h2[i]))).toExponential(1)}`,
   );
   const rows = async (gates: Tensor[]) => {
     const perStep = await Promise.all(gates.map((t) => t.data()));
@@ -155,7 +160,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const meanZ = (u: number) => zRows[u].slice(1, T - 1).reduce((a, v) => a + v, 0) / DISTRACTORS;
   const order = Array.from({ length: HIDDEN }, (_, u) => u).sort((a, b) => meanZ(a) - meanZ(b));
   ctx.log(
-    `sample "${sample.text[0]}": mean z over the distractors per unit: ${order.map((u) => meanZ(u).toFixed(2)).join(' ')}`,
+    `sample "${sample.text[0]}": mean z over the distractors per unit: ` +
+      `${order.map((u) => meanZ(u).toFixed(2)).join(' ')}`,
   );
   for (const t of [...z, ...r, ...h, hGRU, sample.x, sample.y]) t.dispose();
 

@@ -1,5 +1,5 @@
 /**
- * hi: the tutorial's toy. A GRU reads "hi" one character at a time (one-hot vectors of size 3 over
+ * hi: the smallest GRU task. A GRU reads "hi" one character at a time (one-hot vectors of size 3 over
  * the alphabet h, i, .) and learns to answer "ih". Training is full backpropagation through time:
  * the loss at both steps flows back through the output layer AND through every gate (z, r, h̃) of
  * the GRU, so all of them learn, as the printout of how far each gate's weights moved shows.
@@ -17,7 +17,7 @@ import { lineChart } from '../lib/plots.js';
 
 export const about = {
   name: 'hi',
-  description: 'the tutorial\'s toy: a GRU learns "hi" -> "ih" (one-hot inputs of size 3), all gates trained by BPTT',
+  description: 'the smallest GRU task: a GRU learns "hi" -> "ih" (one-hot inputs of size 3), all gates trained by BPTT',
   defaultSteps: 100,
 };
 

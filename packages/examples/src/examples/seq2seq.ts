@@ -181,7 +181,8 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       const { accuracy: acc } = await accuracy(test.slice(0, 200));
       accCurve.push({ step, acc });
       progress.log(
-        `step ${step}: loss ${losses[losses.length - 1]?.toFixed(4)}, exact match on 200 test dates ${(acc * 100).toFixed(1)}%`,
+        `step ${step}: loss ${losses[losses.length - 1]?.toFixed(4)}, exact match on 200 test dates ` +
+          `${(acc * 100).toFixed(1)}%`,
       );
     }
   }

@@ -9,8 +9,8 @@ import { type CAC, cac } from 'cac';
 export interface ExampleOptions {
   /** Training steps (each example has its own default). */
   steps?: number;
-  /** 'webgpu' or 'cpu' (default: WebGPU when an adapter exists, else the CPU backend). */
-  backend?: 'webgpu' | 'cpu';
+  /** 'webgpu', 'wasm' or 'cpu' (default: WebGPU on a hardware adapter, else wasm). */
+  backend?: 'webgpu' | 'wasm' | 'cpu';
   /** Where checkpoints and plots go (default `out/<name>`). */
   out?: string;
   /** Seed for weights and data (default 0). */
@@ -38,7 +38,7 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
   const cli = cac('pnpm example')
     .usage('<name> [options]')
     .option('--steps <n>', 'training steps (each example has its own default)')
-    .option('--backend <name>', 'webgpu or cpu (default: WebGPU when an adapter exists, else cpu)')
+    .option('--backend <name>', 'webgpu, wasm or cpu (default: WebGPU on a hardware adapter, else wasm)')
     .option(
       '--out <dir>',
       'where checkpoints (.safetensors), plots (.svg) and figures (.json) go (default: out/<name>)',
@@ -66,7 +66,7 @@ function integer(option: string, value: unknown, min: number): number {
 }
 
 /**
- * Parses `[name] [--steps N] [--backend webgpu|cpu] [--out DIR] [--seed N] [--quiet] [--help]`
+ * Parses `[name] [--steps N] [--backend webgpu|wasm|cpu] [--out DIR] [--seed N] [--quiet] [--help]`
  * (`--option=value` works too).
  * @throws Error naming the offending argument.
  */
@@ -88,8 +88,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (raw.seed !== undefined) options.seed = integer('seed', raw.seed, 0);
   if (raw.out !== undefined) options.out = String(raw.out);
   if (raw.backend !== undefined) {
-    if (raw.backend !== 'webgpu' && raw.backend !== 'cpu')
-      throw new Error(`--backend must be 'webgpu' or 'cpu', got '${String(raw.backend)}'`);
+    if (raw.backend !== 'webgpu' && raw.backend !== 'wasm' && raw.backend !== 'cpu')
+      throw new Error(`--backend must be 'webgpu', 'wasm' or 'cpu', got '${String(raw.backend)}'`);
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;

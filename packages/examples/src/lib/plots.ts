@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * const svg = await lineChart({ title: 'loss', xLabel: 'step', yLabel: 'nats', series: [{ name: 'train', y: losses }] });
+ * const series = [{ name: 'train', y: losses }];
+ * const svg = await lineChart({ title: 'loss', xLabel: 'step', yLabel: 'nats', series });
  * ```
  * @module
  */
@@ -12,7 +13,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
 /** One line of a line chart. */
-export interface Series {
+interface Series {
   name: string;
   /** x values (default 1, 2, 3, ...: step numbers). */
   x?: readonly number[];
@@ -39,7 +40,7 @@ export interface LineChartOptions {
 }
 
 /** One panel of a heatmap: values[row][column], coloured over [min, max] (default [0, 1]). */
-export interface HeatmapPanel {
+interface HeatmapPanel {
   title: string;
   values: readonly (readonly number[])[];
   /** The colour scale's ends; with min < 0 < max the scale diverges around zero (red, white, blue). */
@@ -64,7 +65,7 @@ export interface HeatmapOptions {
 }
 
 /** One panel of a bar chart: one bar per label. */
-export interface BarPanel {
+interface BarPanel {
   title: string;
   bars: readonly { label: string; value: number }[];
 }
@@ -105,7 +106,7 @@ if (textMetrics) {
 }
 
 /** Renders a Vega-Lite spec to an SVG document, headlessly (no browser, no canvas). */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return `${await view.toSVG()}\n`;

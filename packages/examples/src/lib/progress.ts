@@ -81,7 +81,8 @@ export class Progress {
       this.#lastLine = elapsed;
       const eta = step === 1 ? Number.NaN : ((elapsed - this.#firstStepAt) / (step - 1)) * (this.#total - step);
       console.log(
-        `${this.label} step ${step}/${this.#total} | loss ${fmt(info.loss)} | ${Math.round(tps)} tok/s | ${duration(elapsed)} elapsed, ETA ${duration(eta)}`,
+        `${this.label} step ${step}/${this.#total} | loss ${fmt(info.loss)} | ${Math.round(tps)} tok/s | ` +
+          `${duration(elapsed)} elapsed, ETA ${duration(eta)}`,
       );
     }
   }

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Module, saveSafetensorsAsync } from '@wgru/nn';
+import { type Module, saveSafetensors } from '@wgru/nn';
 import { backend, manualSeed, setBackend } from '@wgru/tensor';
 import type { ExampleOptions } from './args.js';
 
@@ -45,7 +45,9 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
   };
   const info = backend();
   log(
-    `${name}: backend ${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ${seed}, output in ${out}/`,
+    `${name}: backend ` +
+      `${info.name}${info.adapter ? ` (${info.adapter.description || info.adapter.vendor})` : ''}, seed ` +
+      `${seed}, output in ${out}/`,
   );
   return {
     out,
@@ -60,7 +62,7 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
     },
     saveCheckpoint: async (file, model, metadata) => {
       const path = join(out, file);
-      writeFileSync(path, await saveSafetensorsAsync(model.stateDict(), metadata));
+      writeFileSync(path, await saveSafetensors(model.stateDict(), metadata));
       return path;
     },
   };

@@ -25,6 +25,10 @@
  * row and −0 in the recurrent row's z and r blocks, so that importing an export gives back the
  * very same bits (x + (−0) = x for every x).
  *
+ * With `recurrentBias: true` (reset_after=True, into a GRU made with recurrentBias: true) the two
+ * rows are kept apart: b = [−b_in,z, b_in,r, b_in,h] and c = [−b_rec,z, b_rec,r, b_rec,h] [3H], so
+ * that each trains on its own, as in Keras, and the export gives the bias back bit for bit.
+ *
  * Scope: one Keras layer is one direction of one layer of a wgru GRU (`prefix` picks which: `l0.`
  * by default, `l1.` for a second stacked layer, `l0_reverse.` for the backward layer of a Keras
  * `Bidirectional`, `''` for a GRUCell). Keras feeds [B, T, I]: use `batchFirst: true`. The mapping
@@ -40,6 +44,7 @@ import {
   type Blocks,
   cellPrefix,
   checkOptions,
+  checkRecurrentBiasOption,
   checkSize,
   convertWeights,
   exportSource,
@@ -67,6 +72,8 @@ export interface KerasGRUOptions {
   resetAfter?: boolean;
   /** The wgru key prefix of the cell the weights become (default `l0.`; `''` for a GRUCell). */
   prefix?: string;
+  /** Keep the recurrent bias row as wgru's c [3H] (reset_after=True, a GRU with recurrentBias: true; default false). */
+  recurrentBias?: boolean;
 }
 
 /** Which cell of a GRU module to export (default layer 0, forward). */
@@ -81,6 +88,8 @@ export interface KerasExportLayout {
   inputSize: number;
   hiddenSize: number;
   resetAfter: boolean;
+  /** Whether c is [3H] (recurrentBias: true). Default false. */
+  recurrentBias?: boolean;
   /** The wgru key prefix of the cell to export (default `l0.`; `''` for a GRUCell's keys). */
   prefix?: string;
 }
@@ -92,7 +101,7 @@ interface KerasCell<M> {
 }
 
 /** Keras → wgru for one layer (see the file comment). */
-function kerasToSeed<M>(A: Blocks<M>, k: KerasCell<M>, H: number, resetAfter: boolean): SeedCell<M> {
+function kerasToSeed<M>(A: Blocks<M>, k: KerasCell<M>, H: number, resetAfter: boolean, split: boolean): SeedCell<M> {
   const [Kz, Kr, Kh] = gates3(A, k.kernel, 1, H);
   const [Rz, Rr, Rh] = gates3(A, k.rec, 1, H);
   const W = A.cat([A.neg(Kz), Kr, Kh], 1);
@@ -104,11 +113,12 @@ function kerasToSeed<M>(A: Blocks<M>, k: KerasCell<M>, H: number, resetAfter: bo
   }
   const [inZ, inR, inH] = gates3(A, A.reshape(A.part(k.bias, 0, 0, 1), [3 * H]), 0, H);
   const [recZ, recR, recH] = gates3(A, A.reshape(A.part(k.bias, 0, 1, 1), [3 * H]), 0, H);
+  if (split) return { W, U, b: A.cat([A.neg(inZ), inR, inH], 0), c: A.cat([A.neg(recZ), recR, recH], 0) };
   return { W, U, b: A.cat([A.neg(A.add(inZ, recZ)), A.add(inR, recR), inH], 0), c: recH };
 }
 
 /** wgru → Keras for one cell: the inverse of kerasToSeed, with −0 in the recurrent z, r biases. */
-function seedToKeras<M>(A: Blocks<M>, s: SeedCell<M>, H: number, resetAfter: boolean): KerasCell<M> {
+function seedToKeras<M>(A: Blocks<M>, s: SeedCell<M>, H: number, resetAfter: boolean, split: boolean): KerasCell<M> {
   const [Wz, Wr, Wh] = gates3(A, s.W, 1, H);
   const [Uz, Ur, Uh] = gates3(A, s.U, 1, H);
   const kernel = A.cat([A.neg(Wz), Wr, Wh], 1);
@@ -117,7 +127,8 @@ function seedToKeras<M>(A: Blocks<M>, s: SeedCell<M>, H: number, resetAfter: boo
   const [bz, br, bh] = gates3(A, s.b, 0, H);
   const input = [A.neg(bz), br, bh];
   if (!resetAfter) return { kernel, rec, bias: A.cat(input, 0) };
-  const recurrent = [A.negativeZeros([H]), A.negativeZeros([H]), s.c as M];
+  const [cz, cr, ch] = split ? gates3(A, s.c as M, 0, H) : [];
+  const recurrent = split ? [A.neg(cz as M), cr as M, ch as M] : [A.negativeZeros([H]), A.negativeZeros([H]), s.c as M];
   return { kernel, rec, bias: A.reshape(A.cat([...input, ...recurrent], 0), [2, 3 * H]) };
 }
 
@@ -155,7 +166,7 @@ export function fromKerasGRU(
   opts: KerasGRUOptions,
 ): Record<string, Tensor | HostArray> {
   const fn = 'fromKerasGRU';
-  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'resetAfter', 'prefix']);
+  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'resetAfter', 'prefix', 'recurrentBias']);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const prefix = opts.prefix ?? 'l0.';
@@ -185,6 +196,7 @@ export function fromKerasGRU(
     resetAfter = n === 6 * H;
   }
   const ra = resetAfter as boolean;
+  const split = checkRecurrentBiasOption(fn, opts.recurrentBias, ra);
   const dict: WeightDict =
     bias === undefined ? { kernel, recurrent_kernel: rec } : { kernel, recurrent_kernel: rec, bias };
   const out = convertWeights(fn, dict, (A, take, takeOptional) => {
@@ -198,7 +210,7 @@ export function fromKerasGRU(
       ra ? 'bias, rows input | recurrent' : 'bias, gates z | r | h',
     );
     const result: Record<string, ReturnType<typeof take>> = {};
-    putSeedCell(result, prefix, kerasToSeed(A, b ? { ...k, bias: b } : k, H, ra));
+    putSeedCell(result, prefix, kerasToSeed(A, b ? { ...k, bias: b } : k, H, ra, split));
     return result;
   });
   return flatten(out);
@@ -238,6 +250,7 @@ export function toKerasGRU(
   let I: number;
   let H: number;
   let resetAfter: boolean;
+  let split: boolean;
   if (source instanceof GRU || source instanceof GRUCell) {
     checkOptions(fn, opts, ['layer', 'reverse']);
     const o = opts as KerasExportOptions;
@@ -252,17 +265,19 @@ export function toKerasGRU(
     I = layer === 0 ? s.inputSize : (s.bidirectional ? 2 : 1) * s.hiddenSize;
     H = s.hiddenSize;
     resetAfter = s.resetAfter;
+    split = s.recurrentBias;
     dict = s.dict;
   } else {
     const { prefix: p, ...layout } = opts as KerasExportLayout;
     const s = exportSource(fn, source, layout, true, 'both');
     prefix = p ?? 'l0.';
-    [I, H, resetAfter, dict] = [s.inputSize, s.hiddenSize, s.resetAfter, s.dict];
+    [I, H, resetAfter, split, dict] = [s.inputSize, s.hiddenSize, s.resetAfter, s.recurrentBias, s.dict];
   }
   // Only the chosen cell's keys: the other layers and directions are not this export's business.
   const mine = Object.fromEntries(Object.entries(dict).filter(([k]) => k.startsWith(prefix)));
   const out = convertWeights(fn, mine, (A, take, takeOptional) => {
-    const k = seedToKeras(A, takeSeedCell(take, takeOptional, prefix, I, H, resetAfter), H, resetAfter);
+    const cell = takeSeedCell(take, takeOptional, prefix, I, H, resetAfter, split);
+    const k = seedToKeras(A, cell, H, resetAfter, split);
     const result: Record<string, ReturnType<typeof take>> = { kernel: k.kernel, recurrent_kernel: k.rec };
     if (k.bias) result.bias = k.bias;
     return result;

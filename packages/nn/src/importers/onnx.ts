@@ -21,31 +21,18 @@
  *
  * The export {@link toOnnxGRUWeights} inverts it: W_d = [−W_z | W_r | W_h]^T, R_d likewise,
  * Wb = [−b_z, b_r, b_h], and Rb = [−0, −0, c] (resetAfter) or all −0: importing an export gives
- * back the very same bits (x + (−0) = x for every x).
+ * back the very same bits (x + (−0) = x for every x). With recurrentBias (c [3H]), Rb = [−c_z, c_r,
+ * c_h], and `fromOnnxGRU(bytes, {}, { recurrentBias: true })` keeps Wb and Rb apart the same way.
  *
  * `sequence_lens` and `initial_h` are data, not weights: pass them to `GRU.forward` as `lengths`
  * and `h0`. The outputs map as Y [T, D, B, H] = output [T, B, D·H] reshaped to [T, B, D, H] with
  * axes 1 and 2 swapped (layout 1: Y [B, T, D, H] = output [B, T, D·H] reshaped), and Y_h [D, B, H]
  * = hN (layout 1: [B, D, H], hN with axes 0 and 1 swapped).
  */
-import type { Tensor } from '@wgru/tensor';
 import { gruFromOnnx, onnxRecurrentAttributes } from '../onnx/convert.js';
-import { type OnnxNode, type OnnxTensor, readOnnxModel } from '../onnx/read.js';
-import { GRU, GRUCell } from '../rnn/gru.js';
-import {
-  type Blocks,
-  cellPrefix,
-  checkOptions,
-  convertWeights,
-  exportSource,
-  gates3,
-  type GruLayout,
-  type HostArray,
-  type SeedCell,
-  type ShapedArray,
-  takeSeedCell,
-  type WeightDict,
-} from './common.js';
+import { type OnnxModel, type OnnxNode, type OnnxTensor, readOnnxModel } from '../onnx/read.js';
+import { checkOptions } from './common.js';
+import { gruChain } from './onnx-chain.js';
 
 /** A tensor fed to the model: what `readTensorProto` returns for an ONNX test's `input_N.pb`. */
 export interface OnnxTensorInput {
@@ -53,41 +40,54 @@ export interface OnnxTensorInput {
   data: Float32Array;
 }
 
-/** What {@link fromOnnxGRU} found: options for `new GRU(...)`, its state dict, and the node. */
+/** What {@link fromOnnxGRU} found: options for `new GRU(...)`, its state dict, and the nodes. */
 export interface OnnxGRUImport {
   /**
-   * Pass to `new GRU(options)` (numLayers 1): resetAfter is linear_before_reset, batchFirst is
-   * layout = 1, and bias is whether the node has a B input (without one, ONNX's biases are zeros:
-   * a bias-free GRU).
+   * Pass to `new GRU(options)`: numLayers is the number of GRU nodes chained (1 for one node),
+   * resetAfter is linear_before_reset, batchFirst is layout = 1, and bias is whether the nodes
+   * have a B input (without one, ONNX's biases are zeros: a bias-free GRU). recurrentBias is
+   * there when asked for.
    */
   options: {
     inputSize: number;
     hiddenSize: number;
+    numLayers: number;
     bidirectional: boolean;
     resetAfter: boolean;
     batchFirst: boolean;
     bias: boolean;
+    recurrentBias?: boolean;
   };
-  /** For `gru.loadStateDict`: `l0.*`, and `l0_reverse.*` when bidirectional (b and c only with B). */
+  /** For `gru.loadStateDict`: `l{k}.*`, and `l{k}_reverse.*` when bidirectional (b and c only with B). */
   stateDict: Record<string, Float32Array>;
   /**
-   * The node's direction. wgru's GRU has no reverse-only mode: for 'reverse' the weights are in
-   * `l0.*`, and the caller runs the GRU on the time-reversed sequence (and reverses its output).
+   * The nodes' direction. wgru's GRU has no reverse-only mode: for 'reverse' (one node only) the
+   * weights are in `l0.*`, and the caller runs the GRU on the time-reversed sequence (and
+   * reverses its output).
    */
   direction: 'forward' | 'reverse' | 'bidirectional';
-  /** The GRU node itself: its input and output names (an unused output's name is ''). */
+  /** The (first) GRU node itself: its input and output names (an unused output's name is ''). */
   node: OnnxNode;
+  /** Every GRU node imported, one per layer, first layer first. */
+  nodes: OnnxNode[];
 }
 
 /** Options of {@link fromOnnxGRU}. */
 export interface FromOnnxGRUOptions {
-  /** The GRU node's name, when the graph has more than one GRU. */
+  /** The GRU node's name, to import that one node when the graph has several. */
   node?: string;
+  /**
+   * With linear_before_reset = 1: keep the recurrent biases Rb as wgru's c [3H] rather than
+   * summing Rb_z and Rb_r into b, for a GRU made with recurrentBias: true (default false).
+   */
+  recurrentBias?: boolean;
 }
 
 /**
- * Reads the GRU node of an ONNX model (`.onnx` bytes) and its weights W, R and B, converted to a
- * wgru state dict (see the file comment for the mapping). Weights come from the model's
+ * Reads the GRU of an ONNX model (`.onnx` bytes) and its weights W, R and B, converted to a wgru
+ * state dict (see the file comment for the mapping). A chain of GRU nodes, as `torch.onnx.export`
+ * writes a multi-layer (and bidirectional) `nn.GRU`, one node per layer, becomes one multi-layer
+ * GRU (see ./onnx-chain.ts); `{ node: name }` imports one node alone. Weights come from the model's
  * initializers or, when they are graph inputs (as in ONNX's backend test models, which feed them
  * as `input_N.pb`), from `inputs`, by the node's input names; a fed input overrides an initializer
  * of the same name, as in ONNX. Throws a clear Error for a missing GRU node or weight, misshapen
@@ -112,7 +112,7 @@ export function fromOnnxGRU(
   opts: FromOnnxGRUOptions = {},
 ): OnnxGRUImport {
   const fn = 'fromOnnxGRU';
-  checkOptions(fn, opts, ['node']);
+  checkOptions(fn, opts, ['node', 'recurrentBias']);
   if (inputs === null || typeof inputs !== 'object')
     throw new Error(`${fn}: inputs must be an object of { dims, data } by name`);
   const model = readOnnxModel(modelBytes);
@@ -123,20 +123,86 @@ export function fromOnnxGRU(
       `${fn}: the model has no GRU node${opts.node === undefined ? '' : ` named '${opts.node}'`} (nodes: ${ops})`,
     );
   }
-  if (grus.length > 1)
-    throw new Error(
-      `${fn}: the model has ${grus.length} GRU nodes (${grus.map((n) => `'${n.name}'`).join(', ')}); pick one with { node: name }`,
-    );
-  const node = grus[0] as OnnxNode;
+  let nodes = grus;
+  if (grus.length > 1) {
+    const chain = opts.node === undefined ? gruChain(model) : 'they have the same name';
+    if (typeof chain === 'string')
+      throw new Error(
+        `${fn}: the model has ${grus.length} GRU nodes (${grus.map((n) => `'${n.name}'`).join(', ')}) that are not the layers of one GRU (${chain}); pick one with { node: name }`,
+      );
+    nodes = chain;
+  }
+  const layers = nodes.map((node, k) => importNode(fn, model, inputs, node, opts.recurrentBias ?? false, k));
+  const first = layers[0] as ImportedLayer;
+  const D = first.D;
+  layers.forEach((l, k) => {
+    const same = (what: string, a: unknown, b: unknown) => {
+      if (a !== b)
+        throw new Error(`${fn}: GRU node '${l.node.name}' (layer ${k}) has ${what} ${String(a)}, layer 0 ${String(b)}`);
+    };
+    same('hidden_size', l.H, first.H);
+    same('direction', l.direction, first.direction);
+    same('linear_before_reset', l.resetAfter, first.resetAfter);
+    same('layout', l.batchFirst, first.batchFirst);
+    same('a B input', l.bias, first.bias);
+    if (k > 0) same('input size', l.I, D * first.H);
+  });
+  if (layers.length > 1 && first.direction === 'reverse')
+    throw new Error(`${fn}: a chain of reverse-only GRU nodes has no wgru equivalent; pick one with { node: name }`);
+  const stateDict: Record<string, Float32Array> = {};
+  layers.forEach((l, k) => {
+    for (const [key, v] of Object.entries(l.weights)) stateDict[`l${k}${key}`] = v;
+  });
+  const recurrentBias = opts.recurrentBias === true && first.resetAfter;
+  return {
+    options: {
+      inputSize: first.I,
+      hiddenSize: first.H,
+      numLayers: layers.length,
+      bidirectional: D === 2,
+      resetAfter: first.resetAfter,
+      batchFirst: first.batchFirst,
+      bias: first.bias,
+      ...(recurrentBias ? { recurrentBias } : {}),
+    },
+    stateDict,
+    direction: first.direction,
+    node: first.node,
+    nodes,
+  };
+}
+
+/** One GRU node's weights as a wgru layer (keys `.W`, `_reverse.W`, ... to put after `l{k}`). */
+interface ImportedLayer {
+  node: OnnxNode;
+  I: number;
+  H: number;
+  D: number;
+  direction: 'forward' | 'reverse' | 'bidirectional';
+  resetAfter: boolean;
+  batchFirst: boolean;
+  bias: boolean;
+  weights: Record<string, Float32Array>;
+}
+
+/** Reads and converts one GRU node's W, R and B. */
+function importNode(
+  fn: string,
+  model: OnnxModel,
+  inputs: Record<string, OnnxTensorInput>,
+  node: OnnxNode,
+  recurrentBias: boolean,
+  layer: number,
+): ImportedLayer {
   const attrs = onnxRecurrentAttributes(node);
   const H = attrs.hiddenSize;
   const D = attrs.numDirections;
-
+  const which = layer === 0 ? 'the GRU node' : `GRU node '${node.name}'`;
   const weight = (slot: number, what: string, optional: boolean): OnnxTensor | OnnxTensorInput | undefined => {
     const name = node.inputs[slot] ?? '';
     if (name === '') {
       if (optional) return undefined;
-      throw new Error(`${fn}: the GRU node has no ${what} input`);
+      throw new Error(`${fn}: ${which} has no ${what} input`);
     }
     const t = inputs[name] ?? model.initializers.get(name);
     if (!t) {
@@ -174,149 +240,28 @@ export function fromOnnxGRU(
     ...(B ? { B: B.data } : {}),
     hiddenSize: H,
     linearBeforeReset: attrs.linearBeforeReset,
+    recurrentBias,
   });
-  const stateDict: Record<string, Float32Array> = {};
+  const weights: Record<string, Float32Array> = {};
   cells.forEach((c, d) => {
-    const p = cellPrefix(0, d);
-    stateDict[`${p}W`] = c.W;
-    stateDict[`${p}U`] = c.U;
+    const p = d === 0 ? '.' : '_reverse.';
+    weights[`${p}W`] = c.W;
+    weights[`${p}U`] = c.U;
     // Without B, ONNX's biases are zeros: a GRU without biases computes exactly that.
-    if (B) stateDict[`${p}b`] = c.b;
-    if (B && c.c) stateDict[`${p}c`] = c.c;
+    if (B) weights[`${p}b`] = c.b;
+    if (B && c.c) weights[`${p}c`] = c.c;
   });
   return {
-    options: {
-      inputSize: I,
-      hiddenSize: H,
-      bidirectional: D === 2,
-      resetAfter: attrs.linearBeforeReset,
-      batchFirst: attrs.layout === 1,
-      bias: B !== undefined,
-    },
-    stateDict,
-    direction: attrs.direction,
     node,
+    I,
+    H,
+    D,
+    direction: attrs.direction,
+    resetAfter: attrs.linearBeforeReset,
+    batchFirst: attrs.layout === 1,
+    bias: B !== undefined,
+    weights,
   };
 }
 
-/** ONNX GRU weights and the attributes they go with, as {@link toOnnxGRUWeights} returns them. */
-export interface OnnxGRUWeights<V> {
-  /** [D, 3H, I], gates z | r | h. */
-  W: V;
-  /** [D, 3H, H]. */
-  R: V;
-  /** [D, 6H] = [Wb | Rb]; absent for a GRU without biases (ONNX then uses zeros). */
-  B?: V;
-  /** The node attributes these weights need. */
-  attributes: { hidden_size: number; direction: 'forward' | 'bidirectional'; linear_before_reset: 0 | 1 };
-}
-
-/** Which layer of a multi-layer GRU to export: an ONNX GRU node is one layer. */
-export interface OnnxExportOptions {
-  layer?: number;
-}
-
-/** wgru → ONNX for one direction: W_d [3H, I], R_d [3H, H], Wb_d, Rb_d [3H]. */
-function seedToOnnx<M>(A: Blocks<M>, s: SeedCell<M>, H: number, lbr: boolean): { W: M; R: M; Wb?: M; Rb?: M } {
-  const [Wz, Wr, Wh] = gates3(A, s.W, 1, H);
-  const [Uz, Ur, Uh] = gates3(A, s.U, 1, H);
-  const W = A.transpose(A.cat([A.neg(Wz), Wr, Wh], 1));
-  const R = A.transpose(A.cat([A.neg(Uz), Ur, Uh], 1));
-  if (!s.b) return { W, R };
-  const [bz, br, bh] = gates3(A, s.b, 0, H);
-  const Wb = A.cat([A.neg(bz), br, bh], 0);
-  const Rb = lbr ? A.cat([A.negativeZeros([H]), A.negativeZeros([H]), s.c as M], 0) : A.negativeZeros([3 * H]);
-  return { W, R, Wb, Rb };
-}
-
-/**
- * One layer of a wgru GRU (or a GRUCell) to ONNX GRU weights W, R, B with the attributes of the
- * node they belong to (linear_before_reset = resetAfter; direction forward, or bidirectional): the
- * inverse of {@link fromOnnxGRU}'s conversion. Given a module, fresh Tensors on its backend; given
- * a wgru state dict of host arrays and its layout, `{ shape, data }` arrays. A GRU with several
- * layers needs `{ layer }` (an ONNX GRU node is one layer: chain one node per layer).
- *
- * @example
- * ```ts
- * const gru = new GRU({ inputSize: 3, hiddenSize: 2, resetAfter: true, seed: 0 });
- * const { W, R, B, attributes } = toOnnxGRUWeights(gru);   // W [1, 6, 3], R [1, 6, 2], B [1, 12]
- * attributes.linear_before_reset;                         // 1, from resetAfter: true
- * ```
- */
-export function toOnnxGRUWeights(source: GRU | GRUCell, opts?: OnnxExportOptions): OnnxGRUWeights<Tensor>;
-export function toOnnxGRUWeights(
-  source: Record<string, Tensor>,
-  layout: GruLayout & OnnxExportOptions,
-): OnnxGRUWeights<Tensor>;
-export function toOnnxGRUWeights<A extends HostArray>(
-  source: Record<string, A | ShapedArray<A>>,
-  layout: GruLayout & OnnxExportOptions,
-): OnnxGRUWeights<ShapedArray<A>>;
-export function toOnnxGRUWeights(
-  source: GRU | GRUCell | WeightDict,
-  opts?: OnnxExportOptions | (GruLayout & OnnxExportOptions),
-): OnnxGRUWeights<Tensor | ShapedArray>;
-export function toOnnxGRUWeights(
-  source: GRU | GRUCell | WeightDict,
-  opts: OnnxExportOptions | (GruLayout & OnnxExportOptions) = {},
-): OnnxGRUWeights<Tensor | ShapedArray> {
-  const fn = 'toOnnxGRUWeights';
-  const { layer: chosen, ...layout } = opts as GruLayout & OnnxExportOptions;
-  const isModule = source instanceof GRU || source instanceof GRUCell;
-  if (isModule) checkOptions(fn, layout, []);
-  const s = exportSource(fn, source, isModule ? undefined : layout, false, 'both');
-  if (chosen === undefined && s.numLayers > 1)
-    throw new Error(
-      `${fn}: the GRU has ${s.numLayers} layers and an ONNX GRU node is one: pass { layer } (and chain one node per layer)`,
-    );
-  const layer = chosen ?? 0;
-  if (!Number.isInteger(layer) || layer < 0 || layer >= s.numLayers)
-    throw new Error(`${fn}: layer must be an integer in [0, ${s.numLayers}), got ${layer}`);
-  const [H, D] = [s.hiddenSize, s.bidirectional ? 2 : 1];
-  const I = layer === 0 ? s.inputSize : D * H;
-  const prefixes = Array.from({ length: D }, (_, d) => (s.cell ? '' : cellPrefix(layer, d)));
-  const dict = s.cell
-    ? s.dict
-    : Object.fromEntries(Object.entries(s.dict).filter(([k]) => prefixes.some((p) => k.startsWith(p))));
-  const out = convertWeights(fn, dict, (A, take, takeOptional) => {
-    const dirs = prefixes.map((p) =>
-      seedToOnnx(A, takeSeedCell(take, takeOptional, p, I, H, s.resetAfter), H, s.resetAfter),
-    );
-    const result: Record<string, ReturnType<typeof take>> = {
-      W: A.reshape(
-        A.cat(
-          dirs.map((d) => d.W),
-          0,
-        ),
-        [D, 3 * H, I],
-      ),
-      R: A.reshape(
-        A.cat(
-          dirs.map((d) => d.R),
-          0,
-        ),
-        [D, 3 * H, H],
-      ),
-    };
-    if (dirs.every((d) => d.Wb && d.Rb))
-      result.B = A.reshape(
-        A.cat(
-          dirs.flatMap((d) => [d.Wb as ReturnType<typeof take>, d.Rb as ReturnType<typeof take>]),
-          0,
-        ),
-        [D, 6 * H],
-      );
-    return result;
-  });
-  const attributes = {
-    hidden_size: H,
-    direction: D === 2 ? ('bidirectional' as const) : ('forward' as const),
-    linear_before_reset: s.resetAfter ? (1 as const) : (0 as const),
-  };
-  return {
-    W: out.W as Tensor | ShapedArray,
-    R: out.R as Tensor | ShapedArray,
-    ...(out.B ? { B: out.B } : {}),
-    attributes,
-  };
-}
+export { type OnnxExportOptions, type OnnxGRUWeights, toOnnxGRUWeights } from './onnx-export.js';

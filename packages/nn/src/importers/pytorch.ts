@@ -36,6 +36,11 @@
  * a −0 bias into +0). PyTorch state dicts with nonzero bias_hh z/r blocks import exactly, but come
  * back from a round trip with those blocks folded into bias_ih: the same function, other numbers.
  *
+ * With `recurrentBias: true` (for a GRU made with recurrentBias: true) nothing is summed: both
+ * biases are kept as they are, b = [−b_iz, b_ir, b_in] and c = [−b_hz, b_hr, b_hn] [3H], so that
+ * training takes PyTorch's own steps (each bias its own Adam step) and the export gives back
+ * bias_ih and bias_hh bit for bit.
+ *
  * A GRU with resetAfter: false computes (r ⊙ h) U_h, which no PyTorch weights reproduce (PyTorch
  * always computes r ⊙ (h W_hn^T + b_hn)): exporting one throws. Import PyTorch weights into
  * `new GRU({ ..., resetAfter: true })`.
@@ -48,6 +53,7 @@ import {
   type Blocks,
   cellPrefix,
   checkOptions,
+  checkRecurrentBiasOption,
   checkSize,
   convertWeights,
   exportSource,
@@ -74,6 +80,8 @@ export interface PyTorchGRUOptions {
   bidirectional?: boolean;
   /** When given, checked: whether the state dict must have the biases (PyTorch's bias=True). */
   bias?: boolean;
+  /** Keep bias_hh as wgru's c [3H], for a GRU made with recurrentBias: true (default false: summed into b). */
+  recurrentBias?: boolean;
 }
 
 /** Sizes of the PyTorch `nn.GRUCell` whose state dict is imported. */
@@ -82,6 +90,8 @@ export interface PyTorchGRUCellOptions {
   hiddenSize: number;
   /** When given, checked: whether the state dict must have the biases (PyTorch's bias=True). */
   bias?: boolean;
+  /** Keep bias_hh as wgru's c [3H], for a GRUCell made with recurrentBias: true (default false). */
+  recurrentBias?: boolean;
 }
 
 /** One PyTorch cell: weight_ih [3H, I], weight_hh [3H, H], bias_ih [3H], bias_hh [3H] (gates r | z | n). */
@@ -93,7 +103,7 @@ interface TorchCell<M> {
 }
 
 /** PyTorch → wgru for one cell (see the file comment for each line's reason). */
-function torchToSeed<M>(A: Blocks<M>, t: TorchCell<M>, H: number): SeedCell<M> {
+function torchToSeed<M>(A: Blocks<M>, t: TorchCell<M>, H: number, recurrentBias: boolean): SeedCell<M> {
   const [Wir, Wiz, Win] = gates3(A, t.wih, 0, H);
   const [Whr, Whz, Whn] = gates3(A, t.whh, 0, H);
   // Rows r, z, n → z, r, h with z negated, then transposed: [3H, I] → [I, 3H].
@@ -102,13 +112,15 @@ function torchToSeed<M>(A: Blocks<M>, t: TorchCell<M>, H: number): SeedCell<M> {
   if (!t.bih || !t.bhh) return { W, U };
   const [bir, biz, bin] = gates3(A, t.bih, 0, H);
   const [bhr, bhz, bhn] = gates3(A, t.bhh, 0, H);
+  // recurrentBias: b = [−b_iz, b_ir, b_in], c = [−b_hz, b_hr, b_hn], kept apart.
+  if (recurrentBias) return { W, U, b: A.cat([A.neg(biz), bir, bin], 0), c: A.cat([A.neg(bhz), bhr, bhn], 0) };
   // b = [−(b_iz + b_hz), b_ir + b_hr, b_in], c = b_hn.
   const b = A.cat([A.neg(A.add(biz, bhz)), A.add(bir, bhr), bin], 0);
   return { W, U, b, c: bhn };
 }
 
-/** wgru → PyTorch for one cell: the inverse of torchToSeed, with bias_hh z and r blocks −0. */
-function seedToTorch<M>(A: Blocks<M>, s: SeedCell<M>, H: number): TorchCell<M> {
+/** wgru → PyTorch for one cell: the inverse of torchToSeed, with bias_hh z and r blocks −0 (or c's with recurrentBias). */
+function seedToTorch<M>(A: Blocks<M>, s: SeedCell<M>, H: number, recurrentBias: boolean): TorchCell<M> {
   const [Wz, Wr, Wh] = gates3(A, s.W, 1, H);
   const [Uz, Ur, Uh] = gates3(A, s.U, 1, H);
   // Columns z, r, h → r, z, n with z negated, then transposed: [I, 3H] → [3H, I].
@@ -118,6 +130,10 @@ function seedToTorch<M>(A: Blocks<M>, s: SeedCell<M>, H: number): TorchCell<M> {
   const [bz, br, bh] = gates3(A, s.b, 0, H);
   const c = s.c as M;
   const bih = A.cat([br, A.neg(bz), bh], 0);
+  if (recurrentBias) {
+    const [cz, cr, ch] = gates3(A, c, 0, H);
+    return { wih, whh, bih, bhh: A.cat([cr, A.neg(cz), ch], 0) };
+  }
   const bhh = A.cat([A.negativeZeros([H]), A.negativeZeros([H]), c], 0);
   return { wih, whh, bih, bhh };
 }
@@ -181,7 +197,8 @@ export function fromPyTorchGRU<A extends HostArray>(
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray>;
 export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRU';
-  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'bias']);
+  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'numLayers', 'bidirectional', 'bias', 'recurrentBias']);
+  const recurrentBias = checkRecurrentBiasOption(fn, opts.recurrentBias, true);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const L = checkSize(fn, 'numLayers', opts.numLayers ?? 1);
@@ -203,7 +220,7 @@ export function fromPyTorchGRU(stateDict: WeightDict, opts: PyTorchGRUOptions): 
         if (bias !== undefined && bias !== Boolean(t.bih))
           throw new Error(`${fn}: some layers have biases and some do not`);
         bias = Boolean(t.bih);
-        putSeedCell(result, cellPrefix(k, d), torchToSeed(A, t, H));
+        putSeedCell(result, cellPrefix(k, d), torchToSeed(A, t, H, recurrentBias));
       }
     }
     return result;
@@ -243,12 +260,14 @@ export function fromPyTorchGRUCell(
   opts: PyTorchGRUCellOptions,
 ): Record<string, Tensor | HostArray> {
   const fn = 'fromPyTorchGRUCell';
-  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'bias']);
+  checkOptions(fn, opts, ['inputSize', 'hiddenSize', 'bias', 'recurrentBias']);
+  const recurrentBias = checkRecurrentBiasOption(fn, opts.recurrentBias, true);
   const I = checkSize(fn, 'inputSize', opts.inputSize);
   const H = checkSize(fn, 'hiddenSize', opts.hiddenSize);
   const out = convertWeights(fn, stateDict, (A, take, takeOptional) => {
     const result: Record<string, ReturnType<typeof take>> = {};
-    putSeedCell(result, '', torchToSeed(A, takeTorchCell(fn, take, takeOptional, '', I, H, opts.bias), H));
+    const t = takeTorchCell(fn, take, takeOptional, '', I, H, opts.bias);
+    putSeedCell(result, '', torchToSeed(A, t, H, recurrentBias));
     return result;
   });
   return flatten(out);
@@ -274,7 +293,7 @@ function noResetBefore(fn: string, resetAfter: boolean): void {
  * ```ts
  * const gru = new GRU({ inputSize: 3, hiddenSize: 2, numLayers: 2, resetAfter: true, seed: 0 });
  * const torchState = toPyTorchGRU(gru);   // weight_ih_l0 [6, 3], weight_hh_l0 [6, 2], bias_ih_l0, bias_hh_l0 [6], ..._l1
- * const bytes = await saveSafetensorsAsync(torchState);
+ * const bytes = await saveSafetensors(torchState);
  * // Python: gru.load_state_dict(safetensors.torch.load(bytes)) for torch.nn.GRU(3, 2, num_layers=2)
  * ```
  */
@@ -294,8 +313,8 @@ export function toPyTorchGRU(source: GRU | WeightDict, layout?: GruLayout): Reco
     const result: Record<string, ReturnType<typeof take>> = {};
     for (let k = 0; k < s.numLayers; k++) {
       for (let d = 0; d < D; d++) {
-        const cell = takeSeedCell(take, takeOptional, cellPrefix(k, d), k === 0 ? I : D * H, H, true);
-        putTorchCell(result, `_l${k}${d === 1 ? '_reverse' : ''}`, seedToTorch(A, cell, H));
+        const cell = takeSeedCell(take, takeOptional, cellPrefix(k, d), k === 0 ? I : D * H, H, true, s.recurrentBias);
+        putTorchCell(result, `_l${k}${d === 1 ? '_reverse' : ''}`, seedToTorch(A, cell, H, s.recurrentBias));
       }
     }
     return result;
@@ -332,11 +351,8 @@ export function toPyTorchGRUCell(
   noResetBefore(fn, s.resetAfter);
   return convertWeights(fn, s.dict, (A, take, takeOptional) => {
     const result: Record<string, ReturnType<typeof take>> = {};
-    putTorchCell(
-      result,
-      '',
-      seedToTorch(A, takeSeedCell(take, takeOptional, '', s.inputSize, s.hiddenSize, true), s.hiddenSize),
-    );
+    const cell = takeSeedCell(take, takeOptional, '', s.inputSize, s.hiddenSize, true, s.recurrentBias);
+    putTorchCell(result, '', seedToTorch(A, cell, s.hiddenSize, s.recurrentBias));
     return result;
   });
 }

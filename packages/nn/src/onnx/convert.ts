@@ -116,7 +116,7 @@ function bias(B: FloatArray | undefined, d: number, G: number, H: number, part: 
  * `linearBeforeReset` (ONNX attribute linear_before_reset = 1) the result has resetAfter and c.
  */
 export function gruFromOnnx<A extends FloatArray>(
-  w: OnnxRecurrentWeights<A> & { linearBeforeReset?: boolean },
+  w: OnnxRecurrentWeights<A> & { linearBeforeReset?: boolean; recurrentBias?: boolean },
 ): SeedGruWeights<A>[] {
   const H = w.hiddenSize;
   const { D, I } = sizes('GRU', w, 3);
@@ -126,8 +126,17 @@ export function gruFromOnnx<A extends FloatArray>(
   const result: SeedGruWeights<A>[] = [];
   for (let d = 0; d < D; d++) {
     const b = alloc(w.W, 3 * H);
-    const c = lbr ? alloc(w.W, H) : undefined;
+    // recurrentBias (with linear_before_reset): Wb and Rb kept apart, b = [−Wb_z, Wb_r, Wb_h], c = [−Rb_z, Rb_r, Rb_h].
+    const split = lbr && w.recurrentBias === true;
+    const c = lbr ? alloc(w.W, split ? 3 * H : H) : undefined;
     for (let j = 0; j < H; j++) {
+      if (c && split) {
+        for (let g = 0; g < 3; g++) {
+          b[g * H + j] = (sign[g] as number) * bias(w.B, d, 3, H, 0, g, j);
+          c[g * H + j] = (sign[g] as number) * bias(w.B, d, 3, H, 1, g, j);
+        }
+        continue;
+      }
       b[j] = -(bias(w.B, d, 3, H, 0, 0, j) + bias(w.B, d, 3, H, 1, 0, j));
       b[H + j] = bias(w.B, d, 3, H, 0, 1, j) + bias(w.B, d, 3, H, 1, 1, j);
       if (c) {

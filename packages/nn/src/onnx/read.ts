@@ -18,7 +18,7 @@ export interface OnnxTensor {
 }
 
 /** An attribute's value: INT and FLOAT give a number, INTS and FLOATS a number[], and so on. */
-export type OnnxAttributeValue = number | string | number[] | string[] | OnnxTensor;
+type OnnxAttributeValue = number | string | number[] | string[] | OnnxTensor;
 
 /** One node of the graph, with its attributes decoded. Absent optional inputs are ''. */
 export interface OnnxNode {

@@ -15,7 +15,7 @@
  */
 
 /** Options shared by the three cells. */
-export interface Recurrent64Options {
+interface Recurrent64Options {
   /** Inputs, time-major [T, B, I]. */
   x: Float64Array;
   T: number;
@@ -38,12 +38,14 @@ export interface Recurrent64Options {
  * h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + c))      resetAfter true; c [H], zeros when absent
  * h' = (1 − z) ⊙ h + z ⊙ h̃
  * ```
+ * With resetAfter, c may also be [3H] = c_z | c_r | c_h (recurrentBias): c_z and c_r are added
+ * inside z's and r's σ, and c_h is the c above.
  */
 export interface Gru64Options extends Recurrent64Options {
   /** [I, 3H] */ W: Float64Array;
   /** [H, 3H] */ U: Float64Array;
   /** [3H] */ b?: Float64Array;
-  /** [H], the hidden bias inside the reset product; only with resetAfter. */
+  /** [H], the hidden bias inside the reset product, or [3H] for every gate; only with resetAfter. */
   c?: Float64Array;
   resetAfter?: boolean;
 }
@@ -174,7 +176,11 @@ export function gru64(o: Gru64Options): Recurrent64Result {
   checkSize('W', o.W, I * G, '[I, 3H]');
   checkSize('U', o.U, H * G, '[H, 3H]');
   checkSize('b', o.b, G, '[3H]');
-  checkSize('c', o.c, H, '[H]');
+  const perGate = o.c !== undefined && o.c.length === G;
+  if (!perGate) checkSize('c', o.c, H, '[H] or [3H]');
+  const cz = (j: number) => (perGate ? ((o.c as Float64Array)[j] as number) : 0);
+  const cr = (j: number) => (perGate ? ((o.c as Float64Array)[H + j] as number) : 0);
+  const ch = (j: number) => (o.c ? (o.c[(perGate ? 2 * H : 0) + j] as number) : 0);
   if (o.c && !o.resetAfter) throw new Error('reference: c is only used with resetAfter: true');
   const xg = new Float64Array(G); // x W + b, all three gates
   const hg = new Float64Array(G); // h U, all three gates
@@ -189,11 +195,11 @@ export function gru64(o: Gru64Options): Recurrent64Result {
     if (o.resetAfter) {
       affine(hg.subarray(2 * H), h, 0, H, o.U, G, 2 * H, H); // h U_h
     }
-    const z = (j: number) => sigmoid64((xg[j] as number) + (hg[j] as number));
-    const r = (j: number) => sigmoid64((xg[H + j] as number) + (hg[H + j] as number));
+    const z = (j: number) => sigmoid64((xg[j] as number) + (hg[j] as number) + cz(j));
+    const r = (j: number) => sigmoid64((xg[H + j] as number) + (hg[H + j] as number) + cr(j));
     if (o.resetAfter) {
       for (let j = 0; j < H; j++) {
-        const inner = (hg[2 * H + j] as number) + (o.c ? (o.c[j] as number) : 0);
+        const inner = (hg[2 * H + j] as number) + ch(j);
         cand[j] = Math.tanh((xg[2 * H + j] as number) + r(j) * inner);
       }
     } else {

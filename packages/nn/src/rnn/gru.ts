@@ -1,8 +1,8 @@
-import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable, variable } from '@wgru/autograd';
-import { gruCell, tidy } from '@wgru/tensor';
+import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable } from '@wgru/autograd';
 import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { Module, type Parameter } from '../module.js';
+import { fusedForward, GruSlices, inferenceStep } from './gru-fast.js';
 import { RecurrentLayer } from './layer.js';
 import {
   checkCellStep,
@@ -19,10 +19,17 @@ export interface GRUCellOptions extends InitOptions {
   bias?: boolean;
   /** Apply the reset gate after the hidden matmul (cuDNN / PyTorch / Keras reset_after=True). */
   resetAfter?: boolean;
+  /**
+   * With resetAfter: a recurrent bias for every gate, c [3H] = c_z | c_r | c_h, beside b, as PyTorch
+   * and Keras (reset_after=True) keep them (default false: c [H] is c_h alone, since c_z and c_r
+   * would only add to b_z and b_r). The same function, but each bias takes its own optimizer step.
+   */
+  recurrentBias?: boolean;
 }
 
 /**
- * The Gated Recurrent Unit of Cho et al. (2014), in the seed's row-vector equations:
+ * The Gated Recurrent Unit of Cho et al. (2014), in the row-vector equations of the tutorial the
+ * project grew from:
  *
  * ```
  * z_t = σ(x_t W_z + h_{t-1} U_z + b_z)                  update gate
@@ -33,8 +40,10 @@ export interface GRUCellOptions extends InitOptions {
  * ```
  *
  * Parameters, gates stacked z | r | h along the last axis: W [inputSize, 3H], U [H, 3H], b [3H],
- * and with resetAfter also c [H]. Initialised U(−1/√H, 1/√H) like PyTorch. Written from
- * primitive ops only, so every gate's gradient comes from the tape.
+ * and with resetAfter also c [H]; with recurrentBias c is [3H] and z, r gain + c_z, + c_r inside
+ * their σ, PyTorch's parametrization. Initialised U(−1/√H, 1/√H) like PyTorch. Written from
+ * primitive ops only, so every gate's gradient comes from the tape. Without a tape (inference),
+ * a step runs the same equations as a fused kernel where that is faster: see ./gru-fast.ts.
  *
  * @example
  * ```ts
@@ -51,43 +60,32 @@ export class GRUCell extends Module implements RecurrentCell {
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly resetAfter: boolean;
+  readonly recurrentBias: boolean;
   readonly stateCount = 1;
+  /** Blocks of U and c, sliced once per sequence (see ./gru-fast.ts). */
+  private readonly slices: GruSlices;
 
   constructor(opts: GRUCellOptions) {
     super();
-    const o = checkRecurrentOptions('GRUCell', { ...opts, numLayers: 1 }, ['resetAfter']);
+    const o = checkRecurrentOptions('GRUCell', { ...opts, numLayers: 1 }, ['resetAfter', 'recurrentBias']);
     this.inputSize = o.inputSize;
     this.hiddenSize = o.hiddenSize;
     this.resetAfter = opts.resetAfter ?? false;
+    this.recurrentBias = checkRecurrentBias('GRUCell', opts);
     const H = o.hiddenSize;
     const bound = 1 / Math.sqrt(H);
     this.W = uniformParameter([o.inputSize, 3 * H], bound, opts, 0);
     this.U = uniformParameter([H, 3 * H], bound, opts, 1);
     this.b = o.bias ? uniformParameter([3 * H], bound, opts, 2) : null;
-    this.c = o.bias && this.resetAfter ? uniformParameter([H], bound, opts, 3) : null;
-  }
-
-  /**
-   * U's blocks [U_z U_r] and U_h (resetAfter: false), sliced once per sequence by `project` rather
-   * than once per step: every step's gradient for a block then arrives at the same node, and the
-   * tape multiplies them all as one matmul (Σ_t h_tᵀ dG_t, [H, T·B] @ [T·B, 2H]) instead of T.
-   */
-  private blocks: { zr: Variable; h: Variable } | null = null;
-
-  private uBlocks(): { zr: Variable; h: Variable } {
-    const H = this.hiddenSize;
-    if (!this.blocks || this.blocks.zr.value.disposed || this.blocks.h.value.disposed) {
-      this.blocks = { zr: this.U.slice([0, 0], [H, 2 * H]), h: this.U.slice([0, 2 * H], [H, H]) };
-    }
-    return this.blocks;
+    const cSize = this.recurrentBias ? 3 * H : H;
+    this.c = o.bias && this.resetAfter ? uniformParameter([cSize], bound, opts, 3) : null;
+    this.slices = new GruSlices(this);
   }
 
   /** x W + b for every timestep at once: [T, B, I] -> [T, B, 3H] (or [B, I] -> [B, 3H]). */
   project(x: Variable): Variable {
-    // A new sequence: fresh slices of U for its steps (see uBlocks), made here, outside the
-    // steps' internal() scopes.
-    this.blocks = null;
-    if (!this.resetAfter && isGradEnabled()) this.uBlocks();
+    // A new sequence: fresh slices of U and c for its steps, made here, outside the steps' scopes.
+    this.slices.startSequence();
     const xW = x.matmul(this.W);
     return this.b ? xW.add(this.b) : xW;
   }
@@ -95,57 +93,36 @@ export class GRUCell extends Module implements RecurrentCell {
   /** One step from the projected input xp = x_t W + b, [B, 3H], and state [h_{t-1}]. */
   step(xp: Variable, [hPrev]: Variable[]): Variable[] {
     const h = hPrev as Variable;
-    // Without a tape (inference, generation), the same equations run as one fused kernel.
-    if (!isGradEnabled()) return [this.fusedStep(xp, h)];
+    // Without a tape (inference, generation): the same equations, fused where faster.
+    if (!isGradEnabled()) return [inferenceStep(this, xp, h, (xp, h) => this.equations(xp, h))];
     // The gates are private to the step: values no gradient rule reads are not kept.
-    return internal(() => [this.composedStep(xp, h)]);
+    return internal(() => [this.equations(xp, h)]);
   }
 
-  /** The step written from primitive ops: every gate's gradient comes from the tape. */
-  private composedStep(xp: Variable, h: Variable): Variable {
+  /** The step written from primitive ops, both reset placements: every gate's gradient comes from the tape. */
+  private equations(xp: Variable, h: Variable): Variable {
     const H = this.hiddenSize;
     const B = xp.shape[0] as number;
     const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
+    const plus = (v: Variable, c: Variable | null) => (c ? v.add(c) : v);
     const [xz, xr, xh] = [gate(xp, 0), gate(xp, 1), gate(xp, 2)];
+    const { Ugates, Uh, cz, cr, ch } = this.slices.get();
+    // h_{t-1} U for the z and r gates in one matmul, [B, 2H] (with resetAfter, for h too: [B, 3H])
+    const hU = h.matmul(Ugates);
+    // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)          (+ c_z inside the σ with recurrentBias)
+    const z = plus(xz.add(gate(hU, 0)), cz).sigmoid();
+    // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)          (+ c_r inside the σ with recurrentBias)
+    const r = plus(xr.add(gate(hU, 1)), cr).sigmoid();
+    let hTilde: Variable;
     if (!this.resetAfter) {
-      const U = this.uBlocks();
-      // h_{t-1} U for the z and r gates in one matmul: [B, 2H]
-      const hU = h.matmul(U.zr);
-      // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-      const z = xz.add(gate(hU, 0)).sigmoid();
-      // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
-      const r = xr.add(gate(hU, 1)).sigmoid();
       // h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
-      const hTilde = xh.add(r.mul(h).matmul(U.h)).tanh();
-      // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
-      return sub(1, z).mul(h).add(z.mul(hTilde));
+      hTilde = xh.add(r.mul(h).matmul(Uh as Variable)).tanh();
+    } else {
+      // h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))
+      hTilde = xh.add(r.mul(plus(gate(hU, 2), ch))).tanh();
     }
-    // h_{t-1} U for all three gates in one matmul: [B, 3H]
-    const hU = h.matmul(this.U);
-    // z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-    const z = xz.add(gate(hU, 0)).sigmoid();
-    // r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
-    const r = xr.add(gate(hU, 1)).sigmoid();
-    // h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + c_h))
-    const hUh = this.c ? gate(hU, 2).add(this.c) : gate(hU, 2);
-    const hTilde = xh.add(r.mul(hUh)).tanh();
     // h_t = (1 − z_t) ⊙ h_{t-1} + z_t ⊙ h̃_t
     return sub(1, z).mul(h).add(z.mul(hTilde));
-  }
-
-  /** The fused inference kernel (@wgru/tensor's gruCell), beside the composed step above. */
-  private fusedStep(xp: Variable, h: Variable): Variable {
-    // On WebGPU the kernel reads U once per batch row: past a few rows, the composed step (a
-    // tuned matmul, then the gates, which the engine fuses into one kernel) is faster. lavapipe,
-    // 64 steps at H = 256, fused vs composed: B = 1 26 vs 57-71 ms, B = 4 56-64 vs 65-69 ms,
-    // B = 64 555-771 vs 236-256 ms. On the CPU the fused loops are faster at every batch size.
-    // (Its intermediates are freed at once, so the engine's fused gate kernel stores only h'.)
-    if (!this.fusable(xp)) {
-      return variable(tidy(() => this.composedStep(xp, h).value));
-    }
-    return variable(
-      gruCell({ x: xp.value, h: h.value, U: this.U.value, c: this.c?.value ?? null, resetAfter: this.resetAfter }),
-    );
   }
 
   /** One step: x [B, inputSize], h [B, H] (zeros when omitted) -> h' [B, H]. */
@@ -158,35 +135,34 @@ export class GRUCell extends Module implements RecurrentCell {
     // A zero state made here is freed with the ops that read it (or at once, with no graph).
     const h0 = h ?? sharedConstant(zeroTensor(x, B, this.hiddenSize));
     try {
-      // Generation: without a tape, x W + b and the whole cell are ONE fused kernel.
-      if (!isGradEnabled() && this.fusable(x)) {
-        const b = this.b?.value ?? null;
-        return variable(
-          gruCell({
-            x: x.value,
-            W: this.W.value,
-            b,
-            h: h0.value,
-            U: this.U.value,
-            c: this.c?.value ?? null,
-            resetAfter: this.resetAfter,
-          }),
-        );
+      // Generation, without a tape: x W + b and the whole cell as one fused kernel, where faster.
+      if (!isGradEnabled()) {
+        const fused = fusedForward(this, x, h0);
+        if (fused) return fused;
       }
       return this.step(this.project(x), [h0])[0] as Variable;
     } finally {
       if (h === undefined) releaseShared(h0);
     }
   }
+}
 
-  /** Whether the fused cell kernel suits this batch (see fusedStep). */
-  private fusable(x: Variable): boolean {
-    return x.value.backend.info.name !== 'webgpu' || (x.shape[0] as number) <= FUSED_MAX_BATCH_WEBGPU;
-  }
+/** Checks the recurrentBias option: it needs resetAfter (c_h sits inside the reset product). */
+function checkRecurrentBias(op: string, opts: { resetAfter?: boolean; recurrentBias?: boolean }): boolean {
+  if (opts === null || typeof opts !== 'object') return false; // checkRecurrentOptions says why
+  const on = opts.recurrentBias ?? false;
+  if (typeof on !== 'boolean') throw new Error(`${op}: recurrentBias must be true or false, got ${String(on)}`);
+  if (on && !opts.resetAfter)
+    throw new Error(
+      `${op}: recurrentBias: true needs resetAfter: true (PyTorch's and Keras' reset_after parametrization)`,
+    );
+  return on;
 }
 
 export interface GRUOptions extends RecurrentOptions, InitOptions {
   resetAfter?: boolean;
+  /** One recurrent bias per gate, c [3H], as PyTorch and Keras keep it (needs resetAfter; see GRUCellOptions). */
+  recurrentBias?: boolean;
 }
 
 /**
@@ -204,10 +180,14 @@ export interface GRUOptions extends RecurrentOptions, InitOptions {
  */
 export class GRU extends RecurrentLayer<GRUCell> {
   readonly resetAfter: boolean;
+  readonly recurrentBias: boolean;
 
   constructor(opts: GRUOptions) {
-    super('GRU', opts, ['resetAfter'], (spec) => new GRUCell({ ...spec, resetAfter: opts.resetAfter ?? false }));
-    this.resetAfter = opts.resetAfter ?? false;
+    const recurrentBias = checkRecurrentBias('GRU', opts);
+    const resetAfter = opts.resetAfter ?? false;
+    super('GRU', opts, ['resetAfter', 'recurrentBias'], (spec) => new GRUCell({ ...spec, resetAfter, recurrentBias }));
+    this.resetAfter = resetAfter;
+    this.recurrentBias = recurrentBias;
   }
 
   /**
@@ -226,6 +206,3 @@ export class GRU extends RecurrentLayer<GRUCell> {
     };
   }
 }
-
-/** The largest batch whose inference step runs as the fused cell kernel on WebGPU (see GRUCell's fusedStep). */
-const FUSED_MAX_BATCH_WEBGPU = 4;

@@ -3,16 +3,16 @@
  * weight format of the Hugging Face ecosystem (`safetensors.torch.save_file` / `load_file`).
  * The byte format itself is in ./codec.ts.
  *
- * Saving needs the values on the host. On the CPU backend they already are, so
- * {@link saveSafetensors} is synchronous as the API contract says. A WebGPU buffer can only be
- * read asynchronously (mapAsync: there is no blocking read in WebGPU), so for tensors on WebGPU
- * use {@link saveSafetensorsAsync}, which works on every backend; `saveSafetensors` throws an
- * Error saying so instead of returning stale or partial data.
+ * Saving needs the values on the host. A WebGPU buffer can only be read asynchronously
+ * (mapAsync: there is no blocking read in WebGPU), so {@link saveSafetensors} returns a Promise,
+ * on every backend alike: code written on one backend runs unchanged on another. For tensors on
+ * the CPU backend, {@link saveSafetensorsSync} does the same synchronously (and throws for any
+ * other backend rather than return stale or partial data).
  *
  * @example
  * ```ts
  * const model = new Linear(4, 2, { seed: 0 });
- * const bytes = await saveSafetensorsAsync(model.stateDict());   // any backend; in Node: writeFileSync(path, bytes)
+ * const bytes = await saveSafetensors(model.stateDict());   // any backend; in Node: writeFileSync(path, bytes)
  * model.loadStateDict(loadSafetensors(bytes));                   // bytes = readFileSync(path)
  * ```
  * @module
@@ -39,50 +39,51 @@ export {
 } from './codec.js';
 
 /**
- * Serializes a state dict (name → Tensor) and optional string metadata to safetensors bytes,
- * synchronously. Every tensor must live on the CPU backend; for WebGPU tensors use
- * {@link saveSafetensorsAsync}. float32, int32 and float64 tensors are written as F32, I32, F64.
- *
- * @example
- * ```ts
- * await setBackend('cpu');
- * const bytes = saveSafetensors(new Linear(4, 2).stateDict(), { format: 'pt' });
- * ```
- * @throws Error naming the key when a value is not a live Tensor or lives on WebGPU.
- */
-export function saveSafetensors(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
-  const raw: Record<string, RawTensor> = {};
-  for (const [key, t] of entries('saveSafetensors', stateDict)) {
-    if (!(t.storage instanceof CpuStorage)) {
-      throw new Error(
-        `saveSafetensors: '${key}' lives on the ${t.backend.info.name} backend, whose values can only be read asynchronously; use \`await saveSafetensorsAsync(stateDict)\` instead`,
-      );
-    }
-    defineOwn(raw, key, { dtype: t.dtype, shape: [...t.shape], data: rowMajor(t.storage.array, t) });
-  }
-  return encodeSafetensors(raw, metadata);
-}
-
-/**
- * Like {@link saveSafetensors}, for tensors on any backend: reads every tensor back (all reads
- * are issued together, so WebGPU waits once), then serializes.
+ * Serializes a state dict (name → Tensor) and optional string metadata to safetensors bytes, on
+ * any backend: reads every tensor back (all reads are issued together, so WebGPU waits once),
+ * then serializes. float32, int32 and float64 tensors are written as F32, I32, F64.
  *
  * @example
  * ```ts
  * const gru = new GRU({ inputSize: 3, hiddenSize: 4, seed: 0 });
- * const bytes = await saveSafetensorsAsync(gru.stateDict(), { format: 'pt' });   // keys l0.W, l0.U, l0.b
+ * const bytes = await saveSafetensors(gru.stateDict(), { format: 'pt' });   // keys l0.W, l0.U, l0.b
  * ```
+ * @throws Error (the Promise rejects) naming the key when a value is not a live Tensor.
  */
-export async function saveSafetensorsAsync(
+export async function saveSafetensors(
   stateDict: Record<string, Tensor>,
   metadata?: Record<string, string>,
 ): Promise<Uint8Array> {
-  const list = entries('saveSafetensorsAsync', stateDict);
+  const list = entries('saveSafetensors', stateDict);
   const values = await Promise.all(list.map(([, t]) => t.data()));
   const raw: Record<string, RawTensor> = {};
   list.forEach(([key, t], i) => {
     defineOwn(raw, key, { dtype: t.dtype, shape: [...t.shape], data: values[i] as TypedArray });
   });
+  return encodeSafetensors(raw, metadata);
+}
+
+/**
+ * {@link saveSafetensors}, synchronously, for tensors on the CPU backend (whose values are on the
+ * host already). The bytes are the same.
+ *
+ * @example
+ * ```ts
+ * await setBackend('cpu');
+ * const bytes = saveSafetensorsSync(new Linear(4, 2).stateDict(), { format: 'pt' });
+ * ```
+ * @throws Error naming the key when a value is not a live Tensor or lives on another backend.
+ */
+export function saveSafetensorsSync(stateDict: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+  const raw: Record<string, RawTensor> = {};
+  for (const [key, t] of entries('saveSafetensorsSync', stateDict)) {
+    if (!(t.storage instanceof CpuStorage)) {
+      throw new Error(
+        `saveSafetensorsSync: '${key}' lives on the ${t.backend.info.name} backend, whose values can only be read asynchronously; use \`await saveSafetensors(stateDict)\` instead`,
+      );
+    }
+    defineOwn(raw, key, { dtype: t.dtype, shape: [...t.shape], data: rowMajor(t.storage.array, t) });
+  }
   return encodeSafetensors(raw, metadata);
 }
 
@@ -105,7 +106,7 @@ export interface LoadSafetensorsOptions {
  *
  * @example
  * ```ts
- * const bytes = await saveSafetensorsAsync(new Linear(4, 2, { seed: 0 }).stateDict());   // or readFileSync(path)
+ * const bytes = await saveSafetensors(new Linear(4, 2, { seed: 0 }).stateDict());   // or readFileSync(path)
  * const weights = loadSafetensors(bytes);   // { W: Tensor [4, 2], b: Tensor [2] } on the active backend
  * new Linear(4, 2).loadStateDict(weights);
  * ```

@@ -71,7 +71,7 @@ export class CpuBackend implements Backend {
     for (const d of view.shape) size *= d;
     const out = allocHost(view.dtype, size);
     forEachIndex(view.shape, [view], (k, o) => {
-      out[k] = src[o[0] as number] as number;
+      out[k] = src[o[0]];
     });
     return out;
   }
@@ -86,17 +86,17 @@ export class CpuBackend implements Backend {
     const src = arr(x);
     const dst = arr(out);
     const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-    const keptShape = keep.map((i) => x.shape[i] as number);
-    const redShape = axes.map((i) => x.shape[i] as number);
-    const keptView = { strides: keep.map((i) => x.strides[i] as number), offset: x.offset };
-    const redStrides = axes.map((i) => x.strides[i] as number);
+    const keptShape = keep.map((i) => x.shape[i]);
+    const redShape = axes.map((i) => x.shape[i]);
+    const keptView = { strides: keep.map((i) => x.strides[i]), offset: x.offset };
+    const redStrides = axes.map((i) => x.strides[i]);
     const isInt = x.dtype === 'int32';
     forEachIndex(keptShape, [keptView], (k, base) => {
       let acc = op === 'sum' ? 0 : op === 'prod' ? 1 : op === 'max' || op === 'argmax' ? -Infinity : Infinity;
       let best = 0;
       let nan = false;
-      forEachIndex(redShape, [{ strides: redStrides, offset: base[0] as number }], (r, o) => {
-        const v = src[o[0] as number] as number;
+      forEachIndex(redShape, [{ strides: redStrides, offset: base[0] }], (r, o) => {
+        const v = src[o[0]];
         switch (op) {
           case 'sum':
             acc = isInt ? (acc + v) | 0 : acc + v;
@@ -137,24 +137,24 @@ export class CpuBackend implements Backend {
   matmul(a: View, b: View, out: View, bias: View | null = null): void {
     this.stats.dispatches++;
     const ra = a.shape.length;
-    const m = a.shape[ra - 2] as number;
-    const k = a.shape[ra - 1] as number;
-    const n = b.shape[b.shape.length - 1] as number;
+    const m = a.shape[ra - 2];
+    const k = a.shape[ra - 1];
+    const n = b.shape[b.shape.length - 1];
     const batchShape = out.shape.slice(0, -2);
     const A = arr(a);
     const B = arr(b);
     const C = arr(out);
-    const sam = a.strides[ra - 2] as number;
-    const sak = a.strides[ra - 1] as number;
-    const sbk = b.strides[b.shape.length - 2] as number;
-    const sbn = b.strides[b.shape.length - 1] as number;
+    const sam = a.strides[ra - 2];
+    const sak = a.strides[ra - 1];
+    const sbk = b.strides[b.shape.length - 2];
+    const sbn = b.strides[b.shape.length - 1];
     const views = [
       { strides: a.strides.slice(0, -2), offset: a.offset },
       { strides: b.strides.slice(0, -2), offset: b.offset },
       { strides: out.strides.slice(0, -2), offset: out.offset },
     ];
-    const som = out.strides[out.shape.length - 2] as number;
-    const son = out.strides[out.shape.length - 1] as number;
+    const som = out.strides[out.shape.length - 2];
+    const son = out.strides[out.shape.length - 1];
     const row = new Float64Array(n);
     const isInt = out.dtype === 'int32';
     forEachIndex(batchShape, views, (_, o) => {
@@ -174,23 +174,23 @@ export class CpuBackend implements Backend {
       for (let i = 0; i < m; i++) {
         row.fill(0);
         for (let p = 0; p < k; p++) {
-          const av = A[oa + i * sam + p * sak] as number;
+          const av = A[oa + i * sam + p * sak];
           const bo = ob + p * sbk;
-          for (let j = 0; j < n; j++) row[j] = ((row[j] as number) + Math.imul(av, B[bo + j * sbn] as number)) | 0;
+          for (let j = 0; j < n; j++) row[j] = (row[j] + Math.imul(av, B[bo + j * sbn])) | 0;
         }
-        for (let j = 0; j < n; j++) C[oc + i * som + j * son] = row[j] as number;
+        for (let j = 0; j < n; j++) C[oc + i * som + j * son] = row[j];
       }
     });
     if (bias) {
       // The same sums as a matmul then an add: the product stored first, then the bias added.
       const bv = arr(bias);
-      const sb = bias.strides[0] as number;
+      const sb = bias.strides[0];
       forEachIndex(batchShape, [{ strides: out.strides.slice(0, -2), offset: out.offset }], (_, o) => {
-        const oc = o[0] as number;
+        const oc = o[0];
         for (let i = 0; i < m; i++) {
           for (let j = 0; j < n; j++) {
             const at = oc + i * som + j * son;
-            const v = (C[at] as number) + (bv[bias.offset + j * sb] as number);
+            const v = C[at] + bv[bias.offset + j * sb];
             C[at] = isInt ? v | 0 : v;
           }
         }
@@ -204,7 +204,7 @@ export class CpuBackend implements Backend {
     const idx = arr(indices);
     const dst = arr(out);
     const ir = indices.shape.length;
-    const dim = x.shape[axis] as number;
+    const dim = x.shape[axis];
     // out index = (outer..., idx..., inner...) -> x index = (outer..., indices[idx...], inner...)
     let k = 0;
     const outShape = out.shape;
@@ -213,24 +213,24 @@ export class CpuBackend implements Backend {
     for (k = 0; k < total; k++) {
       let rem = k;
       for (let d = outShape.length - 1; d >= 0; d--) {
-        const s = outShape[d] as number;
+        const s = outShape[d];
         coord[d] = rem % s;
         rem = Math.floor(rem / s);
       }
       let io = indices.offset;
-      for (let d = 0; d < ir; d++) io += (coord[axis + d] as number) * (indices.strides[d] as number);
-      const j = wrapIndex(idx[io] as number, dim);
+      for (let d = 0; d < ir; d++) io += coord[axis + d] * indices.strides[d];
+      const j = wrapIndex(idx[io], dim);
       let oo = out.offset;
-      for (let d = 0; d < outShape.length; d++) oo += (coord[d] as number) * (out.strides[d] as number);
+      for (let d = 0; d < outShape.length; d++) oo += coord[d] * out.strides[d];
       if (j < 0) {
         dst[oo] = 0;
         continue;
       }
       let xo = x.offset;
-      for (let d = 0; d < axis; d++) xo += (coord[d] as number) * (x.strides[d] as number);
-      xo += j * (x.strides[axis] as number);
-      for (let d = axis + 1; d < x.shape.length; d++) xo += (coord[d - 1 + ir] as number) * (x.strides[d] as number);
-      dst[oo] = src[xo] as number;
+      for (let d = 0; d < axis; d++) xo += coord[d] * x.strides[d];
+      xo += j * x.strides[axis];
+      for (let d = axis + 1; d < x.shape.length; d++) xo += coord[d - 1 + ir] * x.strides[d];
+      dst[oo] = src[xo];
     }
   }
 
@@ -240,29 +240,28 @@ export class CpuBackend implements Backend {
     const idx = arr(indices);
     const dst = arr(out);
     const ir = indices.shape.length;
-    const dim = out.shape[axis] as number;
+    const dim = out.shape[axis];
     const srcShape = src.shape;
     const total = srcShape.reduce((p, d) => p * d, 1);
     const coord = new Array<number>(srcShape.length).fill(0);
     for (let k = 0; k < total; k++) {
       let rem = k;
       for (let d = srcShape.length - 1; d >= 0; d--) {
-        const n = srcShape[d] as number;
+        const n = srcShape[d];
         coord[d] = rem % n;
         rem = Math.floor(rem / n);
       }
       let io = indices.offset;
-      for (let d = 0; d < ir; d++) io += (coord[axis + d] as number) * (indices.strides[d] as number);
-      const j = wrapIndex(idx[io] as number, dim);
+      for (let d = 0; d < ir; d++) io += coord[axis + d] * indices.strides[d];
+      const j = wrapIndex(idx[io], dim);
       if (j < 0) continue;
       let so = src.offset;
-      for (let d = 0; d < srcShape.length; d++) so += (coord[d] as number) * (src.strides[d] as number);
+      for (let d = 0; d < srcShape.length; d++) so += coord[d] * src.strides[d];
       let oo = out.offset;
-      for (let d = 0; d < axis; d++) oo += (coord[d] as number) * (out.strides[d] as number);
-      oo += j * (out.strides[axis] as number);
-      for (let d = axis + 1; d < out.shape.length; d++)
-        oo += (coord[d - 1 + ir] as number) * (out.strides[d] as number);
-      dst[oo] = (dst[oo] as number) + (s[so] as number);
+      for (let d = 0; d < axis; d++) oo += coord[d] * out.strides[d];
+      oo += j * out.strides[axis];
+      for (let d = axis + 1; d < out.shape.length; d++) oo += coord[d - 1 + ir] * out.strides[d];
+      dst[oo] = dst[oo] + s[so];
     }
   }
 
@@ -277,7 +276,7 @@ export class CpuBackend implements Backend {
     const dst = arr(out);
     forEachIndex(out.shape, [out], (i, o) => {
       const w = philox4x32(i, k0, k1);
-      dst[o[0] as number] = kind === 'uniform' ? uniformFromBits(w[0]) : normalFromBits(w[0], w[1]);
+      dst[o[0]] = kind === 'uniform' ? uniformFromBits(w[0]) : normalFromBits(w[0], w[1]);
     });
   }
 

@@ -36,10 +36,10 @@ function unaryLoop(op: UnaryOp, int: boolean): UnaryLoop {
     const f = unaryOps[op].cpu;
     loop = int
       ? (a, ao, out, n) => {
-          for (let i = 0; i < n; i++) out[i] = f(a[ao + i] as number) | 0;
+          for (let i = 0; i < n; i++) out[i] = f(a[ao + i]) | 0;
         }
       : (a, ao, out, n) => {
-          for (let i = 0; i < n; i++) out[i] = f(a[ao + i] as number);
+          for (let i = 0; i < n; i++) out[i] = f(a[ao + i]);
         };
     unaryLoops.set(key, loop);
   }
@@ -53,10 +53,10 @@ function binaryLoop(op: BinaryOp, int: boolean): BinaryLoop {
     const f = int && op === 'mul' ? Math.imul : binaryOps[op].cpu;
     loop = int
       ? (a, ao, b, bo, out, n) => {
-          for (let i = 0; i < n; i++) out[i] = f(a[ao + i] as number, b[bo + i] as number) | 0;
+          for (let i = 0; i < n; i++) out[i] = f(a[ao + i], b[bo + i]) | 0;
         }
       : (a, ao, b, bo, out, n) => {
-          for (let i = 0; i < n; i++) out[i] = f(a[ao + i] as number, b[bo + i] as number);
+          for (let i = 0; i < n; i++) out[i] = f(a[ao + i], b[bo + i]);
         };
     binaryLoops.set(key, loop);
   }
@@ -72,12 +72,12 @@ function collapse(shape: readonly number[], strides: readonly number[]): { shape
   const s: number[] = [];
   const st: number[] = [];
   for (let ax = 0; ax < shape.length; ax++) {
-    const d = shape[ax] as number;
+    const d = shape[ax];
     if (d === 1) continue;
-    const stride = strides[ax] as number;
+    const stride = strides[ax];
     const last = s.length - 1;
-    if (last >= 0 && (st[last] as number) === stride * d) {
-      s[last] = (s[last] as number) * d;
+    if (last >= 0 && st[last] === stride * d) {
+      s[last] = s[last] * d;
       st[last] = stride;
     } else {
       s.push(d);
@@ -103,24 +103,24 @@ function forEachRun(
     run(0, offset, 1, 0);
     return;
   }
-  const inner = c.shape[rank - 1] as number;
-  const innerStride = c.strides[rank - 1] as number;
+  const inner = c.shape[rank - 1];
+  const innerStride = c.strides[rank - 1];
   let rows = 1;
-  for (let ax = 0; ax < rank - 1; ax++) rows *= c.shape[ax] as number;
+  for (let ax = 0; ax < rank - 1; ax++) rows *= c.shape[ax];
   const idx = new Array<number>(rank).fill(0);
   let o = offset;
   for (let r = 0; r < rows; r++) {
     run(r * inner, o, inner, innerStride);
     // advance the odometer over the outer axes
     for (let ax = rank - 2; ax >= 0; ax--) {
-      const i = (idx[ax] as number) + 1;
-      if (i < (c.shape[ax] as number)) {
+      const i = idx[ax] + 1;
+      if (i < c.shape[ax]) {
         idx[ax] = i;
-        o += c.strides[ax] as number;
+        o += c.strides[ax];
         break;
       }
       idx[ax] = 0;
-      o -= (i - 1) * (c.strides[ax] as number);
+      o -= (i - 1) * c.strides[ax];
     }
   }
 }
@@ -173,8 +173,8 @@ export class CpuElementwise {
       if (c.shape.length === 1 && c.strides[0] === 1 && c.shape[0] === size) return { array: src, offset: v.offset };
       const dst = scratch();
       forEachRun(v.shape, v.strides, v.offset, (k, o, n, stride) => {
-        if (stride === 0) dst.fill(src[o] as number, k, k + n);
-        else for (let i = 0; i < n; i++) dst[k + i] = src[o + i * stride] as number;
+        if (stride === 0) dst.fill(src[o], k, k + n);
+        else for (let i = 0; i < n; i++) dst[k + i] = src[o + i * stride];
       });
       return { array: dst, offset: 0 };
     });
@@ -216,10 +216,7 @@ export class CpuElementwise {
           const b = evaluate(e.b);
           const o = scratch();
           for (let i = 0; i < size; i++)
-            o[i] =
-              (c.array[c.offset + i] as number) !== 0
-                ? (a.array[a.offset + i] as number)
-                : (b.array[b.offset + i] as number);
+            o[i] = c.array[c.offset + i] !== 0 ? a.array[a.offset + i] : b.array[b.offset + i];
           lane = { array: o, offset: 0 };
           break;
         }
@@ -230,8 +227,8 @@ export class CpuElementwise {
             break;
           }
           const o = scratch();
-          if (e.dtype === 'int32') for (let i = 0; i < size; i++) o[i] = toInt32(a.array[a.offset + i] as number);
-          else for (let i = 0; i < size; i++) o[i] = Math.fround(a.array[a.offset + i] as number);
+          if (e.dtype === 'int32') for (let i = 0; i < size; i++) o[i] = toInt32(a.array[a.offset + i]);
+          else for (let i = 0; i < size; i++) o[i] = Math.fround(a.array[a.offset + i]);
           lane = { array: o, offset: 0 };
           break;
         }
@@ -245,7 +242,7 @@ export class CpuElementwise {
     // out first, so that the stores below cannot overwrite values not yet read.
     if (result.array === dst) {
       const tmp = scratch();
-      for (let i = 0; i < size; i++) tmp[i] = result.array[result.offset + i] as number;
+      for (let i = 0; i < size; i++) tmp[i] = result.array[result.offset + i];
       result = { array: tmp, offset: 0 };
     }
     const { array: r, offset: ro } = result;
@@ -253,13 +250,13 @@ export class CpuElementwise {
     forEachRun(out.shape, out.strides, out.offset, (k, o, n, stride) => {
       if (isInt) {
         for (let i = 0; i < n; i++) {
-          const v = r[ro + k + i] as number;
+          const v = r[ro + k + i];
           dst[o + i * stride] = Number.isNaN(v) ? 0 : v;
         }
       } else if (stride === 1) {
-        for (let i = 0; i < n; i++) dst[o + i] = r[ro + k + i] as number;
+        for (let i = 0; i < n; i++) dst[o + i] = r[ro + k + i];
       } else {
-        for (let i = 0; i < n; i++) dst[o + i * stride] = r[ro + k + i] as number;
+        for (let i = 0; i < n; i++) dst[o + i * stride] = r[ro + k + i];
       }
     });
   }

@@ -38,30 +38,25 @@ export function matmulFloat(A: Block, B: Block, C: Block, m: number, k: number, 
       const ai = oa + i * sam;
       let p = 0;
       for (; p + 4 <= k; p += 4) {
-        const a0 = a[ai + p * sak] as number;
-        const a1 = a[ai + (p + 1) * sak] as number;
-        const a2 = a[ai + (p + 2) * sak] as number;
-        const a3 = a[ai + (p + 3) * sak] as number;
+        const a0 = a[ai + p * sak];
+        const a1 = a[ai + (p + 1) * sak];
+        const a2 = a[ai + (p + 2) * sak];
+        const a3 = a[ai + (p + 3) * sak];
         const b0 = ob + p * sbk;
         const b1 = b0 + sbk;
         const b2 = b1 + sbk;
         const b3 = b2 + sbk;
         for (let j = 0; j < n; j++) {
-          row[j] =
-            (row[j] as number) +
-            a0 * (b[b0 + j] as number) +
-            a1 * (b[b1 + j] as number) +
-            a2 * (b[b2 + j] as number) +
-            a3 * (b[b3 + j] as number);
+          row[j] = row[j] + a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
         }
       }
       for (; p < k; p++) {
-        const av = a[ai + p * sak] as number;
+        const av = a[ai + p * sak];
         const bo = ob + p * sbk;
-        for (let j = 0; j < n; j++) row[j] = (row[j] as number) + av * (b[bo + j] as number);
+        for (let j = 0; j < n; j++) row[j] = row[j] + av * b[bo + j];
       }
       const ci = oc + i * som;
-      for (let j = 0; j < n; j++) c[ci + j * son] = row[j] as number;
+      for (let j = 0; j < n; j++) c[ci + j * son] = row[j];
     }
     return;
   }
@@ -80,11 +75,11 @@ export function matmulFloat(A: Block, B: Block, C: Block, m: number, k: number, 
         let s2 = 0;
         let s3 = 0;
         for (let p = 0; p < k; p++) {
-          const av = a[ai + p * sak] as number;
-          s0 += av * (b[b0 + p] as number);
-          s1 += av * (b[b1 + p] as number);
-          s2 += av * (b[b2 + p] as number);
-          s3 += av * (b[b3 + p] as number);
+          const av = a[ai + p * sak];
+          s0 += av * b[b0 + p];
+          s1 += av * b[b1 + p];
+          s2 += av * b[b2 + p];
+          s3 += av * b[b3 + p];
         }
         c[ci + j * son] = s0;
         c[ci + (j + 1) * son] = s1;
@@ -94,7 +89,7 @@ export function matmulFloat(A: Block, B: Block, C: Block, m: number, k: number, 
       for (; j < n; j++) {
         const bj = ob + j * sbn;
         let s = 0;
-        for (let p = 0; p < k; p++) s += (a[ai + p * sak] as number) * (b[bj + p] as number);
+        for (let p = 0; p < k; p++) s += a[ai + p * sak] * b[bj + p];
         c[ci + j * son] = s;
       }
     }
@@ -103,10 +98,10 @@ export function matmulFloat(A: Block, B: Block, C: Block, m: number, k: number, 
   for (let i = 0; i < m; i++) {
     row.fill(0, 0, n);
     for (let p = 0; p < k; p++) {
-      const av = a[oa + i * sam + p * sak] as number;
+      const av = a[oa + i * sam + p * sak];
       const bo = ob + p * sbk;
-      for (let j = 0; j < n; j++) row[j] = (row[j] as number) + av * (b[bo + j * sbn] as number);
+      for (let j = 0; j < n; j++) row[j] = row[j] + av * b[bo + j * sbn];
     }
-    for (let j = 0; j < n; j++) c[oc + i * som + j * son] = row[j] as number;
+    for (let j = 0; j < n; j++) c[oc + i * som + j * son] = row[j];
   }
 }

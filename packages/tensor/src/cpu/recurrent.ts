@@ -9,9 +9,7 @@ const sigmoid = (a: number) => (a >= 0 ? 1 / (1 + Math.exp(-a)) : Math.exp(a) / 
 function parts(v: View): { a: TypedArray; o: number; s0: number; s1: number } {
   const s = v.strides;
   const a = (v.storage as CpuStorage).array as TypedArray;
-  return v.shape.length === 1
-    ? { a, o: v.offset, s0: 0, s1: s[0] as number }
-    : { a, o: v.offset, s0: s[0] as number, s1: s[1] as number };
+  return v.shape.length === 1 ? { a, o: v.offset, s0: 0, s1: s[0] } : { a, o: v.offset, s0: s[0], s1: s[1] };
 }
 
 /**
@@ -25,10 +23,10 @@ function parts(v: View): { a: TypedArray; o: number; s0: number; s1: number } {
  * row by row from b.
  */
 export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): void {
-  const B = h.shape[0] as number;
-  const H = h.shape[1] as number;
+  const B = h.shape[0];
+  const H = h.shape[1];
   const G = 3 * H;
-  const I = W ? (x.shape[1] as number) : 0;
+  const I = W ? x.shape[1] : 0;
   const X = parts(x);
   const Hv = parts(h);
   const Uv = parts(U);
@@ -54,33 +52,33 @@ export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): 
     const xo = bi * G;
     // x W + b, or the given projection
     if (Wv) {
-      for (let g = 0; g < G; g++) xp[xo + g] = bv ? (bv.a[bv.o + g * bv.s1] as number) : 0;
+      for (let g = 0; g < G; g++) xp[xo + g] = bv ? bv.a[bv.o + g * bv.s1] : 0;
       for (let i = 0; i < I; i++) {
-        const xi = X.a[X.o + bi * X.s0 + i * X.s1] as number;
+        const xi = X.a[X.o + bi * X.s0 + i * X.s1];
         const wo = Wv.o + i * Wv.s0;
-        for (let g = 0; g < G; g++) xp[xo + g] = (xp[xo + g] as number) + xi * (Wv.a[wo + g * Wv.s1] as number);
+        for (let g = 0; g < G; g++) xp[xo + g] = xp[xo + g] + xi * Wv.a[wo + g * Wv.s1];
       }
     } else {
-      for (let g = 0; g < G; g++) xp[xo + g] = X.a[X.o + bi * X.s0 + g * X.s1] as number;
+      for (let g = 0; g < G; g++) xp[xo + g] = X.a[X.o + bi * X.s0 + g * X.s1];
     }
     for (let j = 0; j < H; j++) {
-      z[bi * H + j] = sigmoid((xp[xo + j] as number) + (hu[bi * huCols + j] as number));
-      r[bi * H + j] = sigmoid((xp[xo + H + j] as number) + (hu[bi * huCols + H + j] as number));
+      z[bi * H + j] = sigmoid(xp[xo + j] + hu[bi * huCols + j]);
+      r[bi * H + j] = sigmoid(xp[xo + H + j] + hu[bi * huCols + H + j]);
     }
   }
-  const hAt = (bi: number, k: number) => Hv.a[Hv.o + bi * Hv.s0 + k * Hv.s1] as number;
+  const hAt = (bi: number, k: number) => Hv.a[Hv.o + bi * Hv.s0 + k * Hv.s1];
   // The candidate's hidden term: r ⊙ (h U_h + c), or (r ⊙ h) U_h
   const hTerm = new Float64Array(B * H);
   if (resetAfter) {
     for (let bi = 0; bi < B; bi++) {
       for (let j = 0; j < H; j++) {
-        const cj = cv ? (cv.a[cv.o + j * cv.s1] as number) : 0;
-        hTerm[bi * H + j] = (r[bi * H + j] as number) * ((hu[bi * huCols + 2 * H + j] as number) + cj);
+        const cj = cv ? cv.a[cv.o + j * cv.s1] : 0;
+        hTerm[bi * H + j] = r[bi * H + j] * (hu[bi * huCols + 2 * H + j] + cj);
       }
     }
   } else {
     const rh = new Float64Array(B * H);
-    for (let bi = 0; bi < B; bi++) for (let k = 0; k < H; k++) rh[bi * H + k] = (r[bi * H + k] as number) * hAt(bi, k);
+    for (let bi = 0; bi < B; bi++) for (let k = 0; k < H; k++) rh[bi * H + k] = r[bi * H + k] * hAt(bi, k);
     matmulFloat(
       { array: rh, offset: 0, rowStride: H, colStride: 1 },
       block(Uv, Uv.o + 2 * H * Uv.s1),
@@ -92,11 +90,11 @@ export function gruCellCpu({ x, W, b, h, U, c, resetAfter, out }: GruCellArgs): 
     );
   }
   for (let bi = 0; bi < B; bi++) {
-    const oo = out.offset + bi * (out.strides[0] as number);
-    const os = out.strides[1] as number;
+    const oo = out.offset + bi * out.strides[0];
+    const os = out.strides[1];
     for (let j = 0; j < H; j++) {
-      const cand = Math.tanh((xp[bi * G + 2 * H + j] as number) + (hTerm[bi * H + j] as number));
-      const zj = z[bi * H + j] as number;
+      const cand = Math.tanh(xp[bi * G + 2 * H + j] + hTerm[bi * H + j]);
+      const zj = z[bi * H + j];
       dst[oo + j * os] = (1 - zj) * hAt(bi, j) + zj * cand;
     }
   }

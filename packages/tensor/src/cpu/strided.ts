@@ -20,17 +20,16 @@ export function forEachIndex(
     fn(k, offsets);
     // advance the odometer
     for (let ax = rank - 1; ax >= 0; ax--) {
-      const i = (idx[ax] as number) + 1;
-      if (i < (shape[ax] as number)) {
+      const i = idx[ax] + 1;
+      if (i < shape[ax]) {
         idx[ax] = i;
         for (let j = 0; j < views.length; j++)
-          offsets[j] = (offsets[j] as number) + ((views[j] as { strides: readonly number[] }).strides[ax] as number);
+          offsets[j] = offsets[j] + (views[j] as { strides: readonly number[] }).strides[ax];
         break;
       }
       idx[ax] = 0;
       for (let j = 0; j < views.length; j++)
-        offsets[j] =
-          (offsets[j] as number) - (i - 1) * ((views[j] as { strides: readonly number[] }).strides[ax] as number);
+        offsets[j] = offsets[j] - (i - 1) * (views[j] as { strides: readonly number[] }).strides[ax];
     }
   }
 }

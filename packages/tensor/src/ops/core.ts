@@ -14,12 +14,14 @@ export function backendOf(op: string, ...xs: Array<Tensor | number | undefined>)
     else if (b !== x.backend) {
       if (b.info.name === x.backend.info.name) {
         throw new Error(
-          `${op}: operands live on two different ${b.info.name} devices; a tensor made before setBackend('${b.info.name}') ` +
+          `${op}: operands live on two different ${b.info.name} devices; a tensor made before ` +
+            `setBackend('${b.info.name}') ` +
             'gave a fresh device (after a device loss) cannot be used with one made after it: recreate it',
         );
       }
       throw new Error(
-        `${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); copy one across with tensorOn(backend, await t.data(), t.shape, t.dtype)`,
+        `${op}: operands live on different backends (${b.info.name} and ${x.backend.info.name}); copy one ` +
+          `across with tensorOn(backend, await t.data(), t.shape, t.dtype)`,
       );
     }
   }
@@ -30,7 +32,8 @@ export function backendOf(op: string, ...xs: Array<Tensor | number | undefined>)
 export function checkTensor(op: string, arg: string, x: unknown): asserts x is Tensor {
   if (!(x instanceof Tensor)) {
     throw new Error(
-      `${op}: ${arg} must be a Tensor, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
+      `${op}: ${arg} must be a Tensor, got ` +
+        `${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
     );
   }
 }
@@ -45,7 +48,8 @@ export function checkAllocation(backend: Backend, op: string, shape: Shape, dtyp
   const bytes = sizeOf(shape) * bytesPerElement(dtype);
   if (bytes > backend.maxBufferBytes) {
     throw new Error(
-      `${op}: a ${dtype} tensor of shape ${shapeString(shape)} takes ${bytes} bytes, more than the ${backend.info.name} adapter can bind (${backend.maxBufferBytes} bytes)`,
+      `${op}: a ${dtype} tensor of shape ${shapeString(shape)} takes ${bytes} bytes, more than the ` +
+        `${backend.info.name} adapter can bind (${backend.maxBufferBytes} bytes)`,
     );
   }
 }

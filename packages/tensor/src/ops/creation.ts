@@ -22,14 +22,16 @@ function flatten(values: NestedArray, shape: readonly number[], out: number[], d
   if (depth === shape.length) {
     if (typeof values !== 'number')
       throw new Error(
-        `tensor: expected a number at ${path || 'the top level'}, got ${Array.isArray(values) ? 'an array (ragged nesting)' : typeof values}`,
+        `tensor: expected a number at ${path || 'the top level'}, got ` +
+          `${Array.isArray(values) ? 'an array (ragged nesting)' : typeof values}`,
       );
     out.push(values);
     return;
   }
   if (!Array.isArray(values) || values.length !== shape[depth]) {
     throw new Error(
-      `tensor: ragged nested array at ${path || 'the top level'}: expected ${shape[depth]} entries like the first row, got ${Array.isArray(values) ? values.length : typeof values}`,
+      `tensor: ragged nested array at ${path || 'the top level'}: expected ${shape[depth]} entries like the ` +
+        `first row, got ${Array.isArray(values) ? values.length : typeof values}`,
     );
   }
   values.forEach((v, i) => {
@@ -78,7 +80,8 @@ export function tensorOn(
     flat = toTyped(list, dtype ?? 'float32');
   } else {
     throw new Error(
-      `tensor: values must be a number, nested arrays or a typed array, got ${values === null ? 'null' : typeof values}`,
+      `tensor: values must be a number, nested arrays or a typed array, got ` +
+        `${values === null ? 'null' : typeof values}`,
     );
   }
   const s = shape ?? inferred;
@@ -235,6 +238,3 @@ export function uniform(shape: Shape, low = 0, high = 1, opts?: { seed?: number 
   scaled.dispose();
   return out;
 }
-
-/** @internal */
-export { empty };

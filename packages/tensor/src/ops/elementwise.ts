@@ -101,7 +101,7 @@ export const cos = (x: Tensor): Tensor => unary('cos', x);
 export const floor = (x: Tensor): Tensor => unary('floor', x);
 export const ceil = (x: Tensor): Tensor => unary('ceil', x);
 export const round = (x: Tensor): Tensor => unary('round', x);
-// biome-ignore lint/suspicious/noShadowRestrictedNames: the public op's name; it shadows the global only inside this module
+// biome-ignore lint/suspicious/noShadowRestrictedNames: the public op's name (shadows the global in this module only)
 export const isNaN = (x: Tensor): Tensor => unary('isnan', x);
 export const isInf = (x: Tensor): Tensor => unary('isinf', x);
 
@@ -202,7 +202,8 @@ export function assign(target: Tensor, source: TensorLike): void {
   const backend = backendOf('assign', target, source);
   if (target.size > 0 && target.shape.some((d, i) => d > 1 && target.strides[i] === 0)) {
     throw new Error(
-      `assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in memory); assign to the tensor it was broadcast from`,
+      `assign: target ${shapeString(target.shape)} is a broadcast view (several elements share one place in ` +
+        `memory); assign to the tensor it was broadcast from`,
     );
   }
   forgetHostValues(target.storage);

@@ -59,7 +59,8 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
   const expected = [...shape.slice(0, a), ...indices.shape, ...shape.slice(a + 1)];
   if (expected.length !== src.rank || expected.some((d, i) => d !== src.shape[i])) {
     throw new Error(
-      `scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`,
+      `scatterAdd: src ${shapeString(src.shape)} must have shape ${shapeString(expected)} for output ` +
+        `${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`,
     );
   }
   checkIndices('scatterAdd', indices, shape[a] as number, `axis ${a} of the output ${shapeString(shape)}`);

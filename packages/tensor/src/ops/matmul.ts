@@ -35,7 +35,8 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
   const k = A.shape[A.rank - 1] as number;
   if (B.shape[B.rank - 2] !== k) {
     throw new Error(
-      `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${B.shape[B.rank - 2]})`,
+      `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ` +
+        `${B.shape[B.rank - 2]})`,
     );
   }
   let batch: number[];
@@ -43,14 +44,16 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
     batch = broadcastShapes('matmul', A.shape.slice(0, -2), B.shape.slice(0, -2));
   } catch {
     throw new Error(
-      `matmul: the batch axes of ${shapeString(a.shape)} @ ${shapeString(b.shape)} cannot be broadcast together (${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`,
+      `matmul: the batch axes of ${shapeString(a.shape)} @ ${shapeString(b.shape)} cannot be broadcast together ` +
+        `(${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`,
     );
   }
   const m = A.shape[A.rank - 2] as number;
   const n = B.shape[B.rank - 1] as number;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
     throw new Error(
-      `matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), got ${shapeString(bias.shape)}`,
+      `matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), ` +
+        `got ${shapeString(bias.shape)}`,
     );
   }
   const dtype = bias ? promote(promote(A.dtype, B.dtype), bias.dtype) : promote(A.dtype, B.dtype);

@@ -36,7 +36,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (sizeOf(target) !== x.size) {
     throw new Error(
-      `reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)} (${sizeOf(target)} elements)`,
+      `reshape: cannot reshape ${shapeString(x.shape)} (${x.size} elements) into ${shapeString(shape)} ` +
+        `(${sizeOf(target)} elements)`,
     );
   }
   const c = contiguous(x);
@@ -95,7 +96,8 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   checkTensor('slice', 'x', x);
   if (!Array.isArray(begin) || begin.length > x.rank || !begin.every(Number.isInteger)) {
     throw new Error(
-      `slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ${shapeString(x.shape)}`,
+      `slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ` +
+        `${shapeString(x.shape)}`,
     );
   }
   if (
@@ -112,7 +114,8 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     const s = size === undefined || size[i] === -1 ? dim - b : (size[i] as number);
     if (b < 0 || b > dim || b + s > dim) {
       throw new Error(
-        `slice: begin ${JSON.stringify(begin)} with size ${JSON.stringify(size ?? [])} is out of bounds for ${shapeString(x.shape)} (axis ${i})`,
+        `slice: begin ${JSON.stringify(begin)} with size ${JSON.stringify(size ?? [])} is out of bounds for ` +
+          `${shapeString(x.shape)} (axis ${i})`,
       );
     }
     shape[i] = s;
@@ -185,7 +188,8 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
     const x = xs[i] as Tensor;
     if (x.rank !== first.rank || x.shape.some((d, j) => j !== a && d !== first.shape[j])) {
       throw new Error(
-        `concat: tensors[${i}] has shape ${shapeString(x.shape)}, incompatible with ${shapeString(first.shape)} along axis ${axis}`,
+        `concat: tensors[${i}] has shape ${shapeString(x.shape)}, incompatible with ${shapeString(first.shape)} ` +
+          `along axis ${axis}`,
       );
     }
     if (x.dtype !== first.dtype) throw new Error(`concat: tensors[${i}] is ${x.dtype}, tensors[0] is ${first.dtype}`);

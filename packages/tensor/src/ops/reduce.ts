@@ -36,7 +36,8 @@ function reduceOp(op: ReduceOp, x: Tensor, axes: Axes | undefined, keepDims: boo
   const ax = axesOf(op, axes, x.shape);
   if ((op === 'max' || op === 'min' || op === 'argmax' || op === 'argmin') && ax.some((a) => x.shape[a] === 0)) {
     throw new Error(
-      `${op}: cannot reduce over a zero-size axis of a tensor of shape ${shapeString(x.shape)} (axes ${JSON.stringify(axes ?? null)}); ${op} of nothing is undefined`,
+      `${op}: cannot reduce over a zero-size axis of a tensor of shape ${shapeString(x.shape)} (axes ` +
+        `${JSON.stringify(axes ?? null)}); ${op} of nothing is undefined`,
     );
   }
   const kept = x.shape.filter((_, i) => !ax.includes(i));

@@ -8,7 +8,10 @@
  * WGSL also lets a compiler assume that no NaN exists at run time, and real ones act on it (`x != x`
  * folds to false, `max(NaN, 0)` is 0, `NaN != 0` is false): every float op whose answer depends
  * on NaN tests for it by its bits (`wgru_isnan`), and comparisons go through helpers that do so.
+ * The `wgru_*` helpers the bodies call are WGSL, in webgpu/kernels/prelude.ts.
  */
+
+import type { F32Op, I32Op, Operand, SimdOps } from '../wasm/simd-ops.js';
 
 /** Names of the unary elementwise primitives. */
 export type UnaryOp =
@@ -51,6 +54,8 @@ export interface UnarySpec {
   wgsl: (x: string, t: 'f32' | 'i32') => string;
   /** Independent reference on the CPU. */
   cpu: (x: number) => number;
+  /** WebAssembly SIMD: four lanes of `x` (type `t`) in, four out (wasm/simd-ops.ts). */
+  wasm: (w: SimdOps, x: Operand, t: 'f32' | 'i32') => number;
   /** Whether int32 inputs stay int32 (neg, abs, ...); otherwise they are converted to float. */
   keepsInt: boolean;
   /** Whether the result is a float32 0/1 mask regardless of the input type. */
@@ -60,13 +65,14 @@ export interface UnarySpec {
 export interface BinarySpec {
   wgsl: (a: string, b: string, t: 'f32' | 'i32') => string;
   cpu: (a: number, b: number) => number;
+  wasm: (w: SimdOps, a: Operand, b: Operand, t: 'f32' | 'i32') => number;
   keepsInt: boolean;
   mask?: boolean;
 }
 
 const bool = (c: boolean) => (c ? 1 : 0);
 
-/** The float comparisons, by the name of their WGSL helper (see `wgru_lt` and friends below). */
+/** The float comparisons, by the name of their WGSL helper (see `wgru_lt` and friends in webgpu/kernels/prelude.ts). */
 const COMPARISONS = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
 
 /** A comparison as a 0/1 mask: plain on i32, through a NaN-aware helper on f32. */
@@ -74,33 +80,75 @@ function compare(name: keyof typeof COMPARISONS): BinarySpec['wgsl'] {
   return (a, b, t) => (t === 'i32' ? `wgru_mask(${a} ${COMPARISONS[name]} ${b})` : `wgru_${name}(${a}, ${b})`);
 }
 
+/** A comparison as a 0/1 mask in WebAssembly: the f32x4 ones are IEEE (false on NaN, but ne). */
+function compareWasm(f: F32Op, i: I32Op): BinarySpec['wasm'] {
+  return (w, a, b, t) => w.mask(t === 'f32' ? w.f(f, a, b) : w.i(i, a, b));
+}
+
 export const unaryOps: Record<UnaryOp, UnarySpec> = {
-  neg: { wgsl: (x) => `(-${x})`, cpu: (x) => -x, keepsInt: true },
-  abs: { wgsl: (x) => `abs(${x})`, cpu: Math.abs, keepsInt: true },
+  neg: {
+    wgsl: (x) => `(-${x})`,
+    cpu: (x) => -x,
+    wasm: (w, x, t) => (t === 'f32' ? w.f('neg', x) : w.i('neg', x)),
+    keepsInt: true,
+  },
+  abs: {
+    wgsl: (x) => `abs(${x})`,
+    cpu: Math.abs,
+    wasm: (w, x, t) => (t === 'f32' ? w.f('abs', x) : w.i('abs', x)),
+    keepsInt: true,
+  },
   sign: {
     wgsl: (x, t) => (t === 'f32' ? `wgru_sign(${x})` : `sign(${x})`),
     cpu: (x) => (Number.isNaN(x) ? x : Math.sign(x) + 0),
+    // (x > 0) - (x < 0), NaN kept; on i32 the masks are -1, so lt - gt
+    wasm: (w, x, t) =>
+      t === 'f32'
+        ? w.select(
+            () => w.f('ne', x, x),
+            x,
+            () =>
+              w.f(
+                'sub',
+                () => w.mask(w.f('gt', x, () => w.splat('f32', 0))),
+                () => w.mask(w.f('lt', x, () => w.splat('f32', 0))),
+              ),
+          )
+        : w.i(
+            'sub',
+            () => w.i('lt_s', x, () => w.splat('i32', 0)),
+            () => w.i('gt_s', x, () => w.splat('i32', 0)),
+          ),
     keepsInt: true,
   },
-  exp: { wgsl: (x) => `exp(${x})`, cpu: Math.exp, keepsInt: false },
-  log: { wgsl: (x) => `wgru_log(${x})`, cpu: Math.log, keepsInt: false },
-  sqrt: { wgsl: (x) => `wgru_sqrt(${x})`, cpu: Math.sqrt, keepsInt: false },
-  reciprocal: { wgsl: (x) => `(1.0 / ${x})`, cpu: (x) => 1 / x, keepsInt: false },
+  exp: { wgsl: (x) => `exp(${x})`, cpu: Math.exp, wasm: (w, x) => w.lib('exp', x), keepsInt: false },
+  log: { wgsl: (x) => `wgru_log(${x})`, cpu: Math.log, wasm: (w, x) => w.lib('log', x), keepsInt: false },
+  sqrt: { wgsl: (x) => `wgru_sqrt(${x})`, cpu: Math.sqrt, wasm: (w, x) => w.f('sqrt', x), keepsInt: false },
+  reciprocal: {
+    wgsl: (x) => `(1.0 / ${x})`,
+    cpu: (x) => 1 / x,
+    wasm: (w, x) => w.f('div', () => w.splat('f32', 1), x),
+    keepsInt: false,
+  },
   sigmoid: {
     wgsl: (x) => `wgru_sigmoid(${x})`,
     cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
+    wasm: (w, x) => w.lib('sigmoid', x),
     keepsInt: false,
   },
-  tanh: { wgsl: (x) => `wgru_tanh(${x})`, cpu: Math.tanh, keepsInt: false },
+  tanh: { wgsl: (x) => `wgru_tanh(${x})`, cpu: Math.tanh, wasm: (w, x) => w.lib('tanh', x), keepsInt: false },
   relu: {
     wgsl: (x, t) => (t === 'f32' ? `wgru_relu(${x})` : `max(${x}, 0)`),
     cpu: (x) => (x > 0 ? x : Number.isNaN(x) ? x : 0),
+    // wasm's f32x4.max propagates NaN
+    wasm: (w, x, t) =>
+      t === 'f32' ? w.f('max', x, () => w.splat('f32', 0)) : w.i('max_s', x, () => w.splat('i32', 0)),
     keepsInt: true,
   },
-  sin: { wgsl: (x) => `sin(${x})`, cpu: Math.sin, keepsInt: false },
-  cos: { wgsl: (x) => `cos(${x})`, cpu: Math.cos, keepsInt: false },
-  floor: { wgsl: (x) => `floor(${x})`, cpu: Math.floor, keepsInt: false },
-  ceil: { wgsl: (x) => `ceil(${x})`, cpu: Math.ceil, keepsInt: false },
+  sin: { wgsl: (x) => `sin(${x})`, cpu: Math.sin, wasm: (w, x) => w.lib('sin', x), keepsInt: false },
+  cos: { wgsl: (x) => `cos(${x})`, cpu: Math.cos, wasm: (w, x) => w.lib('cos', x), keepsInt: false },
+  floor: { wgsl: (x) => `floor(${x})`, cpu: Math.floor, wasm: (w, x) => w.f('floor', x), keepsInt: false },
+  ceil: { wgsl: (x) => `ceil(${x})`, cpu: Math.ceil, wasm: (w, x) => w.f('ceil', x), keepsInt: false },
   // Round half to even, as NumPy and WGSL do.
   round: {
     wgsl: (x) => `round(${x})`,
@@ -108,138 +156,110 @@ export const unaryOps: Record<UnaryOp, UnarySpec> = {
       const r = Math.round(x);
       return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
     },
+    wasm: (w, x) => w.f('nearest', x),
     keepsInt: false,
   },
-  isnan: { wgsl: (x) => `wgru_mask(wgru_isnan(${x}))`, cpu: (x) => bool(Number.isNaN(x)), keepsInt: false, mask: true },
+  isnan: {
+    wgsl: (x) => `wgru_mask(wgru_isnan(${x}))`,
+    cpu: (x) => bool(Number.isNaN(x)),
+    wasm: (w, x) => w.mask(w.f('ne', x, x)),
+    keepsInt: false,
+    mask: true,
+  },
   isinf: {
     wgsl: (x) => `wgru_mask(wgru_isinf(${x}))`,
     cpu: (x) => bool(Math.abs(x) === Number.POSITIVE_INFINITY),
+    wasm: (w, x) =>
+      w.mask(
+        w.f(
+          'eq',
+          () => w.f('abs', x),
+          () => w.splat('f32', Number.POSITIVE_INFINITY),
+        ),
+      ),
     keepsInt: false,
     mask: true,
   },
 };
 
 export const binaryOps: Record<BinaryOp, BinarySpec> = {
-  add: { wgsl: (a, b) => `(${a} + ${b})`, cpu: (a, b) => a + b, keepsInt: true },
-  sub: { wgsl: (a, b) => `(${a} - ${b})`, cpu: (a, b) => a - b, keepsInt: true },
-  mul: { wgsl: (a, b) => `(${a} * ${b})`, cpu: (a, b) => a * b, keepsInt: true },
-  div: { wgsl: (a, b) => `(${a} / ${b})`, cpu: (a, b) => a / b, keepsInt: false },
-  pow: { wgsl: (a, b) => `wgru_pow(${a}, ${b})`, cpu: Math.pow, keepsInt: false },
+  add: {
+    wgsl: (a, b) => `(${a} + ${b})`,
+    cpu: (a, b) => a + b,
+    wasm: (w, a, b, t) => (t === 'f32' ? w.f('add', a, b) : w.i('add', a, b)),
+    keepsInt: true,
+  },
+  sub: {
+    wgsl: (a, b) => `(${a} - ${b})`,
+    cpu: (a, b) => a - b,
+    wasm: (w, a, b, t) => (t === 'f32' ? w.f('sub', a, b) : w.i('sub', a, b)),
+    keepsInt: true,
+  },
+  mul: {
+    wgsl: (a, b) => `(${a} * ${b})`,
+    cpu: (a, b) => a * b,
+    wasm: (w, a, b, t) => (t === 'f32' ? w.f('mul', a, b) : w.i('mul', a, b)),
+    keepsInt: true,
+  },
+  div: { wgsl: (a, b) => `(${a} / ${b})`, cpu: (a, b) => a / b, wasm: (w, a, b) => w.f('div', a, b), keepsInt: false },
+  pow: {
+    wgsl: (a, b) => `wgru_pow(${a}, ${b})`,
+    cpu: Math.pow,
+    wasm: (w, a, b) => w.lib('pow', a, b),
+    keepsInt: false,
+  },
   maximum: {
     wgsl: (a, b, t) => (t === 'f32' ? `wgru_max(${a}, ${b})` : `max(${a}, ${b})`),
     cpu: Math.max,
+    wasm: (w, a, b, t) => (t === 'f32' ? w.f('max', a, b) : w.i('max_s', a, b)),
     keepsInt: true,
   },
   minimum: {
     wgsl: (a, b, t) => (t === 'f32' ? `wgru_min(${a}, ${b})` : `min(${a}, ${b})`),
     cpu: Math.min,
+    wasm: (w, a, b, t) => (t === 'f32' ? w.f('min', a, b) : w.i('min_s', a, b)),
     keepsInt: true,
   },
-  equal: { wgsl: compare('eq'), cpu: (a, b) => bool(a === b), keepsInt: true, mask: true },
-  notEqual: { wgsl: compare('ne'), cpu: (a, b) => bool(a !== b), keepsInt: true, mask: true },
-  less: { wgsl: compare('lt'), cpu: (a, b) => bool(a < b), keepsInt: true, mask: true },
-  lessEqual: { wgsl: compare('le'), cpu: (a, b) => bool(a <= b), keepsInt: true, mask: true },
-  greater: { wgsl: compare('gt'), cpu: (a, b) => bool(a > b), keepsInt: true, mask: true },
-  greaterEqual: { wgsl: compare('ge'), cpu: (a, b) => bool(a >= b), keepsInt: true, mask: true },
+  equal: {
+    wgsl: compare('eq'),
+    wasm: compareWasm('eq', 'eq'),
+    cpu: (a, b) => bool(a === b),
+    keepsInt: true,
+    mask: true,
+  },
+  notEqual: {
+    wgsl: compare('ne'),
+    wasm: compareWasm('ne', 'ne'),
+    cpu: (a, b) => bool(a !== b),
+    keepsInt: true,
+    mask: true,
+  },
+  less: {
+    wgsl: compare('lt'),
+    wasm: compareWasm('lt', 'lt_s'),
+    cpu: (a, b) => bool(a < b),
+    keepsInt: true,
+    mask: true,
+  },
+  lessEqual: {
+    wgsl: compare('le'),
+    wasm: compareWasm('le', 'le_s'),
+    cpu: (a, b) => bool(a <= b),
+    keepsInt: true,
+    mask: true,
+  },
+  greater: {
+    wgsl: compare('gt'),
+    wasm: compareWasm('gt', 'gt_s'),
+    cpu: (a, b) => bool(a > b),
+    keepsInt: true,
+    mask: true,
+  },
+  greaterEqual: {
+    wgsl: compare('ge'),
+    wasm: compareWasm('ge', 'ge_s'),
+    cpu: (a, b) => bool(a >= b),
+    keepsInt: true,
+    mask: true,
+  },
 };
-
-/**
- * WGSL helpers the bodies above call. NaN and Inf come from a private variable so that no
- * constant expression ever evaluates to a non-finite value (a shader-creation error in WGSL).
- */
-export const WGSL_PRELUDE = /* wgsl */ `
-var<private> wgru_bits_nan: u32 = 0x7fc00000u;
-var<private> wgru_bits_inf: u32 = 0x7f800000u;
-fn wgru_nan() -> f32 { return bitcast<f32>(wgru_bits_nan); }
-fn wgru_inf() -> f32 { return bitcast<f32>(wgru_bits_inf); }
-fn wgru_mask(c: bool) -> f32 { return select(0.0, 1.0, c); }
-// By the bits: exponent all ones and a nonzero mantissa (NaN), or a zero mantissa (±Inf).
-fn wgru_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn wgru_isinf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
-fn wgru_unordered(a: f32, b: f32) -> bool { return wgru_isnan(a) || wgru_isnan(b); }
-// A mask or condition is true where it is nonzero, NaN included.
-fn wgru_truthy(c: f32) -> bool { return c != 0.0 || wgru_isnan(c); }
-fn wgru_sign(x: f32) -> f32 { return select(sign(x), x, wgru_isnan(x)); }
-fn wgru_to_i32(x: f32) -> i32 { return select(i32(x), 0, wgru_isnan(x)); }
-fn wgru_relu(x: f32) -> f32 { return select(max(x, 0.0), x, wgru_isnan(x)); }
-// IEEE comparisons: false when either side is NaN, except != (then true).
-fn wgru_eq(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a == b); }
-fn wgru_ne(a: f32, b: f32) -> f32 { return wgru_mask(wgru_unordered(a, b) || a != b); }
-fn wgru_lt(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a < b); }
-fn wgru_le(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a <= b); }
-fn wgru_gt(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a > b); }
-fn wgru_ge(a: f32, b: f32) -> f32 { return wgru_mask(!wgru_unordered(a, b) && a >= b); }
-// The built-in log is only good to 2^-21 absolute on [0.5, 2], where log(x) itself is small (a
-// relative error of 2% near 1 on llvmpipe). There: log(x) = 2 atanh(s), s = (x - 1) / (x + 1),
-// |s| <= 1/3, x - 1 exact, summed as a series to a relative error of about 1e-7.
-fn wgru_log(x: f32) -> f32 {
-  if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
-  if (x == 0.0) { return -wgru_inf(); }
-  if (wgru_isinf(x)) { return x; }
-  if (x < 0.5 || x > 2.0) { return log(x); }
-  let s = (x - 1.0) / (x + 1.0);
-  let s2 = s * s;
-  let p = 1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0 + s2 / 15.0))))));
-  return 2.0 * s * p;
-}
-fn wgru_sqrt(x: f32) -> f32 {
-  if (x < 0.0 || wgru_isnan(x)) { return wgru_nan(); }
-  if (wgru_isinf(x)) { return x; }
-  return sqrt(x);
-}
-// 1 / (1 + e^-x) for x >= 0 and e^x / (1 + e^x) below: never exp of a large positive number.
-fn wgru_sigmoid(x: f32) -> f32 {
-  let e = exp(-abs(x));
-  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
-}
-// WGSL's tanh is undefined beyond about ±90 on some drivers, and (e^2x - 1)/(e^2x + 1) loses
-// relative precision near 0. So: Lambert's continued fraction (relative error < 3e-12) for |x| < 1,
-// and sign(x)(1 - e^-2|x|) / (1 + e^-2|x|), which cannot overflow, beyond.
-fn wgru_tanh(x: f32) -> f32 {
-  if (wgru_isnan(x)) { return x; }
-  let a = abs(x);
-  if (a < 1.0) {
-    let x2 = x * x;
-    return x * (135135.0 + x2 * (17325.0 + x2 * (378.0 + x2))) /
-      (135135.0 + x2 * (62370.0 + x2 * (3150.0 + 28.0 * x2)));
-  }
-  let e = exp(-2.0 * a);
-  return sign(x) * (1.0 - e) / (1.0 + e);
-}
-fn wgru_max(a: f32, b: f32) -> f32 {
-  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
-  return max(a, b);
-}
-fn wgru_min(a: f32, b: f32) -> f32 {
-  if (wgru_isnan(a) || wgru_isnan(b)) { return wgru_nan(); }
-  return min(a, b);
-}
-// a^b with IEEE/NumPy semantics: integer powers of negative bases are exact (repeated squaring),
-// a negative finite base with a fractional exponent is NaN, and (-Inf)^b is that of +Inf.
-fn wgru_pow(a: f32, b: f32) -> f32 {
-  if (b == 0.0) { return 1.0; }
-  if (wgru_unordered(a, b)) { return wgru_nan(); }
-  let isInt = floor(b) == b;
-  if (a < 0.0 && !isInt && wgru_isinf(a)) { return select(0.0, wgru_inf(), b > 0.0); }
-  if (isInt && abs(b) <= 64.0) {
-    var n = u32(abs(b));
-    var base = a;
-    var acc = 1.0;
-    loop {
-      if (n == 0u) { break; }
-      if ((n & 1u) == 1u) { acc = acc * base; }
-      base = base * base;
-      n = n >> 1u;
-    }
-    return select(acc, 1.0 / acc, b < 0.0);
-  }
-  if (a < 0.0) {
-    if (!isInt) { return wgru_nan(); }
-    let odd = abs(b) < 16777216.0 && (u32(abs(b)) & 1u) == 1u;
-    let m = exp2(b * log2(-a));
-    return select(m, -m, odd);
-  }
-  if (a == 0.0) { return select(0.0, wgru_inf(), b < 0.0); }
-  return exp2(b * log2(a));
-}
-`;

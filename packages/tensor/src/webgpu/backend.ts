@@ -17,7 +17,9 @@ import { Engine } from './engine.js';
 import { grid1d } from './kernels/common.js';
 import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddByRows, scatterAddKernel, scatterAddRowsKernel } from './kernels/indexing.js';
-import { forgetPacked, type MatmulTarget, packedWeights, recordMatmul } from './kernels/matmul.js';
+import { recordMatmul } from './kernels/matmul.js';
+import type { MatmulTarget } from './kernels/matmul-plan.js';
+import { forgetPacked, packedWeights } from './kernels/packed-operands.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
@@ -115,6 +117,24 @@ export class WebGpuBackend implements Backend {
     return p;
   }
 
+  /** Records one dispatch of generated kernel `k` (compiled once per key; `family` names it in errors). */
+  private dispatch(
+    op: string,
+    k: { key: string; code: string; params: Int32Array },
+    buffers: (GPUBuffer | GPUTextureView)[],
+    workgroups: [number, number, number],
+    family = op,
+  ): void {
+    this.engine.record({
+      kind: 'dispatch',
+      op,
+      pipeline: this.pipeline(k.key, k.code, family),
+      buffers,
+      params: k.params,
+      workgroups,
+    });
+  }
+
   private buf(v: View): GPUBuffer {
     return (v.storage as GpuStorage).buffer;
   }
@@ -186,15 +206,7 @@ export class WebGpuBackend implements Backend {
         continue;
       }
       start += group.length;
-      if (k)
-        this.engine.record({
-          kind: 'dispatch',
-          op: k.ops,
-          pipeline: this.pipeline(k.key, k.code, 'elementwise'),
-          buffers: k.buffers,
-          params: k.params,
-          workgroups: grid1d(k.n),
-        });
+      if (k) this.dispatch(k.ops, k, k.buffers, grid1d(k.n), 'elementwise');
     }
     for (const s of this.deferred) this.pool.release(s.buffer);
     this.deferred = [];
@@ -278,25 +290,11 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     if (reduceByWorkgroup(x, axes)) {
       const k = reduceWorkgroupKernel(op, x, axes, out, this.subgroups);
-      this.engine.record({
-        kind: 'dispatch',
-        op,
-        pipeline: this.pipeline(k.key, k.code, op),
-        buffers: [this.buf(out), this.buf(x)],
-        params: k.params,
-        workgroups: grid1d(k.n, 1),
-      });
+      this.dispatch(op, k, [this.buf(out), this.buf(x)], grid1d(k.n, 1));
       return;
     }
     const k = reduceKernel(op, x, axes, out);
-    this.engine.record({
-      kind: 'dispatch',
-      op,
-      pipeline: this.pipeline(k.key, k.code, op),
-      buffers: [this.buf(out), this.buf(x)],
-      params: k.params,
-      workgroups: grid1d(n),
-    });
+    this.dispatch(op, k, [this.buf(out), this.buf(x)], grid1d(n));
   }
 
   matmul(a: View, b: View, out: View, bias: View | null = null): void {
@@ -311,14 +309,7 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     const k = gatherKernel(x, indices, axis, out);
     if (k.n === 0) return;
-    this.engine.record({
-      kind: 'dispatch',
-      op: 'gather',
-      pipeline: this.pipeline(k.key, k.code, 'gather'),
-      buffers: [this.buf(out), this.buf(x), this.buf(indices)],
-      params: k.params,
-      workgroups: grid1d(k.n),
-    });
+    this.dispatch('gather', k, [this.buf(out), this.buf(x), this.buf(indices)], grid1d(k.n));
   }
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
@@ -327,26 +318,12 @@ export class WebGpuBackend implements Backend {
     if (scatterAddByRows(src, indices, axis, out)) {
       const k = scatterAddRowsKernel(src, indices, out);
       if (k.n === 0) return;
-      this.engine.record({
-        kind: 'dispatch',
-        op: 'scatterAdd',
-        pipeline: this.pipeline(k.key, k.code, 'scatterAdd'),
-        buffers: [this.buf(out), this.buf(src), this.buf(indices)],
-        params: k.params,
-        workgroups: k.workgroups,
-      });
+      this.dispatch('scatterAdd', k, [this.buf(out), this.buf(src), this.buf(indices)], k.workgroups);
       return;
     }
     const k = scatterAddKernel(src, indices, axis, out);
     if (k.n === 0) return;
-    this.engine.record({
-      kind: 'dispatch',
-      op: 'scatterAdd',
-      pipeline: this.pipeline(k.key, k.code, 'scatterAdd'),
-      buffers: [this.buf(out), this.buf(src), this.buf(indices)],
-      params: k.params,
-      workgroups: grid1d(k.n),
-    });
+    this.dispatch('scatterAdd', k, [this.buf(out), this.buf(src), this.buf(indices)], grid1d(k.n));
   }
 
   gruCell(args: GruCellArgs): void {
@@ -359,14 +336,7 @@ export class WebGpuBackend implements Backend {
     const bindings = k.views.map((v) =>
       packed && v === args.U ? packed.U : packed?.W && v === args.W ? packed.W : this.buf(v),
     );
-    this.engine.record({
-      kind: 'dispatch',
-      op: 'gruCell',
-      pipeline: this.pipeline(k.key, k.code, 'gruCell'),
-      buffers: bindings,
-      params: k.params,
-      workgroups: k.workgroups,
-    });
+    this.dispatch('gruCell', k, bindings, k.workgroups);
   }
 
   random(kind: 'uniform' | 'normal', seed: number, out: View): void {
@@ -374,14 +344,7 @@ export class WebGpuBackend implements Backend {
     this.wrote(out);
     const k = randomKernel(kind, seedKey(seed), out);
     if (k.n === 0) return;
-    this.engine.record({
-      kind: 'dispatch',
-      op: kind === 'uniform' ? 'uniform' : 'randn',
-      pipeline: this.pipeline(k.key, k.code, 'random'),
-      buffers: [this.buf(out)],
-      params: k.params,
-      workgroups: grid1d(k.n),
-    });
+    this.dispatch(kind === 'uniform' ? 'uniform' : 'randn', k, [this.buf(out)], grid1d(k.n), 'random');
   }
 
   flush(): void {

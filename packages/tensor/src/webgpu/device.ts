@@ -52,7 +52,8 @@ export function wantedFeatures(opts: DeviceOptions): readonly OptionalFeature[] 
 }
 
 const HOW_TO_GET_ONE =
-  'On a Debian/Ubuntu machine without a GPU, run `bash scripts/install-software-gpu.sh` (Mesa lavapipe) to get a software WebGPU adapter.';
+  'On a Debian/Ubuntu machine without a GPU, run `bash scripts/install-software-gpu.sh` (Mesa lavapipe) to get ' +
+  'a software WebGPU adapter.';
 
 export const NO_ADAPTER_MESSAGE = `setBackend('webgpu'): no WebGPU adapter could be found. ${HOW_TO_GET_ONE}`;
 

@@ -17,7 +17,7 @@ export interface Dispatch {
   workgroups: [number, number, number];
 }
 
-export interface Copy {
+interface Copy {
   kind: 'copy';
   op: string;
   src: GPUBuffer;
@@ -38,8 +38,9 @@ const MAX_PENDING = 1024;
 /**
  * Records commands instead of running them, and submits them all at once at a sync point (a
  * read) or when the batch grows large: one command encoder, one compute pass per run of
- * dispatches, one parameter upload and one queue submit per batch. The pending list is plain data,
- * so a pass can rewrite it before it is encoded.
+ * dispatches, one parameter upload and one queue submit per batch. Commands are encoded in the
+ * order they were recorded; elementwise ops are fused before they get here (the backend's runs,
+ * fusion.ts).
  */
 export class Engine {
   private pending: Command[] = [];
@@ -78,7 +79,8 @@ export class Engine {
     }
     if (this.broken) {
       throw new Error(
-        `${this.broken.message}\nThe results of that batch are lost, so this device refuses further work: call setBackend('webgpu') for a fresh one.`,
+        `${this.broken.message}\nThe results of that batch are lost, so this device refuses further work: call ` +
+          `setBackend('webgpu') for a fresh one.`,
         { cause: this.broken },
       );
     }
@@ -219,7 +221,7 @@ export class Engine {
         pass = encoder.beginComputePass({ timestampWrites: profile.writes(di) });
       }
       pass ??= encoder.beginComputePass();
-      const offset = paramOffsets[di++] as number;
+      const offset = paramOffsets[di++];
       const bindGroup = this.bindGroupFor(c, offset);
       pass.setPipeline(c.pipeline);
       pass.setBindGroup(0, bindGroup);
@@ -237,11 +239,13 @@ export class Engine {
         this.broken ??=
           this.asyncError ??
           new Error(
-            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+            `WebGPU validation error in a batch of ops ` +
+              `(${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           );
         this.fail(
           new Error(
-            `WebGPU validation error in a batch of ops (${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
+            `WebGPU validation error in a batch of ops ` +
+              `(${ops.slice(0, 12).join(', ')}${ops.length > 12 ? ', ...' : ''}): ${err.message}`,
           ),
         );
       }

@@ -1,7 +1,7 @@
 import { type Storage, type View, viewIsContiguous } from '../backend.js';
 import type { DType } from '../dtype.js';
 import { type Expr, exprConsts, exprKey } from '../expr.js';
-import { WGSL_PRELUDE } from '../ops/table.js';
+import { WGSL_PRELUDE } from './kernels/prelude.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl, wgslType } from './kernels/common.js';
 import { wgslOf, writeConsts } from './kernels/expr.js';
 
@@ -23,7 +23,7 @@ export interface MapCommand {
 }
 
 /** What the fuser needs from storage: the GPU buffer and whether its tensor is still alive. */
-export interface FusableStorage extends Storage {
+interface FusableStorage extends Storage {
   readonly buffer: GPUBuffer;
   freed: boolean;
 }
@@ -93,28 +93,28 @@ export function groupRun(
  * coordinate space: disjoint iff their intervals are disjoint on some axis. Anything else is
  * conservatively treated as overlapping.
  */
-export function disjoint(a: View, b: View): boolean {
+function disjoint(a: View, b: View): boolean {
   const rank = a.shape.length;
   if (rank !== b.shape.length || a.strides.some((s, i) => s !== b.strides[i])) return !overlapsByExtent(a, b);
   const axes = [...a.strides.keys()].filter((i) => a.shape[i] !== 1 || b.shape[i] !== 1);
-  axes.sort((i, j) => (a.strides[j] as number) - (a.strides[i] as number));
+  axes.sort((i, j) => a.strides[j] - a.strides[i]);
   // nested: each stride a multiple of the next, and the next axis' whole extent fits inside it
   for (let k = 0; k + 1 < axes.length; k++) {
-    const s = a.strides[axes[k] as number] as number;
-    const inner = a.strides[axes[k + 1] as number] as number;
+    const s = a.strides[axes[k]];
+    const inner = a.strides[axes[k + 1]];
     if (inner <= 0 || s % inner !== 0) return !overlapsByExtent(a, b);
   }
   const digits = (v: View): { d: number[]; r: number } | null => {
     let rem = v.offset;
     const d: number[] = [];
     for (let k = 0; k < axes.length; k++) {
-      const s = v.strides[axes[k] as number] as number;
+      const s = v.strides[axes[k]];
       d.push(Math.floor(rem / s));
-      rem -= (d[k] as number) * s;
+      rem -= d[k] * s;
       // no carry: the box must stay within the radix of this (inner) axis
       if (k > 0) {
-        const radix = (v.strides[axes[k - 1] as number] as number) / s;
-        if ((d[k] as number) + (v.shape[axes[k] as number] as number) > radix) return null;
+        const radix = v.strides[axes[k - 1]] / s;
+        if (d[k] + v.shape[axes[k]] > radix) return null;
       }
     }
     return { d, r: rem };
@@ -124,9 +124,9 @@ export function disjoint(a: View, b: View): boolean {
   if (!da || !db) return !overlapsByExtent(a, b);
   if (da.r !== db.r) return true;
   return axes.some((ax, k) => {
-    const a0 = da.d[k] as number;
-    const b0 = db.d[k] as number;
-    return a0 + (a.shape[ax] as number) <= b0 || b0 + (b.shape[ax] as number) <= a0;
+    const a0 = da.d[k];
+    const b0 = db.d[k];
+    return a0 + a.shape[ax] <= b0 || b0 + b.shape[ax] <= a0;
   });
 }
 
@@ -135,7 +135,7 @@ function overlapsByExtent(a: View, b: View): boolean {
   const extent = (v: View) => {
     let hi = v.offset;
     v.shape.forEach((d, i) => {
-      hi += (d - 1) * Math.max(v.strides[i] as number, 0);
+      hi += (d - 1) * Math.max(v.strides[i], 0);
     });
     return [v.offset, hi] as const;
   };
@@ -230,7 +230,8 @@ export function fusedKernel(group: readonly MapCommand[], needed: readonly boole
   });
   const decls = buffers.map(
     (_, i) =>
-      `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: array<${wgslType(types[i] as DType)}>;`,
+      `@group(0) @binding(${i + 1}) var<storage, ${written[i] ? 'read_write' : 'read'}> b${i}: ` +
+      `array<${wgslType(types[i] as DType)}>;`,
   );
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}

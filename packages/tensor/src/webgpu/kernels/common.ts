@@ -28,7 +28,7 @@ export class Params {
   }
   pushF32(x: number): number {
     const f = new Float32Array([x]);
-    return this.push(new Int32Array(f.buffer)[0] as number);
+    return this.push(new Int32Array(f.buffer)[0]);
   }
   toArray(): Int32Array {
     const n = Math.max(4, Math.ceil(this.words.length / 4) * 4);
@@ -52,7 +52,8 @@ export function linearIndex(wg = 64): string {
 }
 
 export const ENTRY_1D = (wg = 64) =>
-  `@compute @workgroup_size(${wg})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>)`;
+  `@compute @workgroup_size(${wg})\nfn main(@builtin(global_invocation_id) gid: vec3<u32>, ` +
+  `@builtin(num_workgroups) nwg: vec3<u32>)`;
 
 /**
  * WGSL that decomposes the linear index `k` over a shape held in parameters

@@ -43,7 +43,7 @@ export function writeConsts(expr: Expr, params: Params, start: number): void {
     switch (e.kind) {
       case 'const':
         if (e.dtype === 'int32') params.words[i] = e.value | 0;
-        else params.words[i] = new Int32Array(new Float32Array([e.value]).buffer)[0] as number;
+        else params.words[i] = new Int32Array(new Float32Array([e.value]).buffer)[0];
         i++;
         break;
       case 'unary':

@@ -1,5 +1,5 @@
 import type { GruCellArgs, View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { P, Params, paramsDecl } from './common.js';
 
 /**
@@ -7,9 +7,9 @@ import { P, Params, paramsDecl } from './common.js';
  * H and I, then per view its offset and two strides (1-D views: stride 0 for the row), at `at[i]`.
  */
 function operands(a: GruCellArgs) {
-  const B = a.h.shape[0] as number;
-  const H = a.h.shape[1] as number;
-  const I = a.W ? (a.x.shape[1] as number) : 0;
+  const B = a.h.shape[0];
+  const H = a.h.shape[1];
+  const I = a.W ? a.x.shape[1] : 0;
   const params = new Params();
   const views: View[] = [a.out, a.x, a.h, a.U];
   if (a.W) views.push(a.W);
@@ -17,7 +17,7 @@ function operands(a: GruCellArgs) {
   if (a.c) views.push(a.c);
   params.push(H, I);
   const at = views.map((v) =>
-    params.push(v.offset, v.shape.length === 2 ? (v.strides[0] as number) : 0, v.strides[v.shape.length - 1] as number),
+    params.push(v.offset, v.shape.length === 2 ? v.strides[0] : 0, v.strides[v.shape.length - 1]),
   );
   const name = ['o', 'x', 'h', 'U', ...(a.W ? ['W'] : []), ...(a.b ? ['bias'] : []), ...(a.c ? ['c'] : [])];
   return { B, H, params, views, at, name };
@@ -41,10 +41,9 @@ export const GRU_CELL_MAX_HIDDEN = 1024;
  * computes z_j and r_j for its columns (dot products of h_b with U's columns) and keeps r_j and
  * r_j h_j in workgroup memory; a barrier; phase 2: the candidate and the new state. U (and W) are
  * read once per row; nothing goes through device memory between the gates.
- */
-/**
- * `packed`: U (and W) as packed textures where the caller has them (see matmul's packedWeights),
- * read with texel loads, which a software adapter makes for all lanes at once.
+ *
+ * `packed`: U (and W) as packed textures where the caller has them (packedWeights, in
+ * packed-operands.ts), read with texel loads, which a software adapter makes for all lanes at once.
  */
 export function gruCellKernel(
   a: GruCellArgs,
@@ -53,13 +52,15 @@ export function gruCellKernel(
   if (quadsFit(a)) return gruCellQuadKernel(a, packed);
   const { B, params, views, at, name } = operands(a);
   const idx = (i: number, row: string, col: string) =>
-    `${P(at[i] as number)} + (${row}) * ${P((at[i] as number) + 1)} + (${col}) * ${P((at[i] as number) + 2)}`;
+    `${P(at[i])} + (${row}) * ${P(at[i] + 1)} + (${col}) * ${P(at[i] + 2)}`;
   const bind = name.map(
     (n, i) => `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<f32>;`,
   );
   const vi = (n: string) => name.indexOf(n);
   // x_t W_g + b_g for gate column g (or the given projection)
   const xp = (g: string) => (a.W ? `xw(b, ${g})` : `x[${idx(vi('x'), 'b', g)}]`);
+  // the recurrent bias of the candidate, added inside r ⊙ (...) (resetAfter)
+  const cBias = a.c ? ` + c[${idx(vi('c'), '0', 'j')}]` : '';
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${bind.join('\n')}
@@ -96,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var j = i32(lid.x); j < H; j = j + ${WG}) {
     ${
       a.resetAfter
-        ? `let cand = wgru_tanh(${xp('2 * H + j')} + rs[j] * (hu(b, 2 * H + j)${a.c ? ` + c[${idx(vi('c'), '0', 'j')}]` : ''}));`
+        ? `let cand = wgru_tanh(${xp('2 * H + j')} + rs[j] * (hu(b, 2 * H + j)${cBias}));`
         : `var s = 0.0;
     for (var k = 0; k < H; k = k + 1) { s = s + rh[k] * U[${idx(vi('U'), 'k', '2 * H + j')}]; }
     let cand = wgru_tanh(${xp('2 * H + j')} + s);`
@@ -120,11 +121,11 @@ const QWG_ROW = 64;
 
 const div4 = (x: number): boolean => x % 4 === 0;
 /** A row-major matrix view whose rows can be read as vec4s. */
-const rowsOfQuads = (v: View): boolean => v.strides[1] === 1 && div4(v.strides[0] as number) && div4(v.offset);
+const rowsOfQuads = (v: View): boolean => v.strides[1] === 1 && div4(v.strides[0]) && div4(v.offset);
 
 /** The quad kernel needs H % 4 == 0, U and W row-major and 16-byte aligned, and a fresh output. */
 function quadsFit(a: GruCellArgs): boolean {
-  const H = a.h.shape[1] as number;
+  const H = a.h.shape[1];
   return (
     div4(H) && rowsOfQuads(a.U) && (a.W === null || rowsOfQuads(a.W)) && a.out.offset === 0 && a.out.strides[1] === 1
   );
@@ -152,12 +153,13 @@ function gruCellQuadKernel(
   const bind = name.map((n, i) =>
     texture(n)
       ? `@group(0) @binding(${i + 1}) var ${n}: texture_storage_2d_array<rgba32float, read>;`
-      : `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: array<${quad.has(n) ? 'vec4<f32>' : 'f32'}>;`,
+      : `@group(0) @binding(${i + 1}) var<storage, ${i === 0 ? 'read_write' : 'read'}> ${n}: ` +
+        `array<${quad.has(n) ? 'vec4<f32>' : 'f32'}>;`,
   );
   const vi = (n: string) => name.indexOf(n);
   /** Scalar element (row, col) of a view. */
   const el = (n: string, row: string, col: string) => {
-    const i = at[vi(n)] as number;
+    const i = at[vi(n)];
     return `${n}[${P(i)} + (${row}) * ${P(i + 1)} + (${col}) * ${P(i + 2)}]`;
   };
   /** The four scalars (row, 4q..4q+3) of a view, as a vec4. */
@@ -166,23 +168,33 @@ function gruCellQuadKernel(
   /** Quad q of row `row` of a vec4 matrix (offset and row stride are multiples of 4). */
   const q4 = (n: string, row: string, q: string) => {
     if (texture(n)) return `textureLoad(${n}, vec2<i32>(${q}, ${row}), 0)`;
-    const i = at[vi(n)] as number;
+    const i = at[vi(n)];
     return `${n}[(${P(i)} + (${row}) * ${P(i + 1)}) / 4 + ${q}]`;
   };
   const splitColumns = a.resetAfter;
   const QWG = splitColumns ? QWG_SPLIT : QWG_ROW;
+  // The column groups a lane computes: one (its workgroup's x picks it), or every QWG-th.
+  const oneColumnGroup = `let q0 = i32(wid.x) * ${QWG} + i32(lid.x);
+  if (q0 >= Hq) { return; }
+  {
+    let q = q0;`;
+  const everyColumnGroup = `for (var q = i32(lid.x); q < Hq; q = q + ${QWG}) {`;
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${bind.join('\n')}
 ${splitColumns ? '' : `var<workgroup> rh: array<f32, ${GRU_CELL_MAX_HIDDEN}>;`}
-fn sigmoid4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(wgru_sigmoid(v.x), wgru_sigmoid(v.y), wgru_sigmoid(v.z), wgru_sigmoid(v.w)); }
-fn tanh4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(wgru_tanh(v.x), wgru_tanh(v.y), wgru_tanh(v.z), wgru_tanh(v.w)); }
+fn sigmoid4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(wgru_sigmoid(v.x), wgru_sigmoid(v.y), wgru_sigmoid(v.z), wgru_sigmoid(v.w));
+}
+fn tanh4(v: vec4<f32>) -> vec4<f32> {
+  return vec4<f32>(wgru_tanh(v.x), wgru_tanh(v.y), wgru_tanh(v.z), wgru_tanh(v.w));
+}
 @compute @workgroup_size(${QWG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let b = i32(wid.y);
   let H = ${P(0)};
   let Hq = H / 4;
-  ${splitColumns ? `let q0 = i32(wid.x) * ${QWG} + i32(lid.x);\n  if (q0 >= Hq) { return; }\n  {\n    let q = q0;` : `for (var q = i32(lid.x); q < Hq; q = q + ${QWG}) {`}
+  ${splitColumns ? oneColumnGroup : everyColumnGroup}
     // x W + b and h U for the four columns of each gate z | r | h
     var xz = ${a.b ? el4('bias', '0', '4 * q') : 'vec4<f32>(0.0)'};
     var xr = ${a.b ? el4('bias', '0', 'H + 4 * q') : 'vec4<f32>(0.0)'};
@@ -240,7 +252,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`
     }`;
-  const key = `gruCellQuad|${a.resetAfter}|${name.map((n) => (texture(n) ? `${n}:tex` : n)).join(',')}|${params.words.length}|${QWG}`;
+  const bound = name.map((n) => (texture(n) ? `${n}:tex` : n)).join(',');
+  const key = `gruCellQuad|${a.resetAfter}|${bound}|${params.words.length}|${QWG}`;
   const workgroups: [number, number, number] = splitColumns ? [Math.ceil(Hq / QWG), B, 1] : [1, B, 1];
   return { key, code, params: params.toArray(), views, workgroups };
 }

@@ -21,7 +21,7 @@ export function gatherKernel(x: View, indices: View, axis: number, out: View): K
   const rx = x.shape.length;
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, x.offset, indices.offset, out.offset, x.shape[axis] as number);
+  params.push(n, x.offset, indices.offset, out.offset, x.shape[axis]);
   const shapeAt = params.push(...out.shape);
   const xsAt = params.push(...x.strides);
   const isAt = params.push(...indices.strides);
@@ -52,8 +52,9 @@ ${ENTRY_1D()} {
 
 /**
  * The adjoint of gather: out[pre, j, post] += sum of src[pre, i..., post] over the index
- * positions i with indices[i...] == j (negative indices wrapped; out-of-range ones match nothing). WGSL has no float atomics, so each output element gathers
- * its own sum by scanning the indices (deterministic, and race-free by construction).
+ * positions i with indices[i...] == j (negative indices wrapped; out-of-range ones match nothing).
+ * WGSL has no float atomics, so each output element gathers its own sum by scanning the indices
+ * (deterministic, and race-free by construction).
  */
 export function scatterAddKernel(src: View, indices: View, axis: number, out: View): Kernel {
   const ro = out.shape.length;
@@ -61,7 +62,7 @@ export function scatterAddKernel(src: View, indices: View, axis: number, out: Vi
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
   const n = out.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
-  params.push(n, nIdx, src.offset, indices.offset, out.offset, out.shape[axis] as number);
+  params.push(n, nIdx, src.offset, indices.offset, out.offset, out.shape[axis]);
   const shapeAt = params.push(...out.shape);
   const osAt = params.push(...out.strides);
   const ssAt = params.push(...src.strides);
@@ -110,8 +111,8 @@ const div4 = (x: number): boolean => x % 4 === 0;
 const contiguousFrom = (v: View): boolean => {
   let stride = 1;
   for (let d = v.shape.length - 1; d >= 0; d--) {
-    if ((v.shape[d] as number) !== 1 && v.strides[d] !== stride) return false;
-    stride *= v.shape[d] as number;
+    if (v.shape[d] !== 1 && v.strides[d] !== stride) return false;
+    stride *= v.shape[d];
   }
   return true;
 };
@@ -147,7 +148,7 @@ export function scatterAddRowsKernel(
   indices: View,
   out: View,
 ): Kernel & { workgroups: [number, number, number] } {
-  const V = out.shape[0] as number;
+  const V = out.shape[0];
   const D = out.shape.slice(1).reduce((a, b) => a * b, 1);
   const nIdx = indices.shape.reduce((a, b) => a * b, 1);
   const params = new Params();
@@ -155,6 +156,8 @@ export function scatterAddRowsKernel(
   const T = wgslType(out.dtype);
   const V4 = `vec4<${T}>`;
   const rows = Array.from({ length: TM_ROWS }, (_, i) => i);
+  // each row's accumulator starts from the output's value (scatterAdd adds into out)
+  const initial = (i: number) => `acc${i} = o[${P(3)} + (r0 + ${i}) * Dq + q];`;
   const code = `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> o: array<${V4}>;
 @group(0) @binding(2) var<storage, read> s: array<${V4}>;
@@ -166,7 +169,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let q = i32(gid.x);
   let r0 = i32(gid.y) * ${TM_ROWS};
   if (q >= Dq || r0 >= V) { return; }
-${rows.map((i) => `  var acc${i} = ${V4}();\n  if (r0 + ${i} < V) { acc${i} = o[${P(3)} + (r0 + ${i}) * Dq + q]; }`).join('\n')}
+${rows.map((i) => `  var acc${i} = ${V4}();\n  if (r0 + ${i} < V) { ${initial(i)} }`).join('\n')}
   for (var k = 0; k < ${P(2)}; k = k + 1) {
     let j = wrap_index(idx[${P(5)} + k], V) - r0;
     if (j >= 0 && j < ${TM_ROWS}) {

@@ -1,5 +1,5 @@
 import type { View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { decompose, ENTRY_1D, linearIndex, offsetExpr, P, Params, paramsDecl } from './common.js';
 
 /**
@@ -43,7 +43,8 @@ export function randomKernel(
   const value =
     kind === 'uniform'
       ? 'f32(w.x >> 8u) * 5.9604644775390625e-8'
-      : 'sqrt(-2.0 * wgru_log(f32((w.x >> 8u) + 1u) * 5.9604644775390625e-8)) * cos(6.283185307179586 * f32(w.y >> 8u) * 5.9604644775390625e-8)';
+      : 'sqrt(-2.0 * wgru_log(f32((w.x >> 8u) + 1u) * 5.9604644775390625e-8)) * ' +
+        'cos(6.283185307179586 * f32(w.y >> 8u) * 5.9604644775390625e-8)';
   // wgru_log (in the prelude) is accurate near 1, where Box–Muller's small radii come from.
   const code = `${WGSL_PRELUDE}
 ${PHILOX_WGSL}

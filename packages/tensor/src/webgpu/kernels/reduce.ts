@@ -1,18 +1,18 @@
 import type { ReduceOp, View } from '../../backend.js';
-import { WGSL_PRELUDE } from '../../ops/table.js';
+import { WGSL_PRELUDE } from './prelude.js';
 import { decompose, ENTRY_1D, linearIndex, P, Params, paramsDecl, wgslType } from './common.js';
 
 /** Where output k's elements are: its base offset and the offset of its reduced element r. */
 function reduceGeometry(x: View, axes: readonly number[], out: View) {
   const keep = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const params = new Params();
-  const nOut = keep.reduce((a, i) => a * (x.shape[i] as number), 1);
-  const nRed = axes.reduce((a, i) => a * (x.shape[i] as number), 1);
+  const nOut = keep.reduce((a, i) => a * x.shape[i], 1);
+  const nRed = axes.reduce((a, i) => a * x.shape[i], 1);
   params.push(nOut, nRed, x.offset, out.offset);
-  const keptShapeAt = params.push(...keep.map((i) => x.shape[i] as number));
-  const keptStridesAt = params.push(...keep.map((i) => x.strides[i] as number));
-  const redShapeAt = params.push(...axes.map((i) => x.shape[i] as number));
-  const redStridesAt = params.push(...axes.map((i) => x.strides[i] as number));
+  const keptShapeAt = params.push(...keep.map((i) => x.shape[i]));
+  const keptStridesAt = params.push(...keep.map((i) => x.strides[i]));
+  const redShapeAt = params.push(...axes.map((i) => x.shape[i]));
+  const redStridesAt = params.push(...axes.map((i) => x.strides[i]));
   const rk = keep.length;
   const rr = axes.length;
   let base = P(2);
@@ -66,7 +66,9 @@ export function reduceKernel(
     default:
       // NaN wins (and arg* points at the first NaN), as in NumPy.
       init = `var acc: ${T} = x[base]; var best: i32 = 0; var nan = false;`;
-      step = `if (!nan) { if (${isnan('v')}) { nan = true; best = r; acc = v; } else if (v ${cmp} acc) { acc = v; best = r; } }`;
+      step =
+        `if (!nan) { if (${isnan('v')}) { nan = true; best = r; acc = v; } ` +
+        `else if (v ${cmp} acc) { acc = v; best = r; } }`;
       result = isArg ? 'best' : 'acc';
   }
   const code = `${WGSL_PRELUDE}
@@ -100,6 +102,8 @@ export const reduceTuning: {
 
 /** Lanes of the workgroup that shares one output's reduction. */
 const RWG = 64;
+/** The kernel's extra parameters where subgroup operations are used. */
+const SUBGROUP_BUILTINS = ',\n  @builtin(subgroup_invocation_id) sgLane: u32,\n  @builtin(subgroup_size) sgSize: u32';
 
 /**
  * Whether a workgroup of lanes should share each output's reduction: only when there are few
@@ -111,7 +115,7 @@ const RWG = 64;
  */
 export function reduceByWorkgroup(x: View, axes: readonly number[]): boolean {
   if (reduceTuning.path !== 'auto') return reduceTuning.path === 'workgroup';
-  const nRed = axes.reduce((a, i) => a * (x.shape[i] as number), 1);
+  const nRed = axes.reduce((a, i) => a * x.shape[i], 1);
   const nOut = x.shape.reduce((a, d) => a * d, 1) / Math.max(nRed, 1);
   return nOut <= 64 && nRed >= 1024;
 }
@@ -157,7 +161,8 @@ export function reduceWorkgroupKernel(
 }`
     : `fn combine(a: Part, b: Part) -> Part { return Part(a.value ${op === 'sum' ? '+' : '*'} b.value, 0, 1); }`;
   const shuffle = (v: string, m: string) =>
-    `Part(subgroupShuffleXor(${v}.value, ${m}), subgroupShuffleXor(${v}.index, ${m}), subgroupShuffleXor(${v}.state, ${m}))`;
+    `Part(subgroupShuffleXor(${v}.value, ${m}), subgroupShuffleXor(${v}.index, ${m}), ` +
+    `subgroupShuffleXor(${v}.state, ${m}))`;
   const code = `${subgroups ? 'enable subgroups;\n' : ''}${WGSL_PRELUDE}
 ${paramsDecl(g.params.words.length)}
 @group(0) @binding(1) var<storage, read_write> o: array<${outT}>;
@@ -166,7 +171,11 @@ struct Part { value: ${T}, index: i32, state: i32 }
 var<workgroup> parts: array<Part, ${RWG}>;
 ${combine}
 @compute @workgroup_size(${RWG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>${subgroups ? ', @builtin(subgroup_invocation_id) sgLane: u32, @builtin(subgroup_size) sgSize: u32' : ''}) {
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>${subgroups ? SUBGROUP_BUILTINS : ''}
+) {
   let k = i32(wid.x + wid.y * nwg.x);
   if (k >= ${P(0)}) { return; }
   ${decompose('k', g.rk, g.keptShapeAt)}

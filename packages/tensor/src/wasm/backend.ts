@@ -1,0 +1,185 @@
+import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage, View } from '../backend.js';
+import { CpuBackend } from '../cpu/backend.js';
+import { allocHost, type DType, type TypedArray } from '../dtype.js';
+import type { Expr } from '../expr.js';
+import { normalFromBits, philox4x32, seedKey, uniformFromBits } from '../random/philox.js';
+import { contiguousStrides } from '../shape.js';
+import { WasmElementwise } from './elementwise.js';
+import { WasmHeap, WasmStorage } from './heap.js';
+import { hostView } from './host.js';
+import { gatherRows, scatterAddRows } from './indexing.js';
+import { WasmReduce } from './reduce.js';
+import { createSgemm, type Sgemm } from './kernels/sgemm.js';
+import { matmulWasm } from './batched-matmul.js';
+import { gruCellWasm } from './gru-cell.js';
+
+const IDENTITY = (dtype: DType): Expr => ({ kind: 'input', index: 0, dtype });
+
+/**
+ * The WebAssembly backend: float32 and int32 tensors in one shared `WebAssembly.Memory`, with
+ * elementwise expressions compiled to SIMD kernels (one module per expression structure, cached)
+ * and a SIMD sgemm. Synchronous: every op runs when it is called.
+ */
+export class WasmBackend implements Backend {
+  readonly info: BackendInfo = { name: 'wasm' };
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly maxBufferBytes = 2 ** 30;
+  readonly heap = new WasmHeap();
+  readonly elementwise = new WasmElementwise(this.heap);
+  private sgemmKernel: Sgemm | null = null;
+  private readonly reducer = new WasmReduce(this.heap);
+  /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
+  private readonly host = new CpuBackend();
+  private scratchBlock = { ptr: 0, capacity: 0 };
+
+  /** The matmul kernel (compiled on first use). */
+  get sgemm(): Sgemm {
+    this.sgemmKernel ??= createSgemm(this.heap.memory, (bytes) => this.scratch(bytes));
+    return this.sgemmKernel;
+  }
+
+  /** A 64-byte aligned scratch area of at least `bytes`, valid until the next call. */
+  scratch(bytes: number): number {
+    if (bytes > this.scratchBlock.capacity) {
+      if (this.scratchBlock.ptr) this.heap.release(this.scratchBlock.ptr, this.scratchBlock.capacity);
+      this.scratchBlock = this.heap.malloc(bytes);
+    }
+    return this.scratchBlock.ptr;
+  }
+
+  supports(dtype: DType): boolean {
+    return dtype === 'float32' || dtype === 'int32';
+  }
+
+  alloc(dtype: DType, size: number): WasmStorage {
+    if (!this.supports(dtype)) throw new Error(`wasm backend: ${dtype} is not supported (float32 and int32 are)`);
+    const bytes = size * 4;
+    const { ptr, capacity } = this.heap.malloc(bytes);
+    return new WasmStorage(ptr, bytes, capacity, dtype);
+  }
+
+  upload(data: TypedArray): Storage {
+    const dtype: DType = data instanceof Int32Array ? 'int32' : 'float32';
+    if (data instanceof Float64Array) throw new Error('wasm backend: float64 is not supported (float32 and int32 are)');
+    const s = this.alloc(dtype, data.length);
+    this.heap.view(dtype).set(data, s.ptr / 4);
+    this.stats.uploads++;
+    return s;
+  }
+
+  free(storage: Storage): void {
+    const s = storage as WasmStorage;
+    this.heap.release(s.ptr, s.capacity);
+  }
+
+  async read(view: View): Promise<TypedArray> {
+    this.stats.reads++;
+    return this.readSync(view);
+  }
+
+  /** A row-major copy of `view` on the host, now. */
+  readSync(view: View): TypedArray {
+    const size = view.shape.reduce((a, b) => a * b, 1);
+    const start = (view.storage as WasmStorage).ptr / 4 + view.offset;
+    const all = this.heap.view(view.dtype);
+    const contiguous = view.strides.every((s, i) => view.shape[i] === 1 || s === contiguousStrides(view.shape)[i]);
+    if (contiguous) return all.slice(start, start + size);
+    const out = allocHost(view.dtype, size);
+    const tmp = this.alloc(view.dtype, size);
+    this.map(IDENTITY(view.dtype), [view], this.contiguous(tmp, view.shape));
+    out.set(all.subarray(tmp.ptr / 4, tmp.ptr / 4 + size));
+    this.free(tmp);
+    return out;
+  }
+
+  /** A contiguous view of all of `storage` with `shape`. */
+  contiguous(storage: Storage, shape: readonly number[]): View {
+    return { storage, dtype: storage.dtype, shape, strides: contiguousStrides(shape), offset: 0 };
+  }
+
+  map(expr: Expr, inputs: readonly View[], out: View): void {
+    this.stats.dispatches++;
+    this.run(expr, inputs, out);
+  }
+
+  /** map() without counting a dispatch (for the parts of a fused op). */
+  run(expr: Expr, inputs: readonly View[], out: View): void {
+    const n = out.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    // An input that is exactly the output's view is read before each element is written
+    // (in-place is safe); any other overlap goes through a temporary.
+    const sameView = (v: View) =>
+      v.offset === out.offset &&
+      v.shape.length === out.shape.length &&
+      v.strides.every((s, i) => s === out.strides[i] || out.shape[i] === 1);
+    if (inputs.some((v) => v.storage === out.storage && !sameView(v))) {
+      const tmp = this.alloc(out.dtype, n);
+      const tv = this.contiguous(tmp, out.shape);
+      this.elementwise.map(expr, inputs, tv);
+      this.elementwise.map(IDENTITY(out.dtype), [tv], out);
+      this.free(tmp);
+      return;
+    }
+    this.elementwise.map(expr, inputs, out);
+  }
+
+  reduce(op: ReduceOp, x: View, axes: readonly number[], out: View): void {
+    this.stats.dispatches++;
+    if (!this.reducer.run(op, x, axes, out))
+      this.host.reduce(op, hostView(this.heap, x), axes, hostView(this.heap, out));
+  }
+
+  matmul(a: View, b: View, out: View, bias: View | null = null): void {
+    this.stats.dispatches++;
+    if (out.dtype === 'int32') {
+      this.host.matmul(
+        hostView(this.heap, a),
+        hostView(this.heap, b),
+        hostView(this.heap, out),
+        bias && hostView(this.heap, bias),
+      );
+      return;
+    }
+    matmulWasm(this, a, b, out, bias);
+  }
+
+  gather(x: View, indices: View, axis: number, out: View): void {
+    this.stats.dispatches++;
+    if (gatherRows(this.heap, x, indices, axis, out)) return;
+    this.host.gather(hostView(this.heap, x), hostView(this.heap, indices), axis, hostView(this.heap, out));
+  }
+
+  scatterAdd(src: View, indices: View, axis: number, out: View): void {
+    this.stats.dispatches++;
+    if (scatterAddRows(this.heap, src, indices, axis, out)) return;
+    this.host.scatterAdd(hostView(this.heap, src), hostView(this.heap, indices), axis, hostView(this.heap, out));
+  }
+
+  random(kind: 'uniform' | 'normal', seed: number, out: View): void {
+    this.stats.dispatches++;
+    const [k0, k1] = seedKey(seed);
+    const size = out.shape.reduce((a, b) => a * b, 1);
+    const tmp = this.alloc('float32', size);
+    const dst = this.heap.f32;
+    const base = tmp.ptr / 4;
+    for (let i = 0; i < size; i++) {
+      const w = philox4x32(i, k0, k1);
+      dst[base + i] = kind === 'uniform' ? uniformFromBits(w[0]) : normalFromBits(w[0], w[1]);
+    }
+    this.elementwise.map(IDENTITY('float32'), [this.contiguous(tmp, out.shape)], out);
+    this.free(tmp);
+  }
+
+  gruCell(args: GruCellArgs): void {
+    this.stats.dispatches++;
+    gruCellWasm(this, args);
+  }
+
+  flush(): void {}
+
+  memory(): { bytesInUse: number; bytesPooled: number } {
+    return { bytesInUse: this.heap.bytesInUse, bytesPooled: this.heap.bytesPooled };
+  }
+
+  destroy(): void {}
+}

@@ -1,0 +1,57 @@
+/**
+ * float32 matmul on the wasm backend: the batch axes walked here, one sgemm call per matrix. The
+ * sgemm wants B's columns and the bias contiguous; other layouts are copied into a temporary first.
+ * @module
+ */
+import type { View } from '../backend.js';
+import { forEachIndex } from '../cpu/strided.js';
+import type { Expr } from '../expr.js';
+import type { WasmBackend } from './backend.js';
+import type { WasmStorage } from './heap.js';
+
+const COPY: Expr = { kind: 'input', index: 0, dtype: 'float32' };
+
+/** out = a @ b (+ bias): a [...batch, m, k], b [...batch, k, n], out contiguous [...batch, m, n]. */
+export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: View | null = null): void {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = a.shape[ra - 2] as number;
+  const k = a.shape[ra - 1] as number;
+  const n = b.shape[rb - 1] as number;
+  const batchShape = out.shape.slice(0, -2);
+  if (m === 0 || n === 0 || batchShape.some((d) => d === 0)) return;
+  const temps: WasmStorage[] = [];
+  /** `v` itself if its last axis is contiguous, else a contiguous copy. */
+  const dense = (v: View): View => {
+    const r = v.shape.length;
+    if ((v.shape[r - 1] as number) <= 1 || v.strides[r - 1] === 1) return v;
+    const size = v.shape.reduce((p, d) => p * d, 1);
+    const t = be.alloc('float32', size);
+    temps.push(t);
+    const cv = be.contiguous(t, v.shape);
+    be.elementwise.map(COPY, [v], cv);
+    return cv;
+  };
+  const bd = dense(b);
+  const biasd = bias ? dense(bias) : null;
+  const ptr = (v: View) => (v.storage as WasmStorage).ptr;
+  const biasPtr = biasd ? ptr(biasd) + biasd.offset * 4 : 0;
+  const views = [
+    { strides: a.strides.slice(0, -2), offset: a.offset },
+    { strides: bd.strides.slice(0, -2), offset: bd.offset },
+    { strides: out.strides.slice(0, -2), offset: out.offset },
+  ];
+  const [aP, bP, cP] = [ptr(a), ptr(bd), ptr(out)];
+  const sam = a.strides[ra - 2] as number;
+  const sak = a.strides[ra - 1] as number;
+  const sbk = bd.strides[rb - 2] as number;
+  if (batchShape.length === 0) {
+    be.sgemm(m, n, k, aP + a.offset * 4, sam, sak, bP + bd.offset * 4, sbk, 1, cP + out.offset * 4, biasPtr);
+  } else {
+    forEachIndex(batchShape, views, (_, o) => {
+      const [oa, ob, oc] = o as [number, number, number];
+      be.sgemm(m, n, k, aP + oa * 4, sam, sak, bP + ob * 4, sbk, 1, cP + oc * 4, biasPtr);
+    });
+  }
+  for (const t of temps) be.free(t);
+}
