@@ -55,6 +55,7 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
  * @param pool worker threads on `memory`, or null for one thread
  * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
  * @example
+ * ```ts
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
  * const sgemm = createSgemm(memory, () => 4096);
  * const f32 = new Float32Array(memory.buffer);
@@ -62,6 +63,7 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
  * f32.set([1, 0, 0, 1], 4); // B = identity at byte 16
  * sgemm(2, 2, 2, 0, 2, 1, 16, 2, 1, 32, 0); // C at byte 32
  * console.log(Array.from(f32.subarray(8, 12))); // [1, 2, 3, 4]
+ * ```
  */
 export function createSgemm(
   memory: WebAssembly.Memory,

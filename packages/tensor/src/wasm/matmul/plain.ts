@@ -7,12 +7,14 @@ import type { Sgemm } from './index.js';
 
 /**
  * @example
+ * ```ts
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
  * const f32 = new Float32Array(memory.buffer);
  * f32.set([1, 2, 3], 0); // A = [[1, 2, 3]]
  * f32.set([1, 1, 1], 4); // B = [[1], [1], [1]] at byte 16
  * plainSgemm(memory)(1, 1, 3, 0, 3, 1, 16, 1, 1, 32, 0);
  * console.log(f32[8]); // 6
+ * ```
  */
 export function plainSgemm(memory: WebAssembly.Memory): Sgemm {
   return (m, n, k, a, ars, acs, b, brs, bcs, c, bias) => {

@@ -37,10 +37,12 @@ export function threadPoolFor(memory: WebAssembly.Memory, threads?: number): Thr
 /**
  * {@link loadThreads}, then {@link threadPoolFor}.
  * @example
+ * ```ts
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
  * const pool = await createThreadPool(memory, 2);
  * console.log(pool === null || pool.size === 2); // true
  * await pool?.close();
+ * ```
  */
 export async function createThreadPool(memory: WebAssembly.Memory, threads?: number): Promise<ThreadPool | null> {
   await loadThreads();

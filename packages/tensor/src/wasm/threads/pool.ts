@@ -103,10 +103,9 @@ export class ThreadPool {
 
   /**
    * Splits `[0, count)` into up to `size` ranges (multiples of `grain` except the last) and runs
-   * `fn(start, end, ...args)` on each in parallel; small counts stay on the calling thread.
-   * @example
-   * // A module exporting scale(start, end, ptr, factor) over float32 elements [start, end):
-   * // pool.parallelFor(module, 'scale', n, 4096, [ptr, 0.5]);
+   * `fn(start, end, ...args)` on each in parallel; small counts stay on the calling thread. For a
+   * long elementwise run: a module exporting `scale(start, end, ptr, factor)` over the float32
+   * elements [start, end) runs as `pool.parallelFor(module, 'scale', n, 4096, [ptr, 0.5])`.
    */
   parallelFor(module: WebAssembly.Module, fn: string, count: number, grain: number, args: readonly number[]): void {
     const parts = Math.max(1, Math.min(this.size, Math.floor(count / Math.max(1, grain))));
