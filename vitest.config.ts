@@ -1,4 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { quietStream } from './scripts/quiet-dawn.mjs';
+
+// The test workers' stderr reaches the terminal through this process's: drop Dawn's two
+// "artificially reduced" warnings each worker would print (scripts/quiet-dawn.mjs says why).
+quietStream(process.stderr);
 
 // One suite for every package. WebGPU (Dawn) is a native addon: run test files in forked
 // processes, with timeouts that fit a software adapter (Mesa's lavapipe) on a 2-core machine.

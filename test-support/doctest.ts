@@ -145,8 +145,11 @@ export function extractDocExamples(root: string): DocExample[] {
   );
 }
 
-/** The blocks of a markdown guide fenced as ```ts runnable, named by the heading above them. */
-export function extractMarkdownExamples(root: string, file: string): DocExample[] {
+/**
+ * The blocks of a markdown guide fenced as ```ts runnable, named by the heading above them; with
+ * `{ every: true }`, every ```ts block (the README, whose blocks are all programs).
+ */
+export function extractMarkdownExamples(root: string, file: string, opts: { every?: boolean } = {}): DocExample[] {
   const lines = readFileSync(path.join(root, file), 'utf8').split('\n');
   const out: DocExample[] = [];
   let heading = file;
@@ -165,7 +168,9 @@ export function extractMarkdownExamples(root: string, file: string): DocExample[
       block = {
         from: i + 2,
         code: [],
-        runnable: /^(ts|typescript)$/.test(open[1] as string) && /\brunnable\b/.test(open[2] as string),
+        runnable:
+          /^(ts|typescript)$/.test(open[1] as string) &&
+          (opts.every === true || /\brunnable\b/.test(open[2] as string)),
       };
       return;
     }
@@ -275,12 +280,15 @@ function relativeSpecifier(from: string, target: string): string {
 /**
  * Writes `example` as a module at `outFile` whose default export runs it, and returns where its
  * body starts. The module reads top to bottom: a header naming the source, the imports, the block.
+ * With `{ ownImportsOnly: true }` nothing is imported but what the block imports itself (a block
+ * that must run as written, as a whole program).
  */
 export function writeExampleModule(
   root: string,
   example: DocExample,
   exports: Exports,
   outFile: string,
+  opts: { ownImportsOnly?: boolean } = {},
 ): ExampleModule {
   const { imports, names: own, body } = splitImports(example.code);
   const used = new Set(example.code.match(/[A-Za-z_$][\w$]*/g) ?? []);
@@ -289,11 +297,12 @@ export function writeExampleModule(
   const sourceFile = path.join(root, example.file);
   const fileTable = exports.files.get(sourceFile);
   const isIndex = example.pkg !== 'docs' && sourceFile === path.join(root, 'packages', example.pkg, 'src', 'index.ts');
-  for (const p of PRECEDENCE[example.pkg]) {
+  for (const p of opts.ownImportsOnly ? [] : PRECEDENCE[example.pkg]) {
     const table = exports.packages.get(PACKAGE_NAME(p));
     if (table) sources.push({ from: PACKAGE_NAME(p), table });
   }
-  if (fileTable && !isIndex) sources.push({ from: relativeSpecifier(outFile, sourceFile), table: fileTable });
+  if (fileTable && !isIndex && !opts.ownImportsOnly)
+    sources.push({ from: relativeSpecifier(outFile, sourceFile), table: fileTable });
   const prelude: string[] = [];
   for (const { from, table } of sources) {
     const values = [...table.values].filter((n) => used.has(n) && !taken.has(n)).sort();

@@ -6,8 +6,8 @@ import { expect } from 'vitest';
 /** The repository root. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** ONNX's own GRU/LSTM/RNN node tests, in shared/ beside the checkout (see its README). */
-export const onnxReferenceDir = path.resolve(repoRoot, '../shared/reference/onnx');
+/** ONNX's own GRU/LSTM/RNN node tests, vendored in test-support/reference/onnx (see its README). */
+export const onnxReferenceDir = path.resolve(repoRoot, 'test-support/reference/onnx');
 
 /** The largest |a_i − b_i| (and the lengths must agree). */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -15,16 +15,11 @@
  */
 export { checkAnomalies, hasPendingAnomalies, isAnomalyDetectionEnabled, setAnomalyDetection } from './anomaly.js';
 export * from './functions.js';
-export { type BackwardOptions, isGradEnabled, noGrad, unbroadcast } from './graph.js';
-export { internal, saves } from './internal.js';
+export { argmax, argmin } from './indices.js';
+export { unbroadcast } from './accumulate.js';
+export { type BackwardOptions, isGradEnabled, noGrad } from './graph.js';
+export { forwardCall, internal, releaseShared, sharedConstant, transientConstant } from './lifetimes.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
-export { type Primitive, type PrimitiveAttrs, type Vjp, type VjpContext, vjps } from './vjp.js';
-export {
-  releaseShared,
-  sharedConstant,
-  transientConstant,
-  Variable,
-  type VariableLike,
-  type VariableOptions,
-  variable,
-} from './variable.js';
+export { type Primitive, type PrimitiveAttrs, saves, type Vjp, type VjpContext, vjps } from './vjp.js';
+export { type VariableOptions, variable } from './creation.js';
+export { Variable, type VariableLike } from './variable.js';

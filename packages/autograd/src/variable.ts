@@ -1,46 +1,11 @@
-import {
-  activeBackend,
-  type Backend,
-  type DType,
-  type NestedArray,
-  type Shape,
-  shapeString,
-  type Tensor,
-  Tensor as TensorClass,
-  tensorOn,
-  type TypedArray,
-  assign,
-  cast,
-  empty,
-} from '@wgru/tensor';
+import { type DType, type NestedArray, type Shape, shapeString, type Tensor, inspectCustom } from '@wgru/tensor';
 import { checkAnomalies, hasPendingAnomalies } from './anomaly.js';
+import { backwardArgs, noteRetained, seedGradient } from './backward-options.js';
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
-
-/** A constant leaf for one use inside the graph, freed with the node that consumes it. */
-export function transientConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.transient = true;
-  return v;
-}
-
-/**
- * A constant leaf that several ops of one forward pass read (an RNN's zero initial state, a
- * per-timestep length mask), taking over `value`. Its maker holds it until
- * {@link releaseShared}; every recorded op that reads it holds it until backward frees that op.
- * It is freed when the last hold ends: at the maker's release when no graph was recorded
- * (inference), else by the backward that consumes the graph. Nothing is left for the GC.
- */
-export function sharedConstant(value: Tensor): Variable {
-  const v = new Variable(value, false);
-  v.holds = 1;
-  return v;
-}
-
-/** Ends one hold on a {@link sharedConstant}, freeing it when none is left. Idempotent at zero. */
-export function releaseShared(v: Variable): void {
-  if (v.holds > 0 && --v.holds === 0) v.dispose();
-}
+import { argmax, argmin } from './indices.js';
+import { releaseConstants } from './lifetimes.js';
+import { type MovedValue, variableString } from './print.js';
 
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
@@ -68,20 +33,18 @@ export class Variable {
   /** @internal The op that made this Variable and its output shape, once backward has freed its graph. */
   freed: { op: string; shape: Shape } | null = null;
   /**
-   * @internal A constant leaf made for one op (a scalar operand, a dropout mask): freed together
-   * with the node that uses it when backward consumes the graph.
+   * @internal For a constant the library made for the graph (see ./lifetimes.ts): the holds on it,
+   * one per recorded op reading it (and its maker's, for a shared one); it is freed when they end.
+   * Null for every other Variable.
    */
-  transient = false;
-  /**
-   * @internal For a {@link sharedConstant}: the holds on it (its maker's, and one per recorded op
-   * reading it); 0 for every other Variable.
-   */
-  holds = 0;
+  holds: number | null = null;
+  /** @internal A module's forward returned it to user code: backward() keeps it until the next one. */
+  isOutput = false;
   /**
    * @internal A one-element root after a backward() that consumed its graph: its value was copied
    * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
    */
-  #moved: { host: Promise<TypedArray>; shape: Shape; dtype: DType } | null = null;
+  #moved: MovedValue | null = null;
 
   constructor(value: Tensor, requiresGrad = false, node: Node | null = null) {
     this.#value = value;
@@ -109,11 +72,12 @@ export class Variable {
       if (this.#moved !== null) {
         throw new Error(
           `Variable ${shapeString(this.#moved.shape)}: backward() moved this loss value to the host and freed its device tensor; ` +
-            'read it with await item() or data(), or call backward(undefined, { retainGraph: true }) to keep it on the device',
+            'read it with await item() or data(), or call backward({ retainGraph: true }) to keep it on the device',
         );
       }
       throw new Error(
-        'Variable: its value was freed by backward(); read intermediate values before backward(), or call backward({ retainGraph: true })',
+        'Variable: its value was freed by backward() (what a module returns stays readable until the next backward()); ' +
+          'read intermediate values before backward(), or call backward({ retainGraph: true })',
       );
     }
     return this.#value;
@@ -163,9 +127,21 @@ export class Variable {
   /**
    * Accumulates d(this)/d(leaf) into `.grad` of every leaf that requires it. `gradient` is the
    * seed (required unless this Variable has a single element). Frees the graph's intermediate
-   * values unless `retainGraph`.
+   * values unless `retainGraph`. The options may also come alone: `backward({ retainGraph: true })`.
+   *
+   * @example
+   * ```ts
+   * const x = variable([1, 2], { requiresGrad: true });
+   * const y = x.mul(x).sum();
+   * y.backward({ retainGraph: true });   // keep the graph for a second pass
+   * y.backward();                        // accumulates, and frees the graph
+   * await x.grad!.data();                // Float32Array [4, 8]
+   * ```
    */
-  backward(gradient?: Tensor, opts: BackwardOptions = {}): void {
+  backward(opts: BackwardOptions): void;
+  backward(gradient?: Tensor, opts?: BackwardOptions): void;
+  backward(first?: Tensor | BackwardOptions, second?: BackwardOptions): void {
+    const { gradient, opts } = backwardArgs(first, second);
     if (this.node === null && this.freed !== null) {
       throw new Error(
         `backward: the graph through ${this.freed.op} (output ${shapeString(this.freed.shape)}) was already freed by an earlier backward(); ` +
@@ -177,34 +153,14 @@ export class Variable {
         'backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)',
       );
     }
-    let seed: Tensor;
-    if (gradient === undefined) {
-      if (this.size !== 1)
-        throw new Error(`backward: gradient must be given for a non-scalar output of shape ${shapeString(this.shape)}`);
-      seed = empty(this.value.backend, this.shape, this.dtype);
-      assign(seed, 1);
-    } else if (
-      !(gradient instanceof TensorClass) ||
-      gradient.shape.length !== this.rank ||
-      gradient.shape.some((d, i) => d !== this.shape[i])
-    ) {
-      throw new Error(
-        `backward: gradient must be a Tensor of shape ${shapeString(this.shape)}, got ${gradient instanceof TensorClass ? shapeString(gradient.shape) : typeof gradient}`,
-      );
-    } else if (gradient.backend !== this.value.backend) {
-      throw new Error(
-        `backward: gradient is on the ${gradient.backend.info.name} backend, this Variable on ${this.value.backend.info.name}`,
-      );
-    } else {
-      // The seed in the output's dtype (an int32 or float64 seed for a float32 output is converted).
-      seed = gradient.dtype === this.dtype ? gradient : cast(gradient, this.dtype);
-    }
+    const seed = seedGradient(this.value, gradient);
     const madeByOp = this.node !== null;
     try {
       runBackward(this, seed, opts);
     } finally {
       if (seed !== gradient) seed.dispose();
     }
+    noteRetained(opts.retainGraph === true);
     // A loss made by ops is the one value of its graph that backward keeps, and nothing else would
     // ever free it in a loop that never disposes (`liveTensors` would grow until the GC ran). Its
     // single number is copied to the host instead: `item()`, `data()` and `array()` still answer,
@@ -219,8 +175,9 @@ export class Variable {
     // The backend's read records its copy before it first awaits, so the storage may go back to
     // the pool right after: later writes to it are ordered after the copy.
     const host = t.data();
-    host.catch(() => undefined); // a failed read is reported when the value is read
-    this.#moved = { host, shape: t.shape, dtype: t.dtype };
+    const moved: MovedValue = { host, shape: t.shape, dtype: t.dtype };
+    host.then((v) => (moved.values = v)).catch(() => undefined); // a failed read is reported when the value is read
+    this.#moved = moved;
     t.dispose();
     this.#value = null;
   }
@@ -257,29 +214,60 @@ export class Variable {
     this.#value?.dispose();
   }
 
-  /** @internal Called by backward on each consumed node: drops the graph, frees intermediates. */
+  /**
+   * @internal Called by backward on each consumed node: drops the node and the constants it holds,
+   * and frees the value, unless this is the root or an output (see ./lifetimes.ts).
+   */
   release(isRoot: boolean): void {
     if (this.node === null) return;
-    for (const x of this.node.inputs) {
-      if (x.transient) x.dispose();
-      else if (x.holds > 0) releaseShared(x);
-    }
+    releaseConstants(this.node);
     this.freed = { op: this.node.op, shape: this.#value?.shape ?? [] };
     this.node = null;
-    if (!isRoot) {
-      this.#value?.dispose();
-      this.#value = null;
-    }
+    if (!isRoot && !this.isOutput) this.freeValue();
   }
 
-  /** @internal Replaces the value in place (for optimizers and weight loading). */
-  setValue(t: Tensor): void {
+  /** @internal Frees the value; reading it afterwards throws. */
+  freeValue(): void {
     this.#value?.dispose();
-    this.#value = t;
+    this.#value = null;
   }
 
+  /**
+   * The values as NumPy prints them (abbreviated past 1,000 elements), with shape, dtype, backend,
+   * `requiresGrad` and the op that made it. A WebGPU value needs an asynchronous read: the string
+   * says so, and `await v.format()` gives the full one. `console.log(v)` in Node prints this.
+   *
+   * @example
+   * ```ts
+   * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });
+   * console.log(String(w.mul(2)));     // on the CPU backend: Variable([[2., 4.],
+   *                                     //   [6., 8.]], shape [2, 2], float32, cpu, requiresGrad, made by mul)
+   * console.log(await w.format());      // the values, read from any backend
+   * ```
+   */
   toString(): string {
-    return `Variable(${shapeString(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return variableString(this, this.#value, this.#moved);
+  }
+
+  /** `toString()` with the values read from any backend. */
+  async format(): Promise<string> {
+    const where = this.#moved ? 'host' : this.value.backend.info.name;
+    const values = await (this.#moved?.host ?? this.value.data());
+    return variableString(this, this.#value, { shape: this.shape, dtype: this.dtype, values }, where);
+  }
+
+  /** Node's console.log and util.inspect print `toString()`. */
+  [inspectCustom](): string {
+    return this.toString();
+  }
+
+  /** Index of the largest value, int32 and without gradient: see {@link argmax}. */
+  argmax(axis?: number, keepDims = false): Variable {
+    return argmax(this, axis, keepDims);
+  }
+  /** Index of the smallest value, int32 and without gradient: see {@link argmin}. */
+  argmin(axis?: number, keepDims = false): Variable {
+    return argmin(this, axis, keepDims);
   }
 
   // Differentiable methods (NumPy broadcasting everywhere); see ./functions.ts.
@@ -392,44 +380,4 @@ export class Variable {
   greaterEqual(b: VariableLike): Variable {
     return F.compare('greaterEqual', this, b);
   }
-}
-
-export interface VariableOptions {
-  shape?: Shape;
-  dtype?: DType;
-  requiresGrad?: boolean;
-  /** Where to put the value (default: the active backend). */
-  backend?: Backend;
-}
-
-const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
-
-/**
- * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
- * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
- *
- * @example
- * ```ts
- * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });   // float32 [2, 2], a leaf
- * const ids = variable([0, 2], { dtype: 'int32' });                 // int32 [2], no gradient
- * const x = variable(randn([4, 2], { seed: 0 }));                   // wraps a Tensor, no copy
- * ```
- */
-export function variable(values: number | NestedArray | TypedArray | Tensor, opts: VariableOptions = {}): Variable {
-  if (opts === null || typeof opts !== 'object') throw new Error('variable: options must be an object');
-  for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
-  let t: Tensor;
-  if (values instanceof TensorClass) {
-    if (opts.shape !== undefined || opts.dtype !== undefined)
-      throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
-    t = values;
-  } else {
-    t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
-  }
-  const requiresGrad = opts.requiresGrad ?? false;
-  if (requiresGrad && t.dtype === 'int32')
-    throw new Error(
-      `variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`,
-    );
-  return new Variable(t, requiresGrad);
 }

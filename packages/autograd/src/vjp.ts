@@ -9,7 +9,6 @@ import {
   mul,
   neg,
   permute as permuteT,
-  keep,
   pow,
   reshape as reshapeT,
   scatterAdd,
@@ -18,9 +17,11 @@ import {
   square,
   sub,
   sum as sumT,
+  type Shape,
   type Tensor,
   where as whereT,
 } from '@wgru/tensor';
+import { type Grad, placed, transposeTimes } from './accumulate.js';
 
 /**
  * The primitives: the only ops with hand-written gradients. Everything else in @wgru/autograd
@@ -56,50 +57,27 @@ export interface PrimitiveAttrs {
 
 export type Primitive = keyof PrimitiveAttrs;
 
-/** What a VJP sees: the input values, the output value, the recorded attributes. */
+/**
+ * What a rule sees besides `g`: the input values, the output value, the input shapes, the recorded
+ * attributes, and which inputs need a gradient (a rule may skip work for the others). A rule
+ * names in its parameters the values it reads (`{ inputs: [a, b] }`, `{ output }`): that is how
+ * `saves` below knows what to keep for it. Shapes are always kept.
+ */
 export interface VjpContext<P extends Primitive> {
   inputs: readonly Tensor[];
   output: Tensor;
+  shapes: readonly Shape[];
   attrs: PrimitiveAttrs[P];
-  /** Which inputs need a gradient (a rule may skip work for the others). */
   needs: readonly boolean[];
 }
 
 /**
- * The gradient of a slice: `grad` belongs in the block at `begin` of extent `size` of the input,
- * zero elsewhere. Kept sparse so that T slices of one [T, ...] tensor (a recurrence reading its
- * input projection step by step) cost O(T) to accumulate, not O(T²): the engine adds every block
- * into one buffer when the input's gradient is complete.
+ * A vector-Jacobian product: given the gradient `g` of the output, the gradient of each input, or
+ * null where none is needed. A result may have the broadcast (output) shape: the accumulation
+ * pass sums it back to the input's shape, in one place, for every rule. Two results are deferred
+ * forms that the pass rewrites (`placed` and `transposeTimes`, see ./accumulate.ts).
  */
-export interface SliceGrad {
-  readonly kind: 'slice';
-  readonly begin: readonly number[];
-  readonly size: readonly number[];
-  readonly grad: Tensor;
-}
-
-/**
- * A vector-Jacobian product: given the gradient `g` of the output, the gradient of each input,
- * or null where none is needed. A result may have the broadcast (output) shape: the engine sums it
- * back to the input's shape, in one place, for every rule.
- */
-/**
- * The gradient of a matmul's right operand, leftᵀ @ grad, left unmultiplied. A weight read at
- * every timestep (a GRU's U) receives one such product per step; the engine stacks them and
- * computes Σ_t h_tᵀ dG_t as ONE matmul [H, T·B] @ [T·B, 3H] instead of T small ones.
- */
-export interface ProductGrad {
-  readonly kind: 'product';
-  /** [m, k]: the left operand. */
-  readonly left: Tensor;
-  /** [m, n]: the output gradient. */
-  readonly grad: Tensor;
-}
-
-export type Vjp<P extends Primitive> = (
-  g: Tensor,
-  ctx: VjpContext<P>,
-) => Array<Tensor | SliceGrad | ProductGrad | null>;
+export type Vjp<P extends Primitive> = (g: Tensor, ctx: VjpContext<P>) => Array<Grad | null>;
 
 const ifNeeded = (need: boolean | undefined, f: () => Tensor): Tensor | null => (need ? f() : null);
 
@@ -122,7 +100,8 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
  * import { mul, tensor } from '@wgru/tensor';
  * // The rule of mul, called by hand: d(a ⊙ b) = [g ⊙ b, g ⊙ a].
  * const [a, b, g] = [tensor([1, 2]), tensor([3, 4]), tensor([1, 10])];
- * const [da, db] = vjps.mul(g, { inputs: [a, b], output: mul(a, b), attrs: null, needs: [true, true] });
+ * const ctx = { inputs: [a, b], output: mul(a, b), shapes: [a.shape, b.shape], attrs: null, needs: [true, true] };
+ * const [da, db] = vjps.mul(g, ctx);
  * await (da as Tensor).data();   // Float32Array [3, 40]
  * await (db as Tensor).data();   // Float32Array [1, 20]
  * ```
@@ -169,28 +148,13 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     ifNeeded(needs[1], () => whereT(cond as Tensor, g, 0)),
     ifNeeded(needs[2], () => whereT(cond as Tensor, 0, g)),
   ],
-  // C = A B: dA = G Bᵀ, dB = Aᵀ G (transposes are views: no copies)
-  matmul: (g, { inputs: [a, b], needs }) => {
-    const t = (x: Tensor) =>
-      permuteT(
-        x,
-        [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)),
-      );
-    const left = a as Tensor;
-    // For 2-D operands, dB = Aᵀ G is handed on unmultiplied (see ProductGrad): handles that
-    // outlive this rule's tidy scope.
-    // A 2-D B under a batched A ([T, B, I] @ [I, 3H]) takes Σ_batch Aᵀ G: the batch folded
-    // into the rows, [T·B, I]ᵀ @ [T·B, 3H], one product rather than T and a sum.
-    const flatten = (x: Tensor) => reshapeT(x, [-1, x.shape[x.rank - 1] as number]);
-    const dB = (): Tensor | ProductGrad => {
-      if (left.rank === 2 && g.rank === 2) return { kind: 'product', left: keep(left.share()), grad: keep(g.share()) };
-      if ((b as Tensor).rank === 2 && left.rank > 2 && g.rank === left.rank)
-        return { kind: 'product', left: keep(flatten(left)), grad: keep(flatten(g)) };
-      return matmulT(t(left), g);
-    };
-    return [ifNeeded(needs[0], () => matmulT(g, t(b as Tensor))), needs[1] ? dB() : null];
-  },
-  sum: (g, { inputs: [a], attrs }) => [expandReduced(g, (a as Tensor).shape, attrs.axes, attrs.keepDims)],
+  // C = A B: ∂A = G Bᵀ, ∂B = Aᵀ G (transposes are views: no copies). Aᵀ G is left unmultiplied,
+  // so that the accumulation pass can stack the products of every timestep into one matmul.
+  matmul: (g, { inputs: [a, b], needs }) => [
+    ifNeeded(needs[0], () => matmulT(g, mT(b as Tensor))),
+    needs[1] ? transposeTimes(a as Tensor, g) : null,
+  ],
+  sum: (g, { shapes: [a], attrs }) => [expandReduced(g, a as Shape, attrs.axes, attrs.keepDims)],
   // The gradient goes to the maximal elements, split evenly among ties.
   max: (g, { inputs: [a], output, attrs }) => {
     const x = a as Tensor;
@@ -199,7 +163,7 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     const count = expandReduced(sumT(mask, attrs.axes, attrs.keepDims), x.shape, attrs.axes, attrs.keepDims);
     return [div(mul(expandReduced(g, x.shape, attrs.axes, attrs.keepDims), mask), count)];
   },
-  reshape: (g, { inputs: [a] }) => [reshapeT(g, [...(a as Tensor).shape])],
+  reshape: (g, { shapes: [a] }) => [reshapeT(g, [...(a as Shape)])],
   permute: (g, { attrs }) => {
     const inverse = new Array<number>(attrs.perm.length);
     attrs.perm.forEach((p, i) => {
@@ -207,17 +171,56 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     });
     return [permuteT(g, inverse)];
   },
-  slice: (g, { attrs }) => [{ kind: 'slice', begin: attrs.begin, size: attrs.size, grad: g }],
-  concat: (g, { inputs, attrs }) => {
+  // g in place, zeros elsewhere (kept sparse: see ./accumulate.ts)
+  slice: (g, { attrs }) => [placed(g, attrs.begin, attrs.size)],
+  concat: (g, { shapes, attrs }) => {
     let at = 0;
-    return inputs.map((x) => {
-      const begin = x.shape.map((_, i) => (i === attrs.axis ? at : 0));
-      at += x.shape[attrs.axis] as number;
-      return sliceT(g, begin, [...x.shape]);
+    return shapes.map((shape) => {
+      const begin = shape.map((_, i) => (i === attrs.axis ? at : 0));
+      at += shape[attrs.axis] as number;
+      return sliceT(g, begin, [...shape]);
     });
   },
-  gather: (g, { inputs: [a, indices], attrs }) => [
-    scatterAdd([...(a as Tensor).shape], indices as Tensor, g, attrs.axis),
+  gather: (g, { inputs: [, indices], shapes: [a], attrs }) => [
+    scatterAdd([...(a as Shape)], indices as Tensor, g, attrs.axis),
     null,
   ],
 };
+
+/** The last two axes swapped (a view). */
+function mT(x: Tensor): Tensor {
+  return permuteT(
+    x,
+    [...x.shape.keys()].map((i) => (i < x.rank - 2 ? i : 2 * x.rank - 3 - i)),
+  );
+}
+
+/**
+ * What each rule reads besides `g`, its inputs' values, its output's value, or neither, found from
+ * the rule itself: it is called once with a context that notes which of the two it takes (rules
+ * name what they read in their parameters). A value nobody's rule reads need not be kept.
+ */
+export const saves = Object.fromEntries(
+  Object.entries(vjps).map(([op, rule]) => {
+    const reads = { inputs: false, output: false };
+    const probe = {
+      get inputs() {
+        reads.inputs = true;
+        return [];
+      },
+      get output() {
+        reads.output = true;
+        return undefined;
+      },
+      shapes: [],
+      attrs: {},
+      needs: [],
+    };
+    try {
+      (rule as (g: unknown, ctx: unknown) => unknown)(undefined, probe);
+    } catch {
+      // The probe's values are not tensors: a rule stops at its first op, after its parameters.
+    }
+    return [op, reads];
+  }),
+) as { readonly [P in Primitive]: { readonly inputs: boolean; readonly output: boolean } };

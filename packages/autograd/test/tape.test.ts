@@ -106,7 +106,7 @@ forEachBackend('tape', (name) => {
   });
 
   describe('what a leaf gradient is', () => {
-    it('its own dense tensor: not a view of the seed, not a broadcast view', async () => {
+    it('its own dense tensor: not a view of the gradient given to backward(), not a broadcast view', async () => {
       const x = variable(
         [
           [1, 2, 3],
@@ -179,3 +179,17 @@ forEachBackend('tape', (name) => {
 });
 
 const tensorVariable = (v: number[]): Variable => variable(v);
+
+describe('saves', () => {
+  it('is read off the rule table: what each rule names in its parameters', () => {
+    expect(F.saves.sigmoid).toEqual({ inputs: false, output: true });
+    expect(F.saves.add).toEqual({ inputs: false, output: false });
+    expect(F.saves.matmul).toEqual({ inputs: true, output: false });
+    expect(F.saves.pow).toEqual({ inputs: true, output: true });
+    // Shapes are always kept: sum, reshape and concat read no values.
+    for (const op of ['sum', 'reshape', 'concat', 'slice'] as const) {
+      expect(F.saves[op]).toEqual({ inputs: false, output: false });
+    }
+    expect(F.saves.gather).toEqual({ inputs: true, output: false }); // the indices
+  });
+});

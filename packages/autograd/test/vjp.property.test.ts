@@ -525,7 +525,7 @@ describe('composite models pass gradcheck, and agree on WebGPU', () => {
     return checkAll(cases, 6);
   });
 
-  it('a GRU step from primitives (the seed equations), gradients to x, h and all nine weights', () => {
+  it('a GRU step from primitives (Cho et al. 2014, as in the guide), gradients to x, h and all nine weights', () => {
     const cases = fc
       .tuple(dim(2), dim(3), dim(3))
       .chain(([B, I, H]) =>

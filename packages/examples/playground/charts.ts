@@ -167,3 +167,56 @@ export function drawGateHeatmap(
   }
   ctx.textAlign = 'start';
 }
+
+/**
+ * Draws ‖∂L/∂h_t‖ per character as bars on a log scale, in the columns of the gate heatmaps (the
+ * last character, the one predicted, has no bar): tall bars reach far back, short ones vanished.
+ */
+export function drawGradientThroughTime(
+  canvas: HTMLCanvasElement,
+  title: string,
+  text: string,
+  norms: Float32Array,
+): void {
+  const T = text.length;
+  const cellW = Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));
+  const [left, top, plotH, labelH] = [64, 18, 72, 20];
+  const cssW = left + T * cellW + 8;
+  const cssH = top + plotH + labelH;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.ceil(cssW * dpr);
+  canvas.height = Math.ceil(cssH * dpr);
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${cssH}px`;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  ctx.font = '12px ui-sans-serif, system-ui, sans-serif';
+  ctx.fillStyle = '#cfd6e4';
+  ctx.textBaseline = 'top';
+  ctx.fillText(title, 0, 2);
+  // log10 of the norms, the bars spanning [lowest, highest] (at least two decades)
+  const logs = Array.from(norms, (n) => (n > 0 ? Math.log10(n) : Number.NaN)).filter(Number.isFinite);
+  const hi = logs.length ? Math.max(...logs) : 0;
+  const lo = Math.min(logs.length ? Math.min(...logs) : hi, hi - 2);
+  ctx.textBaseline = 'middle';
+  ctx.fillStyle = '#8a93a6';
+  ctx.fillText(`1e${Math.round(hi)}`, 0, top + 6);
+  ctx.fillText(`1e${Math.round(lo)}`, 0, top + plotH - 6);
+  for (let t = 0; t < Math.min(T, norms.length); t++) {
+    const n = norms[t] as number;
+    const frac = n > 0 ? (Math.log10(n) - lo) / (hi - lo || 1) : 0;
+    const barH = Math.max(1, Math.round(frac * plotH));
+    ctx.fillStyle = gateColour(frac);
+    ctx.fillRect(left + t * cellW + 1, top + plotH - barH, cellW - 2, barH);
+  }
+  ctx.font = '13px ui-monospace, SFMono-Regular, Menlo, monospace';
+  ctx.fillStyle = '#e6ebf5';
+  ctx.textAlign = 'center';
+  for (let t = 0; t < T; t++) {
+    const ch = text[t] === ' ' ? '␣' : (text[t] as string);
+    ctx.fillText(ch, left + (t + 0.5) * cellW, top + plotH + labelH / 2 + 1);
+  }
+  ctx.textAlign = 'start';
+}

@@ -8,7 +8,7 @@
  * data-count; each heatmap canvas data-step and data-text once drawn.
  * @module
  */
-import { drawGateHeatmap, drawLossCurve } from './charts.js';
+import { drawGateHeatmap, drawGradientThroughTime, drawLossCurve } from './charts.js';
 import type { FromWorker, ModelConfig, ToWorker } from './protocol.js';
 
 function byId<T extends HTMLElement | SVGElement>(id: string, type: abstract new (...args: never[]) => T): T {
@@ -41,6 +41,7 @@ const ui = {
   gateText: byId('gate-text', HTMLInputElement),
   gatesZ: byId('gates-z', HTMLCanvasElement),
   gatesR: byId('gates-r', HTMLCanvasElement),
+  gradFlow: byId('grad-flow', HTMLCanvasElement),
 };
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'wgru-trainer' });
@@ -166,7 +167,15 @@ function onMessage(msg: FromWorker): void {
     case 'gates':
       drawGateHeatmap(ui.gatesZ, `update gate z · step ${msg.step}`, msg.text, msg.z, msg.hiddenSize);
       drawGateHeatmap(ui.gatesR, `reset gate r · step ${msg.step}`, msg.text, msg.r, msg.hiddenSize);
-      for (const canvas of [ui.gatesZ, ui.gatesR]) {
+      drawGradientThroughTime(
+        ui.gradFlow,
+        `gradient through time ‖∂L/∂h_t‖ for predicting "${msg.text.slice(-1)}" · step ${msg.step}`,
+        msg.text,
+        msg.gradNorm,
+      );
+      // How many of the text's states got a finite, non-zero gradient (the e2e test reads it).
+      ui.gradFlow.dataset.bars = String(msg.gradNorm.filter((n) => Number.isFinite(n) && n > 0).length);
+      for (const canvas of [ui.gatesZ, ui.gatesR, ui.gradFlow]) {
         canvas.dataset.step = String(msg.step);
         canvas.dataset.text = msg.text;
       }

@@ -259,6 +259,42 @@ export class Trainer {
     return { z: Float32Array.from(z), r: Float32Array.from(r) };
   }
 
+  /**
+   * How far back the gradient of one prediction reaches: ‖∂L/∂h_t‖ for every character t of
+   * `text` but the last, where L is the cross-entropy of predicting the last character from the
+   * ones before it. The GRU cell runs step by step with a zero "probe" added to each state,
+   * h'_t = h_t + p_t: ∂L/∂p_t = ∂L/∂h_t is what backward() leaves in p_t.grad. The parameters'
+   * gradients from this pass are dropped, so training is unaffected.
+   */
+  async gradientThroughTime(text: string): Promise<Float32Array> {
+    const ids = this.vocab.encode(text);
+    const T = ids.length - 1; // states that feed the prediction of the last character
+    if (T < 1) return new Float32Array(0);
+    const cell = this.model.gru.cell(0);
+    const H = cell.hiddenSize;
+    const probes = Array.from({ length: T }, () => variable(zeros([1, H]), { requiresGrad: true }));
+    const x = this.model.embed.forward(tensor(ids.subarray(0, T), [T], 'int32')); // [T, E]
+    let h: Variable | undefined;
+    for (let t = 0; t < T; t++) {
+      h = cell.forward(x.slice([t, 0], [1, x.shape[1] ?? 0]), h).add(probes[t] as Variable);
+    }
+    const target = tensor(ids.subarray(T, T + 1), [1], 'int32');
+    const loss = this.#lossFn.forward(this.model.head.forward(h as Variable), target);
+    loss.backward();
+    this.model.zeroGrad();
+    const norms = new Float32Array(T);
+    for (const [t, p] of probes.entries()) {
+      const g = p.grad as Tensor;
+      const norm = tidy(() => noGrad(() => variable(g).mul(variable(g)).sum().sqrt().value));
+      norms[t] = (await norm.data())[0] ?? Number.NaN;
+      norm.dispose();
+      p.dispose();
+    }
+    loss.dispose();
+    target.dispose();
+    return norms;
+  }
+
   /** The weights as a safetensors file, with what is needed to rebuild the model in the metadata. */
   async save(): Promise<Uint8Array<ArrayBuffer>> {
     const bytes = await saveSafetensors(this.model.stateDict(), {

@@ -58,7 +58,18 @@ export type FromWorker =
       deviceBytes: number;
     }
   | { type: 'sample'; step: number; temperature: number; prompt: string; text: string }
-  /** z and r, each [text.length, hiddenSize] row-major, in [0, 1]. */
-  | { type: 'gates'; step: number; text: string; hiddenSize: number; z: Float32Array; r: Float32Array }
+  /**
+   * z and r, each [text.length, hiddenSize] row-major, in [0, 1]; gradNorm [text.length − 1]:
+   * ‖∂L/∂h_t‖ for the prediction of the text's last character.
+   */
+  | {
+      type: 'gates';
+      step: number;
+      text: string;
+      hiddenSize: number;
+      z: Float32Array;
+      r: Float32Array;
+      gradNorm: Float32Array;
+    }
   | { type: 'saved'; bytes: Uint8Array<ArrayBuffer>; fileName: string }
   | { type: 'error'; message: string };

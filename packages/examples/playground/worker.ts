@@ -78,7 +78,12 @@ async function postGates(): Promise<void> {
   if (!t) return;
   const text = gateText;
   const { z, r } = await t.gates(text);
-  post({ type: 'gates', step: t.step, text, hiddenSize: t.model.hiddenSize, z, r }, [z.buffer, r.buffer]);
+  const gradNorm = await t.gradientThroughTime(text);
+  post({ type: 'gates', step: t.step, text, hiddenSize: t.model.hiddenSize, z, r, gradNorm }, [
+    z.buffer,
+    r.buffer,
+    gradNorm.buffer,
+  ]);
 }
 
 async function refreshViews(): Promise<void> {

@@ -13,6 +13,7 @@
  */
 import * as charlm from './examples/charlm.js';
 import * as compare from './examples/compare.js';
+import * as dependency from './examples/dependency.js';
 import * as forecast from './examples/forecast.js';
 import * as gates from './examples/gates.js';
 import * as hi from './examples/hi.js';
@@ -30,4 +31,4 @@ export interface Example {
 }
 
 /** Every example by name, in the order the CLI lists them. */
-export const examples: Record<string, Example> = { hi, charlm, forecast, seq2seq, gates, compare };
+export const examples: Record<string, Example> = { hi, charlm, forecast, seq2seq, gates, compare, dependency };

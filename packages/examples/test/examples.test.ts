@@ -6,9 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '@wgru/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forEachBackend, webgpuAvailable } from '../../../test-support/backends.js';
+import { setBackend } from '@wgru/tensor';
 import { examples } from '../src/index.js';
 import { parseArgs } from '../src/lib/args.js';
 import { barChart, heatmap, lineChart } from '../src/lib/plots.js';
+import { gradientFlow, hiddenSizeFor, KINDS, Recall, recallBatch } from '../src/lib/recall.js';
+import { rng } from '../src/lib/setup.js';
 
 // Every example runs briefly through its exported run(): it must finish, print its figures and
 // leave its plots and checkpoint behind. The thresholds (validation loss, accuracy, forecast
@@ -27,7 +30,10 @@ afterAll(() => {
 });
 
 /** Files each example must write, how many steps a smoke run takes, and whether it is quick on the CPU. */
-const SMOKE: Record<string, { steps: number; files: string[]; quickOnCpu: boolean }> = {
+const SMOKE: Record<
+  string,
+  { steps: number; files: string[]; quickOnCpu: boolean; options?: { distances: number[]; seeds: number } }
+> = {
   hi: { steps: 100, files: ['loss.svg', 'hi.safetensors'], quickOnCpu: true },
   charlm: { steps: 2, files: ['loss.svg', 'charlm.safetensors'], quickOnCpu: true },
   forecast: {
@@ -37,7 +43,30 @@ const SMOKE: Record<string, { steps: number; files: string[]; quickOnCpu: boolea
   },
   seq2seq: { steps: 2, files: ['loss.svg', 'accuracy.svg', 'seq2seq.safetensors'], quickOnCpu: false },
   gates: { steps: 2, files: ['gates.svg', 'loss.svg', 'gates.safetensors'], quickOnCpu: true },
-  compare: { steps: 2, files: ['loss.svg', 'summary.svg', 'compare.json'], quickOnCpu: true },
+  compare: {
+    steps: 2,
+    files: [
+      'loss.svg',
+      'summary.svg',
+      'compare.json',
+      'compare-gru.safetensors',
+      'compare-lstm.safetensors',
+      'compare-rnn.safetensors',
+    ],
+    quickOnCpu: true,
+  },
+  dependency: {
+    steps: 2,
+    options: { distances: [3, 6], seeds: 1 },
+    files: [
+      'accuracy.svg',
+      'steps-to-solve.svg',
+      'gradient-flow.svg',
+      'dependency.json',
+      ...['RNN', 'GRU', 'GRU-reset-after', 'LSTM'].map((k) => `dependency-${k}-D6.safetensors`),
+    ],
+    quickOnCpu: true,
+  },
 };
 
 /** Problems that make an SVG fail to open: an attribute given twice in one tag (invalid XML), NaN. */
@@ -58,12 +87,12 @@ it('every example has a smoke test', () => {
 });
 
 forEachBackend('examples', (backend) => {
-  for (const [name, { steps, files, quickOnCpu }] of Object.entries(SMOKE)) {
+  for (const [name, { steps, files, quickOnCpu, options }] of Object.entries(SMOKE)) {
     it.skipIf(backend === 'cpu' && hasGpu && !quickOnCpu)(
       `${name} runs ${steps} steps and writes ${files.join(', ')}`,
       async () => {
         const out = outDir();
-        const result = await examples[name]?.run({ steps, backend, out, quiet: true, seed: 1 });
+        const result = await examples[name]?.run({ steps, backend, out, quiet: true, seed: 1, ...options });
         expect(result).toBeDefined();
         for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
         expect(result?.files.sort()).toEqual(files.map((f) => join(out, f)).sort());
@@ -105,10 +134,36 @@ forEachBackend('examples', (backend) => {
     const expected = (g: number) => V * E + g * (E * H + H * H + H) + H * V + V;
     expect(results.map((r) => r.parameters)).toEqual([expected(3), expected(4), expected(1)]);
     expect(unigram).toBeGreaterThan(2);
+    // Each model's weights, one file per model, as many values as it has parameters.
+    for (const [k, kind] of ['gru', 'lstm', 'rnn'].entries()) {
+      const weights = loadSafetensors(new Uint8Array(readFileSync(join(out, `compare-${kind}.safetensors`))));
+      expect(Object.keys(weights).some((key) => key.startsWith('rnn.'))).toBe(true);
+      expect(Object.values(weights).reduce((n, t) => n + t.size, 0)).toBe(results[k]?.parameters);
+    }
     for (const r of results) {
       expect(r.validCurve).toHaveLength(2); // after step 1 and at the end
       for (const v of [r.msPerStep, r.trainLoss, r.validLoss]) expect(v).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('dependency: gradient flow through time, from the tape', () => {
+  it('at initialisation the tanh RNN loses its gradient within 40 steps and the gated layers keep it', async () => {
+    await setBackend('cpu');
+    const set = recallBatch(40, 16, rng(3));
+    const ratio: Record<string, number> = {};
+    for (const kind of KINDS) {
+      const model = new Recall(kind, hiddenSizeFor(kind, 2000), 5);
+      await model.openMemory();
+      const flow = await gradientFlow(model, set);
+      expect(flow.gradNorm).toHaveLength(42);
+      expect(flow.checkMaxDiff).toBeLessThan(1e-6); // the step-by-step pass is the layer's forward
+      ratio[kind] = (flow.gradNorm[0] ?? 0) / (flow.gradNorm[41] ?? 1);
+      expect(flow.meanUpdateGate === null).toBe(kind === 'RNN' || kind === 'LSTM');
+      model.dispose();
+    }
+    for (const kind of ['GRU', 'GRU (reset after)', 'LSTM']) expect(ratio.RNN).toBeLessThan((ratio[kind] ?? 0) * 1e-3);
+    for (const t of [set.x, set.y]) t.dispose();
   });
 });
 
@@ -122,6 +177,11 @@ describe('command line', () => {
     expect(parseArgs(['--', 'hi', '--steps=5'])).toEqual({ name: 'hi', options: { steps: 5 }, help: false });
     expect(parseArgs([])).toEqual({ name: undefined, options: {}, help: false });
     expect(parseArgs(['-h']).help).toBe(true);
+    expect(parseArgs(['dependency', '--distances', '5,10,200', '--seeds', '2']).options).toEqual({
+      distances: [5, 10, 200],
+      seeds: 2,
+    });
+    expect(() => parseArgs(['dependency', '--distances', '5,x'])).toThrow(/--distances must be a positive integer/);
     expect(parseArgs(['hi', '--help']).help).toBe(true);
   });
   it('rejects unknown options and bad values with a clear message', () => {

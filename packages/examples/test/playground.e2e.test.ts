@@ -92,6 +92,7 @@ describe('playground page in headless Chromium', () => {
         expect(sample.length, `sample: ${sample}`).toBeGreaterThan(100);
         expect(await num('#gates-z', 'data-step')).toBeGreaterThanOrEqual(1);
         expect(await num('#gates-r', 'data-step')).toBeGreaterThanOrEqual(1);
+        expect(await num('#grad-flow', 'data-step')).toBeGreaterThanOrEqual(1);
         // Not a proof of responsiveness, but a frozen page would show seconds here.
         expect(await num('#stats', 'data-max-lag')).toBeLessThan(3000);
 
@@ -102,6 +103,9 @@ describe('playground page in headless Chromium', () => {
           null,
           { timeout: 20_000 },
         );
+        // The gradient through time for the typed string: a bar for every character but the last.
+        expect(await page.getAttribute('#grad-flow', 'data-text')).toBe('The Lion and the Mouse');
+        expect(await num('#grad-flow', 'data-bars')).toBe('The Lion and the Mouse'.length - 1);
 
         expect(await page.textContent('#error')).toBe(fallbackNote);
         mkdirSync(fileURLToPath(new URL('../out/', import.meta.url)), { recursive: true });

@@ -1,4 +1,4 @@
-import { Variable } from '@wgru/autograd';
+import { forwardCall, Variable } from '@wgru/autograd';
 import { describeValue } from './checks.js';
 import {
   assign,
@@ -70,6 +70,18 @@ export abstract class Module {
   training = true;
 
   abstract forward(...args: never[]): unknown;
+
+  constructor() {
+    // Every call of `forward` runs inside `forwardCall`, as PyTorch's Module.__call__ wraps its
+    // forward: what it returns to your code stays readable after backward() until the next one,
+    // while what it made on the way is freed by backward() (see docs/lifetimes.md).
+    const forward = this.forward as (...args: unknown[]) => unknown;
+    Object.defineProperty(this, 'forward', {
+      value: (...args: unknown[]) => forwardCall(() => forward.apply(this, args)),
+      writable: true,
+      configurable: true,
+    });
+  }
 
   /** Direct submodules with their property names. */
   namedChildren(): Array<[string, Module]> {

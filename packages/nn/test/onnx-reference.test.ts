@@ -1,6 +1,6 @@
 /**
  * The ONNX reader, the ONNX → seed weight conversions and the float64 recurrent references,
- * checked against ONNX's own backend test vectors (../shared/reference/onnx) and against a direct
+ * checked against ONNX's own backend test vectors (test-support/reference/onnx, vendored) and against a direct
  * transcription of the ONNX operator equations on random weights.
  */
 import { readdirSync, readFileSync } from 'node:fs';

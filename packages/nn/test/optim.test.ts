@@ -381,6 +381,7 @@ forEachBackend('optimizers', (name) => {
       // Synchronous, so that no FinalizationRegistry callback (which frees tensors the garbage
       // collector found unreachable) can run in between: the count is exact.
       trainStep(opt); // creates the optimizer state
+      trainStep(opt); // and frees what earlier tests' module outputs still held (see docs/lifetimes.md)
       const before = memory().liveTensors;
       for (let i = 0; i < 50; i++) trainStep(opt);
       expect(memory().liveTensors).toBe(before);

@@ -72,6 +72,11 @@ export interface Backend {
   free(storage: Storage): void;
   /** A row-major copy of the view's elements on the host. */
   read(view: View): Promise<TypedArray>;
+  /**
+   * The same copy, at once, on a backend whose storage is host memory (the CPU backend); absent
+   * where a read must wait for a device (WebGPU). Counts no read: printing a tensor uses it.
+   */
+  readSync?(view: View): TypedArray;
   /** out[i] = expr(inputs[0][i], inputs[1][i], ...) for every index i of out.shape. */
   map(expr: Expr, inputs: readonly View[], out: View): void;
   /** Reduce `x` over the sorted `axes`; `out` is contiguous with the reduced axes removed. */

@@ -43,6 +43,7 @@ export {
 } from './registry.js';
 export type { KernelTime } from './webgpu/profiler.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';
+export { formatTensor, formatValues, inspectCustom } from './format.js';
 export { keep, Tensor, tidy } from './tensor.js';
 export { NO_ADAPTER_MESSAGE, OPTIONAL_FEATURES, type OptionalFeature } from './webgpu/device.js';
 

@@ -1,9 +1,10 @@
 import { type Backend, type Storage, type View, viewIsContiguous } from './backend.js';
 import type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
+import { formatTensor, inspectCustom } from './format.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
 /*
- * The memory model (see also the README's "Memory" section).
+ * The memory model (docs/lifetimes.md tells it whole).
  *
  * A Tensor is a handle on refcounted device storage: views (reshape, slice, transpose, `share()`)
  * are further handles on the same storage, which goes back to the backend's pool (WebGPU) when
@@ -12,10 +13,11 @@ import { contiguousStrides, shapeString, sizeOf } from './shape.js';
  * drift. Who disposes what:
  *
  * - The tape (@wgru/autograd). `backward()` frees every intermediate value of the graph it
- *   consumes, the one-use constants the ops made (scalar operands, masks, indices) and the shared
- *   constants (an RNN's zero state) once no recorded op holds them. The root (the loss) keeps its
- *   one number on the host: `await loss.item()` still answers, and its device tensor is freed.
- *   Gradients live in `.grad` until `zeroGrad()` (the optimizer's, or the module's).
+ *   consumes, and the constants the ops made (scalar operands, masks, indices, an RNN's zero
+ *   state) once no recorded op holds them. The root (the loss) keeps its one number on the host:
+ *   `await loss.item()` still answers, and its device tensor is freed. What a module's forward
+ *   returned to user code stays readable until the next `backward()`. Gradients live in `.grad`
+ *   until `zeroGrad()` (the optimizer's, or the module's).
  * - The optimizer keeps its state (moments) and frees its temporaries (`tidy`) every step.
  * - Layers take host data (an Int32Array of token ids, class indices) and free their upload with
  *   the graph, so a training loop written the natural way (forward, loss, backward, step) holds
@@ -111,7 +113,7 @@ export function forgetHostValues(storage: Storage): void {
 
 /**
  * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
- * storage back when the garbage collector notices. Explicit disposal (or the tape, or `scope`)
+ * storage back when the garbage collector notices. Explicit disposal (or the tape, or `tidy`)
  * is still the way to keep memory tight.
  */
 const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
@@ -225,8 +227,33 @@ export class Tensor {
     this.dispose();
   }
 
+  /**
+   * The values as NumPy prints them (abbreviated past 1,000 elements), with shape, dtype and
+   * backend. A WebGPU tensor's values need an asynchronous read: its string says so, and
+   * `await t.format()` gives the full one. `console.log(t)` in Node prints this string.
+   *
+   * @example
+   * ```ts
+   * String(tensor([[1, 2], [3, 4]]));   // 'Tensor([[1., 2.],\n        [3., 4.]], shape [2, 2], float32, cpu)' on the CPU backend
+   * console.log(await tensor([0.5, 1]).format());
+   * ```
+   */
   toString(): string {
-    return `Tensor(${shapeString(this.shape)}, ${this.dtype}, ${this.backend.info.name})`;
+    const backend = this.backend.info.name;
+    if (this.disposed) return formatTensor('Tensor', undefined, this.shape, this.dtype, [backend, 'disposed']);
+    const values = this.hostValues ?? this.backend.readSync?.(this.view);
+    const notes = values ? [backend] : [backend, 'values on the device: console.log(await t.format()) prints them'];
+    return formatTensor('Tensor', values, this.shape, this.dtype, notes);
+  }
+
+  /** `toString()` with the values read from any backend. */
+  async format(): Promise<string> {
+    return formatTensor('Tensor', await this.data(), this.shape, this.dtype, [this.backend.info.name]);
+  }
+
+  /** Node's console.log and util.inspect print `toString()`. */
+  [inspectCustom](): string {
+    return this.toString();
   }
 }
 

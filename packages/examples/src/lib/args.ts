@@ -17,6 +17,10 @@ export interface ExampleOptions {
   seed?: number;
   /** Print nothing (tests). */
   quiet?: boolean;
+  /** `dependency` only: the distances (distractors) to sweep. */
+  distances?: number[];
+  /** `dependency` only: seeds per point. */
+  seeds?: number;
 }
 
 /** What `parseArgs` found: an example name (or none), its options, and whether help was asked for. */
@@ -45,6 +49,8 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
+    .option('--distances <list>', 'dependency: distances to sweep, e.g. 5,10,20 (default: 5,10,20,50,100,200)')
+    .option('--seeds <n>', 'dependency: seeds per point (default: 3)')
     .option('-h, --help', 'show this help');
   const width = Math.max(0, ...catalogue.map((e) => e.name.length));
   for (const e of catalogue) cli.example(`  ${e.name.padEnd(width)}  ${e.description} (${e.defaultSteps} steps)`);
@@ -93,5 +99,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;
+  if (raw.seeds !== undefined) options.seeds = integer('seeds', raw.seeds, 1);
+  if (raw.distances !== undefined) {
+    const list = String(raw.distances).split(',');
+    options.distances = list.map((d) => integer('distances', d.trim() === '' ? Number.NaN : Number(d), 1));
+  }
   return { name: args[0], options, help: raw.help === true };
 }

@@ -23,15 +23,23 @@ interface Series {
   dashed?: boolean;
   /** Mark each point (for series with few points, such as periodic validation losses). */
   points?: boolean;
+  /** A shaded band around the line, from lo[i] to hi[i] at x[i] (a spread over seeds). */
+  band?: { lo: readonly number[]; hi: readonly number[] };
 }
 
 export interface LineChartOptions {
   title: string;
+  /** Lines under the title (a caption). */
+  subtitle?: string[];
   xLabel: string;
   yLabel: string;
   series: readonly Series[];
   /** A logarithmic y axis, for losses that fall by orders of magnitude (points at or below 0 are left out). */
   logY?: boolean;
+  /** A logarithmic x axis (for distances that grow geometrically). */
+  logX?: boolean;
+  /** The x values to label (default: chosen by the axis). */
+  xTicks?: readonly number[];
   /** Legend entries per row (default: at most four a row, the rows as even as they can be). */
   legendColumns?: number;
   /** Size of the plotting area in pixels (default 640 × 320). */
@@ -122,18 +130,28 @@ async function renderSvg(spec: TopLevelSpec): Promise<string> {
 export function lineChart(o: LineChartOptions): Promise<string> {
   const names = o.series.map((s) => s.name);
   const rows = o.series.flatMap((s) =>
-    s.y.map((y, i) => ({ series: s.name, x: s.x?.[i] ?? i + 1, y, points: s.points ?? false })),
+    s.y.map((y, i) => ({
+      series: s.name,
+      x: s.x?.[i] ?? i + 1,
+      y,
+      points: s.points ?? false,
+      lo: s.band?.lo[i] ?? null,
+      hi: s.band?.hi[i] ?? null,
+    })),
   );
-  const data = rows.filter((r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0));
+  const data = rows.filter(
+    (r) => Number.isFinite(r.x) && Number.isFinite(r.y) && (!o.logY || r.y > 0) && (!o.logX || r.x > 0),
+  );
   // Rows of at most four legend entries, as even as they can be, unless told otherwise.
   const columns = o.legendColumns ?? Math.ceil(names.length / Math.ceil(names.length / 4));
   const legend = names.length > 1 ? {} : null;
   const series = { field: 'series', type: 'nominal', title: null, sort: names, legend } as const;
   // Steps and time indices are whole numbers: no ticks between them, no decimals.
   const wholeX = data.every((r) => Number.isInteger(r.x));
+  const bands = data.some((r) => r.lo !== null && r.hi !== null);
   return renderSvg({
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: o.title,
+    title: o.subtitle?.length ? { text: o.title, subtitle: o.subtitle } : o.title,
     width: o.width ?? 640,
     height: o.height ?? 320,
     background: 'white',
@@ -143,8 +161,8 @@ export function lineChart(o: LineChartOptions): Promise<string> {
         field: 'x',
         type: 'quantitative',
         title: o.xLabel,
-        scale: { zero: false },
-        axis: wholeX ? { format: 'd', tickMinStep: 1 } : {},
+        scale: o.logX ? { type: 'log', nice: false } : { zero: false },
+        axis: { ...(wholeX ? { format: 'd', tickMinStep: 1 } : {}), ...(o.xTicks ? { values: [...o.xTicks] } : {}) },
       },
       y: {
         field: 'y',
@@ -158,6 +176,15 @@ export function lineChart(o: LineChartOptions): Promise<string> {
       },
     },
     layer: [
+      ...(bands
+        ? [
+            {
+              transform: [{ filter: 'datum.lo !== null && datum.hi !== null' }],
+              mark: { type: 'area' as const, opacity: 0.15 },
+              encoding: { y: { field: 'lo', type: 'quantitative' as const }, y2: { field: 'hi' } },
+            },
+          ]
+        : []),
       {
         mark: { type: 'line', strokeWidth: 1.8 },
         encoding: {
@@ -168,7 +195,14 @@ export function lineChart(o: LineChartOptions): Promise<string> {
     ],
     config: {
       ...CONFIG,
-      legend: { ...CONFIG.legend, orient: 'bottom', columns, symbolType: 'stroke', symbolStrokeWidth: 2.5 },
+      legend: {
+        ...CONFIG.legend,
+        orient: 'bottom',
+        columns,
+        symbolType: 'stroke',
+        symbolStrokeWidth: 2.5,
+        symbolOpacity: 1,
+      },
     },
   });
 }

@@ -139,7 +139,7 @@ export function exportSource(
   if (source instanceof GRU && accepts === 'GRUCell')
     throw new Error(`${fn}: expects a GRUCell; for one cell of a GRU pass gru.cell(layer, direction)`);
   if (source instanceof GRUCell && accepts === 'GRU')
-    throw new Error(`${fn}: expects a GRU; for a GRUCell use the cell variant`);
+    throw new Error(`${fn}: expects a GRU; for a GRUCell call ${fn}Cell(cell)`);
   if (source instanceof GRU) {
     return {
       dict: source.stateDict(),

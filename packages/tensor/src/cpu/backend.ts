@@ -66,6 +66,10 @@ export class CpuBackend implements Backend {
 
   async read(view: View): Promise<TypedArray> {
     this.stats.reads++;
+    return this.readSync(view);
+  }
+
+  readSync(view: View): TypedArray {
     const src = arr(view);
     let size = 1;
     for (const d of view.shape) size *= d;

@@ -1,7 +1,7 @@
 import type { Backend, View } from '../backend.js';
 import { bytesPerElement, type DType, type Shape } from '../dtype.js';
 import { activeBackend } from '../registry.js';
-import { contiguousStrides, shapeString, sizeOf } from '../shape.js';
+import { shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
 /** The backend the operands live on (the active one when there are none); they must agree. */
@@ -87,13 +87,4 @@ export function broadcastView(x: Tensor, shape: Shape): View {
     return x.shape[i - off] === 1 && shape[i] !== 1 ? 0 : (x.strides[i - off] as number);
   });
   return { storage: x.storage, dtype: x.dtype, shape, strides, offset: x.offset };
-}
-
-/** A contiguous view of a fresh tensor. */
-export function viewOf(t: Tensor): View {
-  return t.view;
-}
-
-export function contiguousView(t: Tensor): View {
-  return { ...t.view, strides: contiguousStrides(t.shape) };
 }

@@ -2,13 +2,14 @@ import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage,
 import { CpuBackend } from '../cpu/backend.js';
 import { allocHost, type DType, type TypedArray } from '../dtype.js';
 import type { Expr } from '../expr.js';
-import { normalFromBits, philox4x32, seedKey, uniformFromBits } from '../random/philox.js';
+import { normalFromBits, seedKey } from '../random/philox.js';
 import { contiguousStrides } from '../shape.js';
 import { WasmElementwise } from './elementwise.js';
 import { WasmHeap, WasmStorage } from './heap.js';
 import { hostView } from './host.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
 import { WasmReduce } from './reduce.js';
+import { createPhilox, type Philox } from './kernels/philox.js';
 import { createSgemm, type Sgemm } from './matmul/index.js';
 import { type ThreadPool, threadPoolFor } from './threads/index.js';
 import { matmulWasm } from './batched-matmul.js';
@@ -30,6 +31,7 @@ export class WasmBackend implements Backend {
   private sgemmKernel: Sgemm | null = null;
   /** Worker threads on the heap's memory (Node, shared memory, more than one core), else null. */
   readonly pool: ThreadPool | null = threadPoolFor(this.heap.memory);
+  private philox: Philox | null = null;
   private readonly reducer = new WasmReduce(this.heap);
   /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
   private readonly host = new CpuBackend();
@@ -162,12 +164,15 @@ export class WasmBackend implements Backend {
     this.stats.dispatches++;
     const [k0, k1] = seedKey(seed);
     const size = out.shape.reduce((a, b) => a * b, 1);
-    const tmp = this.alloc('float32', size);
-    const dst = this.heap.f32;
-    const base = tmp.ptr / 4;
-    for (let i = 0; i < size; i++) {
-      const w = philox4x32(i, k0, k1);
-      dst[base + i] = kind === 'uniform' ? uniformFromBits(w[0]) : normalFromBits(w[0], w[1]);
+    this.philox ??= createPhilox(this.heap.memory);
+    const tmp = this.alloc('float32', kind === 'uniform' ? size : 2 * size);
+    this.philox(tmp.ptr, size, k0, k1, kind === 'uniform' ? 0 : 1);
+    if (kind === 'normal') {
+      // Box–Muller from the two words, in float64 as on the CPU, rounded as stored
+      const { i32: I, f32: F } = this.heap;
+      const base = tmp.ptr / 4;
+      for (let i = 0; i < size; i++)
+        F[base + i] = normalFromBits(I[base + 2 * i] as number, I[base + 2 * i + 1] as number);
     }
     this.elementwise.map(IDENTITY('float32'), [this.contiguous(tmp, out.shape)], out);
     this.free(tmp);

@@ -46,7 +46,7 @@ export class Engine {
   private pending: Command[] = [];
   private paramBuffer: GPUBuffer | null = null;
   /** Temporary buffers (and textures) that may be destroyed once the batch using them has been submitted. */
-  private transient: (GPUBuffer | GPUTexture)[] = [];
+  private afterSubmit: (GPUBuffer | GPUTexture)[] = [];
   /** An asynchronous error (validation, device loss) to throw at the next opportunity. */
   private asyncError: Error | null = null;
   lost = false;
@@ -165,11 +165,7 @@ export class Engine {
 
   /** Keeps `resource` alive until the current batch has been submitted, then destroys it. */
   destroyAfterSubmit(resource: GPUBuffer | GPUTexture): void {
-    this.transient.push(resource);
-  }
-
-  get pendingCount(): number {
-    return this.pending.length;
+    this.afterSubmit.push(resource);
   }
 
   flush(): void {
@@ -250,7 +246,7 @@ export class Engine {
         );
       }
     });
-    for (const b of this.transient) b.destroy();
-    this.transient = [];
+    for (const b of this.afterSubmit) b.destroy();
+    this.afterSubmit = [];
   }
 }

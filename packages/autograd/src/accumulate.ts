@@ -1,0 +1,330 @@
+/**
+ * The accumulation pass: how the gradients that the rules of ./vjp.ts hand to a Variable become
+ * its one gradient. In the textbook, ∂x = Σ over the ops that read x of what each one hands back,
+ * added as it arrives. Here the parts wait, unsummed, until x's turn comes in the reverse loop
+ * (every reader has handed in its part by then), and three rewrites make the sum cheap for a
+ * recurrence:
+ *
+ * 1. **Late sums.** Dense parts are added when the gradient is complete, same-shaped parts first
+ *    (on WebGPU those additions fuse into one kernel), then summed back over broadcast axes once
+ *    (`unbroadcast`), rather than once per part: a GRU's biases get one part per timestep.
+ * 2. **Sparse slices.** `slice`'s rule hands back its `g` placed in a block of zeros
+ *    ({@link placed}). The block stays sparse, and the blocks are written into one buffer when
+ *    the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
+ *    O(T²). Blocks that tile the tensor exactly (the gates of a [B, 3H] matrix) are copied side
+ *    by side, with no zero fill.
+ * 3. **Stacked products.** `matmul`'s rule hands back ∂B = Aᵀ G unmultiplied
+ *    ({@link transposeTimes}). A weight read at every timestep (a GRU's U) receives one such
+ *    product per step, and Σ_t A_tᵀ G_t is computed as ONE matmul of the stacked operands,
+ *    [H, T·B] @ [T·B, 3H], instead of T small ones. A batched A under a 2-D B ([T, B, I] @ [I, 3H])
+ *    is folded the same way: its batch becomes rows, and the product is already summed over it.
+ */
+import {
+  add,
+  addInto,
+  assign,
+  bytesPerElement,
+  cast,
+  clone,
+  concat,
+  empty,
+  keep,
+  matmul,
+  permute,
+  reshape,
+  slice,
+  sum,
+  type Tensor,
+  Tensor as TensorClass,
+  tidy,
+  transpose,
+} from '@wgru/tensor';
+import type { Variable } from './variable.js';
+
+/** `grad` placed at `begin` (of extent `size`) in a tensor of zeros: the gradient of a slice. */
+export interface Placed {
+  readonly kind: 'placed';
+  readonly begin: readonly number[];
+  readonly size: readonly number[];
+  readonly grad: Tensor;
+}
+
+/** Aᵀ G, not yet multiplied: the gradient of a matmul's right operand. */
+export interface Product {
+  readonly kind: 'product';
+  /** A, [..., m, k]. */
+  readonly left: Tensor;
+  /** G, [..., m, n]. */
+  readonly grad: Tensor;
+}
+
+/** What a rule may hand back for one input: a dense tensor, or one of the two deferred forms. */
+export type Grad = Tensor | Placed | Product;
+
+/** `g` placed at `begin` in zeros of the input's shape, kept sparse (see rewrite 2 above). */
+export function placed(g: Tensor, begin: readonly number[], size: readonly number[]): Placed {
+  return { kind: 'placed', begin, size, grad: g };
+}
+
+/**
+ * Aᵀ G, kept unmultiplied so that the pass can stack it with the other products of the same
+ * gradient (see rewrite 3 above). Its handles outlive the rule's `tidy`.
+ */
+export function transposeTimes(a: Tensor, g: Tensor): Product {
+  return { kind: 'product', left: keep(a.share()), grad: keep(g.share()) };
+}
+
+/** The tensor a gradient holds (its own, or its block's, or its product's G). */
+const tensorOf = (g: Grad): Tensor => (g instanceof TensorClass ? g : g.grad);
+
+/**
+ * Sums a gradient of a broadcast shape back to `shape` (the one place broadcasting is undone).
+ *
+ * @example
+ * ```ts
+ * // x [2, 3] + b [3] broadcasts b over the rows, so b's gradient is the column sums of g:
+ * const g = tensor([[1, 2, 3], [4, 5, 6]]);
+ * await unbroadcast(g, [3]).data();      // Float32Array [5, 7, 9]
+ * await unbroadcast(g, [2, 1]).data();   // Float32Array [6, 15]
+ * ```
+ */
+export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = sum(g, axes, true);
+  const r = reshape(s, [...shape]);
+  s.dispose();
+  return r;
+}
+
+/**
+ * A gradient made to fit the input it is for: summed back over broadcast axes, and of the input's
+ * dtype (a float32 input beside a float64 one gets a float32 gradient, as in PyTorch).
+ */
+function fitTo(g: Tensor, x: Variable): Tensor {
+  const s = unbroadcast(g, x.shape);
+  return s.dtype === x.dtype ? s : cast(s, x.dtype);
+}
+
+/** The parts of one Variable's gradient, waiting for its turn. */
+interface Pending {
+  parts: Tensor[];
+  blocks: Placed[];
+  products: Product[];
+}
+
+/** Parts are summed early once this many wait (bounds the memory they hold). */
+const MAX_PARTS = 8;
+/** Products are multiplied early once this many wait (bounds the memory they hold). */
+const MAX_PRODUCTS = 64;
+
+/** The gradients on their way through one backward pass, kept by the Variable they are for. */
+export class Gradients {
+  readonly #pending = new Map<Variable, Pending>();
+
+  /**
+   * Hands on the gradients a rule returned for `inputs` (null where none is needed), taking
+   * ownership of each; `g`, the gradient the rule was given, is freed. A rule may pass `g` through
+   * (add) or return one tensor for two inputs, so each is made owned once.
+   */
+  handOn(inputs: readonly Variable[], grads: ReadonlyArray<Grad | null>, g: Tensor): void {
+    const owned = new Set<Tensor>();
+    const mine = grads.map((gi) => {
+      if (gi === null) return null;
+      const t = tensorOf(gi);
+      const own = t === g || owned.has(t) ? t.share() : t;
+      owned.add(own);
+      return gi instanceof TensorClass ? own : { ...gi, grad: own };
+    });
+    g.dispose();
+    inputs.forEach((x, j) => {
+      const gi = mine[j];
+      if (gi !== null && gi !== undefined) this.add(x, gi);
+    });
+  }
+
+  /** Adds one part of `x`'s gradient (taking ownership of its tensor). */
+  add(x: Variable, g: Grad): void {
+    let p = this.#pending.get(x);
+    if (p === undefined) {
+      p = { parts: [], blocks: [], products: [] };
+      this.#pending.set(x, p);
+    }
+    if (g instanceof TensorClass) {
+      p.parts.push(g);
+      if (p.parts.length >= MAX_PARTS) p.parts = [sumParts(p.parts, x)];
+    } else if (g.kind === 'placed') {
+      p.blocks.push(g);
+    } else if (!stackable(g, x)) {
+      p.parts.push(multiplyNow(g));
+    } else {
+      p.products.push(g);
+      if (p.products.length >= MAX_PRODUCTS) p.parts.push(multiplyProducts(p.products.splice(0)));
+    }
+  }
+
+  /** `v`'s complete gradient, with every part added in, or null if nothing reached it. */
+  take(v: Variable): Tensor | null {
+    const p = this.#pending.get(v);
+    if (p === undefined) return null;
+    this.#pending.delete(v);
+    if (p.products.length > 0) p.parts.push(multiplyProducts(p.products));
+    const dense = p.parts.length > 0 ? sumParts(p.parts, v) : null;
+    return p.blocks.length === 0 ? (dense as Tensor) : placeBlocks(p.blocks, dense, v);
+  }
+}
+
+/** Σ parts in `like`'s shape and dtype: same-shaped parts are added first, then reduced once. */
+function sumParts(parts: Tensor[], like: Variable): Tensor {
+  const byShape = new Map<string, Tensor[]>();
+  for (const t of parts) {
+    const key = t.shape.join(',');
+    byShape.set(key, [...(byShape.get(key) ?? []), t]);
+  }
+  const total = tidy(() => {
+    let acc: Tensor | null = null;
+    for (const same of byShape.values()) {
+      const fitted = fitTo(
+        same.reduce((a, b) => add(a, b)),
+        like,
+      );
+      acc = acc === null ? fitted : add(acc, fitted);
+    }
+    return acc as Tensor;
+  });
+  for (const t of parts) if (t !== total) t.dispose();
+  return total;
+}
+
+/**
+ * Whether a product can be stacked with others: a 2-D Aᵀ G, or a batched A and G under a 2-D B,
+ * whose batch folds into the rows.
+ */
+function stackable(p: Product, x: Variable): boolean {
+  return p.left.rank === 2 ? p.grad.rank === 2 : x.rank === 2 && p.grad.rank === p.left.rank;
+}
+
+/** A product that cannot be stacked (a batched B), multiplied at once: Aᵀ G per batch entry. */
+function multiplyNow(p: Product): Tensor {
+  const a = p.left;
+  const aT = permute(
+    a,
+    [...a.shape.keys()].map((i) => (i < a.rank - 2 ? i : 2 * a.rank - 3 - i)),
+  );
+  const out = matmul(aT, p.grad);
+  aT.dispose();
+  a.dispose();
+  p.grad.dispose();
+  return out;
+}
+
+/** [m, k] rows of a stackable operand: a 2-D one as is, a batched one with its batch folded in. */
+const rows = (t: Tensor): Tensor => (t.rank === 2 ? t : reshape(t, [-1, t.shape[t.rank - 1] as number]));
+
+/**
+ * Σ Aᵀ G over waiting products, as one matmul per group of same-width products: the A's and the
+ * G's stacked along their rows, [Σm, k]ᵀ @ [Σm, n].
+ */
+function multiplyProducts(products: Product[]): Tensor {
+  const groups = new Map<string, Product[]>();
+  for (const p of products) {
+    const key = `${p.left.shape[p.left.rank - 1]},${p.grad.shape[p.grad.rank - 1]}`;
+    groups.set(key, [...(groups.get(key) ?? []), p]);
+  }
+  const total = tidy(() => {
+    let acc: Tensor | null = null;
+    for (const same of groups.values()) {
+      const stacked = (part: (p: Product) => Tensor) =>
+        same.length === 1
+          ? rows(part(same[0] as Product))
+          : concat(
+              same.map((p) => rows(part(p))),
+              0,
+            );
+      const product = matmul(
+        transpose(stacked((p) => p.left)),
+        stacked((p) => p.grad),
+      );
+      acc = acc === null ? product : add(acc, product);
+    }
+    return acc as Tensor;
+  });
+  for (const p of products) {
+    p.left.dispose();
+    p.grad.dispose();
+  }
+  return total;
+}
+
+/** Whether blocks cover a tensor of `size` elements exactly once (pairwise disjoint boxes). */
+function tiles(blocks: readonly Placed[], size: number): boolean {
+  const volume = blocks.reduce((n, b) => n + b.size.reduce((m, d) => m * d, 1), 0);
+  if (volume !== size) return false;
+  for (let i = 0; i < blocks.length; i++) {
+    for (let j = i + 1; j < blocks.length; j++) {
+      const a = blocks[i] as Placed;
+      const b = blocks[j] as Placed;
+      const apart = a.begin.some((a0, k) => {
+        const b0 = b.begin[k] as number;
+        return a0 + (a.size[k] as number) <= b0 || b0 + (b.size[k] as number) <= a0;
+      });
+      if (!apart) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The dense part (or zeros) with every block added into place. Blocks that tile the tensor (the
+ * gates of a [B, 3H] matrix, the timesteps of a [T, B, G] projection) are copied straight into a
+ * fresh buffer, with no zero fill.
+ */
+function placeBlocks(blocks: readonly Placed[], dense: Tensor | null, like: Variable): Tensor {
+  // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
+  const base = empty(like.value.backend, like.shape, like.dtype);
+  const copy = dense === null && tiles(blocks, like.size);
+  if (!copy) assign(base, dense ?? 0);
+  dense?.dispose();
+  for (const b of blocks) {
+    const region = slice(base, [...b.begin], [...b.size]);
+    if (copy) assign(region, b.grad);
+    else addInto(region, b.grad);
+    region.dispose();
+    b.grad.dispose();
+  }
+  return base;
+}
+
+/** Whether `t` alone owns its storage, dense and row-major from the start. */
+function ownsDenseStorage(t: Tensor): boolean {
+  let stride = 1;
+  for (let i = t.rank - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== stride) return false;
+    stride *= t.shape[i] as number;
+  }
+  return t.offset === 0 && t.storage.refs === 1 && t.storage.byteLength === t.size * bytesPerElement(t.dtype);
+}
+
+/**
+ * Adds a finished gradient into a leaf's `.grad`. A leaf's gradient is its own dense tensor: rules
+ * may hand on a view of the gradient given to `backward()`, a slice of another gradient or a
+ * stride-0 broadcast, and an optimizer or the caller must be free to keep, overwrite or reuse
+ * either side.
+ */
+export function accumulateLeaf(v: Variable, g: Tensor): void {
+  if (v.grad !== null) {
+    const acc = add(v.grad, g);
+    v.grad.dispose();
+    g.dispose();
+    v.grad = acc;
+  } else if (ownsDenseStorage(g)) {
+    v.grad = g;
+  } else {
+    v.grad = clone(g);
+    g.dispose();
+  }
+}

@@ -1,0 +1,53 @@
+import {
+  activeBackend,
+  type Backend,
+  type DType,
+  type NestedArray,
+  type Shape,
+  shapeString,
+  type Tensor,
+  Tensor as TensorClass,
+  tensorOn,
+  type TypedArray,
+} from '@wgru/tensor';
+import { Variable } from './variable.js';
+
+export interface VariableOptions {
+  shape?: Shape;
+  dtype?: DType;
+  requiresGrad?: boolean;
+  /** Where to put the value (default: the active backend). */
+  backend?: Backend;
+}
+
+const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
+
+/**
+ * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
+ * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * const w = variable([[1, 2], [3, 4]], { requiresGrad: true });   // float32 [2, 2], a leaf
+ * const ids = variable([0, 2], { dtype: 'int32' });                 // int32 [2], no gradient
+ * const x = variable(randn([4, 2], { seed: 0 }));                   // wraps a Tensor, no copy
+ * ```
+ */
+export function variable(values: number | NestedArray | TypedArray | Tensor, opts: VariableOptions = {}): Variable {
+  if (opts === null || typeof opts !== 'object') throw new Error('variable: options must be an object');
+  for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
+  let t: Tensor;
+  if (values instanceof TensorClass) {
+    if (opts.shape !== undefined || opts.dtype !== undefined)
+      throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
+    t = values;
+  } else {
+    t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
+  }
+  const requiresGrad = opts.requiresGrad ?? false;
+  if (requiresGrad && t.dtype === 'int32')
+    throw new Error(
+      `variable: an int32 Variable ${shapeString(t.shape)} cannot require grad (only float Variables have gradients)`,
+    );
+  return new Variable(t, requiresGrad);
+}
