@@ -153,6 +153,8 @@ export class Variable {
         'backward: this Variable does not require grad (no input of the graph has requiresGrad: true, or it was made inside noGrad)',
       );
     }
+    // Before anything changes: a loop that never yields is stopped here, with all its state intact.
+    this.value.backend.checkQueue?.();
     const seed = seedGradient(this.value, gradient);
     const madeByOp = this.node !== null;
     try {

@@ -8,6 +8,7 @@
  *   pnpm bench --json              the raw figures as JSON on stdout instead of tables
  *   pnpm bench --no-tfjs           without TensorFlow.js
  *   pnpm bench --only=matmul --sizes=512,1024 --no-gru   matmul at chosen square sizes only
+ *   pnpm bench --only=soak --minutes=10 --every=30      memory over a long run (only when asked for)
  *
  * A benchmark is a `Benchmark` (see lib.ts) in its own `*.bench.ts` file, listed below.
  * @module
@@ -18,9 +19,12 @@ import { generateBench } from './generate.bench.js';
 import { gruScoreBench } from './gru-score.bench.js';
 import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
+import { soakBench } from './soak.bench.js';
 import { cpuBench } from './cpu.bench.js';
 
-const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, cpuBench];
+// soak runs only when asked for (--only=soak): it takes ten minutes.
+const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, cpuBench, soakBench];
+const onRequestOnly = new Set(['soak']);
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
   const args: Record<string, string> = {};
@@ -59,7 +63,7 @@ const results: BenchResult[] = [];
 const tableData = ({ title, data }: BenchResult) => ({ title, data });
 try {
   for (const b of benchmarks) {
-    if (only && !only.includes(b.name)) continue;
+    if (only ? !only.includes(b.name) : onRequestOnly.has(b.name)) continue;
     opts.log(`bench: ${b.name}: ${b.description}`);
     const r = await b.run(opts);
     results.push(r);

@@ -111,7 +111,8 @@ async function trainTick(): Promise<void> {
   });
   stepStarted = now;
   if (t.step === 1 || now - lastRefresh >= REFRESH_MS) await refreshViews();
-  // setTimeout, not a microtask: lets the page's commands in before the next step.
+  // setTimeout, not a microtask: lets the page's commands in before the next step, and lets the
+  // WebGPU queue drain (the step above also awaits its loss): the worker never queues without yielding.
   setTimeout(() => enqueue(trainTick), 0);
 }
 

@@ -175,6 +175,10 @@ describe('command line', () => {
       help: false,
     });
     expect(parseArgs(['--', 'hi', '--steps=5'])).toEqual({ name: 'hi', options: { steps: 5 }, help: false });
+    expect(parseArgs(['charlm', '--checkpoint-every', '50', '--resume']).options).toEqual({
+      checkpointEvery: 50,
+      resume: true,
+    });
     expect(parseArgs([])).toEqual({ name: undefined, options: {}, help: false });
     expect(parseArgs(['-h']).help).toBe(true);
     expect(parseArgs(['dependency', '--distances', '5,10,200', '--seeds', '2']).options).toEqual({
@@ -192,6 +196,7 @@ describe('command line', () => {
     expect(() => parseArgs(['hi', '--steps', '2.5'])).toThrow(/--steps must be a positive integer, got '2.5'/);
     expect(() => parseArgs(['hi', '--steps', '1', '--steps', '2'])).toThrow(/--steps given more than once/);
     expect(() => parseArgs(['hi', '--backend', 'gpu'])).toThrow(/--backend must be 'webgpu', 'wasm' or 'cpu'/);
+    expect(() => parseArgs(['hi', '--checkpoint-every', '0'])).toThrow(/--checkpoint-every must be a positive integer/);
     expect(() => parseArgs(['hi', '--out'])).toThrow(/`--out <dir>` value is missing/);
     expect(() => parseArgs(['hi', 'charlm'])).toThrow(/unexpected argument 'charlm'/);
   });

@@ -27,6 +27,7 @@ export {
 export { Adam, type AdamOptions, AdamW } from './optim/adam.js';
 export { clipGradNorm } from './optim/clip.js';
 export { Optimizer } from './optim/optimizer.js';
+export type { HyperValue, OptimizerStateDict, OptimizerStateDictInput, StateLayout } from './optim/state-dict.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';
 export {
   DEFAULT_MAX_HEADER_BYTES,

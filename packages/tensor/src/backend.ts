@@ -106,6 +106,11 @@ export interface Backend {
   gruCell(args: GruCellArgs): void;
   /** Submits pending work (a no-op on synchronous backends). */
   flush(): void;
+  /**
+   * Called at the start of `backward()`, a point where throwing leaves every tensor as it was:
+   * a backend whose queue must not grow without the event loop turning throws there (WebGPU).
+   */
+  checkQueue?(): void;
   memory(): { bytesInUse: number; bytesPooled: number };
   /** Releases device resources; the backend is unusable afterwards. */
   destroy(): void;

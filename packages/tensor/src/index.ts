@@ -18,7 +18,18 @@ export type { Backend, BackendInfo, EngineStats, ReduceOp, Storage, View } from 
 export type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
 export { bytesPerElement, promote } from './dtype.js';
 export type { Expr } from './expr.js';
-export { arange, full, manualSeed, ones, randn, tensor, tensorOn, uniform, zeros } from './ops/creation.js';
+export {
+  arange,
+  full,
+  manualSeed,
+  ones,
+  randn,
+  rngState,
+  tensor,
+  tensorOn,
+  uniform,
+  zeros,
+} from './ops/creation.js';
 export { backendOf, empty } from './ops/core.js';
 export * from './ops/elementwise.js';
 export { gather, oneHot, scatterAdd } from './ops/indexing.js';

@@ -27,6 +27,7 @@ import {
 } from '@wgru/nn';
 import { div, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/plots.js';
@@ -125,6 +126,17 @@ async function sample(
   return text;
 }
 
+/** What the training loop carries from step to step, saved in resumable checkpoints. */
+interface LoopState {
+  trainCurve: number[];
+  validCurve: { step: number; loss: number }[];
+  best: { step: number; loss: number };
+  checkpoint: string;
+  smooth: number;
+  /** The data stream's state: where the windows are drawn from next. */
+  random: number;
+}
+
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const ctx = await setup(about.name, opts, about.defaultSteps);
   const random = rng(ctx.seed);
@@ -154,13 +166,24 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const validStarts = Array.from({ length: Math.floor((valid.length - 1) / SEQ) }, (_, i) => i * SEQ);
   ctx.log(`model: ${model.numParameters()} parameters; ${BATCH} windows of ${SEQ} characters per step`);
 
-  const trainCurve: number[] = [];
-  const validCurve: { step: number; loss: number }[] = [];
+  let trainCurve: number[] = [];
+  let validCurve: { step: number; loss: number }[] = [];
   let best = { step: 0, loss: Number.POSITIVE_INFINITY };
   let checkpoint = '';
   let smooth = Number.NaN;
+  // --checkpoint-every / --resume: everything the loop needs to go on as if it had never stopped.
+  const resumable = new Checkpointer<LoopState>(ctx.out, about.name, {
+    every: ctx.checkpointEvery,
+    resume: ctx.resume,
+  });
+  const resumed = resumable.resume({ model }, { opt });
+  if (resumed !== null) {
+    ({ trainCurve, validCurve, best, checkpoint, smooth } = resumed.state);
+    random.state = resumed.state.random;
+    ctx.log(`resumed after step ${resumed.step}`);
+  }
   const progress = new Progress(about.name, ctx.steps, { quiet: ctx.quiet });
-  for (let step = 1; step <= ctx.steps; step++) {
+  for (let step = (resumed?.step ?? 0) + 1; step <= ctx.steps; step++) {
     const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (train.length - SEQ - 1)));
     const { inputs, targets } = batchAt(train, starts);
     const loss = lossFn.forward(model.forward(inputs).logits, targets);
@@ -189,6 +212,10 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         `step ${step}: train ${smooth.toFixed(3)}, validation ${validLoss.toFixed(3)} ` +
           `nats/char${better ? ' (best so far: saved)' : ''}`,
       );
+    }
+    if (resumable.due(step)) {
+      const state = { trainCurve, validCurve, best, checkpoint, smooth, random: random.state };
+      await resumable.save(step, { model }, { opt }, state);
     }
   }
   progress.stop();

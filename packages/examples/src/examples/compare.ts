@@ -14,11 +14,13 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { noGrad, type Variable } from '@wgru/autograd';
 import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, LSTM, Module, RNN } from '@wgru/nn';
 import { type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { barChart, lineChart } from '../lib/plots.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 
@@ -87,6 +89,14 @@ interface Measured {
   validCurve: { step: number; loss: number }[];
 }
 
+/** What a resumable checkpoint of compare holds besides weights and optimizer state. */
+interface LoopState {
+  /** The models measured so far. */
+  results: Measured[];
+  /** The model being trained: its figures so far, its step times, its data stream's state. */
+  current: { kind: Kind; measured: Measured; times: number[]; random: number } | null;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
@@ -114,13 +124,24 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       `Adam lr ${LR}, gradients clipped at norm 1`,
   );
 
-  const results: Measured[] = [];
+  let results: Measured[] = [];
   const checkpoints: string[] = [];
-  for (const kind of KINDS) {
+  const weightsFile = (kind: Kind) => `compare-${kind.toLowerCase()}.safetensors`;
+  // --checkpoint-every / --resume: the models already measured (their weights files are written),
+  // and the one being trained (its weights, optimizer, curves, step times and data position).
+  // Steps are counted across models.
+  const resumable = new Checkpointer<LoopState>(ctx.out, about.name, {
+    every: ctx.checkpointEvery,
+    resume: ctx.resume,
+  });
+  const last = resumable.peek();
+  if (last !== null) results = last.state.results;
+  for (const m of results) checkpoints.push(join(ctx.out, weightsFile(m.kind)));
+  for (const kind of KINDS.slice(results.length)) {
     const model = new CharLM(kind, vocab.length, ctx.seed);
     const opt = new Adam(model.parameters(), { lr: LR });
     const random = rng(ctx.seed); // the same windows, in the same order, for every model
-    const m: Measured = {
+    let m: Measured = {
       kind,
       parameters: model.numParameters(),
       msPerStep: 0,
@@ -129,9 +150,18 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       trainCurve: [],
       validCurve: [],
     };
-    const times: number[] = [];
+    let times: number[] = [];
+    let first = 1;
+    const offset = results.length * ctx.steps;
+    if (last?.state.current?.kind === kind) {
+      const resumed = resumable.resume({ model }, { opt }) as NonNullable<typeof last>;
+      ({ measured: m, times } = resumed.state.current as NonNullable<LoopState['current']>);
+      random.state = (resumed.state.current as NonNullable<LoopState['current']>).random;
+      first = resumed.step - offset + 1;
+      ctx.log(`resumed ${kind} after step ${first - 1}`);
+    }
     const progress = new Progress(`${about.name} ${kind}`, ctx.steps, { quiet: ctx.quiet });
-    for (let step = 1; step <= ctx.steps; step++) {
+    for (let step = first; step <= ctx.steps; step++) {
       const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (train.length - SEQ - 1)));
       const { inputs, targets } = batchAt(train, starts);
       const start = performance.now();
@@ -148,6 +178,10 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
         m.trainCurve.push({ step, loss: await evaluate(model, lossFn, train, trainStarts) });
         m.validCurve.push({ step, loss: await evaluate(model, lossFn, valid, validStarts) });
       }
+      if (resumable.due(offset + step)) {
+        const current = { kind, measured: m, times, random: random.state };
+        await resumable.save(offset + step, { model }, { opt }, { results, current });
+      }
     }
     progress.stop();
     m.msPerStep = median(times);
@@ -156,7 +190,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     results.push(m);
     // Each model's weights, as every example writes them (keys embed.*, rnn.*, head.*).
     checkpoints.push(
-      await ctx.saveCheckpoint(`compare-${kind.toLowerCase()}.safetensors`, model, {
+      await ctx.saveCheckpoint(weightsFile(kind), model, {
         kind,
         vocab: JSON.stringify(vocab.join('')),
         steps: String(ctx.steps),

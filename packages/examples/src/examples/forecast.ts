@@ -13,6 +13,7 @@ import { noGrad, type Variable, variable } from '@wgru/autograd';
 import { Adam, GRU, Linear, Module, MSELoss } from '@wgru/nn';
 import { type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/plots.js';
@@ -112,9 +113,20 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
   const model = new Forecaster(ctx.seed);
   const lossFn = new MSELoss();
   const opt = new Adam(model.parameters(), { lr: 5e-3 });
-  const losses: number[] = [];
+  let losses: number[] = [];
+  // --checkpoint-every / --resume: weights, optimizer, losses and the data stream's position.
+  const resumable = new Checkpointer<{ losses: number[]; random: number }>(ctx.out, about.name, {
+    every: ctx.checkpointEvery,
+    resume: ctx.resume,
+  });
+  const resumed = resumable.resume({ model }, { opt });
+  if (resumed !== null) {
+    losses = resumed.state.losses;
+    random.state = resumed.state.random;
+    ctx.log(`resumed after step ${resumed.step}`);
+  }
   const progress = new Progress(about.name, ctx.steps, { quiet: ctx.quiet });
-  for (let step = 1; step <= ctx.steps; step++) {
+  for (let step = (resumed?.step ?? 0) + 1; step <= ctx.steps; step++) {
     // Windows of CONTEXT + 1 values from the training part: inputs and the same shifted by one.
     const starts = Array.from({ length: BATCH }, () => Math.floor(random() * (split - CONTEXT - 1)));
     const inputs = variable(windows(y, starts, CONTEXT));
@@ -132,6 +144,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
     inputs.dispose();
     targets.dispose();
     progress.update(step, { loss: losses[losses.length - 1], tokens: CONTEXT * BATCH });
+    if (resumable.due(step)) await resumable.save(step, { model }, { opt }, { losses, random: random.state });
   }
   progress.stop();
 

@@ -14,6 +14,7 @@ import { concat, noGrad, type Variable } from '@wgru/autograd';
 import { Adam, CrossEntropyLoss, clipGradNorm, Embedding, GRU, Linear, Module } from '@wgru/nn';
 import { argmax, reshape, type Tensor, tensor, tidy } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
 import { type ExampleResult, rng, setup } from '../lib/setup.js';
 import { lineChart } from '../lib/plots.js';
@@ -164,10 +165,22 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
 
   ctx.log(`model: ${model.numParameters()} parameters; ${BATCH} fresh dates per step; ${test.length} test dates`);
 
-  const losses: number[] = [];
-  const accCurve: { step: number; acc: number }[] = [];
+  let losses: number[] = [];
+  let accCurve: { step: number; acc: number }[] = [];
+  // --checkpoint-every / --resume: weights, optimizer, curves and the data stream's position.
+  type LoopState = { losses: number[]; accCurve: { step: number; acc: number }[]; random: number };
+  const resumable = new Checkpointer<LoopState>(ctx.out, about.name, {
+    every: ctx.checkpointEvery,
+    resume: ctx.resume,
+  });
+  const resumed = resumable.resume({ model }, { opt });
+  if (resumed !== null) {
+    ({ losses, accCurve } = resumed.state);
+    random.state = resumed.state.random;
+    ctx.log(`resumed after step ${resumed.step}`);
+  }
   const progress = new Progress(about.name, ctx.steps, { quiet: ctx.quiet });
-  for (let step = 1; step <= ctx.steps; step++) {
+  for (let step = (resumed?.step ?? 0) + 1; step <= ctx.steps; step++) {
     const { src, lengths, decIn, tgt } = encodeBatch(freshDates(BATCH));
     const loss = lossFn.forward(model.forward(src, lengths, decIn), tgt);
     loss.backward();
@@ -185,6 +198,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
           `${(acc * 100).toFixed(1)}%`,
       );
     }
+    if (resumable.due(step)) await resumable.save(step, { model }, { opt }, { losses, accCurve, random: random.state });
   }
   progress.stop();
 

@@ -17,6 +17,10 @@ export interface ExampleOptions {
   seed?: number;
   /** Print nothing (tests). */
   quiet?: boolean;
+  /** Save a resumable checkpoint every this many steps (the long examples; see lib/checkpoint.ts). */
+  checkpointEvery?: number;
+  /** Continue from the last resumable checkpoint in the output folder, if there is one. */
+  resume?: boolean;
   /** `dependency` only: the distances (distractors) to sweep. */
   distances?: number[];
   /** `dependency` only: seeds per point. */
@@ -49,6 +53,8 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
+    .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (charlm, seq2seq, forecast, compare)')
+    .option('--resume', 'continue from the last resumable checkpoint in the output folder')
     .option('--distances <list>', 'dependency: distances to sweep, e.g. 5,10,20 (default: 5,10,20,50,100,200)')
     .option('--seeds <n>', 'dependency: seeds per point (default: 3)')
     .option('-h, --help', 'show this help');
@@ -99,6 +105,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;
+  if (raw.checkpointEvery !== undefined) options.checkpointEvery = integer('checkpoint-every', raw.checkpointEvery, 1);
+  if (raw.resume === true) options.resume = true;
   if (raw.seeds !== undefined) options.seeds = integer('seeds', raw.seeds, 1);
   if (raw.distances !== undefined) {
     const list = String(raw.distances).split(',');

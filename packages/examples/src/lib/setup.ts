@@ -21,6 +21,10 @@ export interface ExampleContext {
   seed: number;
   steps: number;
   quiet: boolean;
+  /** `--checkpoint-every`: save a resumable checkpoint every this many steps (see checkpoint.ts). */
+  checkpointEvery: number | undefined;
+  /** `--resume`: go on from the last resumable checkpoint. */
+  resume: boolean;
   /** Prints a line unless quiet. */
   log: (line: string) => void;
   /** Writes a text file (an SVG) into the output folder and returns its path. */
@@ -54,6 +58,8 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
     seed,
     steps,
     quiet,
+    checkpointEvery: opts.checkpointEvery,
+    resume: opts.resume ?? false,
     log,
     writeText: (file, contents) => {
       const path = join(out, file);
@@ -68,14 +74,28 @@ export async function setup(name: string, opts: ExampleOptions, defaultSteps: nu
   };
 }
 
+/** A seeded random number generator in [0, 1) whose state can be saved and restored (checkpoints). */
+export interface Rng {
+  (): number;
+  /** The whole state: assign a saved value to continue the same sequence. */
+  state: number;
+}
+
 /** A small seeded random number generator (mulberry32) for data, in [0, 1). */
-export function rng(seed: number): () => number {
+export function rng(seed: number): Rng {
   let a = (seed + 0x9e3779b9) >>> 0;
-  return () => {
+  const next = (() => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  }) as Rng;
+  Object.defineProperty(next, 'state', {
+    get: () => a,
+    set: (value: number) => {
+      a = value >>> 0;
+    },
+  });
+  return next;
 }

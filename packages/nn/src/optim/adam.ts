@@ -6,6 +6,7 @@ import { assign, fillOn, type Tensor } from '@wgru/tensor';
 import type { Parameter } from '../module.js';
 import { fuse, type Term } from './fused.js';
 import { checkBoolean, checkNumber, checkOptionNames, Optimizer } from './optimizer.js';
+import type { HyperValue, StateLayout } from './state-dict.js';
 
 /** Options of {@link Adam} and {@link AdamW}; defaults as torch.optim. */
 export interface AdamOptions {
@@ -82,6 +83,16 @@ export class Adam extends Optimizer<AdamState> {
     this.decoupled = decoupled;
     this.weightDecay = checkNumber(name, 'weightDecay', opts.weightDecay ?? (this.decoupled ? 1e-2 : 0), { min: 0 });
     this.amsgrad = checkBoolean(name, 'amsgrad', opts.amsgrad ?? false);
+  }
+
+  protected readonly stateLayout: StateLayout<AdamState> = {
+    tensors: { m: 'exp_avg', v: 'exp_avg_sq', vMax: 'max_exp_avg_sq' },
+    numbers: { step: 'step' },
+  };
+
+  protected hyperparameters(): Record<string, HyperValue> {
+    const { lr, beta1, beta2, eps, weightDecay, amsgrad } = this;
+    return { lr, betas: [beta1, beta2], eps, weightDecay, amsgrad };
   }
 
   protected initState(p: Parameter): AdamState {

@@ -6,6 +6,7 @@ import { assign, type Tensor } from '@wgru/tensor';
 import type { Parameter } from '../module.js';
 import { fuse, type Term } from './fused.js';
 import { checkBoolean, checkNumber, checkOptionNames, Optimizer } from './optimizer.js';
+import type { HyperValue, StateLayout } from './state-dict.js';
 
 /** Options of {@link SGD}; defaults as torch.optim.SGD. */
 export interface SGDOptions {
@@ -64,6 +65,16 @@ export class SGD extends Optimizer<SGDState> {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
+  }
+
+  protected readonly stateLayout: StateLayout<SGDState> = {
+    tensors: { momentumBuffer: 'momentum_buffer' },
+    numbers: {},
+  };
+
+  protected hyperparameters(): Record<string, HyperValue> {
+    const { lr, momentum, dampening, nesterov, weightDecay } = this;
+    return { lr, momentum, dampening, nesterov, weightDecay };
   }
 
   protected initState(): SGDState {

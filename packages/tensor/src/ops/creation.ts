@@ -186,6 +186,23 @@ export function manualSeed(seed: number): void {
   seedCounter = seed;
 }
 
+/**
+ * The state of the stream unseeded random calls draw from: `manualSeed(rngState())` later makes
+ * them continue exactly where they were (like torch.get_rng_state / set_rng_state), e.g. when a
+ * run resumes from a checkpoint.
+ *
+ * @example
+ * ```ts
+ * const saved = rngState();
+ * const a = await randn([3]).data();
+ * manualSeed(saved);
+ * const b = await randn([3]).data();   // the same numbers as a
+ * ```
+ */
+export function rngState(): number {
+  return seedCounter;
+}
+
 function nextSeed(op: string, opts?: { seed?: number }): number {
   if (opts !== undefined && (opts === null || typeof opts !== 'object'))
     throw new Error(`${op}: options must be an object like { seed: 42 }`);

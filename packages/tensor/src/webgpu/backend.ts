@@ -141,6 +141,7 @@ export class WebGpuBackend implements Backend {
 
   alloc(dtype: DType, size: number): Storage {
     this.engine.check();
+    this.engine.bound.atAllocation();
     const bytes = Math.max(size, 1) * bytesPerElement(dtype);
     return new GpuStorage(this.pool.acquire(bytes), size * bytesPerElement(dtype), dtype);
   }
@@ -345,6 +346,11 @@ export class WebGpuBackend implements Backend {
     const k = randomKernel(kind, seedKey(seed), out);
     if (k.n === 0) return;
     this.dispatch(kind === 'uniform' ? 'uniform' : 'randn', k, [this.buf(out)], grid1d(k.n), 'random');
+  }
+
+  /** A safe point (the start of `backward()`): throws if too much was queued without a yield. */
+  checkQueue(): void {
+    this.engine.bound.atSafePoint();
   }
 
   flush(): void {

@@ -1,5 +1,6 @@
 import type { EngineStats } from '../backend.js';
 import type { KernelProfiler } from './profiler.js';
+import { QueueBound } from './queue-bound.js';
 
 /** One recorded dispatch: which kernel, which buffers, which parameters. */
 export interface Dispatch {
@@ -57,6 +58,8 @@ export class Engine {
    * replaces the device.
    */
   broken: Error | null = null;
+  /** What was made since the event loop last turned, and the bounds on it (see queue-bound.ts). */
+  readonly bound = new QueueBound();
 
   constructor(
     readonly device: GPUDevice,
@@ -151,6 +154,7 @@ export class Engine {
       entries.push({ binding: j + 1, resource: 'mapAsync' in b ? { buffer: b } : b });
     });
     const group = this.device.createBindGroup({ layout: this.layoutOf(c.pipeline), entries });
+    this.bound.madeBindGroups();
     this.bindGroups.set(key, group);
     if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value as string);
     return group;
@@ -228,6 +232,7 @@ export class Engine {
     device.queue.submit([encoder.finish()]);
     profile?.collect();
     this.stats.submits++;
+    this.bound.submitted();
     const ops = [...new Set(cmds.map((c) => c.op))];
     device.popErrorScope().then((err) => {
       if (err) {
