@@ -6,7 +6,7 @@
 import binaryen from 'binaryen';
 
 export type Expr = number;
-export const i32 = binaryen.i32;
+const i32 = binaryen.i32;
 export const v128 = binaryen.v128;
 
 /** One function under construction: parameters and locals by name, and its module. */

@@ -35,10 +35,10 @@ export type Sgemm = (
  * call, one thread): 1x256 @ 256x768 654 packed vs 19 in place; 8 rows 102 vs 87; 32x128 @ 128x384
  * 87 vs 82; 64x256 @ 256x768 672 vs 723.
  */
-export const DIRECT_MAX_ROWS = 8 * MR;
+const DIRECT_MAX_ROWS = 8 * MR;
 
 /** Multiply-adds below which a product runs on the calling thread (waking a worker costs ~10-50 us). */
-export const PARALLEL_MIN_MACS = 1 << 19;
+const PARALLEL_MIN_MACS = 1 << 19;
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 

@@ -11,7 +11,7 @@ import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
 
 /** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 does not, unflagged). */
-export function relaxedSimdAvailable(): boolean {
+function relaxedSimdAvailable(): boolean {
   const m = new binaryen.Module();
   try {
     m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);
@@ -30,7 +30,7 @@ export function relaxedSimdAvailable(): boolean {
  * shared memory import (a memory's import must match its `shared` flag; a browser page that is not
  * cross-origin isolated has only plain memory).
  */
-export function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> {
+function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> {
   const m = new binaryen.Module();
   try {
     let features = binaryen.Features.SIMD128 | binaryen.Features.Atomics | binaryen.Features.BulkMemory;
