@@ -37,8 +37,13 @@ export type Sgemm = (
  */
 const DIRECT_MAX_ROWS = 8 * MR;
 
-/** Multiply-adds below which a product runs on the calling thread (waking a worker costs ~10-50 us). */
-const PARALLEL_MIN_MACS = 1 << 19;
+/**
+ * Multiply-adds below which a product runs on the calling thread: handing work to a worker costs a
+ * wake-up, and far more when the other cores are busy (GRU training, B=32 H=128, on this shared
+ * 2-core machine: the step's 1.5M-MAC products split over 2 threads took 76 ms of sgemm a step,
+ * on one thread 41 ms). 4M MACs is ~110 us of work on one core.
+ */
+const PARALLEL_MIN_MACS = 1 << 22;
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
