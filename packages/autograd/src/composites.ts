@@ -5,6 +5,7 @@ import { add, exp, log, mul, sub, sum } from './functions.js';
 import { transientConstant } from './lifetimes.js';
 import { squeeze } from './movement.js';
 import { check, temp } from './record.js';
+import { traced } from './trace.js';
 import type { Variable } from './variable.js';
 
 export const square = (x: Variable): Variable => mul(x, x);
@@ -16,6 +17,17 @@ export const square = (x: Variable): Variable => mul(x, x);
 export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
   check('logSumExp', 'x', x);
   const a = normalizeAxis('logSumExp', axis, x.rank);
+  // Traced as one op: m below is computed beside the tape, and a trace would hold it as a constant.
+  return traced(
+    'logSumExp',
+    [x],
+    { axis: a, keepDims },
+    () => logSumExpOf(x, a, keepDims),
+    (y) => [y],
+  );
+}
+
+function logSumExpOf(x: Variable, a: number, keepDims: boolean): Variable {
   const mRaw = T.max(x.value, a, true);
   // Rows that are all -Infinity (or +Infinity) keep m = 0, so they give ±Infinity, not NaN.
   const infinite = T.isInf(mRaw);
@@ -40,7 +52,14 @@ export function logSumExp(x: Variable, axis = -1, keepDims = false): Variable {
  */
 export function softmax(x: Variable, axis = -1): Variable {
   check('softmax', 'x', x);
-  return exp(temp(logSoftmax(x, normalizeAxis('softmax', axis, x.rank))));
+  const a = normalizeAxis('softmax', axis, x.rank);
+  return traced(
+    'softmax',
+    [x],
+    { axis: a },
+    () => exp(temp(logSoftmax(x, a))),
+    (y) => [y],
+  );
 }
 
 /**
@@ -54,5 +73,12 @@ export function softmax(x: Variable, axis = -1): Variable {
  */
 export function logSoftmax(x: Variable, axis = -1): Variable {
   check('logSoftmax', 'x', x);
-  return sub(x, temp(logSumExp(x, normalizeAxis('logSoftmax', axis, x.rank), true)));
+  const a = normalizeAxis('logSoftmax', axis, x.rank);
+  return traced(
+    'logSoftmax',
+    [x],
+    { axis: a },
+    () => sub(x, temp(logSumExp(x, a, true))),
+    (y) => [y],
+  );
 }

@@ -40,6 +40,11 @@ export function variable(values: number | NestedArray | TypedArray | Tensor, opt
   if (values instanceof TensorClass) {
     if (opts.shape !== undefined || opts.dtype !== undefined)
       throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
+    if (opts.backend !== undefined && opts.backend !== values.backend)
+      throw new Error(
+        `variable: the Tensor lives on the ${values.backend.info.name} backend, the backend option names ` +
+          `${opts.backend.info.name}; a Tensor is used as is, not moved`,
+      );
     t = values;
   } else {
     t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);

@@ -7,6 +7,7 @@ import { normalizeAxes, shapeString, type Tensor } from '@wgru/tensor';
 import { transientConstant } from './lifetimes.js';
 import { reshape } from './movement.js';
 import { apply, check, constant, operands, temp } from './record.js';
+import { traced } from './trace.js';
 import { Variable, type VariableLike } from './variable.js';
 
 export * from './composites.js';
@@ -99,7 +100,14 @@ export function compare(
   b: VariableLike,
 ): Variable {
   const [x, y] = operands(op, a, b);
-  return new Variable(T.binary(op, x.value, y.value), false);
+  // Not a primitive (no gradient), so traced as one op of its own.
+  return traced(
+    op,
+    [x, y],
+    null,
+    () => new Variable(T.binary(op, x.value, y.value), false),
+    (m) => [m],
+  );
 }
 
 // ---- matmul ----
@@ -185,5 +193,12 @@ export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
-  return div(temp(sum(x, ax, keepDims)), count);
+  // Traced as one op: the count is a size, which a trace would otherwise hold as a constant.
+  return traced(
+    'mean',
+    [x],
+    { axes: ax, keepDims },
+    () => div(temp(sum(x, ax, keepDims)), count),
+    (y) => [y],
+  );
 }

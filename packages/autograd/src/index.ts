@@ -22,4 +22,5 @@ export { forwardCall, internal, releaseShared, sharedConstant, transientConstant
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, saves, type Vjp, type VjpContext, vjps } from './vjp.js';
 export { type VariableOptions, variable } from './creation.js';
+export { traced, type TracedOp, type Tracer, withTracer } from './trace.js';
 export { Variable, type VariableLike } from './variable.js';

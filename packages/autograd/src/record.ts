@@ -8,6 +8,7 @@ import type { Backend, DType, Tensor } from '@wgru/tensor';
 import { inspectOutput } from './anomaly.js';
 import { isGradEnabled, type Node } from './graph.js';
 import { noteRecorded, readConstants, transientConstant } from './lifetimes.js';
+import { reportOp } from './trace.js';
 import type { Primitive, PrimitiveAttrs } from './vjp.js';
 import { Variable, type VariableLike } from './variable.js';
 
@@ -32,8 +33,9 @@ export function apply<P extends Primitive>(
   }
   const requiresGrad = isGradEnabled() && inputs.some((x) => x.requiresGrad);
   const node: Node | null = requiresGrad ? ({ op, inputs, attrs } as Node) : null;
-  readConstants(inputs, node !== null);
   const out = new Variable(value, requiresGrad, node);
+  reportOp(op, inputs, attrs, [out]); // a trace (see ./trace.ts) sees every primitive, before one-use inputs go
+  readConstants(inputs, node !== null);
   if (node !== null) noteRecorded(out, node);
   return out;
 }
@@ -83,7 +85,7 @@ export function temp(v: Variable): Variable {
 export function check(op: string, arg: string, x: unknown): asserts x is Variable {
   if (!(x instanceof Variable)) {
     throw new Error(
-      `${op}: ${arg} must be a Variable${typeof x === 'number' ? '' : `, got ${x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`}`,
+      `${op}: ${arg} must be a Variable, got ${typeof x === 'number' ? `number ${x}` : x === null ? 'null' : typeof x === 'object' ? ((x as object).constructor?.name ?? 'object') : typeof x}`,
     );
   }
 }

@@ -6,6 +6,7 @@ import * as F from './functions.js';
 import { argmax, argmin } from './indices.js';
 import { releaseConstants } from './lifetimes.js';
 import { type MovedValue, variableString } from './print.js';
+import { reportBorn } from './trace.js';
 
 /** A Variable or a plain number (a constant that broadcasts). */
 export type VariableLike = Variable | number;
@@ -50,6 +51,7 @@ export class Variable {
     this.#value = value;
     this.requiresGrad = requiresGrad;
     this.node = node;
+    reportBorn(this); // a trace tells ops' results from values made beside them (./trace.ts)
   }
 
   /** Whether gradients flow to (and are accumulated for) this Variable. Only float Variables may. */
@@ -109,10 +111,11 @@ export class Variable {
 
   async array(): Promise<NestedArray> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    if (this.#moved)
-      return this.#moved.shape.length === 0
-        ? ((await this.#moved.host)[0] as number)
-        : Array.from(await this.#moved.host);
+    if (this.#moved) {
+      // One element, nested as deep as the shape ([1, 1] -> [[v]]), as Tensor.array() gives it.
+      const one = (await this.#moved.host)[0] as number;
+      return this.#moved.shape.reduce<NestedArray>((inner) => [inner], one);
+    }
     return this.value.array();
   }
 

@@ -36,6 +36,16 @@ forEachBackend('backward options', (name) => {
     expect(await y.item()).toBe(5);
   });
 
+  it('a one-element loss moved to the host keeps its shape in array() ([1, 1] -> [[v]], [] -> v)', async () => {
+    const x = variable([[1, 2]], { requiresGrad: true });
+    const kept = x.mul(x).sum(1, true); // [1, 1]
+    kept.backward();
+    expect(await kept.array()).toEqual([[5]]);
+    const scalar = x.sum();
+    scalar.backward();
+    expect(await scalar.array()).toBe(3);
+  });
+
   it('the seed and the options together, and the options alone, mean the same', async () => {
     const x = variable([1, 2], { requiresGrad: true });
     const y = x.mul(3);

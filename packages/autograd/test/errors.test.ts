@@ -116,6 +116,7 @@ forEachBackend('autograd errors', (name) => {
       expect(() => a.add('1' as never)).toThrow(/add: b must be a Variable, got string/);
       expect(() => F.matmul(a, tensor([1, 2, 3]) as never)).toThrow(/matmul: b must be a Variable, got Tensor/);
       expect(() => F.exp(null as never)).toThrow(/exp: x must be a Variable, got null/);
+      expect(() => F.exp(2 as never)).toThrow(/^exp: x must be a Variable, got number 2$/);
       expect(() => F.concat([], 0)).toThrow(/concat: needs a non-empty list/);
     });
 
@@ -133,6 +134,9 @@ describe.skipIf(!hasGpu)('autograd errors across backends', () => {
     await setBackend('webgpu');
     const g = variable([1, 2], { requiresGrad: true });
     const c = variable(tensorOn(cpuBackend(), [1, 2]));
+    expect(() => variable(tensorOn(cpuBackend(), [1]), { backend: g.value.backend })).toThrow(
+      /^variable: the Tensor lives on the cpu backend, the backend option names webgpu/,
+    );
     expect(() => g.add(c)).toThrow(/add: operands live on different backends \(webgpu and cpu\)/);
     expect(() => g.mul(2).sum().backward(tensorOn(cpuBackend(), 1))).toThrow(
       /backward: gradient is on the cpu backend, this Variable on webgpu/,

@@ -4,6 +4,7 @@
  */
 import * as F from '@wgru/autograd';
 import { add, concat, gradcheck, noGrad, type Variable, variable } from '@wgru/autograd';
+import * as Tn from '@wgru/tensor';
 import { activeBackend, assign, memory, setBackend, tensor, type Tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
@@ -191,5 +192,78 @@ describe('saves', () => {
       expect(F.saves[op]).toEqual({ inputs: false, output: false });
     }
     expect(F.saves.gather).toEqual({ inputs: true, output: false }); // the indices
+  });
+
+  it('covers what each rule really reads when run on tensors (a value read later in its body would be freed too early)', () => {
+    const T = Tn;
+    const [a, b] = [T.tensor([[0.5, -1, 2]]), T.tensor([[1.5, 2, -0.5]])];
+    const m = T.tensor([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const cond = T.greater(a, 0);
+    const ids = T.tensor([0, 2], [2], 'int32');
+    const un = (op: 'neg' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | 'tanh' | 'relu' | 'abs') => ({
+      inputs: [op === 'log' || op === 'sqrt' ? b : a],
+      run: ([x]: Tensor[]) => T.unary(op, T.abs(x as Tensor)),
+      attrs: null,
+    });
+    const bin = (f: (x: Tensor, y: Tensor) => Tensor) => ({
+      inputs: [a, b],
+      run: ([x, y]: Tensor[]) => f(x!, y!),
+      attrs: null,
+    });
+    const cases: { [P in F.Primitive]: { inputs: Tensor[]; run: (xs: Tensor[]) => Tensor; attrs: unknown } } = {
+      add: bin(T.add),
+      sub: bin(T.sub),
+      mul: bin(T.mul),
+      div: bin(T.div),
+      pow: { inputs: [T.abs(a), b], run: ([x, y]) => T.pow(x!, y!), attrs: null },
+      maximum: bin(T.maximum),
+      minimum: bin(T.minimum),
+      neg: un('neg'),
+      exp: un('exp'),
+      log: un('log'),
+      sqrt: un('sqrt'),
+      sigmoid: un('sigmoid'),
+      tanh: un('tanh'),
+      relu: un('relu'),
+      abs: un('abs'),
+      where: { inputs: [cond, a, b], run: ([c, x, y]) => T.where(c!, x!, y!), attrs: null },
+      matmul: { inputs: [a, m], run: ([x, y]) => T.matmul(x!, y!), attrs: null },
+      sum: { inputs: [a], run: ([x]) => T.sum(x!, [1], false), attrs: { axes: [1], keepDims: false } },
+      max: { inputs: [a], run: ([x]) => T.max(x!, [1], false), attrs: { axes: [1], keepDims: false } },
+      reshape: { inputs: [a], run: ([x]) => T.reshape(x!, [3]), attrs: null },
+      permute: { inputs: [a], run: ([x]) => T.permute(x!, [1, 0]), attrs: { perm: [1, 0] } },
+      slice: { inputs: [a], run: ([x]) => T.slice(x!, [0, 1], [1, 2]), attrs: { begin: [0, 1], size: [1, 2] } },
+      concat: { inputs: [a, b], run: ([x, y]) => T.concat([x!, y!], 0), attrs: { axis: 0 } },
+      gather: { inputs: [m, ids], run: ([x, i]) => T.gather(x!, i!, 0), attrs: { axis: 0 } },
+    };
+    for (const [op, c] of Object.entries(cases) as [F.Primitive, (typeof cases)[F.Primitive]][]) {
+      const reads = { inputs: false, output: false };
+      T.tidy(() => {
+        const output = c.run(c.inputs);
+        const ctx = {
+          get inputs() {
+            reads.inputs = true;
+            return c.inputs;
+          },
+          get output() {
+            reads.output = true;
+            return output;
+          },
+          shapes: c.inputs.map((x) => x.shape),
+          attrs: c.attrs,
+          needs: c.inputs.map((x) => x.dtype !== 'int32' && x !== cond),
+        };
+        const g = T.add(T.mul(output, 0), 1);
+        (F.vjps[op] as (g: Tensor, ctx: unknown) => unknown)(g, ctx);
+      });
+      // Reading more than `saves` says would read a value freed by `internal`.
+      if (reads.inputs) expect(F.saves[op].inputs, op).toBe(true);
+      if (reads.output) expect(F.saves[op].output, op).toBe(true);
+    }
+    for (const t of [a, b, m, cond, ids]) t.dispose();
   });
 });

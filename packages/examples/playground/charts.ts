@@ -1,6 +1,6 @@
 /**
- * Drawing for the page: the loss curve as inline SVG and the gate heatmaps on a canvas. Pure
- * functions of the numbers they are given.
+ * Drawing for the page: the loss curve as inline SVG, the gate heatmaps and the gradient through
+ * time on canvases. Pure functions of the numbers they are given.
  * @module
  */
 
@@ -99,6 +99,12 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uni
   svg.append(svgElement('polyline', { points: points(smooth(losses)), class: 'loss-smooth' }));
 }
 
+// The per-character canvases share one layout: a title above, a column per character from LEFT,
+// the characters in a row of LABEL_H below the plot.
+const LEFT = 64;
+const TOP = 18;
+const LABEL_H = 20;
+
 /** Viridis-like colour for v in [0, 1]: dark blue (closed) through green to yellow (open). */
 function gateColour(v: number): string {
   const stops: Array<[number, number, number]> = [
@@ -129,43 +135,20 @@ export function drawGateHeatmap(
 ): void {
   const T = text.length;
   const H = hiddenSize;
-  const cellW = Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));
+  const cellW = columnWidth(T);
   const cellH = Math.max(1, Math.min(4, Math.floor(160 / H)));
-  const left = 64;
-  const top = 18;
-  const labelH = 20;
-  const cssW = left + T * cellW + 8;
-  const cssH = top + H * cellH + labelH;
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.ceil(cssW * dpr);
-  canvas.height = Math.ceil(cssH * dpr);
-  canvas.style.width = `${cssW}px`;
-  canvas.style.height = `${cssH}px`;
-  const ctx = canvas.getContext('2d');
+  const ctx = titledCanvas(canvas, title, LEFT + T * cellW + 8, TOP + H * cellH + LABEL_H);
   if (!ctx) return;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
-  ctx.font = '12px ui-sans-serif, system-ui, sans-serif';
-  ctx.fillStyle = '#cfd6e4';
-  ctx.textBaseline = 'top';
-  ctx.fillText(title, 0, 2);
   ctx.textBaseline = 'middle';
   ctx.fillStyle = '#8a93a6';
-  ctx.fillText(`${H} units`, 0, top + (H * cellH) / 2);
+  ctx.fillText(`${H} units`, 0, TOP + (H * cellH) / 2);
   for (let t = 0; t < T; t++) {
     for (let u = 0; u < H; u++) {
       ctx.fillStyle = gateColour(values[t * H + u] as number);
-      ctx.fillRect(left + t * cellW, top + u * cellH, cellW, cellH);
+      ctx.fillRect(LEFT + t * cellW, TOP + u * cellH, cellW, cellH);
     }
   }
-  ctx.font = '13px ui-monospace, SFMono-Regular, Menlo, monospace';
-  ctx.fillStyle = '#e6ebf5';
-  ctx.textAlign = 'center';
-  for (let t = 0; t < T; t++) {
-    const ch = text[t] === ' ' ? '␣' : (text[t] as string);
-    ctx.fillText(ch, left + (t + 0.5) * cellW, top + H * cellH + labelH / 2 + 1);
-  }
-  ctx.textAlign = 'start';
+  drawCharacters(ctx, text, cellW, TOP + H * cellH);
 }
 
 /**
@@ -179,44 +162,65 @@ export function drawGradientThroughTime(
   norms: Float32Array,
 ): void {
   const T = text.length;
-  const cellW = Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));
-  const [left, top, plotH, labelH] = [64, 18, 72, 20];
-  const cssW = left + T * cellW + 8;
-  const cssH = top + plotH + labelH;
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.ceil(cssW * dpr);
-  canvas.height = Math.ceil(cssH * dpr);
-  canvas.style.width = `${cssW}px`;
-  canvas.style.height = `${cssH}px`;
-  const ctx = canvas.getContext('2d');
+  const cellW = columnWidth(T);
+  const plotH = 72;
+  const ctx = titledCanvas(canvas, title, LEFT + T * cellW + 8, TOP + plotH + LABEL_H);
   if (!ctx) return;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
-  ctx.font = '12px ui-sans-serif, system-ui, sans-serif';
-  ctx.fillStyle = '#cfd6e4';
-  ctx.textBaseline = 'top';
-  ctx.fillText(title, 0, 2);
   // log10 of the norms, the bars spanning [lowest, highest] (at least two decades)
   const logs = Array.from(norms, (n) => (n > 0 ? Math.log10(n) : Number.NaN)).filter(Number.isFinite);
   const hi = logs.length ? Math.max(...logs) : 0;
   const lo = Math.min(logs.length ? Math.min(...logs) : hi, hi - 2);
   ctx.textBaseline = 'middle';
   ctx.fillStyle = '#8a93a6';
-  ctx.fillText(`1e${Math.round(hi)}`, 0, top + 6);
-  ctx.fillText(`1e${Math.round(lo)}`, 0, top + plotH - 6);
+  ctx.fillText(`1e${Math.round(hi)}`, 0, TOP + 6);
+  ctx.fillText(`1e${Math.round(lo)}`, 0, TOP + plotH - 6);
   for (let t = 0; t < Math.min(T, norms.length); t++) {
     const n = norms[t] as number;
     const frac = n > 0 ? (Math.log10(n) - lo) / (hi - lo || 1) : 0;
     const barH = Math.max(1, Math.round(frac * plotH));
     ctx.fillStyle = gateColour(frac);
-    ctx.fillRect(left + t * cellW + 1, top + plotH - barH, cellW - 2, barH);
+    ctx.fillRect(LEFT + t * cellW + 1, TOP + plotH - barH, cellW - 2, barH);
   }
+  drawCharacters(ctx, text, cellW, TOP + plotH);
+}
+
+/** The width of one character's column: wide for a short text, narrower as it grows. */
+function columnWidth(T: number): number {
+  return Math.max(8, Math.min(44, Math.floor(1080 / Math.max(1, T))));
+}
+
+/** Sizes the canvas to cssW × cssH CSS pixels (sharp on high-DPI screens), clears it and writes the title. */
+function titledCanvas(
+  canvas: HTMLCanvasElement,
+  title: string,
+  cssW: number,
+  cssH: number,
+): CanvasRenderingContext2D | null {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.ceil(cssW * dpr);
+  canvas.height = Math.ceil(cssH * dpr);
+  canvas.style.width = `${cssW}px`;
+  canvas.style.height = `${cssH}px`;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return null;
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, cssW, cssH);
+  ctx.font = '12px ui-sans-serif, system-ui, sans-serif';
+  ctx.fillStyle = '#cfd6e4';
+  ctx.textBaseline = 'top';
+  ctx.fillText(title, 0, 2);
+  return ctx;
+}
+
+/** The characters of `text` under their columns, in the label row that starts at `y` (a space as ␣). */
+function drawCharacters(ctx: CanvasRenderingContext2D, text: string, cellW: number, y: number): void {
   ctx.font = '13px ui-monospace, SFMono-Regular, Menlo, monospace';
   ctx.fillStyle = '#e6ebf5';
   ctx.textAlign = 'center';
-  for (let t = 0; t < T; t++) {
+  ctx.textBaseline = 'middle';
+  for (let t = 0; t < text.length; t++) {
     const ch = text[t] === ' ' ? '␣' : (text[t] as string);
-    ctx.fillText(ch, left + (t + 0.5) * cellW, top + plotH + labelH / 2 + 1);
+    ctx.fillText(ch, LEFT + (t + 0.5) * cellW, y + LABEL_H / 2 + 1);
   }
   ctx.textAlign = 'start';
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '@wgru/nn';
 import { afterAll, describe, expect, it } from 'vitest';
 import { forEachBackend, webgpuAvailable } from '../../../test-support/backends.js';
-import { setBackend } from '@wgru/tensor';
+import { memory, setBackend } from '@wgru/tensor';
 import { examples } from '../src/index.js';
 import { parseArgs } from '../src/lib/args.js';
 import { barChart, heatmap, lineChart } from '../src/lib/plots.js';
@@ -152,7 +152,9 @@ describe('dependency: gradient flow through time, from the tape', () => {
     await setBackend('cpu');
     const set = recallBatch(40, 16, rng(3));
     const ratio: Record<string, number> = {};
+    const live: number[] = [];
     for (const kind of KINDS) {
+      const before = memory().liveTensors;
       const model = new Recall(kind, hiddenSizeFor(kind, 2000), 5);
       await model.openMemory();
       const flow = await gradientFlow(model, set);
@@ -161,8 +163,12 @@ describe('dependency: gradient flow through time, from the tape', () => {
       ratio[kind] = (flow.gradNorm[0] ?? 0) / (flow.gradNorm[41] ?? 1);
       expect(flow.meanUpdateGate === null).toBe(kind === 'RNN' || kind === 'LSTM');
       model.dispose();
+      live.push(memory().liveTensors - before);
     }
     for (const kind of ['GRU', 'GRU (reset after)', 'LSTM']) expect(ratio.RNN).toBeLessThan((ratio[kind] ?? 0) * 1e-3);
+    // A pass leaves behind a few tensors (its read-out's output, freed by the next backward), not
+    // hundreds (its per-step gates, the final state check, the zero states: 218 to 1015 before).
+    expect(Math.max(...live), live.join(', ')).toBeLessThanOrEqual(3);
     for (const t of [set.x, set.y]) t.dispose();
   });
 });

@@ -15,7 +15,8 @@ export { Dropout, LogSoftmax, Softmax } from './layers/activation.js';
 export { Embedding } from './layers/embedding.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { CrossEntropyLoss, type CrossEntropyOptions, MSELoss, type MSEOptions, type Reduction } from './losses.js';
-export { Module, Parameter } from './module.js';
+export { Module, Parameter, traceModule } from './module.js';
+export { DEFAULT_OPSET, type ExportOnnxOptions, exportOnnx, type OnnxExampleInput } from './onnx/export.js';
 export { GRU, GRUCell, type GRUCellOptions, type GRUOptions } from './rnn/gru.js';
 export {
   type RecurrentCell,

@@ -1,4 +1,4 @@
-import { forwardCall, Variable } from '@wgru/autograd';
+import { forwardCall, traced, Variable } from '@wgru/autograd';
 import { describeValue } from './checks.js';
 import {
   assign,
@@ -48,6 +48,33 @@ export class Parameter extends Variable {
   constructor(value: Tensor) {
     super(value, true);
   }
+}
+
+/**
+ * Runs a module's forward `body` as ONE traced op (`traced` in @wgru/autograd's trace.ts). While
+ * `exportOnnx` traces a model, a GRU is then a single op that becomes ONNX GRU nodes, rather than
+ * the thousands of slices, matmuls and sigmoids it computes with; the exporter finds the module in
+ * the op's attributes and its class says which ONNX operator it is. `inputs` are forward's
+ * arguments in order; `outputs` picks the Variables of the result. Outside a trace it is `body()`.
+ * A module of your own needs none of this: its ops are traced one by one.
+ *
+ * @example
+ * ```ts
+ * class Scale extends Module {
+ *   s = new Parameter(ones([1]));
+ *   forward(x: Variable): Variable {
+ *     return traceModule(this, [x], () => x.mul(this.s), (y) => [y]);   // one op 'module' in a trace
+ *   }
+ * }
+ * ```
+ */
+export function traceModule<R>(
+  m: Module,
+  inputs: readonly unknown[],
+  body: () => R,
+  outputs: (result: R) => readonly Variable[],
+): R {
+  return traced('module', inputs, m, body, outputs);
 }
 
 /**

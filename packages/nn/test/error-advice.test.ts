@@ -14,9 +14,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { concat as concatV, stack as stackV, variable } from '@wgru/autograd';
+import { concat as concatV, stack as stackV, type Variable, variable } from '@wgru/autograd';
 import {
+  Dropout,
+  Embedding,
   encodeSafetensors,
+  exportOnnx,
   GRU,
   GRUCell,
   Linear,
@@ -318,6 +321,50 @@ const ADVICE: Advice[] = [
     follow: async () => {
       const bytes = await saveSafetensors(new Linear(2, 1).stateDict());
       expect(Object.keys(loadSafetensors(bytes)).sort()).toEqual(['W', 'b']);
+    },
+  },
+  {
+    says: 'call model.eval() before exporting',
+    provoke: () => {
+      const model = new GRU({ inputSize: 2, hiddenSize: 3, numLayers: 2, dropout: 0.5 });
+      return messageOf(() => exportOnnx((x: Variable) => model.forward(x).output, [variable(randn([3, 2, 2]))]));
+    },
+    follow: async () => {
+      const model = new GRU({ inputSize: 2, hiddenSize: 3, numLayers: 2, dropout: 0.5 }).eval();
+      const drop = new Dropout(0.5).eval();
+      const bytes = await exportOnnx(
+        (x: Variable) => drop.forward(model.forward(x).output),
+        [variable(randn([3, 2, 2]))],
+      );
+      expect(bytes.length).toBeGreaterThan(0);
+    },
+  },
+  {
+    says: 'pass its indices as an int32 Tensor',
+    provoke: () => {
+      const embed = new Embedding(4, 2);
+      return messageOf(() => exportOnnx(() => embed.forward([[1, 2]]), []));
+    },
+    follow: async () => {
+      const embed = new Embedding(4, 2);
+      const bytes = await exportOnnx(() => embed.forward(tensor([[1, 2]], undefined, 'int32')), []);
+      expect(bytes.length).toBeGreaterThan(0);
+    },
+  },
+  {
+    says: 'write it with Variable ops, or compute it before the call so that it is a constant',
+    provoke: () => {
+      const fc = new Linear(2, 2);
+      return messageOf(() =>
+        exportOnnx((x: Variable) => variable(add(fc.forward(x).value, 1)), [variable(randn([3, 2]))]),
+      );
+    },
+    follow: async () => {
+      const fc = new Linear(2, 2);
+      const x = variable(randn([3, 2]));
+      const one = variable(tensor([1, 1])); // computed before the call: a constant
+      await exportOnnx((v: Variable) => fc.forward(v).add(1), [x]); // with Variable ops
+      await exportOnnx((v: Variable) => fc.forward(v).add(one), [x]);
     },
   },
 ];

@@ -47,7 +47,7 @@ describe('README code blocks', () => {
     const r = spawnSync('pnpm', ['--silent', 'run-ts', file], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^step 100: loss \d\.\d{4}$/m);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^wgru: using (webgpu|cpu)/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^wgru: using (webgpu|wasm|cpu)/)]);
   });
 });
 

@@ -109,6 +109,13 @@ describe('recurrentBias: importers keep both biases, exporters give them back bi
     expect(() =>
       toPyTorchGRU({}, { inputSize: 1, hiddenSize: 1, resetAfter: true, recurrentBias: 'yes' as never }),
     ).toThrow(/toPyTorchGRU: recurrentBias must be true or false/);
+    // A truthy non-boolean would silently pick the reset-after placement.
+    expect(() => new GRU({ inputSize: 1, hiddenSize: 2, resetAfter: 'true' as never })).toThrow(
+      /^GRU: resetAfter must be true or false, got true/,
+    );
+    expect(() => new GRUCell({ inputSize: 1, hiddenSize: 2, resetAfter: 1 as never })).toThrow(
+      /^GRUCell: resetAfter must be true or false, got 1/,
+    );
   });
 });
 

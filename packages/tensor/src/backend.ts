@@ -73,7 +73,7 @@ export interface Backend {
   /** A row-major copy of the view's elements on the host. */
   read(view: View): Promise<TypedArray>;
   /**
-   * The same copy, at once, on a backend whose storage is host memory (the CPU backend); absent
+   * The same copy, at once, on a backend whose storage is host memory (cpu, wasm); absent
    * where a read must wait for a device (WebGPU). Counts no read: printing a tensor uses it.
    */
   readSync?(view: View): TypedArray;

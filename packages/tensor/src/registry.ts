@@ -80,7 +80,7 @@ async function loadWasm(): Promise<void> {
 
 /** The WebAssembly backend, once its module is loaded (by the probe or by setBackend('wasm')). */
 function wasmBackend(): WasmBackend {
-  if (!wasmModule) throw new Error("wgru: the wasm backend is not loaded (call await setBackend('wasm'))");
+  if (!wasmModule) throw new Error("wgru: the wasm backend is not loaded yet; await setBackend('wasm') loads it");
   wasm ??= new wasmModule.WasmBackend();
   return wasm;
 }

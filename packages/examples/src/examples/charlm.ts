@@ -12,7 +12,8 @@
  *   pnpm example charlm
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { noGrad, type Variable, variable } from '@wgru/autograd';
 import {
   Adam,
@@ -20,12 +21,13 @@ import {
   clipGradNorm,
   Dropout,
   Embedding,
+  exportOnnx,
   GRU,
   Linear,
   loadSafetensors,
   Module,
 } from '@wgru/nn';
-import { div, softmax, type Tensor, tensor, tidy } from '@wgru/tensor';
+import { div, softmax, type Tensor, tensor, tidy, zeros } from '@wgru/tensor';
 import type { ExampleOptions } from '../lib/args.js';
 import { Checkpointer } from '../lib/checkpoint.js';
 import { Progress } from '../lib/progress.js';
@@ -62,6 +64,29 @@ class CharLM extends Module {
     const { output, hN } = this.gru.forward(this.embed.forward(ids), h0);
     return { logits: this.head.forward(this.drop.forward(output.reshape([T * B, HIDDEN]))), hN };
   }
+}
+
+/**
+ * The model as an ONNX file at `file` (and its alphabet beside it, as `<file>.vocab.json`):
+ * inputs ids int32 [T, B] and h0 [1, B, HIDDEN], outputs logits [T·B, vocab] and hN, for any T and B.
+ */
+async function writeOnnx(model: CharLM, vocab: string[], file: string): Promise<string[]> {
+  const forward = (ids: Tensor, h0: Variable) => {
+    const { logits, hN } = model.forward(ids, h0);
+    return [logits, hN];
+  };
+  const example = [tensor(new Int32Array(4), [2, 2], 'int32'), variable(zeros([1, 2, HIDDEN]))] as const;
+  const bytes = await exportOnnx(forward, [...example], {
+    inputNames: ['ids', 'h0'],
+    outputNames: ['logits', 'hN'],
+    dynamicAxes: { ids: { 0: 'time', 1: 'batch' }, h0: { 1: 'batch' } },
+  });
+  example[0].dispose();
+  example[1].dispose();
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, bytes);
+  writeFileSync(`${file}.vocab.json`, JSON.stringify(vocab));
+  return [file, `${file}.vocab.json`];
 }
 
 /** Windows of SEQ + 1 characters starting at `starts`: inputs [SEQ, B] and next characters [SEQ·B]. */
@@ -248,6 +273,7 @@ export async function run(opts: ExampleOptions = {}): Promise<ExampleResult> {
       }),
     ),
     checkpoint,
+    ...(opts.exportOnnx ? await writeOnnx(model, vocab, opts.exportOnnx) : []),
   ];
   ctx.log(`wrote ${files.join(', ')}`);
   opt.dispose();

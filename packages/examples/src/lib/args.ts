@@ -17,6 +17,8 @@ export interface ExampleOptions {
   seed?: number;
   /** Print nothing (tests). */
   quiet?: boolean;
+  /** charlm: also write the trained model as an ONNX file here. */
+  exportOnnx?: string;
   /** Save a resumable checkpoint every this many steps (the long examples; see lib/checkpoint.ts). */
   checkpointEvery?: number;
   /** Continue from the last resumable checkpoint in the output folder, if there is one. */
@@ -53,6 +55,7 @@ function program(catalogue: readonly ExampleSummary[] = []): CAC {
     )
     .option('--seed <n>', 'seed for weights and data (default: 0)')
     .option('--quiet', 'print nothing while training')
+    .option('--export-onnx <file>', 'charlm: write the trained model as an ONNX file (ONNX Runtime runs it)')
     .option('--checkpoint-every <n>', 'save a resumable checkpoint every n steps (charlm, seq2seq, forecast, compare)')
     .option('--resume', 'continue from the last resumable checkpoint in the output folder')
     .option('--distances <list>', 'dependency: distances to sweep, e.g. 5,10,20 (default: 5,10,20,50,100,200)')
@@ -105,6 +108,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     options.backend = raw.backend;
   }
   if (raw.quiet === true) options.quiet = true;
+  if (raw.exportOnnx !== undefined) options.exportOnnx = String(raw.exportOnnx);
   if (raw.checkpointEvery !== undefined) options.checkpointEvery = integer('checkpoint-every', raw.checkpointEvery, 1);
   if (raw.resume === true) options.resume = true;
   if (raw.seeds !== undefined) options.seeds = integer('seeds', raw.seeds, 1);

@@ -129,14 +129,17 @@ async function renderSvg(spec: TopLevelSpec): Promise<string> {
  */
 export function lineChart(o: LineChartOptions): Promise<string> {
   const names = o.series.map((s) => s.name);
+  // A band edge that the y axis cannot show (not finite, or not positive on a log axis) leaves
+  // that point's band out.
+  const bandEdge = (v: number | undefined) => (v !== undefined && Number.isFinite(v) && (!o.logY || v > 0) ? v : null);
   const rows = o.series.flatMap((s) =>
     s.y.map((y, i) => ({
       series: s.name,
       x: s.x?.[i] ?? i + 1,
       y,
       points: s.points ?? false,
-      lo: s.band?.lo[i] ?? null,
-      hi: s.band?.hi[i] ?? null,
+      lo: bandEdge(s.band?.lo[i]),
+      hi: bandEdge(s.band?.hi[i]),
     })),
   );
   const data = rows.filter(

@@ -121,7 +121,8 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
   const x = variable(set.x);
   const xp = cell.project(x);
   const G = xp.shape[2] ?? 0;
-  let state = Array.from({ length: cell.stateCount }, () => variable(zeros([B, H])));
+  const initial = Array.from({ length: cell.stateCount }, () => variable(zeros([B, H])));
+  let state = initial;
   const hs: Variable[] = [];
   for (let t = 0; t < T; t++) {
     const next = cell.step(xp.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
@@ -133,25 +134,29 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
   // The update gate, recomputed from the cell's parameters: z_t = σ(x_t W_z + b_z + h_{t−1} U_z)
   let meanUpdateGate: number[] | null = null;
   if (model.kind === 'GRU' || model.kind === 'GRU (reset after)') {
-    const z = noGrad(() => {
-      const Uz = (cell as unknown as { U: Variable }).U.slice([0, 0], [H, H]);
-      const perStep = hs.slice(0, T - 2).map((prev, t) =>
-        xp
-          .slice([t + 1, 0, 0], [1, B, H])
-          .reshape([B, H])
-          .add(prev.matmul(Uz))
-          .sigmoid(),
-      );
-      return perStep
-        .reduce((a, b) => a.add(b))
-        .div(T - 2)
-        .mean(0);
-    });
+    // In a tidy scope: the per-step gates are freed, only their mean is kept.
+    const z = tidy(() =>
+      noGrad(() => {
+        const Uz = (cell as unknown as { U: Variable }).U.slice([0, 0], [H, H]);
+        const perStep = hs.slice(0, T - 2).map((prev, t) =>
+          xp
+            .slice([t + 1, 0, 0], [1, B, H])
+            .reshape([B, H])
+            .add(prev.matmul(Uz))
+            .sigmoid(),
+        );
+        return perStep
+          .reduce((a, b) => a.add(b))
+          .div(T - 2)
+          .mean(0).value;
+      }),
+    );
     meanUpdateGate = Array.from(await z.data());
     z.dispose();
   }
   // The same final state from the layer's forward: the step-by-step pass is the layer's own.
-  const hN = noGrad(() => model.rnn.forward(variable(set.x)).hN.reshape([B, H]));
+  // In a tidy scope: the layer's output and the stacked hN are freed, only the reshaped copy kept.
+  const hN = tidy(() => noGrad(() => model.rnn.forward(variable(set.x)).hN.reshape([B, H]).value));
   const [a, b] = [await (state[0] as Variable).data(), await hN.data()];
   let checkMaxDiff = 0;
   a.forEach((v, i) => {
@@ -166,6 +171,6 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
     gradNorm.push((await norm.data())[0] ?? Number.NaN);
     norm.dispose();
   }
-  for (const v of [...probes, loss]) v.dispose(); // not x: its tensor is the caller's
+  for (const v of [...probes, ...initial, loss]) v.dispose(); // not x: its tensor is the caller's
   return { gradNorm, checkMaxDiff, meanUpdateGate };
 }

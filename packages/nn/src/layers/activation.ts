@@ -1,7 +1,7 @@
 import { type Variable, where } from '@wgru/autograd';
 import { greaterEqual, uniform, withBackend, normalizeAxis } from '@wgru/tensor';
 import { expectVariable } from '../checks.js';
-import { Module } from '../module.js';
+import { Module, traceModule } from '../module.js';
 
 /**
  * softmax along `axis` as a module.
@@ -18,7 +18,12 @@ export class Softmax extends Module {
   forward(x: Variable): Variable {
     expectVariable('Softmax.forward', 'x', x);
     normalizeAxis('Softmax', this.axis, x.rank);
-    return x.softmax(this.axis);
+    return traceModule(
+      this,
+      [x],
+      () => x.softmax(this.axis),
+      (y) => [y],
+    );
   }
 }
 
@@ -37,7 +42,12 @@ export class LogSoftmax extends Module {
   forward(x: Variable): Variable {
     expectVariable('LogSoftmax.forward', 'x', x);
     normalizeAxis('LogSoftmax', this.axis, x.rank);
-    return x.logSoftmax(this.axis);
+    return traceModule(
+      this,
+      [x],
+      () => x.logSoftmax(this.axis),
+      (y) => [y],
+    );
   }
 }
 
@@ -60,6 +70,15 @@ export class Dropout extends Module {
   }
   forward(x: Variable): Variable {
     expectVariable('Dropout.forward', 'x', x);
+    return traceModule(
+      this,
+      [x],
+      () => this.drop(x),
+      (y) => [y],
+    );
+  }
+
+  private drop(x: Variable): Variable {
     if (!this.training || this.p === 0) return x;
     const u = withBackend(x.value.backend, () => uniform(x.shape));
     const keep = greaterEqual(u, this.p);

@@ -1,7 +1,7 @@
 import type { Variable } from '@wgru/autograd';
 import { type NestedArray, shapeString, Tensor, tensorOn } from '@wgru/tensor';
 import { type InitOptions, normalParameter } from '../init.js';
-import { Module, type Parameter } from '../module.js';
+import { Module, type Parameter, traceModule } from '../module.js';
 
 /**
  * A lookup table: row i of `weight` [num, dim] for each int32 index i. Initialised N(0, 1), as
@@ -39,6 +39,15 @@ export class Embedding extends Module {
    * Every index must be in [0, numEmbeddings) (checked when the values are known on the host).
    */
   forward(indices: Tensor | Int32Array | NestedArray): Variable {
+    return traceModule(
+      this,
+      [indices],
+      () => this.lookup(indices),
+      (y) => [y],
+    );
+  }
+
+  private lookup(indices: Tensor | Int32Array | NestedArray): Variable {
     const own = !(indices instanceof Tensor);
     let t: Tensor;
     if (indices instanceof Tensor) {

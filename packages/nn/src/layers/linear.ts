@@ -2,7 +2,7 @@ import { isGradEnabled, type Variable, variable } from '@wgru/autograd';
 import { matmul, shapeString } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
 import { expectVariable } from '../checks.js';
-import { Module, type Parameter } from '../module.js';
+import { Module, type Parameter, traceModule } from '../module.js';
 
 export interface LinearOptions extends InitOptions {
   /** Whether to add a bias (default true). */
@@ -41,6 +41,15 @@ export class Linear extends Module {
   }
 
   forward(x: Variable): Variable {
+    return traceModule(
+      this,
+      [x],
+      () => this.apply(x),
+      (y) => [y],
+    );
+  }
+
+  private apply(x: Variable): Variable {
     expectVariable('Linear.forward', 'x', x, `[..., ${this.inFeatures}]`);
     if (x.shape[x.rank - 1] !== this.inFeatures) {
       throw new Error(`Linear.forward: x has shape ${shapeString(x.shape)}, expected last axis ${this.inFeatures}`);

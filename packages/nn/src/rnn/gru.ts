@@ -1,7 +1,7 @@
 import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable } from '@wgru/autograd';
 import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
-import { Module, type Parameter } from '../module.js';
+import { Module, type Parameter, traceModule } from '../module.js';
 import { fusedForward, GruSlices, inferenceStep } from './gru-fast.js';
 import { RecurrentLayer } from './layer.js';
 import {
@@ -147,9 +147,11 @@ export class GRUCell extends Module implements RecurrentCell {
   }
 }
 
-/** Checks the recurrentBias option: it needs resetAfter (c_h sits inside the reset product). */
+/** Checks resetAfter and recurrentBias: booleans, and recurrentBias needs resetAfter (c_h sits inside the reset product). */
 function checkRecurrentBias(op: string, opts: { resetAfter?: boolean; recurrentBias?: boolean }): boolean {
   if (opts === null || typeof opts !== 'object') return false; // checkRecurrentOptions says why
+  const after = opts.resetAfter ?? false;
+  if (typeof after !== 'boolean') throw new Error(`${op}: resetAfter must be true or false, got ${String(after)}`);
   const on = opts.recurrentBias ?? false;
   if (typeof on !== 'boolean') throw new Error(`${op}: recurrentBias must be true or false, got ${String(on)}`);
   if (on && !opts.resetAfter)
@@ -197,12 +199,20 @@ export class GRU extends RecurrentLayer<GRUCell> {
    * it before `backward()` frees the graph.
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
-    const r = this.run(x, h0 ? [h0] : undefined, opts);
-    return {
-      output: r.output,
-      get hN(): Variable {
-        return r.states[0] as Variable;
+    // While exportOnnx traces, one op (see traceModule): ONNX GRU nodes.
+    return traceModule(
+      this,
+      [x, h0, opts?.lengths],
+      () => {
+        const r = this.run(x, h0 ? [h0] : undefined, opts);
+        return {
+          output: r.output,
+          get hN(): Variable {
+            return r.states[0] as Variable;
+          },
+        };
       },
-    };
+      (r) => [r.output, r.hN],
+    );
   }
 }

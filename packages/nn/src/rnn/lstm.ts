@@ -1,7 +1,7 @@
 import { internal, releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
 import { assign, empty, shapeString, type Tensor } from '@wgru/tensor';
 import { type InitOptions, uniformParameter } from '../init.js';
-import { Module, type Parameter } from '../module.js';
+import { Module, type Parameter, traceModule } from '../module.js';
 import { RecurrentLayer } from './layer.js';
 import {
   checkCellStep,
@@ -176,6 +176,17 @@ export class LSTM extends RecurrentLayer<LSTMCell> {
    * (or [B, T, D·H]), hN and cN [numLayers·D, B, H].
    */
   forward(x: Variable, init: LSTMInitialState = {}, opts: { lengths?: Int32Array } = {}): LSTMResult {
+    // While exportOnnx traces, one op (see traceModule): ONNX LSTM nodes.
+    const i = init ?? {};
+    return traceModule(
+      this,
+      [x, i.h0, i.c0, opts?.lengths],
+      () => this.runLSTM(x, init, opts),
+      (r) => [r.output, r.hN, r.cN],
+    );
+  }
+
+  private runLSTM(x: Variable, init: LSTMInitialState, opts: { lengths?: Int32Array }): LSTMResult {
     if (init === null || typeof init !== 'object') throw new Error('LSTM.forward: init must be an object { h0?, c0? }');
     for (const k of Object.keys(init))
       if (k !== 'h0' && k !== 'c0') throw new Error(`LSTM.forward: unknown initial state '${k}' (expected h0 and c0)`);

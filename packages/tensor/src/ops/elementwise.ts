@@ -227,6 +227,7 @@ export function assign(target: Tensor, source: TensorLike): void {
 export function addInto(target: Tensor, source: TensorLike): void {
   checkTensor('addInto', 'target', target);
   const backend = backendOf('addInto', target, source);
+  forgetHostValues(target.storage);
   if (source instanceof Tensor) {
     const shape = broadcastShapes('addInto', target.shape, source.shape);
     if (shape.length !== target.rank || shape.some((d, i) => d !== target.shape[i])) {
