@@ -34,7 +34,7 @@ const V = 128;
 const I = 128;
 const H = 256;
 
-type Loop = 'read' | 'device' | 'fused-w';
+export type Loop = 'read' | 'device' | 'fused-w';
 type Impl = `${'wgru' | 'tfjs'}-${'webgpu' | 'cpu'}-${Loop}`;
 const LOOP_LABEL: Record<Loop, string> = {
   read: 'read each token',
@@ -43,7 +43,7 @@ const LOOP_LABEL: Record<Loop, string> = {
 };
 
 /** A generator: `run(n)` writes n tokens greedily from token 0 and a zero state. */
-interface Generator {
+export interface Generator {
   run: (n: number) => Promise<number[]>;
   /** wgru only: engine counts per token of the last run. */
   perToken?: { dispatches: number; submits: number };
@@ -51,7 +51,7 @@ interface Generator {
 }
 
 /** The wgru model on the active backend. */
-class WgruLm {
+export class WgruLm {
   readonly embed = new Embedding(V, I, { seed: 1 });
   readonly gru: GRU;
   readonly cell: GRUCell;
@@ -98,7 +98,7 @@ class WgruLm {
   }
 }
 
-function wgruGenerator(model: WgruLm, loop: Loop): Generator {
+export function wgruGenerator(model: WgruLm, loop: Loop): Generator {
   const g: Generator = {
     run: async (n) => {
       const before = engineStats();
@@ -143,7 +143,7 @@ function wgruGenerator(model: WgruLm, loop: Loop): Generator {
 }
 
 /** The same model in TensorFlow.js's layers API: embedding, a GRU that returns its state, dense. */
-function tfGenerator(tf: Tf, loop: Exclude<Loop, 'fused-w'>): Generator {
+export function tfGenerator(tf: Tf, loop: Exclude<Loop, 'fused-w'>): Generator {
   const embed = tf.layers.embedding({ inputDim: V, outputDim: I });
   // glorotUniform rather than the default orthogonal initializer: the same speed per token, without
   // tfjs's slow orthogonalisation of a 256 x 768 matrix at build time.

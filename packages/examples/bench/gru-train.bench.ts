@@ -50,13 +50,13 @@ const LABELS: Record<Impl, string> = {
 };
 
 /** A fixed random batch: ids [T, B] (time-major for wgru) and the next-token targets. */
-interface Batch {
+export interface Batch {
   /** Row t·B + b is token t of sequence b. */
   ids: Int32Array;
   targets: Int32Array;
 }
 
-function randomBatch(c: LmConfig, seed: number): Batch {
+export function randomBatch(c: LmConfig, seed: number): Batch {
   let s = seed >>> 0;
   const next = () => {
     // xorshift32: a reproducible batch without a dependency
@@ -77,7 +77,7 @@ interface StepCounts {
 }
 
 /** A wgru training step on the active backend, for one configuration and placement. */
-function wgruTrainer(
+export function wgruTrainer(
   c: LmConfig,
   batch: Batch,
   resetAfter: boolean,
@@ -152,7 +152,7 @@ export function tfLanguageModel(tf: Tf, c: LmConfig, batch: { ids: Int32Array; t
 }
 
 /** tfjs training: softmax cross-entropy minimised by tf.train.adam. */
-function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<void>; dispose: () => void } {
+export function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Promise<void>; dispose: () => void } {
   const { model, x, y } = tfLanguageModel(tf, c, batch);
   const optimizer = tf.train.adam(1e-3);
   const step = async () => {

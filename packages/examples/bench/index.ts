@@ -20,9 +20,10 @@ import { gruScoreBench } from './gru-score.bench.js';
 import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
 import { soakBench } from './soak.bench.js';
+import { cpuBench } from './cpu.bench.js';
 
 // soak runs only when asked for (--only=soak): it takes ten minutes.
-const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, soakBench];
+const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, cpuBench, soakBench];
 const onRequestOnly = new Set(['soak']);
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {

@@ -74,6 +74,7 @@ let wasmModule: typeof import('./wasm/backend.js') | null = null;
 async function loadWasm(): Promise<void> {
   if (wasmModule) return;
   wasmModule = await import('./wasm/backend.js');
+  await (await import('./wasm/threads/index.js')).loadThreads();
   await (await import('./wasm/tiering.js')).preferOptimizedWasm();
 }
 

@@ -10,7 +10,8 @@ import { hostView } from './host.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
 import { WasmReduce } from './reduce.js';
 import { createPhilox, type Philox } from './kernels/philox.js';
-import { createSgemm, type Sgemm } from './kernels/sgemm.js';
+import { createSgemm, type Sgemm } from './matmul/index.js';
+import { type ThreadPool, threadPoolFor } from './threads/index.js';
 import { matmulWasm } from './batched-matmul.js';
 import { gruCellWasm } from './gru-cell.js';
 
@@ -28,6 +29,8 @@ export class WasmBackend implements Backend {
   readonly heap = new WasmHeap();
   readonly elementwise = new WasmElementwise(this.heap);
   private sgemmKernel: Sgemm | null = null;
+  /** Worker threads on the heap's memory (Node, shared memory, more than one core), else null. */
+  readonly pool: ThreadPool | null = threadPoolFor(this.heap.memory);
   private philox: Philox | null = null;
   private readonly reducer = new WasmReduce(this.heap);
   /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
@@ -36,7 +39,7 @@ export class WasmBackend implements Backend {
 
   /** The matmul kernel (compiled on first use). */
   get sgemm(): Sgemm {
-    this.sgemmKernel ??= createSgemm(this.heap.memory, (bytes) => this.scratch(bytes));
+    this.sgemmKernel ??= createSgemm(this.heap.memory, (bytes) => this.scratch(bytes), this.pool);
     return this.sgemmKernel;
   }
 

@@ -1,6 +1,7 @@
 /**
  * float32 matmul on the wasm backend: the batch axes walked here, one sgemm call per matrix. The
- * sgemm wants B's columns and the bias contiguous; other layouts are copied into a temporary first.
+ * sgemm reads A and B through their strides (a transposed view costs nothing: packing reorders it
+ * anyway); a bias whose last axis is not contiguous is copied into a temporary first.
  * @module
  */
 import type { View } from '../backend.js';
@@ -32,25 +33,25 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
     be.elementwise.map(COPY, [v], cv);
     return cv;
   };
-  const bd = dense(b);
   const biasd = bias ? dense(bias) : null;
   const ptr = (v: View) => (v.storage as WasmStorage).ptr;
   const biasPtr = biasd ? ptr(biasd) + biasd.offset * 4 : 0;
   const views = [
     { strides: a.strides.slice(0, -2), offset: a.offset },
-    { strides: bd.strides.slice(0, -2), offset: bd.offset },
+    { strides: b.strides.slice(0, -2), offset: b.offset },
     { strides: out.strides.slice(0, -2), offset: out.offset },
   ];
-  const [aP, bP, cP] = [ptr(a), ptr(bd), ptr(out)];
+  const [aP, bP, cP] = [ptr(a), ptr(b), ptr(out)];
   const sam = a.strides[ra - 2] as number;
   const sak = a.strides[ra - 1] as number;
-  const sbk = bd.strides[rb - 2] as number;
+  const sbk = b.strides[rb - 2] as number;
+  const sbn = b.strides[rb - 1] as number;
   if (batchShape.length === 0) {
-    be.sgemm(m, n, k, aP + a.offset * 4, sam, sak, bP + bd.offset * 4, sbk, 1, cP + out.offset * 4, biasPtr);
+    be.sgemm(m, n, k, aP + a.offset * 4, sam, sak, bP + b.offset * 4, sbk, sbn, cP + out.offset * 4, biasPtr);
   } else {
     forEachIndex(batchShape, views, (_, o) => {
       const [oa, ob, oc] = o as [number, number, number];
-      be.sgemm(m, n, k, aP + oa * 4, sam, sak, bP + ob * 4, sbk, 1, cP + oc * 4, biasPtr);
+      be.sgemm(m, n, k, aP + oa * 4, sam, sak, bP + ob * 4, sbk, sbn, cP + oc * 4, biasPtr);
     });
   }
   for (const t of temps) be.free(t);

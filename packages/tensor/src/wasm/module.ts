@@ -9,7 +9,7 @@ import { MAX_PAGES, SHARED } from './heap.js';
 /** The internal name of the imported memory (loads and stores name it). */
 export const MEM = '0';
 
-export const { i32, f32, f64, v128, none } = binaryen;
+export const { i32, f64, v128, none } = binaryen;
 
 /** A new module that imports the backend's memory, with SIMD (and the threads feature, for `shared`). */
 export function newModule(): binaryen.Module {

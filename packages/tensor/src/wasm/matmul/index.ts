@@ -1,0 +1,133 @@
+/**
+ * The wasm backend's float32 matrix product: `createSgemm(memory, scratch, pool?)` gives an `Sgemm`
+ * that computes `C[m, n] = A[m, k] @ B[k, n] (+ bias[n] on every row)` with the packed, register-
+ * blocked SIMD kernels of this folder (`microkernel.ts`, `pack.ts`, `driver.ts`). With a pool, big
+ * products are split into column (or row) ranges, one per thread, each packed and multiplied
+ * independently; small ones stay on the calling thread. `plain.ts` is the plain version it must
+ * agree with.
+ */
+import type { ThreadPool } from '../threads/pool.js';
+import { KC, MC, NC } from './driver.js';
+import { MR, NR } from './microkernel.js';
+import { sgemmModule } from './module.js';
+
+/**
+ * `C = A @ B (+ bias)`. Addresses are byte offsets into the memory; strides are in elements: A(i, p)
+ * is at `aPtr + 4 * (i * aRowStride + p * aColStride)` (a transposed view swaps them), B likewise,
+ * C is row-major and contiguous; `biasPtr` 0 means no bias.
+ */
+export type Sgemm = (
+  m: number,
+  n: number,
+  k: number,
+  aPtr: number,
+  aRowStride: number,
+  aColStride: number,
+  bPtr: number,
+  bRowStride: number,
+  bColStride: number,
+  cPtr: number,
+  biasPtr: number,
+) => void;
+
+/**
+ * At most this many rows of A, a row-major B is read in place rather than packed. Measured (us per
+ * call, one thread): 1x256 @ 256x768 654 packed vs 19 in place; 8 rows 102 vs 87; 32x128 @ 128x384
+ * 87 vs 82; 64x256 @ 256x768 672 vs 723.
+ */
+const DIRECT_MAX_ROWS = 8 * MR;
+
+/**
+ * Multiply-adds below which a product runs on the calling thread: handing work to a worker costs a
+ * wake-up, and far more when the other cores are busy (GRU training, B=32 H=128, on this shared
+ * 2-core machine: the step's 1.5M-MAC products split over 2 threads took 76 ms of sgemm a step,
+ * on one thread 41 ms). 4M MACs is ~110 us of work on one core.
+ */
+const PARALLEL_MIN_MACS = 1 << 22;
+
+const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
+
+/** Scratch bytes for one thread's share [m, n, k]: packed B block, packed A block, an edge tile. */
+function scratchLayout(m: number, n: number, k: number): { a: number; tile: number; bytes: number } {
+  const b = 4 * Math.min(k, KC) * roundUp(Math.min(n, NC), NR);
+  const a = 4 * Math.min(k, KC) * roundUp(Math.min(m, MC), MR);
+  return { a: b, tile: b + a, bytes: roundUp(b + a + 4 * MR * NR, 16) };
+}
+
+/**
+ * @param memory the memory every pointer refers to (shared, for a pool)
+ * @param scratch returns a 16-byte aligned offset of `bytes` bytes, valid until the next call
+ * @param pool worker threads on `memory`, or null for one thread
+ * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
+ * @example
+ * ```ts
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+ * const sgemm = createSgemm(memory, () => 4096);
+ * const f32 = new Float32Array(memory.buffer);
+ * f32.set([1, 2, 3, 4], 0); // A = [[1, 2], [3, 4]] at byte 0
+ * f32.set([1, 0, 0, 1], 4); // B = identity at byte 16
+ * sgemm(2, 2, 2, 0, 2, 1, 16, 2, 1, 32, 0); // C at byte 32
+ * console.log(Array.from(f32.subarray(8, 12))); // [1, 2, 3, 4]
+ * ```
+ */
+export function createSgemm(
+  memory: WebAssembly.Memory,
+  scratch: (bytes: number) => number,
+  pool: ThreadPool | null = null,
+  parallelMinMacs = PARALLEL_MIN_MACS,
+): Sgemm {
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const { module } = sgemmModule(shared);
+  const instance = pool ? pool.instance(module) : new WebAssembly.Instance(module, { env: { memory } });
+  const run = instance.exports.sgemm as (...args: number[]) => void;
+  return (m, n, k, a, ars, acs, b, brs, bcs, c, bias) => {
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      const f32 = new Float32Array(memory.buffer);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) f32[c / 4 + i * n + j] = bias ? f32[bias / 4 + j] : 0;
+      }
+      return;
+    }
+    const threads = pool && m * n * k >= parallelMinMacs ? pool.size : 1;
+    // Split the wider side of C into `parts` ranges of whole micro-tiles.
+    const byColumns = n >= m;
+    const tile = byColumns ? NR : MR;
+    const span = byColumns ? n : m;
+    const parts = Math.max(1, Math.min(threads, Math.floor(span / tile)));
+    const step = roundUp(Math.ceil(span / parts), tile);
+    const layout = scratchLayout(byColumns ? m : step, byColumns ? step : n, k);
+    const base = scratch(layout.bytes * parts);
+    const jobs: number[][] = [];
+    for (let start = 0, t = 0; start < span; start += step, t++) {
+      const len = Math.min(step, span - start);
+      const s = base + t * layout.bytes;
+      const [mm, nn] = byColumns ? [m, len] : [len, n];
+      const aOff = byColumns ? a : a + 4 * start * ars;
+      const bOff = byColumns ? b + 4 * start * bcs : b;
+      const cOff = c + 4 * (byColumns ? start : start * n);
+      const biasOff = bias && byColumns ? bias + 4 * start : bias;
+      const direct = bcs === 1 && mm <= DIRECT_MAX_ROWS ? 1 : 0;
+      jobs.push([
+        mm,
+        nn,
+        k,
+        aOff,
+        ars,
+        acs,
+        bOff,
+        brs,
+        bcs,
+        cOff,
+        n,
+        biasOff,
+        s,
+        s + layout.a,
+        s + layout.tile,
+        direct,
+      ]);
+    }
+    if (jobs.length === 1 || !pool) run(...jobs[0]);
+    else pool.run(module, 'sgemm', jobs);
+  };
+}
