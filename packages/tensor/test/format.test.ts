@@ -98,8 +98,7 @@ forEachBackend('Tensor printing', (name) => {
     assign(row, 0);
     // Stale host copies would print [3, 1] and [5, 6, 7]. The CPU and wasm backends read their
     // memory synchronously and print the new values; on WebGPU they are on the device only.
-    const printed =
-      name === 'webgpu' ? ['values on the device', 'values on the device'] : ['[13, 11]', '[0, 0, 0]'];
+    const printed = name === 'webgpu' ? ['values on the device', 'values on the device'] : ['[13, 11]', '[0, 0, 0]'];
     expect(String(ids)).toContain(printed[0]);
     expect(String(row)).toContain(printed[1]);
     for (const t of [ids, row]) t.dispose();
