@@ -412,15 +412,13 @@ function staleLinks(root: string, file: string): StaleLink[] {
         const found = occurrences(src, quoted);
         const now =
           found.length === 1
-            ? ` (it is now at line ${(found[0] as number) + 1})`
+            ? ` (it is now at line ${found[0] + 1})`
             : found.length === 0
               ? ' (the quoted lines are no longer in the file)'
               : '';
         out.push({
           message: `${where}: the quote of ${range} does not match the source${now}`,
-          ...(found.length === 1
-            ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } }
-            : {}),
+          ...(found.length === 1 ? { fix: { line: i, text: relink(lines[i] as string, link, found[0] + 1) } } : {}),
         });
         return;
       }
@@ -437,10 +435,8 @@ function staleLinks(root: string, file: string): StaleLink[] {
       );
       const found = src.flatMap((l, n) => (declaration.test(l) ? [n] : []));
       out.push({
-        message: `${where}: ${range} does not show \`${name}\`${found.length === 1 ? ` (declared at line ${(found[0] as number) + 1})` : ''}`,
-        ...(found.length === 1
-          ? { fix: { line: i, text: relink(lines[i] as string, link, (found[0] as number) + 1) } }
-          : {}),
+        message: `${where}: ${range} does not show \`${name}\`${found.length === 1 ? ` (declared at line ${found[0] + 1})` : ''}`,
+        ...(found.length === 1 ? { fix: { line: i, text: relink(lines[i] as string, link, found[0] + 1) } } : {}),
       });
     });
   }

@@ -223,7 +223,7 @@ function multiplyNow(p: Product): Tensor {
 }
 
 /** [m, k] rows of a stackable operand: a 2-D one as is, a batched one with its batch folded in. */
-const rows = (t: Tensor): Tensor => (t.rank === 2 ? t : reshape(t, [-1, t.shape[t.rank - 1] as number]));
+const rows = (t: Tensor): Tensor => (t.rank === 2 ? t : reshape(t, [-1, t.shape[t.rank - 1]]));
 
 /**
  * Σ Aᵀ G over waiting products, as one matmul per group of same-width products: the A's and the
@@ -269,8 +269,8 @@ function tiles(blocks: readonly Placed[], size: number): boolean {
       const a = blocks[i] as Placed;
       const b = blocks[j] as Placed;
       const apart = a.begin.some((a0, k) => {
-        const b0 = b.begin[k] as number;
-        return a0 + (a.size[k] as number) <= b0 || b0 + (b.size[k] as number) <= a0;
+        const b0 = b.begin[k];
+        return a0 + a.size[k] <= b0 || b0 + b.size[k] <= a0;
       });
       if (!apart) return false;
     }
@@ -304,7 +304,7 @@ function ownsDenseStorage(t: Tensor): boolean {
   let stride = 1;
   for (let i = t.rank - 1; i >= 0; i--) {
     if (t.shape[i] !== 1 && t.strides[i] !== stride) return false;
-    stride *= t.shape[i] as number;
+    stride *= t.shape[i];
   }
   return t.offset === 0 && t.storage.refs === 1 && t.storage.byteLength === t.size * bytesPerElement(t.dtype);
 }

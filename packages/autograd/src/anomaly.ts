@@ -77,7 +77,7 @@ function inspect(t: Tensor, probe: Probe): void {
   if (t.disposed || t.dtype === 'int32') return; // integers are always finite
   const count = nonFiniteCount(t);
   if (count.storage instanceof CpuStorage) {
-    const n = count.storage.array[count.offset] as number;
+    const n = count.storage.array[count.offset];
     count.dispose();
     if (n > 0) throw new Error(probe(n));
     return;
@@ -134,7 +134,7 @@ export async function checkAnomalies(): Promise<void> {
       const counts = await b.counts.data();
       const k = b.probes.findIndex((_, i) => counts[i] !== 0);
       if (k >= 0) {
-        message = (b.probes[k] as Probe)(counts[k] as number);
+        message = (b.probes[k] as Probe)(counts[k]);
         break;
       }
     }

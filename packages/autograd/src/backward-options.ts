@@ -59,7 +59,7 @@ export function noteRetained(retained: boolean): void {
   }
   streak.push(memory().liveTensors);
   if (streak.length > RETAIN_WARN_AFTER) streak.shift();
-  if (streak.length < RETAIN_WARN_AFTER || !streak.every((n, i) => i === 0 || n > (streak[i - 1] as number))) return;
+  if (streak.length < RETAIN_WARN_AFTER || !streak.every((n, i) => i === 0 || n > streak[i - 1])) return;
   warned = true;
   const message =
     `wgru: backward({ retainGraph: true }) was called ${RETAIN_WARN_AFTER} times in a row and live tensors kept growing ` +

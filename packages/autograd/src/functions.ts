@@ -133,19 +133,19 @@ export function matmul(a: Variable, b: Variable): Variable {
       `matmul: operands must have at least one axis, got ${shapeString(a.shape)} and ${shapeString(b.shape)}`,
     );
   // Checked here, before a 1-D operand becomes a matrix, so that the message shows the caller's shapes.
-  const k = a.shape[a.rank - 1] as number;
-  const kb = b.shape[Math.max(b.rank - 2, 0)] as number;
+  const k = a.shape[a.rank - 1];
+  const kb = b.shape[Math.max(b.rank - 2, 0)];
   if (k !== kb)
     throw new Error(
       `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ${kb})`,
     );
-  const A = a.rank === 1 ? temp(reshape(a, [1, a.shape[0] as number])) : a;
-  const B = b.rank === 1 ? temp(reshape(b, [b.shape[0] as number, 1])) : b;
+  const A = a.rank === 1 ? temp(reshape(a, [1, a.shape[0]])) : a;
+  const B = b.rank === 1 ? temp(reshape(b, [b.shape[0], 1])) : b;
   const out = apply('matmul', [A, B], null, ([x, y]) => T.matmul(x as Tensor, y as Tensor));
   if (a.rank > 1 && b.rank > 1) return out;
   const shape = out.shape.slice(0, -2);
-  if (a.rank > 1) shape.push(out.shape[out.rank - 2] as number);
-  if (b.rank > 1) shape.push(out.shape[out.rank - 1] as number);
+  if (a.rank > 1) shape.push(out.shape[out.rank - 2]);
+  if (b.rank > 1) shape.push(out.shape[out.rank - 1]);
   return reshape(temp(out), shape);
 }
 
@@ -192,7 +192,7 @@ export const min = (x: Variable, axes?: AxesArg, keepDims = false): Variable =>
 export function mean(x: Variable, axes?: AxesArg, keepDims = false): Variable {
   check('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
-  const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
+  const count = ax.reduce((n, a) => n * x.shape[a], 1);
   // Traced as one op: the count is a size, which a trace would otherwise hold as a constant.
   return traced(
     'mean',

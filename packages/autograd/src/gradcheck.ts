@@ -28,8 +28,8 @@ function cells(t: Tensor): { array: Float64Array; at: (j: number) => number } {
       let rem = j;
       let off = t.offset;
       for (let d = t.rank - 1; d >= 0; d--) {
-        const n = t.shape[d] as number;
-        off += (rem % n) * (t.strides[d] as number);
+        const n = t.shape[d];
+        off += (rem % n) * t.strides[d];
         rem = Math.floor(rem / n);
       }
       return off;
@@ -92,7 +92,7 @@ export async function gradcheck(
     const projected = (o: Variable): number =>
       tidy(() => {
         const s = sum(mul(o.value, v));
-        return (s.storage as CpuStorage).array[s.offset] as number;
+        return (s.storage as CpuStorage).array[s.offset];
       });
     if (out0.requiresGrad) out0.backward(v);
     const analytic = checked.map((x) => x.grad);
@@ -107,14 +107,14 @@ export async function gradcheck(
         const ga = g ? cells(g) : null;
         for (let j = 0; j < x.size; j++) {
           const k = at(j);
-          const orig = array[k] as number;
+          const orig = array[k];
           array[k] = orig + eps;
           const fPlus = tidy(() => projected(fn(...work)));
           array[k] = orig - eps;
           const fMinus = tidy(() => projected(fn(...work)));
           array[k] = orig;
           const numeric = (fPlus - fMinus) / (2 * eps);
-          const a = ga ? (ga.array[ga.at(j)] as number) : 0;
+          const a = ga ? ga.array[ga.at(j)] : 0;
           const err = Math.abs(a - numeric);
           maxAbsError = Math.max(maxAbsError, err);
           maxRelError = Math.max(maxRelError, err / Math.max(Math.abs(numeric), Math.abs(a), 1e-12));

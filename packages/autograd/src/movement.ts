@@ -46,7 +46,7 @@ export function transpose(x: Variable, perm?: readonly number[]): Variable {
 export function slice(x: Variable, begin: readonly number[], size?: readonly number[]): Variable {
   check('slice', 'x', x);
   const out = T.slice(x.value, begin, size); // validates, and resolves -1 and negative begins
-  const b = begin.map((v, i) => (v < 0 ? v + (x.shape[i] as number) : v));
+  const b = begin.map((v, i) => (v < 0 ? v + x.shape[i] : v));
   const s = [...out.shape.slice(0, begin.length)];
   out.dispose();
   return apply('slice', [x], { begin: b, size: s }, ([v]) => T.slice(v as Tensor, b, s));

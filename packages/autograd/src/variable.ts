@@ -113,7 +113,7 @@ export class Variable {
     if (hasPendingAnomalies()) await checkAnomalies();
     if (this.#moved) {
       // One element, nested as deep as the shape ([1, 1] -> [[v]]), as Tensor.array() gives it.
-      const one = (await this.#moved.host)[0] as number;
+      const one = (await this.#moved.host)[0];
       return this.#moved.shape.reduce<NestedArray>((inner) => [inner], one);
     }
     return this.value.array();
@@ -124,7 +124,7 @@ export class Variable {
     if (this.size !== 1)
       throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
     if (hasPendingAnomalies()) await checkAnomalies();
-    return (await (this.#moved?.host ?? this.value.data()))[0] as number;
+    return (await (this.#moved?.host ?? this.value.data()))[0];
   }
 
   /**

@@ -177,7 +177,7 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     let at = 0;
     return shapes.map((shape) => {
       const begin = shape.map((_, i) => (i === attrs.axis ? at : 0));
-      at += shape[attrs.axis] as number;
+      at += shape[attrs.axis];
       return sliceT(g, begin, [...shape]);
     });
   },

@@ -211,8 +211,8 @@ export function expectClose(
   expect(got.length, `${what}: length`).toBe(want.length);
   const scale = Math.max(1, ...want.map(Math.abs));
   for (let j = 0; j < want.length; j++) {
-    const g = got[j] as number;
-    const w = want[j] as number;
+    const g = got[j];
+    const w = want[j];
     const err = Math.abs(g - w);
     if (!(err <= tol.atol * scale + tol.rtol * Math.abs(w))) {
       expect.fail(`${what}: element ${j} is ${g}, want ${w} (error ${err.toExponential(2)}, scale ${scale})`);

@@ -13,7 +13,7 @@ import { FC_SEED, forEachBackend } from '../../../test-support/backends.js';
 
 /** Host argmax / argmin along `axis` of a row-major array (first index on ties). */
 function hostArg(values: number[], shape: number[], axis: number, largest: boolean): number[] {
-  const n = shape[axis] as number;
+  const n = shape[axis];
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const outer = values.length / (n * inner);
   const out: number[] = [];
@@ -21,8 +21,8 @@ function hostArg(values: number[], shape: number[], axis: number, largest: boole
     for (let i = 0; i < inner; i++) {
       let best = 0;
       for (let k = 1; k < n; k++) {
-        const v = values[(o * n + k) * inner + i] as number;
-        const b = values[(o * n + best) * inner + i] as number;
+        const v = values[(o * n + k) * inner + i];
+        const b = values[(o * n + best) * inner + i];
         if (largest ? v > b : v < b) best = k;
       }
       out.push(best);

@@ -16,7 +16,7 @@ function isDense(t: Tensor): boolean {
   let stride = 1;
   for (let i = t.rank - 1; i >= 0; i--) {
     if (t.shape[i] !== 1 && t.strides[i] !== stride) return false;
-    stride *= t.shape[i] as number;
+    stride *= t.shape[i];
   }
   return t.offset === 0;
 }

@@ -235,8 +235,7 @@ describe('movement VJPs', () => {
         ),
       )
       .map(([x, dims, merge, infer, at, transposed]): GradCase => {
-        const target =
-          merge && dims.length >= 2 ? [(dims[0] as number) * (dims[1] as number), ...dims.slice(2)] : [...dims, 1];
+        const target = merge && dims.length >= 2 ? [dims[0] * dims[1], ...dims.slice(2)] : [...dims, 1];
         if (infer) target[at % target.length] = -1;
         return {
           label: label('reshape', x, JSON.stringify(target), transposed ? 'of its transpose' : ''),
@@ -292,7 +291,7 @@ describe('movement VJPs', () => {
       )
       .map(([x, len, axes, omitSize]): GradCase => {
         const chosen = axes.slice(0, len);
-        const d = (i: number) => x.shape[i] as number;
+        const d = (i: number) => x.shape[i];
         const begin = chosen.map(([b, negative], i) => (negative ? b - d(i) : b));
         const size = chosen.map(([b, , s], i) => (s === -1 ? -1 : Math.max(1, Math.min(s, d(i) - b))));
         return omitSize
@@ -344,7 +343,7 @@ describe('movement VJPs', () => {
     const cases = shapeArb(1, 3)
       .chain((s) => fc.tuple(inputArb(s, anyValue), axisArb(s.length), shapeArb(0, 2, 3)))
       .chain(([x, axis, ishape]) => {
-        const d = x.shape[axis < 0 ? axis + x.shape.length : axis] as number;
+        const d = x.shape[axis < 0 ? axis + x.shape.length : axis];
         const n = ishape.reduce((a, b) => a * b, 1);
         return fc.tuple(
           fc.constant(x),
@@ -502,7 +501,7 @@ describe('composite models pass gradcheck, and agree on WebGPU', () => {
         ),
       )
       .map(([x, W, b, targets]): GradCase => {
-        const [N, C] = [x.shape[0] as number, W.shape[1] as number];
+        const [N, C] = [x.shape[0], W.shape[1]];
         // Row i's target as an index into the flattened [N * C] log-probabilities.
         const flat = targets.map((t, i) => i * C + t);
         return {

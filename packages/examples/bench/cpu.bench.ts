@@ -58,7 +58,7 @@ function runPytorch(opts: BenchOptions): { best: TorchFigures; version: string; 
     ),
     train_ms: TRAIN_CONFIGS.map((_, i) =>
       pick(
-        (x) => x.train_ms[i] as number,
+        (x) => x.train_ms[i],
         (a, b) => a < b,
       ),
     ),
@@ -97,8 +97,8 @@ function registerSegmentSum(tf: Tf): void {
       const row = x.shape.slice(1).reduce((a, b) => a * b, 1);
       const out = new Float32Array(n * row);
       for (let i = 0; i < ids.length; i++) {
-        const s = ids[i] as number;
-        if (s >= 0 && s < n) for (let j = 0; j < row; j++) out[s * row + j] += xs[i * row + j] as number;
+        const s = ids[i];
+        if (s >= 0 && s < n) for (let j = 0; j < row; j++) out[s * row + j] += xs[i * row + j];
       }
       return be.makeOutput([n, ...x.shape.slice(1)], 'float32', undefined, out) as ReturnType<
         Parameters<Tf['registerKernel']>[0]['kernelFunc']
@@ -143,14 +143,14 @@ async function sgemmAlone(opts: BenchOptions): Promise<{ ms: [number, number]; p
         const u = process.cpuUsage();
         s(N, N, N, a, N, 1, b, N, 1, c, 0);
         const d = process.cpuUsage(u);
-        cpu[i] = (cpu[i] as number) + (d.user + d.system) / 1000;
-        calls[i] = (calls[i] as number) + 1;
+        cpu[i] = cpu[i] + (d.user + d.system) / 1000;
+        calls[i] = calls[i] + 1;
       },
     ]),
   );
   const t = await timeSideBySide(fns, { warmup: 2, minRuns: opts.quick ? 3 : 7, maxRuns: 15, budgetMs: 2000 });
   await pool?.close();
-  const per = (i: number) => (2 * N ** 3 * (calls[i] as number)) / (cpu[i] as number) / 1e6;
+  const per = (i: number) => (2 * N ** 3 * calls[i]) / cpu[i] / 1e6;
   return { ms: [t.get('0')?.ms as number, t.get('1')?.ms as number], perCpuSecond: [per(0), per(1)] };
 }
 

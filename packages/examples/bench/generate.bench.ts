@@ -113,7 +113,7 @@ export function wgruGenerator(model: WgruLm, loop: Loop): Generator {
         if (loop === 'read') {
           // The sampler runs on the host: read the id, upload it as the next input.
           id.dispose();
-          const tok = (await next.data())[0] as number;
+          const tok = (await next.data())[0];
           next.dispose();
           tokens.push(tok);
           id = tensor(Int32Array.of(tok), [1], 'int32');
@@ -174,7 +174,7 @@ export function tfGenerator(tf: Tf, loop: Exclude<Loop, 'fused-w'>): Generator {
         h = hNext;
         if (loop === 'read') {
           id.dispose();
-          const tok = (await next.data())[0] as number;
+          const tok = (await next.data())[0];
           next.dispose();
           tokens.push(tok);
           id = tf.tensor2d([[tok]], [1, 1], 'int32');

@@ -79,7 +79,7 @@ function tfScorer(tf: Tf, c: LmConfig): Scorer {
   return {
     run: async () => {
       const loss = tf.tidy(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as TfTensor));
-      const value = (await loss.data())[0] as number;
+      const value = (await loss.data())[0];
       loss.dispose();
       if (!Number.isFinite(value)) throw new Error(`gru-score: tfjs loss is ${value}`);
     },

@@ -128,8 +128,8 @@ export function tfLanguageModel(tf: Tf, c: LmConfig, batch: { ids: Int32Array; t
   const tgtBT = new Int32Array(c.B * c.T);
   for (let t = 0; t < c.T; t++) {
     for (let b = 0; b < c.B; b++) {
-      idsBT[b * c.T + t] = batch.ids[t * c.B + b] as number;
-      tgtBT[b * c.T + t] = batch.targets[t * c.B + b] as number;
+      idsBT[b * c.T + t] = batch.ids[t * c.B + b];
+      tgtBT[b * c.T + t] = batch.targets[t * c.B + b];
     }
   }
   const model = tf.sequential({
@@ -161,7 +161,7 @@ export function tfTrainer(tf: Tf, c: LmConfig, batch: Batch): { step: () => Prom
       return tf.losses.softmaxCrossEntropy(y, logits) as ReturnType<Tf['scalar']>;
     }, true);
     if (!loss) throw new Error('gru-train: tfjs minimize returned no loss');
-    const value = (await loss.data())[0] as number;
+    const value = (await loss.data())[0];
     loss.dispose();
     if (!Number.isFinite(value)) throw new Error(`gru-train: tfjs loss is ${value}`);
   };

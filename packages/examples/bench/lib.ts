@@ -52,7 +52,7 @@ export interface TimeOptions {
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
 /** The pause before each timed run (see timeSideBySide). */
@@ -154,7 +154,7 @@ export async function tfBackend(tf: Tf, name: 'webgpu' | 'cpu'): Promise<boolean
 export function formatTable(r: BenchResult): string {
   const widths = r.columns.map((c, i) => Math.max(c.length, ...r.rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [r.title, '', line(r.columns), widths.map((w) => '-'.repeat(w)).join('  '), ...r.rows.map(line)];
   if (r.notes.length) out.push('', ...r.notes);
   return out.join('\n');

@@ -47,9 +47,9 @@ function jsMatmul(a: Float32Array, b: Float32Array, c: Float32Array, m: number, 
   for (let i = 0; i < m; i++) {
     const co = i * n;
     for (let p = 0; p < k; p++) {
-      const av = a[i * k + p] as number;
+      const av = a[i * k + p];
       const bo = p * n;
-      for (let j = 0; j < n; j++) c[co + j] = (c[co + j] as number) + av * (b[bo + j] as number);
+      for (let j = 0; j < n; j++) c[co + j] = c[co + j] + av * b[bo + j];
     }
   }
 }

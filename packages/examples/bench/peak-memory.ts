@@ -17,7 +17,7 @@ import { TRAIN_CONFIGS } from './gru-train.bench.js';
 function peakTracker(): { reset: () => void; peak: () => number } {
   const b = activeBackend() as unknown as Record<string, Record<string, number>>;
   const [owner, key] = b.pool ? [b.pool, 'bytesInUse'] : [b as unknown as Record<string, number>, 'bytes'];
-  let current = owner[key] as number;
+  let current = owner[key];
   let peak = current;
   Object.defineProperty(owner, key, {
     get: () => current,

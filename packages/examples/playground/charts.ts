@@ -26,10 +26,10 @@ function smooth(values: readonly number[]): number[] {
   const n = values.length;
   const half = Math.max(1, Math.round(n / 40));
   const prefix = [0];
-  for (const v of values) prefix.push((prefix[prefix.length - 1] as number) + v);
+  for (const v of values) prefix.push(prefix[prefix.length - 1] + v);
   return values.map((_, i) => {
     const h = Math.min(half, i, n - 1 - i);
-    return ((prefix[i + h + 1] as number) - (prefix[i - h] as number)) / (2 * h + 1);
+    return (prefix[i + h + 1] - prefix[i - h]) / (2 * h + 1);
   });
 }
 
@@ -91,8 +91,8 @@ export function drawLossCurve(svg: SVGSVGElement, losses: readonly number[], uni
   const every = Math.max(1, Math.ceil(n / 600));
   const points = (vs: readonly number[]): string => {
     const parts: string[] = [];
-    for (let i = 0; i < n; i += every) parts.push(`${x(i).toFixed(1)},${y(vs[i] as number).toFixed(1)}`);
-    if ((n - 1) % every !== 0) parts.push(`${x(n - 1).toFixed(1)},${y(vs[n - 1] as number).toFixed(1)}`);
+    for (let i = 0; i < n; i += every) parts.push(`${x(i).toFixed(1)},${y(vs[i]).toFixed(1)}`);
+    if ((n - 1) % every !== 0) parts.push(`${x(n - 1).toFixed(1)},${y(vs[n - 1]).toFixed(1)}`);
     return parts.join(' ');
   };
   svg.append(svgElement('polyline', { points: points(losses), class: 'loss-raw' }));
@@ -118,7 +118,7 @@ function gateColour(v: number): string {
   const i = Math.min(stops.length - 2, Math.floor(t));
   const f = t - i;
   const [a, b] = [stops[i] as [number, number, number], stops[i + 1] as [number, number, number]];
-  const c = a.map((av, k) => Math.round(av + f * ((b[k] as number) - av)));
+  const c = a.map((av, k) => Math.round(av + f * (b[k] - av)));
   return `rgb(${c[0]}, ${c[1]}, ${c[2]})`;
 }
 
@@ -144,7 +144,7 @@ export function drawGateHeatmap(
   ctx.fillText(`${H} units`, 0, TOP + (H * cellH) / 2);
   for (let t = 0; t < T; t++) {
     for (let u = 0; u < H; u++) {
-      ctx.fillStyle = gateColour(values[t * H + u] as number);
+      ctx.fillStyle = gateColour(values[t * H + u]);
       ctx.fillRect(LEFT + t * cellW, TOP + u * cellH, cellW, cellH);
     }
   }
@@ -175,7 +175,7 @@ export function drawGradientThroughTime(
   ctx.fillText(`1e${Math.round(hi)}`, 0, TOP + 6);
   ctx.fillText(`1e${Math.round(lo)}`, 0, TOP + plotH - 6);
   for (let t = 0; t < Math.min(T, norms.length); t++) {
-    const n = norms[t] as number;
+    const n = norms[t];
     const frac = n > 0 ? (Math.log10(n) - lo) / (hi - lo || 1) : 0;
     const barH = Math.max(1, Math.round(frac * plotH));
     ctx.fillStyle = gateColour(frac);

@@ -145,8 +145,8 @@ export class Trainer {
     for (let b = 0; b < BATCH; b++) {
       const start = Math.floor(this.#random() * (this.#data.length - SEQ_LEN - 1));
       for (let t = 0; t < SEQ_LEN; t++) {
-        inputs[t * BATCH + b] = this.#data[start + t] as number;
-        targets[t * BATCH + b] = this.#data[start + t + 1] as number;
+        inputs[t * BATCH + b] = this.#data[start + t];
+        targets[t * BATCH + b] = this.#data[start + t + 1];
       }
     }
     return { inputs: tensor(inputs, [SEQ_LEN, BATCH], 'int32'), targets: tensor(targets, [SEQ_LEN * BATCH], 'int32') };
@@ -325,7 +325,7 @@ export function trainerFromFile(bytes: Uint8Array, vocab: Vocab, corpus: string,
   }
   const U = tensors['gru.l0.U'];
   if (U?.shape.length !== 2) throw new Error("load: not a playground checkpoint (no 'gru.l0.U' matrix)");
-  const hiddenSize = U.shape[0] as number;
+  const hiddenSize = U.shape[0];
   const trainer = new Trainer(vocab, corpus, { hiddenSize, learningRate });
   try {
     const dict = Object.fromEntries(Object.entries(tensors).map(([k, raw]) => [k, Float32Array.from(raw.data)]));

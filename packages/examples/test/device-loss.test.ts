@@ -128,7 +128,7 @@ describe.skipIf(!(await webgpuAvailable()))('device loss mid-run', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/WebGPU device was destroyed; call setBackend\('webgpu'\) again/);
     expect(losses).toHaveLength(6);
-    for (const [i, l] of losses.entries()) expect(l).toBeCloseTo(expected[i] as number, 5);
+    for (const [i, l] of losses.entries()) expect(l).toBeCloseTo(expected[i], 5);
   });
 
   it('--resume: a process whose device is lost exits with the error; resumed, it ends with the uninterrupted losses', async () => {
@@ -165,6 +165,6 @@ describe.skipIf(!(await webgpuAvailable()))('device loss mid-run', () => {
     const losses = (dir: string): number[] => JSON.parse(readFileSync(join(dir, 'final.json'), 'utf8'));
     const [expected, got] = [losses(whole as string), losses(lost as string)];
     expect(got).toHaveLength(8);
-    for (const [i, l] of got.entries()) expect(l).toBeCloseTo(expected[i] as number, 5);
+    for (const [i, l] of got.entries()) expect(l).toBeCloseTo(expected[i], 5);
   });
 });

@@ -91,7 +91,7 @@ forEachBackend('resumable runs', (backend) => {
     const [expected, got] = [losses(whole), losses(killed)];
     expect(got).toHaveLength(steps);
     if (backend === 'cpu') expect(got).toEqual(expected);
-    else for (const [i, l] of got.entries()) expect(l).toBeCloseTo(expected[i] as number, 5);
+    else for (const [i, l] of got.entries()) expect(l).toBeCloseTo(expected[i], 5);
   });
 });
 

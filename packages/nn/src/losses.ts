@@ -137,7 +137,7 @@ export class CrossEntropyLoss extends Module {
     const known = targets.hostValues;
     if (known) {
       for (let i = 0; i < known.length; i++) {
-        const t = known[i] as number;
+        const t = known[i];
         if (t !== this.ignoreIndex && (t < 0 || t >= c)) {
           throw new Error(`CrossEntropyLoss: target ${t} at position ${i} is out of range for ${c} classes`);
         }

@@ -19,14 +19,14 @@ function checkFinite(key: string, src: TypedArray, t: Pick<Tensor, 'shape' | 'st
   const { shape, strides, offset, size } = t;
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0, at = offset; k < size; k++) {
-    const x = src[at] as number;
+    const x = src[at];
     if (!Number.isFinite(x))
       throw new Error(`loadStateDict: '${key}' holds a non-finite value (${x}) at position ${k}`);
     for (let axis = shape.length - 1; axis >= 0; axis--) {
-      at += strides[axis] as number;
-      index[axis] = (index[axis] as number) + 1;
-      if ((index[axis] as number) < (shape[axis] as number)) break;
-      at -= (strides[axis] as number) * (shape[axis] as number);
+      at += strides[axis];
+      index[axis] = index[axis] + 1;
+      if (index[axis] < shape[axis]) break;
+      at -= strides[axis] * shape[axis];
       index[axis] = 0;
     }
   }

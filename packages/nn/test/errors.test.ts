@@ -759,7 +759,7 @@ const dictArb = fc.record({
 });
 
 /** Row-major values filling `n` elements from a short list (cycled). */
-const fill = (values: Values, n: number) => Array.from({ length: n }, (_, i) => values[i % values.length] as number);
+const fill = (values: Values, n: number) => Array.from({ length: n }, (_, i) => values[i % values.length]);
 
 describe('fuzz', () => {
   forEachBackend('loadStateDict with random dicts', (name) => {

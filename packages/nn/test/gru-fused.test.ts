@@ -49,8 +49,8 @@ forEachBackend('fused GRU cell', (name) => {
           const viaNoGrad = await noGrad(() => cell.forward(x, h)).data();
           for (let i = 0; i < composed.length; i++) {
             // float32: both sides round differently (sums of H products); 1e-5 relative is ample.
-            expect(Math.abs((fused[i] as number) - (composed[i] as number))).toBeLessThan(2e-5);
-            expect(Math.abs((viaNoGrad[i] as number) - (composed[i] as number))).toBeLessThan(2e-5);
+            expect(Math.abs(fused[i] - composed[i])).toBeLessThan(2e-5);
+            expect(Math.abs(viaNoGrad[i] - composed[i])).toBeLessThan(2e-5);
           }
         },
       ),
@@ -85,7 +85,7 @@ forEachBackend('fused GRU cell', (name) => {
             expect(Number.isFinite(got[i])).toBe(true);
             // float32 against float64; the pre-activations grow with x (scale 40 for 'large'),
             // and so does the rounding of x W before the saturating σ and tanh
-            expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(2e-5 * scale);
+            expect(Math.abs(got[i] - want[i])).toBeLessThan(2e-5 * scale);
           }
         },
       ),
@@ -108,10 +108,7 @@ forEachBackend('fused GRU cell', (name) => {
         counts.push(engineStats().dispatches - before);
         const got = await next.data();
         for (let i = 0; i < want.length; i++)
-          expect(
-            Math.abs((got[i] as number) - (want[i] as number)),
-            `step ${step}, resetAfter ${resetAfter}`,
-          ).toBeLessThan(2e-5);
+          expect(Math.abs(got[i] - want[i]), `step ${step}, resetAfter ${resetAfter}`).toBeLessThan(2e-5);
         h = next;
       }
       // 1 kernel a step; weights are packed at their second use (U and W: 2 more kernels), U
@@ -133,8 +130,7 @@ forEachBackend('fused GRU cell', (name) => {
     const dispatches = engineStats().dispatches - before.dispatches;
     // projection (matmul + bias) + 16 cell steps + stacking the outputs
     if (name === 'webgpu') expect(dispatches).toBeLessThanOrEqual(2 + 16 + 4);
-    for (let i = 0; i < values.length; i++)
-      expect(Math.abs((values[i] as number) - (reference[i] as number))).toBeLessThan(2e-5);
+    for (let i = 0; i < values.length; i++) expect(Math.abs(values[i] - reference[i])).toBeLessThan(2e-5);
   });
 });
 
@@ -149,7 +145,7 @@ async function gruCellReference(
   resetAfter: boolean,
 ): Promise<Float64Array> {
   const [B, I] = xT.shape as [number, number];
-  const H = hT.shape[1] as number;
+  const H = hT.shape[1];
   const [x, W, h, U] = await Promise.all([xT.data(), WT.data(), hT.data(), UT.data()]);
   const b = bT ? await bT.data() : new Float32Array(3 * H);
   const c = cT ? await cT.data() : new Float32Array(H);
@@ -157,23 +153,23 @@ async function gruCellReference(
   const out = new Float64Array(B * H);
   for (let r = 0; r < B; r++) {
     const xw = (col: number) => {
-      let s = b[col] as number;
-      for (let i = 0; i < I; i++) s += (x[r * I + i] as number) * (W[i * 3 * H + col] as number);
+      let s = b[col];
+      for (let i = 0; i < I; i++) s += x[r * I + i] * W[i * 3 * H + col];
       return s;
     };
     const hu = (v: (k: number) => number, col: number) => {
       let s = 0;
-      for (let k = 0; k < H; k++) s += v(k) * (U[k * 3 * H + col] as number);
+      for (let k = 0; k < H; k++) s += v(k) * U[k * 3 * H + col];
       return s;
     };
-    const hk = (k: number) => h[r * H + k] as number;
+    const hk = (k: number) => h[r * H + k];
     const rGate = (j: number) => sig(xw(H + j) + hu(hk, H + j));
     for (let j = 0; j < H; j++) {
       // z = σ(x W_z + h U_z + b_z), r = σ(x W_r + h U_r + b_r)
       const z = sig(xw(j) + hu(hk, j));
       // h̃ = tanh(x W_h + b_h + r ⊙ (h U_h + c))  or  tanh(x W_h + (r ⊙ h) U_h + b_h)
       const cand = resetAfter
-        ? Math.tanh(xw(2 * H + j) + rGate(j) * (hu(hk, 2 * H + j) + (c[j] as number)))
+        ? Math.tanh(xw(2 * H + j) + rGate(j) * (hu(hk, 2 * H + j) + c[j]))
         : Math.tanh(xw(2 * H + j) + hu((k) => rGate(k) * hk(k), 2 * H + j));
       // h' = (1 − z) ⊙ h + z ⊙ h̃
       out[r * H + j] = (1 - z) * hk(j) + z * cand;

@@ -265,7 +265,7 @@ describe('round trips are bitwise exact (host arrays)', () => {
             else if (k.startsWith('bias_ih')) {
               // [b_ir + b_hr, b_iz + b_hz, b_in]: float32 sums, b_in copied
               const hh = torch[k.replace('bias_ih', 'bias_hh')] as Float32Array;
-              const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? v + (hh[i] as number) : v));
+              const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? v + hh[i] : v));
               expectSameBits(got, expected, k);
             } else {
               const expected = Float32Array.from(want, (v, i) => (i < 2 * H ? -0 : v)); // [−0, −0, b_hn]
@@ -527,29 +527,29 @@ function pytorchGru(
       const bih = sd[`bias_ih${s}`] ?? new Float64Array(3 * H);
       const bhh = sd[`bias_hh${s}`] ?? new Float64Array(3 * H);
       for (let b = 0; b < B; b++) {
-        let h = Array.from({ length: H }, (_, j) => (h0 ? (h0[((k * D + d) * B + b) * H + j] as number) : 0));
+        let h = Array.from({ length: H }, (_, j) => (h0 ? h0[((k * D + d) * B + b) * H + j] : 0));
         for (let step = 0; step < T; step++) {
           const t = d === 1 ? T - 1 - step : step;
           const xt = input.subarray((t * B + b) * inSize, (t * B + b + 1) * inSize);
           // W_i· x + b_i· and W_h· h + b_h· for row `row` of the [3H, ·] matrices
           const gi = (row: number) => {
-            let v = bih[row] as number;
-            for (let q = 0; q < inSize; q++) v += (Wih[row * inSize + q] as number) * (xt[q] as number);
+            let v = bih[row];
+            for (let q = 0; q < inSize; q++) v += Wih[row * inSize + q] * xt[q];
             return v;
           };
           const gh = (row: number) => {
-            let v = bhh[row] as number;
-            for (let q = 0; q < H; q++) v += (Whh[row * H + q] as number) * (h[q] as number);
+            let v = bhh[row];
+            for (let q = 0; q < H; q++) v += Whh[row * H + q] * h[q];
             return v;
           };
           // r = σ(W_ir x + b_ir + W_hr h + b_hr); z = σ(W_iz x + b_iz + W_hz h + b_hz)
           const r = h.map((_, j) => σ(gi(j) + gh(j)));
           const z = h.map((_, j) => σ(gi(H + j) + gh(H + j)));
           // n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-          const n = h.map((_, j) => Math.tanh(gi(2 * H + j) + (r[j] as number) * gh(2 * H + j)));
+          const n = h.map((_, j) => Math.tanh(gi(2 * H + j) + r[j] * gh(2 * H + j)));
           // h' = (1 − z) ⊙ n + z ⊙ h
-          h = h.map((hj, j) => (1 - (z[j] as number)) * (n[j] as number) + (z[j] as number) * hj);
-          for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[j] as number;
+          h = h.map((hj, j) => (1 - z[j]) * n[j] + z[j] * hj);
+          for (let j = 0; j < H; j++) out[(t * B + b) * D * H + d * H + j] = h[j];
         }
         hN.set(h, ((k * D + d) * B + b) * H);
       }
@@ -699,9 +699,7 @@ forEachBackend('ONNX GRU test vectors through fromOnnxGRU and the GRU module', (
       // The runtime inputs: X, and initial_h / sequence_lens where the node has them.
       const X = feeds[node.inputs[0] as string] as OnnxTensorInput;
       const [H, D] = [options.hiddenSize, options.bidirectional ? 2 : 1];
-      const [T, B] = options.batchFirst
-        ? [X.dims[1] as number, X.dims[0] as number]
-        : [X.dims[0] as number, X.dims[1] as number];
+      const [T, B] = options.batchFirst ? [X.dims[1], X.dims[0]] : [X.dims[0], X.dims[1]];
       expect(node.inputs[4] ?? '').toBe(''); // none of these models feeds sequence_lens or initial_h
       expect(node.inputs[5] ?? '').toBe('');
       const { output, hN } = noGrad(() => gru.forward(variable(tensor(X.data, [...X.dims]))));

@@ -140,7 +140,7 @@ forEachBackend('memory over a long training run', (name) => {
     const next = batches(13);
     const step = async () => {
       const { x, y } = next();
-      const xt = x[0]?.map((_, b) => x.map((row) => row[b] as number)) as number[][]; // [B][T]
+      const xt = x[0]?.map((_, b) => x.map((row) => row[b])) as number[][]; // [B][T]
       const { output } = model.gru.forward(model.embed.forward(xt), h0, { lengths });
       const loss = lossFn.forward(head.forward(output.reshape([B * T, 2 * H])), y);
       loss.backward();

@@ -79,7 +79,7 @@ describe('module gradients (gradcheck, float64)', () => {
         const loss = new CrossEntropyLoss({
           reduction,
           labelSmoothing,
-          ...(ignore ? { ignoreIndex: t[0] as number } : {}),
+          ...(ignore ? { ignoreIndex: t[0] } : {}),
         });
         const x = input([n + 1, i], seed + 3);
         const y = tensorOn(cpu, t, [n + 1], 'int32');

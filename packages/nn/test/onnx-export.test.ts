@@ -29,7 +29,7 @@ function ids(T: number, B: number, vocab: number, salt: number): Int32Array {
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
 
@@ -167,11 +167,11 @@ async function checkPlainOps(opset: number): Promise<void> {
   const fc = new Linear(H, 2, { seed: 10 });
   const softmax = new Softmax(-1);
   const forward = (x: Variable, lengths: Int32Array): Variable => {
-    const T = x.shape[0] as number;
+    const T = x.shape[0];
     const a = rnn.forward(x).output; // [T, B, H]
     const b = where(a.greater(0), a, a.mul(0.1)).sub(a.mean(0, true)); // leaky, centred over time
     const h = gru.forward(drop.forward(concat([a, b.tanh()], 2)), undefined, { lengths }).output; // [T, B, H]
-    const last = h.slice([T - 1, 0, 0], [1, -1, -1]).reshape([h.shape[1] as number, H]); // [B, H]
+    const last = h.slice([T - 1, 0, 0], [1, -1, -1]).reshape([h.shape[1], H]); // [B, H]
     const pooled = h.max(0).add(h.sum(0)).abs().sqrt(); // [B, H]
     const flat = h.reshape([-1, H]).matmul(proj).transpose([1, 0]); // [2, T·B]
     const scores = softmax.forward(fc.forward(last.mul(pooled).add(a.min(0)))); // [B, 2]

@@ -212,17 +212,17 @@ function onnxSpec(o: SpecOptions): { Y: Float64Array; Yh: Float64Array; Yc: Floa
   // (M v)[r] for rows r of direction d's [G·H, K] matrix.
   const mv = (M: Float64Array, d: number, K: number, v: ArrayLike<number>, r: number) => {
     let s = 0;
-    for (let k = 0; k < K; k++) s += (M[(d * G * H + r) * K + k] as number) * (v[k] as number);
+    for (let k = 0; k < K; k++) s += M[(d * G * H + r) * K + k] * v[k];
     return s;
   };
-  const Wb = (d: number, r: number) => o.Bias[d * 2 * G * H + r] as number;
-  const Rb = (d: number, r: number) => o.Bias[d * 2 * G * H + G * H + r] as number;
+  const Wb = (d: number, r: number) => o.Bias[d * 2 * G * H + r];
+  const Rb = (d: number, r: number) => o.Bias[d * 2 * G * H + G * H + r];
   for (let d = 0; d < D; d++) {
     const backward = o.reverseOnly || d === 1;
     for (let b = 0; b < B; b++) {
-      const len = o.lengths ? (o.lengths[b] as number) : T;
-      let h = Array.from({ length: H }, (_, j) => (o.h0 ? (o.h0[(d * B + b) * H + j] as number) : 0));
-      let c = Array.from({ length: H }, (_, j) => (o.c0 ? (o.c0[(d * B + b) * H + j] as number) : 0));
+      const len = o.lengths ? o.lengths[b] : T;
+      let h = Array.from({ length: H }, (_, j) => (o.h0 ? o.h0[(d * B + b) * H + j] : 0));
+      let c = Array.from({ length: H }, (_, j) => (o.c0 ? o.c0[(d * B + b) * H + j] : 0));
       for (let s = 0; s < len; s++) {
         const t = backward ? len - 1 - s : s;
         const x = o.X.subarray((t * B + b) * I, (t * B + b + 1) * I);
@@ -232,22 +232,22 @@ function onnxSpec(o: SpecOptions): { Y: Float64Array; Yh: Float64Array; Yc: Floa
         } else if (o.op === 'GRU') {
           const z = h.map((_, j) => σ(pre(j)));
           const r = h.map((_, j) => σ(pre(H + j)));
-          const rh = h.map((v, j) => (r[j] as number) * v);
+          const rh = h.map((v, j) => r[j] * v);
           const hTilde = h.map((_, j) => {
             const xw = mv(o.W, d, I, x, 2 * H + j) + Wb(d, 2 * H + j);
             return o.lbr
-              ? Math.tanh(xw + (r[j] as number) * (mv(o.R, d, H, h, 2 * H + j) + Rb(d, 2 * H + j)))
+              ? Math.tanh(xw + r[j] * (mv(o.R, d, H, h, 2 * H + j) + Rb(d, 2 * H + j)))
               : Math.tanh(xw + mv(o.R, d, H, rh, 2 * H + j) + Rb(d, 2 * H + j));
           });
-          h = h.map((v, j) => (1 - (z[j] as number)) * (hTilde[j] as number) + (z[j] as number) * v);
+          h = h.map((v, j) => (1 - z[j]) * hTilde[j] + z[j] * v);
         } else {
-          const P = (g: number, j: number) => (o.P ? (o.P[d * 3 * H + g * H + j] as number) : 0); // g: 0 i, 1 o, 2 f
-          const i = h.map((_, j) => σ(pre(j) + P(0, j) * (c[j] as number)));
-          const f = h.map((_, j) => σ(pre(2 * H + j) + P(2, j) * (c[j] as number)));
+          const P = (g: number, j: number) => (o.P ? o.P[d * 3 * H + g * H + j] : 0); // g: 0 i, 1 o, 2 f
+          const i = h.map((_, j) => σ(pre(j) + P(0, j) * c[j]));
+          const f = h.map((_, j) => σ(pre(2 * H + j) + P(2, j) * c[j]));
           const g = h.map((_, j) => Math.tanh(pre(3 * H + j)));
-          c = c.map((v, j) => (f[j] as number) * v + (i[j] as number) * (g[j] as number));
-          const oGate = h.map((_, j) => σ(pre(H + j) + P(1, j) * (c[j] as number)));
-          h = h.map((_, j) => (oGate[j] as number) * Math.tanh(c[j] as number));
+          c = c.map((v, j) => f[j] * v + i[j] * g[j]);
+          const oGate = h.map((_, j) => σ(pre(H + j) + P(1, j) * c[j]));
+          h = h.map((_, j) => oGate[j] * Math.tanh(c[j]));
         }
         Y.set(h, ((t * D + d) * B + b) * H);
       }

@@ -29,15 +29,14 @@ function sgdReference(theta0: number[], grads: number[][], o: SgdRef): number[][
   let buf: number[] | null = null;
   const out: number[][] = [];
   for (const grad of grads) {
-    let g = grad.map((gi, i) => gi + weightDecay * (theta[i] as number));
+    let g = grad.map((gi, i) => gi + weightDecay * theta[i]);
     if (momentum !== 0) {
       const prev: number[] | null = buf;
-      const b: number[] =
-        prev === null ? [...g] : prev.map((bi, i) => momentum * bi + (1 - dampening) * (g[i] as number));
+      const b: number[] = prev === null ? [...g] : prev.map((bi, i) => momentum * bi + (1 - dampening) * g[i]);
       buf = b;
-      g = nesterov ? g.map((gi, i) => gi + momentum * (b[i] as number)) : b;
+      g = nesterov ? g.map((gi, i) => gi + momentum * b[i]) : b;
     }
-    for (let i = 0; i < theta.length; i++) theta[i] = (theta[i] as number) - lr * (g[i] as number);
+    for (let i = 0; i < theta.length; i++) theta[i] = theta[i] - lr * g[i];
     out.push([...theta]);
   }
   return out;
@@ -64,19 +63,19 @@ function adamReference(theta0: number[], grads: number[][], o: AdamRef): number[
   grads.forEach((grad, step) => {
     const t = step + 1;
     for (let i = 0; i < theta.length; i++) {
-      let g = grad[i] as number;
-      if (decoupled) theta[i] = (theta[i] as number) * (1 - lr * weightDecay);
-      else g += weightDecay * (theta[i] as number);
-      m[i] = b1 * (m[i] as number) + (1 - b1) * g;
-      v[i] = b2 * (v[i] as number) + (1 - b2) * g * g;
-      const mHat = (m[i] as number) / (1 - b1 ** t);
-      let second = v[i] as number;
+      let g = grad[i];
+      if (decoupled) theta[i] = theta[i] * (1 - lr * weightDecay);
+      else g += weightDecay * theta[i];
+      m[i] = b1 * m[i] + (1 - b1) * g;
+      v[i] = b2 * v[i] + (1 - b2) * g * g;
+      const mHat = m[i] / (1 - b1 ** t);
+      let second = v[i];
       if (amsgrad) {
-        vMax[i] = Math.max(vMax[i] as number, second);
-        second = vMax[i] as number;
+        vMax[i] = Math.max(vMax[i], second);
+        second = vMax[i];
       }
       const vHat = second / (1 - b2 ** t);
-      theta[i] = (theta[i] as number) - (lr * mHat) / (Math.sqrt(vHat) + eps);
+      theta[i] = theta[i] - (lr * mHat) / (Math.sqrt(vHat) + eps);
     }
     out.push([...theta]);
   });
@@ -123,7 +122,7 @@ function expectClose(actual: number[][], expected: number[][], tol = 2e-6): void
   expect(actual.length).toBe(expected.length);
   actual.forEach((row, s) => {
     row.forEach((a, i) => {
-      const e = (expected[s] as number[])[i] as number;
+      const e = (expected[s] as number[])[i];
       if (Math.abs(a - e) > tol * (1 + Math.abs(e)))
         throw new Error(`step ${s + 1}, element ${i}: got ${a}, expected ${e}`);
     });
@@ -326,7 +325,7 @@ forEachBackend('optimizers', (name) => {
         [-0.4, -0.2],
       ]) {
         const c = centres[k] as number[];
-        points.push([(c[0] as number) + (dx as number), (c[1] as number) + (dy as number)]);
+        points.push([c[0] + dx, c[1] + dy]);
         labels.push(k);
       }
     }
@@ -467,7 +466,7 @@ describe('optimizer options are validated', () => {
     const expected = adamReference([1, 2], [[0.5, 0.25]], { lr: 0.1 })[0] as number[];
     const got = Array.from(await q.data());
     got.forEach((g, i) => {
-      expect(g).toBeCloseTo(expected[i] as number, 12);
+      expect(g).toBeCloseTo(expected[i], 12);
     });
   });
 });

@@ -53,7 +53,7 @@ export function fixture(name: string): Fixture {
 export function transposed(m: ShapedArray<Float32Array>): ShapedArray<Float32Array> {
   const [r, c] = m.shape as [number, number];
   const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = m.data[i * c + j] as number;
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = m.data[i * c + j];
   return { shape: [c, r], data: out };
 }
 
@@ -69,7 +69,7 @@ export function expectClose(
   let worst = 0;
   let at = -1;
   for (let i = 0; i < w.length; i++) {
-    const excess = Math.abs((got[i] as number) - (w[i] as number)) / (1 + Math.abs(w[i] as number));
+    const excess = Math.abs(got[i] - w[i]) / (1 + Math.abs(w[i]));
     if (!(excess <= worst)) [worst, at] = [excess, i];
   }
   expect(worst, `${label}: element ${at} is ${got[at]}, PyTorch ${w[at]}`).toBeLessThanOrEqual(tol);

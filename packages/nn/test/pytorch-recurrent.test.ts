@@ -123,7 +123,7 @@ forEachBackend('PyTorch 1.13 fixtures: recurrent layers', (name) => {
       dict[`l${k}.W`] = transposed(p[`weight_ih_l${k}`] as ShapedArray<Float32Array>).data;
       dict[`l${k}.U`] = transposed(p[`weight_hh_l${k}`] as ShapedArray<Float32Array>).data;
       const [bih, bhh] = [p[`bias_ih_l${k}`]?.data as Float32Array, p[`bias_hh_l${k}`]?.data as Float32Array];
-      dict[`l${k}.b`] = bih.map((v, i) => v + (bhh[i] as number));
+      dict[`l${k}.b`] = bih.map((v, i) => v + bhh[i]);
     }
     lstm.loadStateDict(dict);
     const x = input(f, 'in.x');

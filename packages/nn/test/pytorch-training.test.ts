@@ -42,10 +42,9 @@ async function expectCurve(want: ArrayLike<number>, step: () => Promise<number>,
   const got: number[] = [];
   for (let i = 0; i < want.length; i++) got.push(await step());
   for (let i = 0; i < want.length; i++)
-    expect(
-      Math.abs((got[i] as number) - (want[i] as number)),
-      `${label}: step ${i}, loss ${got[i]} vs PyTorch ${want[i]}`,
-    ).toBeLessThanOrEqual(1e-4);
+    expect(Math.abs(got[i] - want[i]), `${label}: step ${i}, loss ${got[i]} vs PyTorch ${want[i]}`).toBeLessThanOrEqual(
+      1e-4,
+    );
 }
 
 forEachBackend('PyTorch 1.13 fixtures: training', (name) => {
@@ -87,7 +86,7 @@ forEachBackend('PyTorch 1.13 fixtures: training', (name) => {
         async () => {
           opt.zeroGrad();
           const loss = ce.forward(lin.forward(x), y);
-          const value = (await loss.data())[0] as number;
+          const value = (await loss.data())[0];
           loss.backward();
           opt.step();
           return value;
@@ -122,7 +121,7 @@ forEachBackend('PyTorch 1.13 fixtures: training', (name) => {
         opt.zeroGrad();
         const { output } = gru.forward(emb.forward(ids));
         const loss = ce.forward(head.forward(output.reshape([T * B, H])), flatTargets);
-        const value = (await loss.data())[0] as number;
+        const value = (await loss.data())[0];
         loss.backward();
         opt.step();
         return value;

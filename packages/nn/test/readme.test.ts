@@ -71,7 +71,7 @@ forEachBackend('README code blocks run as written', (name) => {
       const losses = printed.flatMap((l) => [...l.matchAll(/loss (\d+\.\d+)/g)].map((x) => Number(x[1])));
       expect(losses.length, printed.join('\n')).toBeGreaterThan(0);
       // Both tasks are learnable: the last loss printed is below the first.
-      expect(losses.at(-1) as number).toBeLessThan(losses[0] as number);
+      expect(losses.at(-1) as number).toBeLessThan(losses[0]);
     });
   });
 });

@@ -131,8 +131,7 @@ forEachBackend('recurrentBias: inference routes around the fused kernel and agre
       const h = variable(randn([B, 8], { seed: 2 }));
       const taped = await cell.forward(x, h).data();
       const untaped = await noGrad(() => cell.forward(x, h)).data();
-      for (let i = 0; i < taped.length; i++)
-        expect(Math.abs((untaped[i] as number) - (taped[i] as number)), `cell B=${B}`).toBeLessThan(2e-5);
+      for (let i = 0; i < taped.length; i++) expect(Math.abs(untaped[i] - taped[i]), `cell B=${B}`).toBeLessThan(2e-5);
       const gru = new GRU({
         inputSize: 3,
         hiddenSize: 8,
@@ -145,7 +144,7 @@ forEachBackend('recurrentBias: inference routes around the fused kernel and agre
       const seqTaped = await gru.forward(xs).output.data();
       const seqUntaped = await noGrad(() => gru.forward(xs).output).data();
       for (let i = 0; i < seqTaped.length; i++)
-        expect(Math.abs((seqUntaped[i] as number) - (seqTaped[i] as number)), `GRU B=${B}`).toBeLessThan(2e-5);
+        expect(Math.abs(seqUntaped[i] - seqTaped[i]), `GRU B=${B}`).toBeLessThan(2e-5);
     }
   });
 });

@@ -174,8 +174,7 @@ function uniformValues(seed: number): (n: number, lo?: number, hi?: number) => F
 function swap01(a: ArrayLike<number>, n0: number, n1: number, n2: number): Float64Array {
   const out = new Float64Array(n0 * n1 * n2);
   for (let i = 0; i < n0; i++)
-    for (let j = 0; j < n1; j++)
-      for (let k = 0; k < n2; k++) out[(j * n0 + i) * n2 + k] = a[(i * n1 + j) * n2 + k] as number;
+    for (let j = 0; j < n1; j++) for (let k = 0; k < n2; k++) out[(j * n0 + i) * n2 + k] = a[(i * n1 + j) * n2 + k];
   return out;
 }
 
@@ -279,13 +278,13 @@ function reference(
 /** The model's output as time-major values, to compare with the oracle's. */
 async function timeMajor(c: Case, output: Variable): Promise<Float64Array> {
   const v = Float64Array.from(await output.data());
-  return c.batchFirst ? swap01(v, c.B, c.T, output.shape[2] as number) : v;
+  return c.batchFirst ? swap01(v, c.B, c.T, output.shape[2]) : v;
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
 
@@ -357,8 +356,8 @@ const F32_TOL = 2e-5;
 function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
   expect(actual.length, what).toBe(expected.length);
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i] as number;
-    const b = expected[i] as number;
+    const a = actual[i];
+    const b = expected[i];
     if (!(Math.abs(a - b) <= tol * (1 + Math.abs(b))))
       expect.fail(`${what}[${i}]: got ${a}, expected ${b} (tolerance ${tol}·(1 + |expected|))`);
   }
@@ -446,7 +445,7 @@ function saturatingWeights(m64: Model, seed: number): void {
     let values = draw(p.size, -5, 5);
     if (name.endsWith('.b')) {
       const magnitudes = draw(p.size, 150, 1000);
-      values = values.map((sign, i) => (sign < 0 ? -1 : 1) * (magnitudes[i] as number));
+      values = values.map((sign, i) => (sign < 0 ? -1 : 1) * magnitudes[i]);
     }
     dict[name] = tensorOn(cpu, values, p.shape, 'float64');
   }
@@ -466,11 +465,9 @@ forEachBackend('recurrent layers with saturated gates', (name) => {
     const tv = await t.data();
     const sv = await s.data();
     xs.forEach((v, i) => {
-      expect(Math.abs((tv[i] as number) - Math.tanh(v)), `tanh(${v})`).toBeLessThanOrEqual(
-        2e-7 * Math.abs(Math.tanh(v)) + 1e-30,
-      );
+      expect(Math.abs(tv[i] - Math.tanh(v)), `tanh(${v})`).toBeLessThanOrEqual(2e-7 * Math.abs(Math.tanh(v)) + 1e-30);
       const sig = 1 / (1 + Math.exp(-v));
-      expect(Math.abs((sv[i] as number) - sig), `σ(${v})`).toBeLessThanOrEqual(2e-7 * sig + 1e-30);
+      expect(Math.abs(sv[i] - sig), `σ(${v})`).toBeLessThanOrEqual(2e-7 * sig + 1e-30);
     });
     t.add(s).sum().backward();
     const g = await x.grad!.data();
@@ -566,7 +563,7 @@ describe('backpropagation through 1,000 timesteps (CPU)', () => {
       const v = dir(p.size);
       directions.set(name, v);
       const g = await p.grad!.data();
-      for (let i = 0; i < v.length; i++) analytic += (g[i] as number) * (v[i] as number);
+      for (let i = 0; i < v.length; i++) analytic += g[i] * v[i];
     }
     const eps = 1e-6;
     const at = async (s: number) => {
@@ -576,7 +573,7 @@ describe('backpropagation through 1,000 timesteps (CPU)', () => {
         const v = directions.get(name) as Float64Array;
         dict[name] = tensorOn(
           cpu,
-          b.map((bi, i) => bi + s * eps * (v[i] as number)),
+          b.map((bi, i) => bi + s * eps * v[i]),
           p.shape,
           'float64',
         );

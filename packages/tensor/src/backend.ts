@@ -119,7 +119,7 @@ export interface Backend {
 export function viewIsContiguous(v: { shape: Shape; strides: readonly number[] }): boolean {
   let s = 1;
   for (let i = v.shape.length - 1; i >= 0; i--) {
-    const d = v.shape[i] as number;
+    const d = v.shape[i];
     if (d !== 1 && v.strides[i] !== s) return false;
     s *= d;
   }

@@ -23,7 +23,7 @@ function numberFormat(values: ArrayLike<number>, dtype: DType): (x: number) => s
   let minAbs = Infinity;
   let decimals = 0;
   for (let i = 0; i < values.length; i++) {
-    const x = values[i] as number;
+    const x = values[i];
     if (!Number.isFinite(x)) continue;
     const a = Math.abs(x);
     maxAbs = Math.max(maxAbs, a);
@@ -56,15 +56,15 @@ function kept(n: number, summarize: boolean): number[] {
  */
 export function formatValues(values: ArrayLike<number>, shape: Shape, dtype: DType, indent = 0): string {
   const summarize = values.length > SUMMARY_THRESHOLD;
-  if (shape.length === 0) return numberFormat(values, dtype)(values[0] as number);
+  if (shape.length === 0) return numberFormat(values, dtype)(values[0]);
   // The printed elements choose the format (as in NumPy) and share one width.
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const shown: number[] = [];
   const collect = (axis: number, offset: number): void => {
-    for (const i of kept(shape[axis] as number, summarize)) {
+    for (const i of kept(shape[axis], summarize)) {
       if (i < 0) continue;
-      const at = offset + i * (strides[axis] as number);
-      if (axis === shape.length - 1) shown.push(values[at] as number);
+      const at = offset + i * strides[axis];
+      if (axis === shape.length - 1) shown.push(values[at]);
       else collect(axis + 1, at);
     }
   };
@@ -73,10 +73,10 @@ export function formatValues(values: ArrayLike<number>, shape: Shape, dtype: DTy
   const width = Math.max(0, ...shown.map((x) => fmt(x).length));
   const render = (axis: number, offset: number): string => {
     const last = axis === shape.length - 1;
-    const parts = kept(shape[axis] as number, summarize).map((i) => {
+    const parts = kept(shape[axis], summarize).map((i) => {
       if (i < 0) return '...';
-      const at = offset + i * (strides[axis] as number);
-      return last ? fmt(values[at] as number).padStart(width) : render(axis + 1, at);
+      const at = offset + i * strides[axis];
+      return last ? fmt(values[at]).padStart(width) : render(axis + 1, at);
     });
     if (last) return `[${parts.join(', ')}]`;
     // Rows on their own lines, a blank line between blocks of rank 3 and up, as NumPy does.

@@ -13,7 +13,7 @@ export function contiguousStrides(shape: Shape): number[] {
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     strides[i] = s;
-    s *= shape[i] as number;
+    s *= shape[i];
   }
   return strides;
 }
@@ -39,8 +39,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
       const o = rank - s.length + i;
-      const d = s[i] as number;
-      const cur = out[o] as number;
+      const d = s[i];
+      const cur = out[o];
       if (cur === 1) out[o] = d;
       else if (d !== 1 && d !== cur) {
         throw new Error(

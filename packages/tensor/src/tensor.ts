@@ -258,13 +258,13 @@ export class Tensor {
 }
 
 function nest(flat: TypedArray, shape: Shape): NestedArray {
-  if (shape.length === 0) return flat[0] as number;
+  if (shape.length === 0) return flat[0];
   const build = (axis: number, offset: number, stride: number): NestedArray[] => {
-    const n = shape[axis] as number;
+    const n = shape[axis];
     const inner = stride / Math.max(n, 1);
     const out: NestedArray[] = [];
     for (let i = 0; i < n; i++) {
-      out.push(axis === shape.length - 1 ? (flat[offset + i] as number) : build(axis + 1, offset + i * inner, inner));
+      out.push(axis === shape.length - 1 ? flat[offset + i] : build(axis + 1, offset + i * inner, inner));
     }
     return out;
   };

@@ -134,7 +134,7 @@ describe(`random elementwise programs on ${DUT_NAME} (fusion) against the oracle
           ];
           const at = (f: number) => {
             const ids = live(sides[0]);
-            return ids.length === 0 ? -1 : (ids[Math.floor(f * ids.length)] as number);
+            return ids.length === 0 ? -1 : ids[Math.floor(f * ids.length)];
           };
           for (const s of steps) {
             const x = at(s.kind === 'assign' ? s.target : s.x);

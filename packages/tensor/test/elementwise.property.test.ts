@@ -138,7 +138,7 @@ const BINARY: Record<BinaryOp, BinaryCase> = {
 
 /** Operand i lined up with output element i (a number operand is the same everywhere). */
 function operandAt(values: ArrayLike<number> | number, i: number): number {
-  return typeof values === 'number' ? values : (values[i] as number);
+  return typeof values === 'number' ? values : values[i];
 }
 
 describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
@@ -156,7 +156,7 @@ describe(`elementwise on ${DUT_NAME} against the float64 oracle`, () => {
             const x = pair(bag, dut, values, shape);
             const got = bag.add(unary(op, x.dut));
             const want = bag.add(unary(op, x.ref));
-            const bound: Bound = (r, i) => c.bound(values[i] as number, r);
+            const bound: Bound = (r, i) => c.bound(values[i], r);
             await expectClose(`${op}`, got, want, bound, 'float32');
           }),
         ),
@@ -391,8 +391,8 @@ describe(`tanh and sigmoid on ${DUT_NAME} at the extremes`, () => {
       const th = await bag.add(tanh(x)).data();
       const sg = await bag.add(sigmoid(x)).data();
       xs.forEach((v, i) => {
-        const t = th[i] as number;
-        const s = sg[i] as number;
+        const t = th[i];
+        const s = sg[i];
         expect(Number.isFinite(t), `tanh(${v}) = ${t}`).toBe(true);
         expect(Number.isFinite(s), `sigmoid(${v}) = ${s}`).toBe(true);
         const tRef = Math.tanh(v);

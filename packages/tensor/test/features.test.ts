@@ -71,7 +71,7 @@ describe.skipIf(!hasGpu)('optional features on the WebGPU device', () => {
   async function sumKernel(): Promise<{ key: string; value: number }> {
     const keys: string[] = [];
     reduceTuning.onKernel = (k) => keys.push(k);
-    const value = (await sum(tensor(new Float32Array(5000).fill(0.5))).data())[0] as number;
+    const value = (await sum(tensor(new Float32Array(5000).fill(0.5))).data())[0];
     reduceTuning.onKernel = null;
     return { key: keys.join(' '), value };
   }

@@ -113,8 +113,8 @@ forEachBackend('Tensor printing', (name) => {
     expect(lines[3]).toBe('        ...,');
     // The first and last numbers shown are the first and last values (in whichever notation).
     const numbers = (line: string) => [...line.matchAll(/-?\d+\.\d*(?:e[+-]\d+)?/g)].map((m) => Number(m[0]));
-    expect(numbers(lines[0] as string)[0]).toBeCloseTo(flat[0] as number, 3);
-    expect(numbers(lines[6] as string).at(-1)).toBeCloseTo(flat[30 * 40 - 1] as number, 3);
+    expect(numbers(lines[0] as string)[0]).toBeCloseTo(flat[0], 3);
+    expect(numbers(lines[6] as string).at(-1)).toBeCloseTo(flat[30 * 40 - 1], 3);
     expect(await x.format()).toMatch(/^Tensor\(\[\[0, 1, 2\],\n {8}\[3, 4, 5\]\], shape \[2, 3\], int32/);
     const xt = transpose(x);
     expect(await xt.format()).toMatch(/^Tensor\(\[\[0, 3\],\n {8}\[1, 4\],\n {8}\[2, 5\]\], shape \[3, 2\]/);

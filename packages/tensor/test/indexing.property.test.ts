@@ -52,7 +52,7 @@ const gatherCase = shapeArb({ minRank: 1, maxSize: 1000 }).chain((xShape) =>
       xShape: fc.constant(xShape),
       axis: fc.constant(axis),
       xValues: valuesFor(xShape, floatValue({ nonFinite: true })),
-      idx: indicesFor(xShape[a] as number),
+      idx: indicesFor(xShape[a]),
       transposed: fc.boolean(),
       int: fc.boolean(),
     });
@@ -124,7 +124,7 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
     const c = shapeArb({ minRank: 1, maxSize: 500, dims: fc.integer({ min: 1, max: 4 }) }).chain((shape) =>
       fc.integer({ min: -shape.length, max: shape.length - 1 }).chain((axis) => {
         const a = axis < 0 ? axis + shape.length : axis;
-        return indicesFor(shape[a] as number).chain((idx) => {
+        return indicesFor(shape[a]).chain((idx) => {
           const srcShape = [...shape.slice(0, a), ...idx.shape, ...shape.slice(a + 1)];
           return fc.record({
             shape: fc.constant(shape),
@@ -146,7 +146,7 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           // Each output adds at most (number of indices) float32 terms.
           const mags = await bag.add(scatterAdd(c.shape, idx.ref, bag.add(abs(src.ref)), c.axis)).data();
           const n = sizeOf(c.idx.shape);
-          const bound: Bound = (_r, i) => n * ULP * (mags[i] as number) + F32_TINY;
+          const bound: Bound = (_r, i) => n * ULP * mags[i] + F32_TINY;
           await expectClose(
             `scatterAdd(shape [${c.shape.join(', ')}], indices ${JSON.stringify(c.idx.values)}, axis ${c.axis})`,
             got,
@@ -187,9 +187,7 @@ describe(`gather / scatterAdd / oneHot on ${DUT_NAME}`, () => {
           const got = bag.add(scatterAdd([c.V, c.D], i.dut, s.dut, 0));
           const want = bag.add(scatterAdd([c.V, c.D], i.ref, s.ref, 0));
           const mags = await bag.add(scatterAdd([c.V, c.D], i.ref, bag.add(abs(s.ref)), 0)).data();
-          const bound: Tolerance = c.int
-            ? EXACT
-            : (_r: number, k: number) => c.n * ULP * (mags[k] as number) + F32_TINY;
+          const bound: Tolerance = c.int ? EXACT : (_r: number, k: number) => c.n * ULP * mags[k] + F32_TINY;
           await expectClose(`scatterAdd([${c.V}, ${c.D}], ${c.n} indices, ${dtype})`, got, want, bound, dtype);
         }),
       ),

@@ -103,7 +103,7 @@ function storedShape(l: Layout, rows: number, cols: number, side: 'left' | 'righ
   // Stored axis perm[i] holds logical axis i.
   const stored = new Array<number>(logical.length);
   l.perm.forEach((p, i) => {
-    stored[p] = logical[i] as number;
+    stored[p] = logical[i];
   });
   return stored;
 }
@@ -146,7 +146,7 @@ describe(`matmul on ${DUT_NAME} against the float64 oracle`, () => {
 
           const mags = await bag.add(matmul(bag.add(abs(Ar)), bag.add(abs(Br)))).data();
           const k = c.dims.k;
-          const bound: Bound = (_r, i) => k * ULP * (mags[i] as number) + F32_TINY;
+          const bound: Bound = (_r, i) => k * ULP * mags[i] + F32_TINY;
           await expectClose(`matmul ${what}`, got, want, bound, 'float32');
         }),
       ),
@@ -166,17 +166,12 @@ describe(`matmul on ${DUT_NAME} against the float64 oracle`, () => {
     await fc.assert(
       fc.asyncProperty(c, ([[m, k, n], a, b]) =>
         withBag(async (bag) => {
-          const A = bag.add(onDut(dut, a, [m as number, k as number], 'int32'));
-          const B = bag.add(onDut(dut, b, [k as number, n as number], 'int32'));
+          const A = bag.add(onDut(dut, a, [m, k], 'int32'));
+          const B = bag.add(onDut(dut, b, [k, n], 'int32'));
           const got = bag.add(matmul(A, B));
-          const want = bag.add(
-            matmul(
-              bag.add(onOracle(a, [m as number, k as number], 'int32')),
-              bag.add(onOracle(b, [k as number, n as number], 'int32')),
-            ),
-          );
+          const want = bag.add(matmul(bag.add(onOracle(a, [m, k], 'int32')), bag.add(onOracle(b, [k, n], 'int32'))));
           await expectClose('int32 matmul', got, want, EXACT, 'int32');
-          const mixed = bag.add(matmul(A, bag.add(onDut(dut, b.map(Math.fround), [k as number, n as number]))));
+          const mixed = bag.add(matmul(A, bag.add(onDut(dut, b.map(Math.fround), [k, n]))));
           expect(mixed.dtype).toBe('float32');
         }),
       ),

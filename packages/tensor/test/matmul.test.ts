@@ -153,7 +153,7 @@ async function check(
   const got = bag.add(matmul(A.dut, B.dut));
   const want = bag.add(matmul(A.ref, B.ref));
   const mags = await bag.add(matmul(bag.add(abs(A.ref)), bag.add(abs(B.ref)))).data();
-  const bound: Bound = (_r, i) => k * ULP * (mags[i] as number) + F32_TINY;
+  const bound: Bound = (_r, i) => k * ULP * mags[i] + F32_TINY;
   await expectClose(what, got, want, bound, 'float32');
 }
 
@@ -352,8 +352,7 @@ describe.skipIf(DUT_NAME !== 'webgpu')('WebGPU matmul kernels against the float6
       // Compare relative to the magnitude: these are long chains of products.
       let worst = 0;
       const scale = Math.max(...Array.from(want, Math.abs));
-      for (let i = 0; i < want.length; i++)
-        worst = Math.max(worst, Math.abs((y[i] as number) - (want[i] as number)) / scale);
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(y[i] - want[i]) / scale);
       expect(worst).toBeLessThan(1e-4);
     });
   });
@@ -555,7 +554,7 @@ describe(`matmul with a bias (the epilogue) on ${DUT_NAME}`, () => {
           const bR = c.transposedB ? bag.add(transpose(onRefB)) : onRefB;
           const want = bag.add(add(bag.add(matmul(aR, bR)), biasR));
           const mags = await bag.add(matmul(bag.add(abs(aR)), bag.add(abs(bR)))).data();
-          const bound: Bound = (r, i) => c.k * ULP * (mags[i] as number) + ULP * Math.abs(r) + F32_TINY;
+          const bound: Bound = (r, i) => c.k * ULP * mags[i] + ULP * Math.abs(r) + F32_TINY;
           const what =
             `[${aShape.join(', ')}] @ [${c.k}, ${c.n}]${c.transposedB ? 'ᵀ' : ''} + bias (stride ` +
             `${c.biasStride}, ${dtype}, ${c.path})`;

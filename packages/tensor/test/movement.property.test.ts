@@ -90,8 +90,8 @@ function divisors(n: number): number[] {
 function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): Tensor | null {
   const { shape, rank } = x;
   const r = s.r;
-  const r0 = r[0] as number;
-  const ri = (i: number) => r[i % r.length] as number;
+  const r0 = r[0];
+  const ri = (i: number) => r[i % r.length];
   switch (s.kind) {
     case 'reshape': {
       // Split one axis in two, merge two neighbours, flatten, or the same with a -1.
@@ -100,14 +100,14 @@ function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): 
         return bag.add(reshape(x, [1, 1]));
       }
       const a = pick(ri(1), rank);
-      const d = shape[a] as number;
+      const d = shape[a];
       let target: number[];
       const mode = pick(r0, 3);
       if (mode === 0 && d > 0) {
-        const f = divisors(d)[pick(ri(2), divisors(d).length)] as number;
+        const f = divisors(d)[pick(ri(2), divisors(d).length)];
         target = [...shape.slice(0, a), f, d / f, ...shape.slice(a + 1)];
       } else if (mode === 1 && a + 1 < rank) {
-        target = [...shape.slice(0, a), d * (shape[a + 1] as number), ...shape.slice(a + 2)];
+        target = [...shape.slice(0, a), d * shape[a + 1], ...shape.slice(a + 2)];
       } else {
         target = [x.size];
       }
@@ -121,7 +121,7 @@ function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): 
       const perm = [...Array(rank).keys()];
       for (let i = rank - 1; i > 0; i--) {
         const j = pick(ri(i), i + 1);
-        [perm[i], perm[j]] = [perm[j] as number, perm[i] as number];
+        [perm[i], perm[j]] = [perm[j], perm[i]];
       }
       // Write some axes negatively.
       const written = perm.map((p, i) => (ri(i + 4) < 0.3 ? p - rank : p));
@@ -137,7 +137,7 @@ function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): 
       const begin: number[] = [];
       const size: number[] = [];
       for (let i = 0; i < n; i++) {
-        const d = shape[i] as number;
+        const d = shape[i];
         // Mostly non-empty; one slice in ten may be empty (begin at the end or size 0).
         const empty = ri(7) < 0.1;
         const b = empty || d === 0 ? pick(ri(i + 1), d + 1) : pick(ri(i + 1), d);
@@ -169,7 +169,7 @@ function apply(bag: Bag, x: Tensor, s: Step, describe: (call: string) => void): 
         describe('squeeze()');
         return bag.add(squeeze(x));
       }
-      const a = ones[pick(ri(1), ones.length)] as number;
+      const a = ones[pick(ri(1), ones.length)];
       const written = ri(2) < 0.5 ? a - rank : a;
       describe(`squeeze(${written})`);
       return bag.add(squeeze(x, written));
@@ -220,14 +220,14 @@ describe(`movement and non-contiguous views on ${DUT_NAME}`, () => {
             atol: F32_TINY,
           });
           if (d.rank > 0) {
-            const n = d.shape[d.rank - 1] as number;
+            const n = d.shape[d.rank - 1];
             await expectClose(`${what}: sum(-1)`, bag.add(sum(d, -1)), bag.add(sum(ref, -1)), {
               rtol: n * ULP,
               atol: n * 10 * ULP,
             });
             await expectClose(`${what}: sum(0, keepDims)`, bag.add(sum(d, 0, true)), bag.add(sum(ref, 0, true)), {
-              rtol: (d.shape[0] as number) * ULP,
-              atol: (d.shape[0] as number) * 10 * ULP,
+              rtol: d.shape[0] * ULP,
+              atol: d.shape[0] * 10 * ULP,
             });
           }
         }),
@@ -248,7 +248,7 @@ describe(`movement and non-contiguous views on ${DUT_NAME}`, () => {
   });
 
   it('assign writes through a strided view, also from an overlapping view of itself', async () => {
-    const matrixLike = shapeArb({ minRank: 2 }).filter((s) => (s[1] as number) >= 2);
+    const matrixLike = shapeArb({ minRank: 2 }).filter((s) => s[1] >= 2);
     await fc.assert(
       fc.asyncProperty(tensorArb(matrixLike, floatValue()), async ({ shape, values }) =>
         withBag(async (bag) => {
@@ -258,7 +258,7 @@ describe(`movement and non-contiguous views on ${DUT_NAME}`, () => {
             assign(view, bag.add(neg(view)));
             // Shift columns right by one: source and destination overlap in the same storage,
             // so the source must be read completely before anything is written (as NumPy does).
-            const cols = shape[1] as number;
+            const cols = shape[1];
             assign(bag.add(slice(target, [0, 1], [-1, cols - 1])), bag.add(slice(target, [0, 0], [-1, cols - 1])));
             return target;
           };

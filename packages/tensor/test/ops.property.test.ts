@@ -44,7 +44,7 @@ afterEach(async () => {
 
 /** Row-major nested arrays of `values` in `shape`, as array() should give them. */
 function nestValues(values: readonly number[], shape: readonly number[]): NestedArray {
-  if (shape.length === 0) return values[0] as number;
+  if (shape.length === 0) return values[0];
   const [n, ...rest] = shape as [number, ...number[]];
   const inner = rest.reduce((a, b) => a * b, 1);
   return Array.from({ length: n }, (_, i) => nestValues(values.slice(i * inner, (i + 1) * inner), rest));
@@ -81,7 +81,7 @@ describe(`creation and round trips on ${DUT_NAME}`, () => {
     await fc.assert(
       fc.asyncProperty(tensorArb(shapeArb(), int), async ({ shape, values }) => {
         const t = tensor(
-          values.length === 1 && shape.length === 0 ? (values[0] as number) : nestValues(values, shape),
+          values.length === 1 && shape.length === 0 ? values[0] : nestValues(values, shape),
           shape,
           'int32',
         );

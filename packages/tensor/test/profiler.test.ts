@@ -19,7 +19,7 @@ describe('profileKernels', () => {
     await b.data();
     const { result, kernels } = await profileKernels(async () => {
       const c = exp(add(matmul(a, b), 1)); // matmul, then one fused kernel
-      const total = (await sum(c).data())[0] as number;
+      const total = (await sum(c).data())[0];
       return total;
     });
     expect(Number.isFinite(result)).toBe(true);
@@ -31,8 +31,7 @@ describe('profileKernels', () => {
     for (const k of kernels) expect(k.ms).toBeGreaterThanOrEqual(0);
     expect(kernels.reduce((s, k) => s + k.ms, 0)).toBeGreaterThan(0);
     // sorted, most expensive first
-    for (let i = 1; i < kernels.length; i++)
-      expect(kernels[i - 1]?.ms).toBeGreaterThanOrEqual(kernels[i]?.ms as number);
+    for (let i = 1; i < kernels.length; i++) expect(kernels[i - 1]?.ms).toBeGreaterThanOrEqual(kernels[i]?.ms);
     // nesting is refused; after a profile, work runs unprofiled again
     await expect(profileKernels(() => profileKernels(async () => 0))).rejects.toThrow(/already profiling/);
     expect((await sum(matmul(a, b)).data()).length).toBe(1);

@@ -183,9 +183,9 @@ export async function expectClose(
   const bound = boundOf(tol);
   const bad: string[] = [];
   for (let i = 0; i < e.length; i++) {
-    const b = bound(e[i] as number, i);
-    if (!agrees(a[i] as number, e[i] as number, b)) {
-      bad.push(`[${i}] got ${fmt(a[i] as number)}, oracle ${fmt(e[i] as number)} (allowed ±${b.toPrecision(3)})`);
+    const b = bound(e[i], i);
+    if (!agrees(a[i], e[i], b)) {
+      bad.push(`[${i}] got ${fmt(a[i])}, oracle ${fmt(e[i])} (allowed ±${b.toPrecision(3)})`);
       if (bad.length >= 6) break;
     }
   }

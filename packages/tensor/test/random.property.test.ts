@@ -38,10 +38,10 @@ const seedArb = fc.oneof(
 
 function moments(v: ArrayLike<number>): { mean: number; std: number } {
   let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] as number;
+  for (let i = 0; i < v.length; i++) s += v[i];
   const mean = s / v.length;
   let q = 0;
-  for (let i = 0; i < v.length; i++) q += ((v[i] as number) - mean) ** 2;
+  for (let i = 0; i < v.length; i++) q += (v[i] - mean) ** 2;
   return { mean, std: Math.sqrt(q / v.length) };
 }
 
@@ -60,7 +60,7 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
         for (let i = 0; i < g.length; i++) {
           if (!Object.is(g[i], c[i]))
             throw new Error(`uniform(seed ${seed}, [${low}, ${high})) element ${i}: ${DUT_NAME} ${g[i]}, cpu ${c[i]}`);
-          const v = g[i] as number;
+          const v = g[i];
           if (!(v >= low && v <= high)) throw new Error(`uniform element ${v} outside [${low}, ${high})`);
         }
       }),
@@ -73,8 +73,8 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
       fc.asyncProperty(shapeArb(), seedArb, async (shape, seed) => {
         const [g, c] = await onBoth(() => randn(shape, { seed }));
         for (let i = 0; i < g.length; i++) {
-          const x = g[i] as number;
-          const y = c[i] as number;
+          const x = g[i];
+          const y = c[i];
           if (!Number.isFinite(x) || Math.abs(x - y) > 5e-6)
             throw new Error(`randn(seed ${seed}) element ${i}: ${DUT_NAME} ${x}, cpu ${y}`);
         }
@@ -88,7 +88,7 @@ describe(`random numbers on ${DUT_NAME} and the CPU`, () => {
     // 2^-21 absolute there once made these samples differ by 5e-5 (see neg2log in the kernel).
     const [g, c] = await onBoth(() => randn([1 << 18], { seed: 1 }));
     let worst = 0;
-    for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs((g[i] as number) - (c[i] as number)));
+    for (let i = 0; i < g.length; i++) worst = Math.max(worst, Math.abs(g[i] - c[i]));
     expect(worst).toBeLessThan(5e-6);
   });
 

@@ -94,7 +94,7 @@ for (const config of CONFIGS)
     function reducedCount(shape: readonly number[], axes: number | readonly number[] | undefined): number {
       if (axes === undefined) return shape.reduce((a, b) => a * b, 1);
       const list = typeof axes === 'number' ? [axes] : axes;
-      return list.reduce((n, a) => n * (shape[a < 0 ? a + shape.length : a] as number), 1);
+      return list.reduce((n, a) => n * shape[a < 0 ? a + shape.length : a], 1);
     }
 
     describe(`reductions on ${DUT_NAME} (${config.label}) against the float64 oracle`, () => {
@@ -106,7 +106,7 @@ for (const config of CONFIGS)
               const n = reducedCount(shape, axes);
               // Error bound from the sum of magnitudes, reduced the same way.
               const mags = await bag.add(sum(bag.add(abs(x.ref)), axes, keepDims)).data();
-              const sumBound: Bound = (_r, i) => n * U * 2 * (mags[i] as number) + F32_TINY;
+              const sumBound: Bound = (_r, i) => n * U * 2 * mags[i] + F32_TINY;
               const what = `over axes ${JSON.stringify(axes)} of [${shape.join(', ')}], keepDims ${keepDims}`;
               await expectClose(
                 `sum ${what}`,
@@ -264,7 +264,7 @@ for (const config of CONFIGS)
 
       function allFinite(name: string, data: ArrayLike<number>): void {
         for (let i = 0; i < data.length; i++) {
-          if (!Number.isFinite(data[i] as number)) throw new Error(`${name}: element ${i} is ${data[i]}`);
+          if (!Number.isFinite(data[i])) throw new Error(`${name}: element ${i} is ${data[i]}`);
         }
       }
 
@@ -370,7 +370,7 @@ describe.each(CONFIGS)(`long reductions on ${DUT_NAME} ($label)`, (config) => {
               `sum of [${rows}, ${n}]`,
               bag.add(sum(x.dut, 1)),
               bag.add(sum(x.ref, 1)),
-              (_r, i) => n * U * 2 * (mags[i] as number) + F32_TINY,
+              (_r, i) => n * U * 2 * mags[i] + F32_TINY,
               'float32',
             );
             await expectClose(

@@ -64,7 +64,7 @@ describe('wasm library functions', () => {
       const fast = run(op, true);
       const plain = run(op, false);
       for (let i = 0; i < values.length; i++) {
-        const [f, p] = [fast[i] as number, plain[i] as number];
+        const [f, p] = [fast[i], plain[i]];
         if (Number.isNaN(p) || !Number.isFinite(p)) {
           expect(Object.is(f, p) || (Number.isNaN(f) && Number.isNaN(p)), `${op}(${values[i]})`).toBe(true);
           continue;
@@ -90,7 +90,7 @@ describe('wasm sgemm', () => {
       const B = Float32Array.from({ length: k * n }, (_, i) => ((i * 5) % 13) - 6);
       const bias = Float32Array.from({ length: n }, (_, i) => i / 4);
       // A stored transposed ([k, m]): read with row stride 1 and column stride m
-      const At = Float32Array.from({ length: m * k }, (_, i) => A[(i % m) * k + Math.floor(i / m)] as number);
+      const At = Float32Array.from({ length: m * k }, (_, i) => A[(i % m) * k + Math.floor(i / m)]);
       const [a, b, c, bs] = [be.upload(At), be.upload(B), be.alloc('float32', m * n), be.upload(bias)];
       const ptr = (s: unknown) => (s as { ptr: number }).ptr;
       be.sgemm(m, n, k, ptr(a), 1, m, ptr(b), n, 1, ptr(c), ptr(bs));
@@ -98,8 +98,8 @@ describe('wasm sgemm', () => {
       for (let i = 0; i < m; i++)
         for (let j = 0; j < n; j++) {
           let s = 0;
-          for (let p = 0; p < k; p++) s += (A[i * k + p] as number) * (B[p * n + j] as number);
-          expect(got[i * n + j], `[${i}, ${j}] of ${m}x${k}x${n}`).toBe(s + (bias[j] as number));
+          for (let p = 0; p < k; p++) s += A[i * k + p] * B[p * n + j];
+          expect(got[i * n + j], `[${i}, ${j}] of ${m}x${k}x${n}`).toBe(s + bias[j]);
         }
     }
   });

@@ -55,7 +55,7 @@ const sameShape = (a: readonly number[], b: readonly number[]) =>
 function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
   const split = (shape: readonly number[], axis: number) => ({
     outer: size(shape.slice(0, axis)),
-    n: shape[axis] as number,
+    n: shape[axis],
     inner: size(shape.slice(axis + 1)),
   });
   return {
@@ -69,13 +69,13 @@ function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
     },
     cat(ms, axis) {
       const first = ms[0] as ShapedArray;
-      const total = ms.reduce((t, m) => t + (m.shape[axis] as number), 0);
+      const total = ms.reduce((t, m) => t + m.shape[axis], 0);
       const shape = first.shape.map((d, i) => (i === axis ? total : d));
       const { outer, inner } = split(shape, axis);
       const out = make(size(shape));
       let at = 0;
       for (const m of ms) {
-        const n = m.shape[axis] as number;
+        const n = m.shape[axis];
         for (let o = 0; o < outer; o++)
           out.set(m.data.subarray(o * n * inner, (o + 1) * n * inner), (o * total + at) * inner);
         at += n;
@@ -84,20 +84,20 @@ function hostBlocks(make: (n: number) => HostArray): Blocks<ShapedArray> {
     },
     neg(m) {
       const out = make(m.data.length);
-      for (let i = 0; i < out.length; i++) out[i] = -(m.data[i] as number);
+      for (let i = 0; i < out.length; i++) out[i] = -m.data[i];
       return { shape: m.shape, data: out };
     },
     add(a, b) {
       // Two float32 values summed in float64 and stored as float32 give the correctly rounded
       // float32 sum, exactly what a float32 add on any backend gives.
       const out = make(a.data.length);
-      for (let i = 0; i < out.length; i++) out[i] = (a.data[i] as number) + (b.data[i] as number);
+      for (let i = 0; i < out.length; i++) out[i] = a.data[i] + b.data[i];
       return { shape: a.shape, data: out };
     },
     transpose(m) {
       const [r, c] = m.shape as [number, number];
       const out = make(m.data.length);
-      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = m.data[i * c + j] as number;
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = m.data[i * c + j];
       return { shape: [c, r], data: out };
     },
     reshape(m, shape) {

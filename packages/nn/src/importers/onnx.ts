@@ -216,9 +216,9 @@ function importNode(
   const W = weight(1, 'W', false) as OnnxTensorInput;
   const R = weight(2, 'R', false) as OnnxTensorInput;
   const B = weight(3, 'B', true) as OnnxTensorInput | undefined;
-  if (W.dims.length !== 3 || !((W.dims[2] as number) > 0))
+  if (W.dims.length !== 3 || !(W.dims[2] > 0))
     throw new Error(`${fn}: W has dims [${W.dims.join(', ')}]; expected [${D}, ${3 * H}, inputSize]`);
-  const I = W.dims[2] as number;
+  const I = W.dims[2];
   const expect = (t: OnnxTensorInput, what: string, dims: number[]) => {
     if (
       t.dims.length !== dims.length ||

@@ -71,7 +71,7 @@ export class Embedding extends Module {
       const host = t.hostValues;
       if (host) {
         for (let i = 0; i < host.length; i++) {
-          const j = host[i] as number;
+          const j = host[i];
           if (j < 0 || j >= this.numEmbeddings) {
             throw new Error(
               `Embedding.forward: index ${j} at position ${i} is out of range for ${this.numEmbeddings} embeddings (indices ${shapeString(t.shape)})`,

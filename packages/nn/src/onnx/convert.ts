@@ -97,10 +97,10 @@ function transposeGates<A extends FloatArray>(
   const out = alloc(src, K * G * H);
   const base = d * G * H * K;
   for (let g = 0; g < G; g++) {
-    const to = gateTo[g] as number;
-    const s = sign[g] as number;
+    const to = gateTo[g];
+    const s = sign[g];
     for (let j = 0; j < H; j++) {
-      for (let k = 0; k < K; k++) out[k * G * H + to * H + j] = s * (src[base + (g * H + j) * K + k] as number);
+      for (let k = 0; k < K; k++) out[k * G * H + to * H + j] = s * src[base + (g * H + j) * K + k];
     }
   }
   return out;
@@ -108,7 +108,7 @@ function transposeGates<A extends FloatArray>(
 
 /** The ONNX bias of direction d for gate g, unit j: `part` 0 is Wb, 1 is Rb (zero without B). */
 function bias(B: FloatArray | undefined, d: number, G: number, H: number, part: 0 | 1, g: number, j: number): number {
-  return B ? (B[d * 2 * G * H + part * G * H + g * H + j] as number) : 0;
+  return B ? B[d * 2 * G * H + part * G * H + g * H + j] : 0;
 }
 
 /**
@@ -132,8 +132,8 @@ export function gruFromOnnx<A extends FloatArray>(
     for (let j = 0; j < H; j++) {
       if (c && split) {
         for (let g = 0; g < 3; g++) {
-          b[g * H + j] = (sign[g] as number) * bias(w.B, d, 3, H, 0, g, j);
-          c[g * H + j] = (sign[g] as number) * bias(w.B, d, 3, H, 1, g, j);
+          b[g * H + j] = sign[g] * bias(w.B, d, 3, H, 0, g, j);
+          c[g * H + j] = sign[g] * bias(w.B, d, 3, H, 1, g, j);
         }
         continue;
       }
@@ -166,8 +166,7 @@ export function lstmFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & 
   for (let d = 0; d < D; d++) {
     const b = alloc(w.W, 4 * H);
     for (let g = 0; g < 4; g++) {
-      for (let j = 0; j < H; j++)
-        b[(gateTo[g] as number) * H + j] = bias(w.B, d, 4, H, 0, g, j) + bias(w.B, d, 4, H, 1, g, j);
+      for (let j = 0; j < H; j++) b[gateTo[g] * H + j] = bias(w.B, d, 4, H, 0, g, j) + bias(w.B, d, 4, H, 1, g, j);
     }
     const entry: SeedLstmWeights<A> = {
       W: transposeGates(w.W, d, 4, H, I, gateTo, sign),
@@ -177,7 +176,7 @@ export function lstmFromOnnx<A extends FloatArray>(w: OnnxRecurrentWeights<A> & 
     if (w.P) {
       const p = alloc(w.P, 3 * H);
       for (let g = 0; g < 3; g++) {
-        for (let j = 0; j < H; j++) p[g * H + j] = w.P[d * 3 * H + (peepholeFrom[g] as number) * H + j] as number;
+        for (let j = 0; j < H; j++) p[g * H + j] = w.P[d * 3 * H + peepholeFrom[g] * H + j];
       }
       entry.peepholes = p;
     }

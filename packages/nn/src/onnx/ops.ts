@@ -85,7 +85,7 @@ function sliceBounds(x: Value, begin: readonly number[], size: readonly number[]
   const dims: Dim[] = [];
   x.dims.forEach((d, i) => {
     const n = sizeOf(d, g.symbols);
-    const [b, s] = [begin[i] as number, size[i] as number];
+    const [b, s] = [begin[i], size[i]];
     if (isFixed(d)) {
       starts.push(b);
       ends.push(b + s);
@@ -190,7 +190,7 @@ export const opExports: Record<string, OpExport> = {
     else {
       // A sum of dynamic sizes has no name of its own: it becomes a new dynamic size.
       const name = g.fresh(`concat${axis}`);
-      g.syms.set(name, outputOf(o).shape[axis] as number);
+      g.syms.set(name, outputOf(o).shape[axis]);
       dim = [name];
     }
     const dims = first.dims.map((d, i) => (i === axis ? dim : d));

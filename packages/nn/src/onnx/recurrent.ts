@@ -30,9 +30,9 @@ type Weights = { W: Float32Array; R: Float32Array; B?: Float32Array };
 function toOnnxGates(src: Float32Array, K: number, G: number, H: number, gateFrom: readonly number[]): Float32Array {
   const out = new Float32Array(G * H * K);
   for (let g = 0; g < G; g++) {
-    const from = gateFrom[g] as number;
+    const from = gateFrom[g];
     for (let j = 0; j < H; j++) {
-      for (let k = 0; k < K; k++) out[(g * H + j) * K + k] = src[k * G * H + from * H + j] as number;
+      for (let k = 0; k < K; k++) out[(g * H + j) * K + k] = src[k * G * H + from * H + j];
     }
   }
   return out;

@@ -73,7 +73,7 @@ export async function clipGradNorm(params: Iterable<Variable>, maxNorm: number, 
     }
     return norm;
   });
-  const value = (await total.data())[0] as number;
+  const value = (await total.data())[0];
   total.dispose();
   return value;
 }

@@ -127,9 +127,9 @@ function affine(
   n: number,
 ): void {
   for (let k = 0; k < rows; k++) {
-    const vk = v[vOff + k] as number;
+    const vk = v[vOff + k];
     const row = k * cols + off;
-    for (let j = 0; j < n; j++) out[j] = (out[j] as number) + vk * (M[row + j] as number);
+    for (let j = 0; j < n; j++) out[j] = out[j] + vk * M[row + j];
   }
 }
 
@@ -157,7 +157,7 @@ function scan(
   for (let s = 0; s < B; s++) {
     const h = o.h0 ? o.h0.slice(s * H, (s + 1) * H) : new Float64Array(H);
     const c = c0 ? c0.slice(s * H, (s + 1) * H) : new Float64Array(H);
-    const len = lengths[s] as number;
+    const len = lengths[s];
     for (let k = 0; k < len; k++) {
       const t = o.reverse ? len - 1 - k : k;
       step(o.x, (t * B + s) * I, h, c);
@@ -178,9 +178,9 @@ export function gru64(o: Gru64Options): Recurrent64Result {
   checkSize('b', o.b, G, '[3H]');
   const perGate = o.c !== undefined && o.c.length === G;
   if (!perGate) checkSize('c', o.c, H, '[H] or [3H]');
-  const cz = (j: number) => (perGate ? ((o.c as Float64Array)[j] as number) : 0);
-  const cr = (j: number) => (perGate ? ((o.c as Float64Array)[H + j] as number) : 0);
-  const ch = (j: number) => (o.c ? (o.c[(perGate ? 2 * H : 0) + j] as number) : 0);
+  const cz = (j: number) => (perGate ? (o.c as Float64Array)[j] : 0);
+  const cr = (j: number) => (perGate ? (o.c as Float64Array)[H + j] : 0);
+  const ch = (j: number) => (o.c ? o.c[(perGate ? 2 * H : 0) + j] : 0);
   if (o.c && !o.resetAfter) throw new Error('reference: c is only used with resetAfter: true');
   const xg = new Float64Array(G); // x W + b, all three gates
   const hg = new Float64Array(G); // h U, all three gates
@@ -195,22 +195,22 @@ export function gru64(o: Gru64Options): Recurrent64Result {
     if (o.resetAfter) {
       affine(hg.subarray(2 * H), h, 0, H, o.U, G, 2 * H, H); // h U_h
     }
-    const z = (j: number) => sigmoid64((xg[j] as number) + (hg[j] as number) + cz(j));
-    const r = (j: number) => sigmoid64((xg[H + j] as number) + (hg[H + j] as number) + cr(j));
+    const z = (j: number) => sigmoid64(xg[j] + hg[j] + cz(j));
+    const r = (j: number) => sigmoid64(xg[H + j] + hg[H + j] + cr(j));
     if (o.resetAfter) {
       for (let j = 0; j < H; j++) {
-        const inner = (hg[2 * H + j] as number) + ch(j);
-        cand[j] = Math.tanh((xg[2 * H + j] as number) + r(j) * inner);
+        const inner = hg[2 * H + j] + ch(j);
+        cand[j] = Math.tanh(xg[2 * H + j] + r(j) * inner);
       }
     } else {
-      for (let j = 0; j < H; j++) rh[j] = r(j) * (h[j] as number);
+      for (let j = 0; j < H; j++) rh[j] = r(j) * h[j];
       cand.fill(0);
       affine(cand, rh, 0, H, o.U, G, 2 * H, H); // (r ⊙ h) U_h
-      for (let j = 0; j < H; j++) cand[j] = Math.tanh((xg[2 * H + j] as number) + (cand[j] as number));
+      for (let j = 0; j < H; j++) cand[j] = Math.tanh(xg[2 * H + j] + cand[j]);
     }
     for (let j = 0; j < H; j++) {
       const zj = z(j);
-      h[j] = (1 - zj) * (h[j] as number) + zj * (cand[j] as number);
+      h[j] = (1 - zj) * h[j] + zj * cand[j];
     }
   });
   return { output, hN };
@@ -232,12 +232,12 @@ export function lstm64(o: Lstm64Options): Recurrent64Result & { cN: Float64Array
     affine(a, x, xOff, I, o.W, G, 0, G);
     affine(a, h, 0, H, o.U, G, 0, G);
     for (let j = 0; j < H; j++) {
-      const cPrev = c[j] as number;
-      const i = sigmoid64((a[j] as number) + (p ? (p[j] as number) * cPrev : 0));
-      const f = sigmoid64((a[H + j] as number) + (p ? (p[H + j] as number) * cPrev : 0));
-      const g = Math.tanh(a[2 * H + j] as number);
+      const cPrev = c[j];
+      const i = sigmoid64(a[j] + (p ? p[j] * cPrev : 0));
+      const f = sigmoid64(a[H + j] + (p ? p[H + j] * cPrev : 0));
+      const g = Math.tanh(a[2 * H + j]);
       const cNew = f * cPrev + i * g;
-      const out = sigmoid64((a[3 * H + j] as number) + (p ? (p[2 * H + j] as number) * cNew : 0));
+      const out = sigmoid64(a[3 * H + j] + (p ? p[2 * H + j] * cNew : 0));
       c[j] = cNew;
       h[j] = out * Math.tanh(cNew);
     }
@@ -256,7 +256,7 @@ export function rnn64(o: Rnn64Options): Recurrent64Result {
     if (o.b) a.set(o.b);
     affine(a, x, xOff, I, o.W, H, 0, H);
     affine(a, h, 0, H, o.U, H, 0, H);
-    for (let j = 0; j < H; j++) h[j] = Math.tanh(a[j] as number);
+    for (let j = 0; j < H; j++) h[j] = Math.tanh(a[j]);
   });
   return { output, hN };
 }

@@ -73,7 +73,7 @@ export class GruSlices {
 
 /** Whether the fused cell kernel suits this batch (x or xp [B, ...]; see the file comment). */
 function fusable(x: Variable): boolean {
-  return x.value.backend.info.name !== 'webgpu' || (x.shape[0] as number) <= FUSED_MAX_BATCH_WEBGPU;
+  return x.value.backend.info.name !== 'webgpu' || x.shape[0] <= FUSED_MAX_BATCH_WEBGPU;
 }
 
 /**

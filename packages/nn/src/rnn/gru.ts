@@ -102,7 +102,7 @@ export class GRUCell extends Module implements RecurrentCell {
   /** The step written from primitive ops, both reset placements: every gate's gradient comes from the tape. */
   private equations(xp: Variable, h: Variable): Variable {
     const H = this.hiddenSize;
-    const B = xp.shape[0] as number;
+    const B = xp.shape[0];
     const gate = (v: Variable, g: number) => v.slice([0, g * H], [B, H]);
     const plus = (v: Variable, c: Variable | null) => (c ? v.add(c) : v);
     const [xz, xr, xh] = [gate(xp, 0), gate(xp, 1), gate(xp, 2)];

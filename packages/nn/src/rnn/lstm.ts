@@ -83,7 +83,7 @@ export class LSTMCell extends Module implements RecurrentCell {
 
   private composedStep(xp: Variable, [hPrev, cPrev]: Variable[]): Variable[] {
     const H = this.hiddenSize;
-    const B = xp.shape[0] as number;
+    const B = xp.shape[0];
     // h_{t-1} U for all four gates, with one matmul: [B, 4H]
     const hU = (hPrev as Variable).matmul(this.U);
     // x_t W_g + h_{t-1} U_g + b_g, gate by gate: every op of the step is then [B, H], and the

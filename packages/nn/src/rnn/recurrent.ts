@@ -101,7 +101,7 @@ export function checkCellStep(
 ): number {
   if (x.rank !== 2 || x.shape[1] !== inputSize)
     throw new Error(`${op}: x must be [B, ${inputSize}], got ${shapeString(x.shape)}`);
-  const B = x.shape[0] as number;
+  const B = x.shape[0];
   for (const { name, value, required } of states) {
     if (value === undefined && !required) continue;
     if (value === undefined || value.rank !== 2 || value.shape[0] !== B || value.shape[1] !== hiddenSize) {
@@ -148,7 +148,7 @@ function block(x: Tensor, begin: number[], size: number[], shape: number[]): Ten
  */
 function lengthMasks(lengths: Int32Array, T: number, B: number, like: Variable): Tensor {
   const m = new Float64Array(T * B);
-  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) m[t * B + b] = t < (lengths[b] as number) ? 1 : 0;
+  for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) m[t * B + b] = t < lengths[b] ? 1 : 0;
   return tensorOn(like.value.backend, like.dtype === 'float64' ? m : Float32Array.from(m), [T, B, 1], like.dtype);
 }
 
@@ -239,7 +239,7 @@ export function runRecurrent(
         const reverse = d === 1;
         // The input projection for all timesteps at once: one matmul before the recurrence.
         const projected = cell.project(layerInput);
-        const G = projected.shape[2] as number;
+        const G = projected.shape[2];
         let state = Array.from({ length: cell.stateCount }, (_, s) =>
           init ? initAt(init[s] as Variable, k, d) : zeros(),
         );

@@ -84,7 +84,7 @@ export function broadcastView(x: Tensor, shape: Shape): View {
   const off = r - x.rank;
   const strides = shape.map((_, i) => {
     if (i < off) return 0;
-    return x.shape[i - off] === 1 && shape[i] !== 1 ? 0 : (x.strides[i - off] as number);
+    return x.shape[i - off] === 1 && shape[i] !== 1 ? 0 : x.strides[i - off];
   });
   return { storage: x.storage, dtype: x.dtype, shape, strides, offset: x.offset };
 }

@@ -48,7 +48,7 @@ function checkInt32(op: string, v: number, where = ''): void {
 
 function toTyped(values: ArrayLike<number>, dtype: DType): TypedArray {
   if (dtype === 'int32') {
-    for (let i = 0; i < values.length; i++) checkInt32('tensor', values[i] as number, ` at position ${i}`);
+    for (let i = 0; i < values.length; i++) checkInt32('tensor', values[i], ` at position ${i}`);
     return Int32Array.from(values);
   }
   return dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);

@@ -188,7 +188,7 @@ export function contiguous(x: Tensor): Tensor {
   let ok = true; // an offset is fine: a contiguous block anywhere in its storage
   for (let i = x.rank - 1; i >= 0 && ok; i--) {
     if (x.shape[i] !== 1 && x.strides[i] !== s) ok = false;
-    s *= x.shape[i] as number;
+    s *= x.shape[i];
   }
   return ok ? new Tensor(x.backend, x.storage, x.shape, x.dtype, undefined, x.offset) : clone(x);
 }

@@ -18,7 +18,7 @@ function checkIndices(op: string, indices: Tensor, dim: number, what: string): v
   const host = indices.hostValues;
   if (!host) return;
   for (let i = 0; i < host.length; i++) {
-    const j = host[i] as number;
+    const j = host[i];
     if (j < -dim || j >= dim)
       throw new Error(`${op}: index ${j} at position ${i} is out of range for ${what} of size ${dim}`);
   }
@@ -40,7 +40,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   checkTensor('gather', 'indices', indices);
   const backend = backendOf('gather', x, indices);
   const a = axisOf('gather', axis, x.shape);
-  checkIndices('gather', indices, x.shape[a] as number, `axis ${a} of x ${shapeString(x.shape)}`);
+  checkIndices('gather', indices, x.shape[a], `axis ${a} of x ${shapeString(x.shape)}`);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
   const out = empty(backend, shape, x.dtype, 'gather');
   backend.gather(x.view, indices.view, a, out.view);
@@ -63,7 +63,7 @@ export function scatterAdd(shape: readonly number[], indices: Tensor, src: Tenso
         `${shapeString(shape)} and indices ${shapeString(indices.shape)} along axis ${axis}`,
     );
   }
-  checkIndices('scatterAdd', indices, shape[a] as number, `axis ${a} of the output ${shapeString(shape)}`);
+  checkIndices('scatterAdd', indices, shape[a], `axis ${a} of the output ${shapeString(shape)}`);
   const out = empty(backend, shape, src.dtype, 'scatterAdd');
   assign(out, 0);
   backend.scatterAdd(src.view, indices.view, a, out.view);

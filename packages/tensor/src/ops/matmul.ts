@@ -32,7 +32,7 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
     );
   const A = a.rank === 1 ? unsqueeze(a, 0) : a;
   const B = b.rank === 1 ? unsqueeze(b, 1) : b;
-  const k = A.shape[A.rank - 1] as number;
+  const k = A.shape[A.rank - 1];
   if (B.shape[B.rank - 2] !== k) {
     throw new Error(
       `matmul: inner dimensions differ: ${shapeString(a.shape)} @ ${shapeString(b.shape)} (${k} vs ` +
@@ -48,8 +48,8 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
         `(${shapeString(A.shape.slice(0, -2))} vs ${shapeString(B.shape.slice(0, -2))})`,
     );
   }
-  const m = A.shape[A.rank - 2] as number;
-  const n = B.shape[B.rank - 1] as number;
+  const m = A.shape[A.rank - 2];
+  const n = B.shape[B.rank - 1];
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
     throw new Error(
       `matmul: bias must be [${n}] (one value per column of ${shapeString(a.shape)} @ ${shapeString(b.shape)}), ` +
@@ -62,7 +62,7 @@ export function matmul(a: Tensor, b: Tensor, bias?: Tensor | null): Tensor {
   const out = empty(backend, [...batch, m, n], dtype, 'matmul');
   const bview = (t: Tensor) => {
     const off = batch.length - (t.rank - 2);
-    const strides = batch.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : (t.strides[i - off] as number)));
+    const strides = batch.map((_, i) => (i < off || t.shape[i - off] === 1 ? 0 : t.strides[i - off]));
     return { ...t.view, shape: [...batch, ...t.shape.slice(-2)], strides: [...strides, ...t.strides.slice(-2)] };
   };
   const biasC = bias && bias.dtype !== dtype ? cast(bias, dtype) : bias;

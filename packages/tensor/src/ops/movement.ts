@@ -60,8 +60,8 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   return view(
     x,
-    p.map((a) => x.shape[a] as number),
-    p.map((a) => x.strides[a] as number),
+    p.map((a) => x.shape[a]),
+    p.map((a) => x.strides[a]),
     x.offset,
   );
 }
@@ -109,7 +109,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   const shape = [...x.shape];
   let offset = x.offset;
   begin.forEach((b0, i) => {
-    const dim = x.shape[i] as number;
+    const dim = x.shape[i];
     const b = b0 < 0 ? b0 + dim : b0;
     const s = size === undefined || size[i] === -1 ? dim - b : (size[i] as number);
     if (b < 0 || b > dim || b + s > dim) {
@@ -119,7 +119,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
       );
     }
     shape[i] = s;
-    offset += b * (x.strides[i] as number);
+    offset += b * x.strides[i];
   });
   return view(x, shape, x.strides, offset);
 }
@@ -142,7 +142,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
   const shape = [...x.shape];
   const strides = [...x.strides];
   shape.splice(a, 0, 1);
-  strides.splice(a, 0, a < x.rank ? (x.strides[a] as number) * (x.shape[a] as number) : 1);
+  strides.splice(a, 0, a < x.rank ? x.strides[a] * x.shape[a] : 1);
   return view(x, shape, strides, x.offset);
 }
 
@@ -159,8 +159,8 @@ export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const keep = x.shape.map((_, i) => i).filter((i) => !list.includes(i));
   return view(
     x,
-    keep.map((i) => x.shape[i] as number),
-    keep.map((i) => x.strides[i] as number),
+    keep.map((i) => x.shape[i]),
+    keep.map((i) => x.strides[i]),
     x.offset,
   );
 }

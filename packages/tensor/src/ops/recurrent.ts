@@ -60,7 +60,7 @@ export function gruCell({ x, W = null, b = null, h, U, c = null, resetAfter = fa
   };
   expect('U', U, [H, 3 * H]);
   if (W) {
-    const I = W.shape[0] as number;
+    const I = W.shape[0];
     expect('W', W, [I, 3 * H]);
     expect('x', x, [B, I]);
   } else expect('x (the projection x W + b)', x, [B, 3 * H]);

@@ -17,7 +17,7 @@ function coalesce(x: View, axes: readonly number[]): { view: View; axes: number[
   x.shape.forEach((size, i) => {
     if (size === 1) return;
     const red = axes.includes(i);
-    const stride = x.strides[i] as number;
+    const stride = x.strides[i];
     const last = dims[dims.length - 1];
     if (last && last.red === red && last.stride === stride * size) {
       last.size *= size;
@@ -91,7 +91,7 @@ export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
 export function mean(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   checkTensor('mean', 'x', x);
   const ax = axesOf('mean', axes, x.shape);
-  const count = ax.reduce((n, a) => n * (x.shape[a] as number), 1);
+  const count = ax.reduce((n, a) => n * x.shape[a], 1);
   const s = sum(x, ax, keepDims);
   const m = div(s, count);
   s.dispose();

@@ -171,8 +171,7 @@ export class WasmBackend implements Backend {
       // Box–Muller from the two words, in float64 as on the CPU, rounded as stored
       const { i32: I, f32: F } = this.heap;
       const base = tmp.ptr / 4;
-      for (let i = 0; i < size; i++)
-        F[base + i] = normalFromBits(I[base + 2 * i] as number, I[base + 2 * i + 1] as number);
+      for (let i = 0; i < size; i++) F[base + i] = normalFromBits(I[base + 2 * i], I[base + 2 * i + 1]);
     }
     this.elementwise.map(IDENTITY('float32'), [this.contiguous(tmp, out.shape)], out);
     this.free(tmp);

@@ -16,16 +16,16 @@ const COPY: Expr = { kind: 'input', index: 0, dtype: 'float32' };
 export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: View | null = null): void {
   const ra = a.shape.length;
   const rb = b.shape.length;
-  const m = a.shape[ra - 2] as number;
-  const k = a.shape[ra - 1] as number;
-  const n = b.shape[rb - 1] as number;
+  const m = a.shape[ra - 2];
+  const k = a.shape[ra - 1];
+  const n = b.shape[rb - 1];
   const batchShape = out.shape.slice(0, -2);
   if (m === 0 || n === 0 || batchShape.some((d) => d === 0)) return;
   const temps: WasmStorage[] = [];
   /** `v` itself if its last axis is contiguous, else a contiguous copy. */
   const dense = (v: View): View => {
     const r = v.shape.length;
-    if ((v.shape[r - 1] as number) <= 1 || v.strides[r - 1] === 1) return v;
+    if (v.shape[r - 1] <= 1 || v.strides[r - 1] === 1) return v;
     const size = v.shape.reduce((p, d) => p * d, 1);
     const t = be.alloc('float32', size);
     temps.push(t);
@@ -42,10 +42,10 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
     { strides: out.strides.slice(0, -2), offset: out.offset },
   ];
   const [aP, bP, cP] = [ptr(a), ptr(b), ptr(out)];
-  const sam = a.strides[ra - 2] as number;
-  const sak = a.strides[ra - 1] as number;
-  const sbk = b.strides[rb - 2] as number;
-  const sbn = b.strides[rb - 1] as number;
+  const sam = a.strides[ra - 2];
+  const sak = a.strides[ra - 1];
+  const sbk = b.strides[rb - 2];
+  const sbn = b.strides[rb - 1];
   if (batchShape.length === 0) {
     be.sgemm(m, n, k, aP + a.offset * 4, sam, sak, bP + b.offset * 4, sbk, sbn, cP + out.offset * 4, biasPtr);
   } else {

@@ -25,18 +25,18 @@ function collapseTogether(
   const s: number[] = [];
   const st: number[][] = strides.map(() => []);
   for (let ax = 0; ax < shape.length; ax++) {
-    const d = shape[ax] as number;
+    const d = shape[ax];
     if (d === 1) continue;
     const last = s.length - 1;
-    if (last >= 0 && strides.every((v, j) => (st[j] as number[])[last] === (v[ax] as number) * d)) {
-      s[last] = (s[last] as number) * d;
+    if (last >= 0 && strides.every((v, j) => (st[j] as number[])[last] === v[ax] * d)) {
+      s[last] = s[last] * d;
       strides.forEach((v, j) => {
-        (st[j] as number[])[last] = v[ax] as number;
+        (st[j] as number[])[last] = v[ax];
       });
     } else {
       s.push(d);
       strides.forEach((v, j) => {
-        (st[j] as number[]).push(v[ax] as number);
+        (st[j] as number[]).push(v[ax]);
       });
     }
   }
@@ -85,10 +85,10 @@ export class WasmElementwise {
       views.map((v) => v.strides),
     );
     const rank = c.shape.length;
-    const cols = rank >= 1 ? (c.shape[rank - 1] as number) : 1;
-    const rows = rank >= 2 ? (c.shape[rank - 2] as number) : 1;
-    const colStride = (j: number) => (rank >= 1 ? ((c.strides[j] as number[])[rank - 1] as number) : 0);
-    const rowStride = (j: number) => (rank >= 2 ? ((c.strides[j] as number[])[rank - 2] as number) : 0);
+    const cols = rank >= 1 ? c.shape[rank - 1] : 1;
+    const rows = rank >= 2 ? c.shape[rank - 2] : 1;
+    const colStride = (j: number) => (rank >= 1 ? (c.strides[j] as number[])[rank - 1] : 0);
+    const rowStride = (j: number) => (rank >= 2 ? (c.strides[j] as number[])[rank - 2] : 0);
     const outMode = colStride(0) === 1 ? 'c' : 's';
     const run = this.kernel(
       expr,
@@ -124,9 +124,9 @@ export class WasmElementwise {
       run(args);
       let ax = outer.length - 1;
       for (; ax >= 0; ax--) {
-        const i = (idx[ax] as number) + 1;
-        const step = (j: number) => ((c.strides[j] as number[])[ax] as number) * 4;
-        if (i < (outer[ax] as number)) {
+        const i = idx[ax] + 1;
+        const step = (j: number) => (c.strides[j] as number[])[ax] * 4;
+        if (i < outer[ax]) {
           idx[ax] = i;
           offs.forEach((o, j) => {
             offs[j] = o + step(j);

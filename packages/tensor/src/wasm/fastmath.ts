@@ -51,7 +51,7 @@ export function addFastFunction(m: binaryen.Module, fn: LibFn): boolean {
     const xc = let_(m.f32x4.min(m.f32x4.max(get(x), k(-104)), k(89)));
     const n = let_(m.f32x4.nearest(mul(get(xc), k(LOG2E))));
     const r = let_(sub(sub(get(xc), mul(get(n), k(LN2_HI))), mul(get(n), k(LN2_LO))));
-    let p = k(EXP_POLY[0] as number);
+    let p = k(EXP_POLY[0]);
     for (const c of EXP_POLY.slice(1)) p = add(mul(p, get(r)), k(c));
     const e = let_(add(add(mul(mul(p, get(r)), get(r)), get(r)), k(1)));
     const ni = let_(m.i32x4.trunc_sat_f32x4_s(get(n)));

@@ -23,8 +23,8 @@ const blend = (xz: Expr, hz: Expr, h: Expr, pre: Expr): Expr => {
 };
 
 export function gruCellWasm(be: WasmBackend, { x, W, b, h, U, c, resetAfter, out }: GruCellArgs): void {
-  const B = h.shape[0] as number;
-  const H = h.shape[1] as number;
+  const B = h.shape[0];
+  const H = h.shape[1];
   const G = 3 * H;
   const temps = [] as ReturnType<WasmBackend['alloc']>[];
   const temp = (shape: number[]): View => {
@@ -44,8 +44,8 @@ export function gruCellWasm(be: WasmBackend, { x, W, b, h, U, c, resetAfter, out
   const hu = temp([B, huCols]);
   const cols = (v: View, from: number, count: number): View => ({
     ...v,
-    shape: [v.shape[0] as number, count],
-    offset: v.offset + from * (v.strides[1] as number),
+    shape: [v.shape[0], count],
+    offset: v.offset + from * v.strides[1],
   });
   matmulWasm(be, h, cols(U, 0, huCols), hu);
   const block = (v: View, g: number) => cols(v, g * H, H);
@@ -55,7 +55,7 @@ export function gruCellWasm(be: WasmBackend, { x, W, b, h, U, c, resetAfter, out
     const hh = c ? bin('add', inp(5), inp(7)) : inp(5);
     const expr = blend(inp(0), inp(1), inp(6), bin('add', inp(4), bin('mul', r, hh)));
     const views = [block(xp, 0), block(hu, 0), block(xp, 1), block(hu, 1), block(xp, 2), block(hu, 2), h];
-    if (c) views.push({ ...c, shape: [B, H], strides: [0, c.strides[0] as number] });
+    if (c) views.push({ ...c, shape: [B, H], strides: [0, c.strides[0]] });
     be.run(expr, views, out);
   } else {
     const rh = temp([B, H]);

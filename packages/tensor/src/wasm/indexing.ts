@@ -9,7 +9,7 @@ import type { WasmHeap, WasmStorage } from './heap.js';
 
 const size = (shape: readonly number[], from = 0, to = shape.length) => {
   let n = 1;
-  for (let i = from; i < to; i++) n *= shape[i] as number;
+  for (let i = from; i < to; i++) n *= shape[i];
   return n;
 };
 const start = (v: View) => (v.storage as WasmStorage).ptr / 4 + v.offset;
@@ -23,7 +23,7 @@ const wrap = (j: number, dim: number) => {
 export function gatherRows(heap: WasmHeap, x: View, indices: View, axis: number, out: View): boolean {
   if (![x, indices, out].every(viewIsContiguous)) return false;
   const outer = size(x.shape, 0, axis);
-  const dim = x.shape[axis] as number;
+  const dim = x.shape[axis];
   const inner = size(x.shape, axis + 1);
   const n = size(indices.shape);
   const I = heap.i32; // bit-exact copies for both dtypes
@@ -32,7 +32,7 @@ export function gatherRows(heap: WasmHeap, x: View, indices: View, axis: number,
   let o = start(out);
   for (let a = 0; a < outer; a++) {
     for (let k = 0; k < n; k++) {
-      const j = wrap(I[is + k] as number, dim);
+      const j = wrap(I[is + k], dim);
       if (j < 0) I.fill(0, o, o + inner);
       else I.copyWithin(o, xs + (a * dim + j) * inner, xs + (a * dim + j + 1) * inner);
       o += inner;
@@ -45,7 +45,7 @@ export function gatherRows(heap: WasmHeap, x: View, indices: View, axis: number,
 export function scatterAddRows(heap: WasmHeap, src: View, indices: View, axis: number, out: View): boolean {
   if (![src, indices, out].every(viewIsContiguous)) return false;
   const outer = size(out.shape, 0, axis);
-  const dim = out.shape[axis] as number;
+  const dim = out.shape[axis];
   const inner = size(out.shape, axis + 1);
   const n = size(indices.shape);
   const A = out.dtype === 'int32' ? heap.i32 : heap.f32;
@@ -54,10 +54,10 @@ export function scatterAddRows(heap: WasmHeap, src: View, indices: View, axis: n
   let s = start(src);
   for (let a = 0; a < outer; a++) {
     for (let k = 0; k < n; k++) {
-      const j = wrap(heap.i32[is + k] as number, dim);
+      const j = wrap(heap.i32[is + k], dim);
       if (j >= 0) {
         const d = os + (a * dim + j) * inner;
-        for (let e = 0; e < inner; e++) A[d + e] = (A[d + e] as number) + (A[s + e] as number);
+        for (let e = 0; e < inner; e++) A[d + e] = A[d + e] + A[s + e];
       }
       s += inner;
     }

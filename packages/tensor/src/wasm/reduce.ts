@@ -120,12 +120,12 @@ export class WasmReduce {
       const shape: number[] = [];
       const strides: number[] = [];
       for (const ax of list) {
-        const d = x.shape[ax] as number;
+        const d = x.shape[ax];
         if (d === 1) continue;
-        const st = x.strides[ax] as number;
+        const st = x.strides[ax];
         const last = shape.length - 1;
         if (last >= 0 && strides[last] === st * d) {
-          shape[last] = (shape[last] as number) * d;
+          shape[last] = shape[last] * d;
           strides[last] = st;
         } else {
           shape.push(d);
