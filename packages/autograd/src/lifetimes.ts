@@ -134,7 +134,26 @@ export function freeEarlierOutputs(graph: ReadonlySet<Variable>): void {
     if (v !== undefined) earlier.push(v);
   }
   recent = [];
+  // Dead branches inside forwards: what a module made and no backward consumed (a GRU's `output`
+  // when its caller reads only hN) reaches no user code, and would wait for the garbage collector.
+  // Freed like outputs, one backward late, so that a second loss of the same step still finds them.
+  const keep: Variable[] = [];
+  for (const v of earlierMade) {
+    if (graph.has(v)) keep.push(v);
+    else if (v.node !== null && !v.isOutput) freeBranch(v, graph);
+  }
+  earlierMade = keep;
+  for (const r of recentMade) {
+    const v = r.deref();
+    if (v !== undefined && v.node !== null) earlierMade.push(v);
+  }
+  recentMade = [];
 }
+
+/** Variables recorded inside a module's forward since the last backward() that freed a graph. */
+let recentMade: WeakRef<Variable>[] = [];
+/** ... and before it: the next such backward frees those that no backward consumed. */
+let earlierMade: Variable[] = [];
 
 /** Frees an output's value and every node above it that no backward consumed (nor `graph` will). */
 function freeBranch(output: Variable, graph: ReadonlySet<Variable>): void {
@@ -161,6 +180,10 @@ const scopes: Scope[] = [];
 
 /** @internal Called for every Variable an op records, with the node that made it. */
 export function noteRecorded(v: Variable, node: Node): void {
+  if (forwardDepth > 0) {
+    recentMade.push(new WeakRef(v));
+    if (recentMade.length % 65536 === 0) recentMade = recentMade.filter((r) => r.deref() !== undefined);
+  }
   const s = scopes[scopes.length - 1];
   if (!s) return;
   s.created.push(v);

@@ -83,4 +83,31 @@ forEachBackend('outputs after backward', (name) => {
     net.forward(v).sum().backward();
     net.zeroGrad();
   });
+
+  it("a branch a module made and no backward used is freed (a nested GRU's output when only hN is read)", async () => {
+    class LastState extends Module {
+      readonly gru = new GRU({ inputSize: E, hiddenSize: H, seed: 4 });
+      readonly head = new Linear(H, V, { seed: 5 });
+      forward(v: Variable): Variable {
+        const { hN } = this.gru.forward(v); // output, the stack of every step, is never read
+        return this.head.forward(hN.reshape([B, H]));
+      }
+    }
+    using embed = new Embedding(V, E, { seed: 1 });
+    using model = new LastState();
+    using opt = new Adam([...embed.parameters(), ...model.parameters()], { lr: 0.05 });
+    const lossFn = new CrossEntropyLoss();
+    const counts: number[] = [];
+    for (let step = 0; step < 8; step++) {
+      const loss = lossFn.forward(model.forward(embed.forward(x)), y.subarray(0, B));
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      await loss.item();
+      loss.dispose();
+      counts.push(memory().liveTensors);
+    }
+    // Flat after the first steps: nothing is left for the garbage collector, step after step.
+    expect(counts.slice(3)).toEqual(counts.slice(3).map(() => counts[3]));
+  });
 });
