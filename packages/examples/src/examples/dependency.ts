@@ -4,12 +4,14 @@
  * signal and its gradient across long stretches of time.
  *
  * The task (see lib/recall.ts): a signal A-D, then D distractors, then '?'; answer the signal.
- * For each D in 5 ... 200, a tanh RNN, the GRU in both reset placements and an LSTM, each sized
- * to the same parameter budget, train for the same number of steps from several seeds. Measured:
- * recall accuracy on fresh sequences, the step at which it first reached 95%, and the wall time
- * per step. Then, from the tape itself, ‖∂L/∂h_t‖ along a long sequence, at initialisation and
- * after training: the plain RNN's gradient vanishes within a few dozen steps, the gated ones'
- * arrives whole, because an update gate near 0 makes h_t ≈ h_{t−1}, and so ∂h_t/∂h_{t−1} ≈ I.
+ * For each D in 5 ... 100 (200 with --distances), a tanh RNN, the GRU in both reset placements
+ * and an LSTM, each sized to the same parameter budget, train for the same number of steps from
+ * several seeds. Measured: recall accuracy on fresh sequences, the step at which it first reached
+ * 95%, and the wall time per step. Then, from the tape itself, ‖∂L/∂h_t‖ along a long sequence,
+ * at initialisation and after training: the plain RNN's gradient shrinks by a roughly constant
+ * factor at every step and is gone within a few dozen; the gated ones' shrinks orders of
+ * magnitude more slowly, because units whose update gate stays near 0 keep h_t ≈ h_{t−1}, so
+ * that ∂h_t/∂h_{t−1} ≈ 1 − z is close to the identity for them.
  *
  *   pnpm example dependency [--distances 5,10,20,50,100,200] [--seeds 3]
  * @module
@@ -34,17 +36,19 @@ import { type ExampleResult, rng, setup } from '../lib/setup.js';
 export const about = {
   name: 'dependency',
   description:
-    'recall a symbol across D = 5..200 distractors: tanh RNN vs GRU vs LSTM at one parameter budget, ' +
+    'recall a symbol across D = 5..100 distractors: tanh RNN vs GRU vs LSTM at one parameter budget, ' +
     'and ‖∂L/∂h_t‖ through time',
-  defaultSteps: 300,
+  defaultSteps: 200,
 };
 
-const DISTANCES = [5, 10, 20, 50, 100, 200];
+const DISTANCES = [5, 10, 20, 50, 100]; // --distances 5,10,20,50,100,200 goes further
 const SEEDS = 3;
 const BUDGET = 2000; // parameters of each model, recurrent layer and read-out together
-const BATCH = 32;
+// A step's time is mostly per-op overhead at these sizes, not arithmetic: a large batch is nearly
+// free, and learns in fewer steps.
+const BATCH = 128;
 const LR = 1e-2;
-const EVAL_EVERY = 20; // steps between accuracy checks on a fixed set of fresh sequences
+const EVAL_EVERY = 10; // steps between accuracy checks on a fixed set of fresh sequences
 const EVAL_SIZE = 256;
 const SOLVED = 0.95;
 const DONE = 0.99; // a run stops early once its accuracy is here
