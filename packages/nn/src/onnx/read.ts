@@ -1,14 +1,10 @@
 /**
  * A small reader for ONNX files: models (`ModelProto`) and single tensors (`TensorProto`, the
- * `.pb` files of ONNX's backend test data).
- *
- * ONNX files are Protocol Buffers. Rather than a generated module, this file declares the few
- * messages and fields it needs as a protobufjs JSON schema (field numbers from `onnx.proto`);
- * protobufjs skips every field a schema does not name, so the subset reads any ONNX file.
- * Nothing here depends on the tensor library: the results are plain typed arrays.
+ * `.pb` files of ONNX's backend test data). The messages and fields it reads are declared in
+ * ./schema.ts. Nothing here depends on the tensor library: the results are plain typed arrays.
  */
-import protobuf from 'protobufjs';
 import type { Type } from 'protobufjs';
+import { ModelProto, TensorProto } from './schema.js';
 
 /** A tensor read from ONNX: row-major values in the shape `dims`. */
 export interface OnnxTensor {
@@ -37,64 +33,6 @@ export interface OnnxModel {
   inputs: string[];
   outputs: string[];
 }
-
-// The subset of onnx.proto (ONNX IR 7) that this reader uses.
-const tensorFields = {
-  dims: { id: 1, type: 'int64', rule: 'repeated' },
-  dataType: { id: 2, type: 'int32' },
-  floatData: { id: 4, type: 'float', rule: 'repeated' },
-  int32Data: { id: 5, type: 'int32', rule: 'repeated' },
-  int64Data: { id: 7, type: 'int64', rule: 'repeated' },
-  name: { id: 8, type: 'string' },
-  rawData: { id: 9, type: 'bytes' },
-  doubleData: { id: 10, type: 'double', rule: 'repeated' },
-  dataLocation: { id: 14, type: 'int32' },
-};
-const schema = {
-  nested: {
-    onnx: {
-      nested: {
-        TensorProto: { fields: tensorFields },
-        AttributeProto: {
-          fields: {
-            name: { id: 1, type: 'string' },
-            f: { id: 2, type: 'float' },
-            i: { id: 3, type: 'int64' },
-            s: { id: 4, type: 'bytes' },
-            t: { id: 5, type: 'TensorProto' },
-            floats: { id: 7, type: 'float', rule: 'repeated' },
-            ints: { id: 8, type: 'int64', rule: 'repeated' },
-            strings: { id: 9, type: 'bytes', rule: 'repeated' },
-            type: { id: 20, type: 'int32' },
-          },
-        },
-        ValueInfoProto: { fields: { name: { id: 1, type: 'string' } } },
-        NodeProto: {
-          fields: {
-            input: { id: 1, type: 'string', rule: 'repeated' },
-            output: { id: 2, type: 'string', rule: 'repeated' },
-            name: { id: 3, type: 'string' },
-            opType: { id: 4, type: 'string' },
-            attribute: { id: 5, type: 'AttributeProto', rule: 'repeated' },
-          },
-        },
-        GraphProto: {
-          fields: {
-            node: { id: 1, type: 'NodeProto', rule: 'repeated' },
-            initializer: { id: 5, type: 'TensorProto', rule: 'repeated' },
-            input: { id: 11, type: 'ValueInfoProto', rule: 'repeated' },
-            output: { id: 12, type: 'ValueInfoProto', rule: 'repeated' },
-          },
-        },
-        ModelProto: { fields: { graph: { id: 7, type: 'GraphProto' } } },
-      },
-    },
-  },
-};
-
-const root = protobuf.Root.fromJSON(schema);
-const TensorProto = root.lookupType('onnx.TensorProto');
-const ModelProto = root.lookupType('onnx.ModelProto');
 
 // The decoded messages as plain objects (`toObject` with the options below: int64 as bigint,
 // bytes as Uint8Array, repeated fields always present).

@@ -1,12 +1,9 @@
 /**
- * A small writer for ONNX model files (`ModelProto`), the counterpart of ./read.ts.
- *
- * Like the reader, it declares only the messages and fields it writes as a protobufjs JSON schema
- * (field numbers from `onnx.proto`), so there is no generated module. Its input is a plain graph
- * description (nodes, initializers with their values already on the host, typed inputs and
- * outputs); ./export.ts builds that from a trace.
+ * A small writer for ONNX model files (`ModelProto`), the counterpart of ./read.ts, on the same
+ * schema (./schema.ts). Its input is a plain graph description (nodes, initializers with their
+ * values already on the host, typed inputs and outputs); ./export.ts builds that from a trace.
  */
-import protobuf from 'protobufjs';
+import { ModelProto } from './schema.js';
 
 /** ONNX element types this writer emits (TensorProto.DataType). */
 export const ONNX_FLOAT = 1;
@@ -50,71 +47,6 @@ export interface WriteModel {
   outputs: readonly WriteValueInfo[];
   producerName: string;
 }
-
-// The subset of onnx.proto that this writer fills in.
-const schema = {
-  nested: {
-    onnx: {
-      nested: {
-        TensorProto: {
-          fields: {
-            dims: { id: 1, type: 'int64', rule: 'repeated' },
-            dataType: { id: 2, type: 'int32' },
-            name: { id: 8, type: 'string' },
-            rawData: { id: 9, type: 'bytes' },
-          },
-        },
-        AttributeProto: {
-          fields: {
-            name: { id: 1, type: 'string' },
-            f: { id: 2, type: 'float' },
-            i: { id: 3, type: 'int64' },
-            s: { id: 4, type: 'bytes' },
-            floats: { id: 7, type: 'float', rule: 'repeated' },
-            ints: { id: 8, type: 'int64', rule: 'repeated' },
-            type: { id: 20, type: 'int32' },
-          },
-        },
-        Dimension: { fields: { dimValue: { id: 1, type: 'int64' }, dimParam: { id: 2, type: 'string' } } },
-        TensorShapeProto: { fields: { dim: { id: 1, type: 'Dimension', rule: 'repeated' } } },
-        TensorTypeProto: {
-          fields: { elemType: { id: 1, type: 'int32' }, shape: { id: 2, type: 'TensorShapeProto' } },
-        },
-        TypeProto: { fields: { tensorType: { id: 1, type: 'TensorTypeProto' } } },
-        ValueInfoProto: { fields: { name: { id: 1, type: 'string' }, type: { id: 2, type: 'TypeProto' } } },
-        NodeProto: {
-          fields: {
-            input: { id: 1, type: 'string', rule: 'repeated' },
-            output: { id: 2, type: 'string', rule: 'repeated' },
-            name: { id: 3, type: 'string' },
-            opType: { id: 4, type: 'string' },
-            attribute: { id: 5, type: 'AttributeProto', rule: 'repeated' },
-          },
-        },
-        GraphProto: {
-          fields: {
-            node: { id: 1, type: 'NodeProto', rule: 'repeated' },
-            name: { id: 2, type: 'string' },
-            initializer: { id: 5, type: 'TensorProto', rule: 'repeated' },
-            input: { id: 11, type: 'ValueInfoProto', rule: 'repeated' },
-            output: { id: 12, type: 'ValueInfoProto', rule: 'repeated' },
-          },
-        },
-        OperatorSetIdProto: { fields: { domain: { id: 1, type: 'string' }, version: { id: 2, type: 'int64' } } },
-        ModelProto: {
-          fields: {
-            irVersion: { id: 1, type: 'int64' },
-            producerName: { id: 2, type: 'string' },
-            graph: { id: 7, type: 'GraphProto' },
-            opsetImport: { id: 8, type: 'OperatorSetIdProto', rule: 'repeated' },
-          },
-        },
-      },
-    },
-  },
-};
-
-const ModelProto = protobuf.Root.fromJSON(schema).lookupType('onnx.ModelProto');
 
 // AttributeProto.AttributeType values.
 const A = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
