@@ -13,7 +13,8 @@
 import type binaryen from 'binaryen';
 import type { Expr } from '../expr.js';
 import { binaryOps, unaryOps } from '../ops/table.js';
-import { addLibraryFunction } from './library.js';
+import { emitFast, type FastContext, hasFast } from './fastmath.js';
+import { addLibraryFunction, libraryOptions } from './library.js';
 import { i32, MEM, newModule, none, v128 } from './module.js';
 import type { LibFn, Operand, SimdOps } from './simd-ops.js';
 
@@ -74,6 +75,24 @@ export function compileElementwise(expr: Expr, inModes: readonly Mode[], outMode
     constLocal.set(e, l);
   });
 
+  // constants of the inline library functions, splatted once before the loops
+  const splats = new Map<string, number>();
+  const fast: FastContext = {
+    m,
+    k: (value, type = 'f32') => {
+      const key = `${type}${value}`;
+      let l = splats.get(key);
+      if (l === undefined) {
+        l = local(v128);
+        const v = type === 'f32' ? m.f32x4.splat(m.f32.const(value)) : m.i32x4.splat(m.i32.const(value));
+        stmts.push(m.local.set(l, v));
+        splats.set(key, l);
+      }
+      return get(l, v128);
+    },
+    local: () => local(v128),
+  };
+
   const r = local(i32);
   const c = local(i32);
   const at = (base: number, index: number, stride: number) => m.i32.add(get(base), m.i32.mul(index, get(stride)));
@@ -104,6 +123,7 @@ export function compileElementwise(expr: Expr, inModes: readonly Mode[], outMode
       splat: (t, value) => (t === 'f32' ? m.f32x4.splat(m.f32.const(value)) : m.i32x4.splat(m.i32.const(value))),
       select: (mask, a, b) => m.v128.bitselect(a(), b(), mask()),
       lib: (fn, ...args) => {
+        if (libraryOptions.fast && hasFast(fn)) return emitFast(fast, fn, args[0] as Operand);
         used.add(fn);
         return m.call(
           fn,

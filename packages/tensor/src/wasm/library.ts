@@ -7,7 +7,6 @@
  */
 import binaryen from 'binaryen';
 import { binaryOps, unaryOps } from '../ops/table.js';
-import { addFastFunction } from './fastmath.js';
 import { f64, v128 } from './module.js';
 import type { LibFn } from './simd-ops.js';
 
@@ -22,16 +21,15 @@ export const LIBRARY_IMPORTS: Record<LibFn, (...x: number[]) => number> = {
   pow: binaryOps.pow.cpu,
 };
 
-/** Whether fastmath.ts's SIMD versions replace the lane-by-lane ones where they exist. */
+/**
+ * Whether fastmath.ts's SIMD versions, emitted inline, replace the calls to the lane-by-lane
+ * functions below where they exist.
+ */
 export const libraryOptions = { fast: true };
 
-/**
- * Adds `$fn`: (v128 [, v128]) -> v128: the SIMD version from fastmath.ts where there is one (and
- * `libraryOptions.fast`), else lane by lane through the imported JavaScript function.
- */
+/** Adds `$fn`: (v128 [, v128]) -> v128, lane by lane through the imported JavaScript function. */
 export function addLibraryFunction(m: binaryen.Module, fn: LibFn): void {
   if (m.getFunction(fn)) return;
-  if (libraryOptions.fast && addFastFunction(m, fn)) return;
   const arity = fn === 'pow' ? 2 : 1;
   m.addFunctionImport(`js_${fn}`, 'env', fn, binaryen.createType(new Array(arity).fill(f64)), f64);
   const lane = (l: number) => {
