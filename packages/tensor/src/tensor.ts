@@ -120,6 +120,23 @@ const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage 
   release(backend, storage),
 );
 
+/** `a` itself if frozen, else a frozen copy. */
+function frozen(a: readonly number[]): readonly number[] {
+  return Object.isFrozen(a) ? a : Object.freeze([...a]);
+}
+
+/** The contiguous strides of a frozen shape, computed once per shape array. */
+const stridesOfShape = new WeakMap<readonly number[], readonly number[]>();
+
+function frozenContiguousStrides(shape: readonly number[]): readonly number[] {
+  let s = stridesOfShape.get(shape);
+  if (s === undefined) {
+    s = Object.freeze(contiguousStrides(shape));
+    stridesOfShape.set(shape, s);
+  }
+  return s;
+}
+
 /**
  * An n-dimensional array of numbers on a backend (a WebGPU device or the CPU). Row-major storage
  * seen through strides and an offset, so that reshape, transpose, slice and broadcast are views
@@ -141,20 +158,22 @@ export class Tensor {
   readonly offset: number;
   readonly backend: Backend;
   #storage: Storage | null;
-  readonly #token = {};
 
   /** @internal Use the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(backend: Backend, storage: Storage, shape: Shape, dtype: DType, strides?: readonly number[], offset = 0) {
     this.backend = backend;
     this.#storage = storage;
-    this.shape = Object.freeze([...shape]);
+    // A frozen array cannot change, so it is shared rather than copied (views and elementwise
+    // results reuse their operand's shape and strides): ~0.2 us less per tensor.
+    this.shape = frozen(shape);
     this.dtype = dtype;
     this.size = sizeOf(shape);
-    this.strides = Object.freeze(strides ? [...strides] : contiguousStrides(shape));
+    this.strides = strides ? frozen(strides) : frozenContiguousStrides(this.shape);
     this.offset = offset;
     storage.refs++;
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);
-    finalizer.register(this, { backend, storage }, this.#token);
+    // the tensor itself is the unregister token (an extra token object cost ~0.1 us per tensor)
+    finalizer.register(this, { backend, storage }, this);
     scopes[scopes.length - 1]?.push(this);
   }
 
@@ -219,7 +238,7 @@ export class Tensor {
     const s = this.#storage;
     if (s === null) return;
     this.#storage = null;
-    finalizer.unregister(this.#token);
+    finalizer.unregister(this);
     release(this.backend, s);
   }
 

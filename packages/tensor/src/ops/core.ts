@@ -1,4 +1,4 @@
-import type { Backend, View } from '../backend.js';
+import type { Backend, Storage, View } from '../backend.js';
 import { bytesPerElement, type DType, type Shape } from '../dtype.js';
 import { activeBackend } from '../registry.js';
 import { shapeString, sizeOf } from '../shape.js';
@@ -57,12 +57,13 @@ export function checkAllocation(backend: Backend, op: string, shape: Shape, dtyp
 /** A fresh, uninitialised, contiguous tensor on `backend`. */
 export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'): Tensor {
   checkAllocation(backend, op, shape, dtype);
-  return new Tensor(
-    backend,
-    naming(op, () => backend.alloc(dtype, sizeOf(shape))),
-    shape,
-    dtype,
-  );
+  let storage: Storage;
+  try {
+    storage = backend.alloc(dtype, sizeOf(shape));
+  } catch (e) {
+    throw namedError(op, e); // as naming() does, without a closure per call
+  }
+  return new Tensor(backend, storage, shape, dtype);
 }
 
 /**
@@ -73,9 +74,13 @@ export function naming<T>(op: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new Error(`${op}: ${message}`, { cause: e });
+    throw namedError(op, e);
   }
+}
+
+function namedError(op: string, e: unknown): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  return new Error(`${op}: ${message}`, { cause: e });
 }
 
 /** `x` seen with the shape `shape` it broadcasts to: stride 0 along broadcast axes. */

@@ -1,3 +1,4 @@
+import type { Backend, View } from '../backend.js';
 import { assertDType, type DType, isFloat, promote, type Shape } from '../dtype.js';
 import type { Expr } from '../expr.js';
 import { broadcastShapes, shapeString } from '../shape.js';
@@ -17,25 +18,42 @@ const castTo = (e: Expr, dtype: DType): Expr => (e.dtype === dtype ? e : { kind:
  */
 export function elementwise(op: string, operands: readonly TensorLike[], build: (leaves: Expr[]) => Expr): Tensor {
   const tensors: Tensor[] = [];
-  operands.forEach((x, i) => {
-    if (typeof x !== 'number') checkTensor(op, `operand ${i}`, x);
-  });
-  const backend = backendOf(op, ...operands);
-  const shapes = operands.filter((x): x is Tensor => x instanceof Tensor).map((t) => t.shape);
-  const shape = broadcastShapes(op, ...shapes);
-  const leaves = operands.map((x) => {
-    if (typeof x === 'number') return { kind: 'const', value: x, dtype: scalarDType(x, operands) } as Expr;
-    tensors.push(x);
-    return input(tensors.length - 1, x.dtype);
-  });
-  const expr = build(leaves);
+  const leaves: Expr[] = [];
+  for (let i = 0; i < operands.length; i++) {
+    const x = operands[i] as TensorLike;
+    if (typeof x === 'number') leaves.push({ kind: 'const', value: x, dtype: scalarDType(x, operands) });
+    else {
+      checkTensor(op, `operand ${i}`, x);
+      leaves.push(input(tensors.length, x.dtype));
+      tensors.push(x);
+    }
+  }
+  return run(op, backendOf(op, ...operands), tensors, build(leaves));
+}
+
+/** Runs `expr` over `tensors` (checked, on `backend`) broadcast together, into a new tensor. */
+function run(op: string, backend: Backend, tensors: readonly Tensor[], expr: Expr): Tensor {
+  // Operands of one shape (the common case) give theirs to the result, frozen and shared, with
+  // their views as they are: no broadcast arrays.
+  const first = tensors[0];
+  let same = first !== undefined;
+  for (let i = 1; same && i < tensors.length; i++)
+    same = sameShape((tensors[i] as Tensor).shape, (first as Tensor).shape);
+  const shape = same ? (first as Tensor).shape : broadcastShapes(op, ...tensors.map(shapeOf));
   const out = empty(backend, shape, expr.dtype, op);
-  backend.map(
-    expr,
-    tensors.map((t) => broadcastView(t, shape)),
-    out.view,
-  );
+  const views: View[] = [];
+  for (const t of tensors) views.push(same ? t.view : broadcastView(t, shape));
+  backend.map(expr, views, out.view);
   return out;
+}
+
+const shapeOf = (t: Tensor): Shape => t.shape;
+
+function sameShape(a: Shape, b: Shape): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A number's dtype beside tensor operands: int32 only if it is an integer and the tensors are int32. */
@@ -64,14 +82,74 @@ export function binaryExpr(op: BinaryOp, a: Expr, b: Expr): Expr {
   return { kind: 'binary', op, a: x, b: y, dtype: outType };
 }
 
+/*
+ * The expression of a unary or binary op over tensors depends only on the op and the dtypes: one
+ * object per combination, made once, lets the backends find their compiled kernel by the object
+ * (wasm/elementwise.ts) instead of a structural key built per call. Likewise for a tensor and a
+ * number, per number (nonzero: a Map does not tell 0 from -0), in a table cleared when it grows.
+ */
+const DTYPE_CODE: Record<DType, number> = { float32: 0, int32: 1, float64: 2 };
+const opExprs = new Map<string, Map<number, Expr>>();
+const scalarExprs = new Map<string, Map<number, Map<number, Expr>>>();
+const SCALAR_TABLE_MAX = 256;
+
+function exprsOf<V>(table: Map<string, Map<number, V>>, op: string): Map<number, V> {
+  let m = table.get(op);
+  if (m === undefined) {
+    m = new Map();
+    table.set(op, m);
+  }
+  return m;
+}
+
 export function unary(op: UnaryOp, x: Tensor): Tensor {
   checkTensor(op, 'x', x);
-  return elementwise(op, [x], ([a]) => unaryExpr(op, a as Expr));
+  const byDType = exprsOf(opExprs, op);
+  let expr = byDType.get(DTYPE_CODE[x.dtype]);
+  if (expr === undefined) {
+    expr = unaryExpr(op, input(0, x.dtype));
+    byDType.set(DTYPE_CODE[x.dtype], expr);
+  }
+  return run(op, backendOf(op, x), [x], expr);
 }
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a Tensor`);
-  return elementwise(op, [a, b], ([x, y]) => binaryExpr(op, x as Expr, y as Expr));
+  if (typeof a === 'number' || typeof b === 'number') return binaryScalar(op, a, b);
+  checkTensor(op, 'operand 0', a);
+  checkTensor(op, 'operand 1', b);
+  const byDTypes = exprsOf(opExprs, op);
+  const code = 3 * DTYPE_CODE[a.dtype] + DTYPE_CODE[b.dtype];
+  let expr = byDTypes.get(code);
+  if (expr === undefined) {
+    expr = binaryExpr(op, input(0, a.dtype), input(1, b.dtype));
+    byDTypes.set(code, expr);
+  }
+  return run(op, backendOf(op, a, b), [a, b], expr);
+}
+
+/** A binary op with one number operand. */
+function binaryScalar(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  const numberFirst = typeof a === 'number';
+  const t = numberFirst ? b : a;
+  checkTensor(op, `operand ${numberFirst ? 1 : 0}`, t);
+  const value = (numberFirst ? a : b) as number;
+  const c = scalarDType(value, [t]);
+  const byValue = exprsOf(scalarExprs, op);
+  const code = 18 * DTYPE_CODE[t.dtype] + 6 * DTYPE_CODE[c] + (numberFirst ? 1 : 0);
+  let exprs = byValue.get(code);
+  if (exprs === undefined || exprs.size >= SCALAR_TABLE_MAX) {
+    exprs = new Map();
+    byValue.set(code, exprs);
+  }
+  let expr = value === 0 ? undefined : exprs.get(value);
+  if (expr === undefined) {
+    const leaf: Expr = { kind: 'const', value, dtype: c };
+    const x = input(0, t.dtype);
+    expr = numberFirst ? binaryExpr(op, leaf, x) : binaryExpr(op, x, leaf);
+    if (value !== 0) exprs.set(value, expr);
+  }
+  return run(op, backendOf(op, t), [t], expr);
 }
 
 /**

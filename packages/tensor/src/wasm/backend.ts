@@ -17,6 +17,13 @@ import { gruCellWasm } from './gru-cell.js';
 
 const IDENTITY = (dtype: DType): Expr => ({ kind: 'input', index: 0, dtype });
 
+/** Whether `v` walks the same elements as `out` in the same order. */
+function sameView(v: View, out: View): boolean {
+  if (v.offset !== out.offset || v.shape.length !== out.shape.length) return false;
+  for (let i = 0; i < out.shape.length; i++) if (v.strides[i] !== out.strides[i] && out.shape[i] !== 1) return false;
+  return true;
+}
+
 /**
  * The WebAssembly backend: float32 and int32 tensors in one shared `WebAssembly.Memory`, with
  * elementwise expressions compiled to SIMD kernels (one module per expression structure, cached)
@@ -109,15 +116,14 @@ export class WasmBackend implements Backend {
 
   /** map() without counting a dispatch (for the parts of a fused op). */
   run(expr: Expr, inputs: readonly View[], out: View): void {
-    const n = out.shape.reduce((a, b) => a * b, 1);
+    let n = 1;
+    for (const d of out.shape) n *= d;
     if (n === 0) return;
     // An input that is exactly the output's view is read before each element is written
     // (in-place is safe); any other overlap goes through a temporary.
-    const sameView = (v: View) =>
-      v.offset === out.offset &&
-      v.shape.length === out.shape.length &&
-      v.strides.every((s, i) => s === out.strides[i] || out.shape[i] === 1);
-    if (inputs.some((v) => v.storage === out.storage && !sameView(v))) {
+    let overlap = false;
+    for (const v of inputs) if (v.storage === out.storage && !sameView(v, out)) overlap = true;
+    if (overlap) {
       const tmp = this.alloc(out.dtype, n);
       const tv = this.contiguous(tmp, out.shape);
       this.elementwise.map(expr, inputs, tv);
