@@ -67,12 +67,10 @@ export function tidy<T>(fn: () => T): T {
     scopes.pop();
   }
   const kept = new Set<Tensor>();
-  const visit = (v: unknown): void => {
-    if (v instanceof Tensor) kept.add(v);
-  };
-  if (Array.isArray(result)) result.forEach(visit);
-  else if (result instanceof Tensor) visit(result);
-  else if (result !== null && typeof result === 'object') Object.values(result).forEach(visit);
+  if (result instanceof Tensor) kept.add(result);
+  else if (result !== null && typeof result === 'object') {
+    for (const v of Array.isArray(result) ? result : Object.values(result)) if (v instanceof Tensor) kept.add(v);
+  }
   const outer = scopes[scopes.length - 1];
   for (const t of created) {
     if (!kept.has(t)) t.dispose();
@@ -125,10 +123,13 @@ function frozen(a: readonly number[]): readonly number[] {
   return Object.isFrozen(a) ? a : Object.freeze([...a]);
 }
 
-/** The contiguous strides of a frozen shape, computed once per shape array. */
+/**
+ * The contiguous strides of a shared (frozen) shape array, computed once per array. A shape the
+ * constructor has just copied is new, and not worth remembering.
+ */
 const stridesOfShape = new WeakMap<readonly number[], readonly number[]>();
 
-function frozenContiguousStrides(shape: readonly number[]): readonly number[] {
+function contiguousOf(shape: readonly number[]): readonly number[] {
   let s = stridesOfShape.get(shape);
   if (s === undefined) {
     s = Object.freeze(contiguousStrides(shape));
@@ -168,7 +169,11 @@ export class Tensor {
     this.shape = frozen(shape);
     this.dtype = dtype;
     this.size = sizeOf(shape);
-    this.strides = strides ? frozen(strides) : frozenContiguousStrides(this.shape);
+    this.strides = strides
+      ? frozen(strides)
+      : this.shape === shape
+        ? contiguousOf(shape)
+        : Object.freeze(contiguousStrides(shape));
     this.offset = offset;
     storage.refs++;
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);

@@ -87,9 +87,18 @@ function namedError(op: string, e: unknown): Error {
 export function broadcastView(x: Tensor, shape: Shape): View {
   const r = shape.length;
   const off = r - x.rank;
-  const strides = shape.map((_, i) => {
-    if (i < off) return 0;
-    return x.shape[i - off] === 1 && shape[i] !== 1 ? 0 : x.strides[i - off];
-  });
+  const strides: number[] = [];
+  for (let i = 0; i < r; i++)
+    strides.push(i < off || (x.shape[i - off] === 1 && shape[i] !== 1) ? 0 : (x.strides[i - off] as number));
   return { storage: x.storage, dtype: x.dtype, shape, strides, offset: x.offset };
+}
+
+/** Whether `x` is a row-major block (an offset is fine: anywhere in its storage). */
+export function isContiguous(x: Tensor): boolean {
+  let s = 1;
+  for (let i = x.rank - 1; i >= 0; i--) {
+    if (x.shape[i] !== 1 && x.strides[i] !== s) return false;
+    s *= x.shape[i] as number;
+  }
+  return true;
 }

@@ -3,7 +3,7 @@ import { assertDType, type DType, isFloat, promote, type Shape } from '../dtype.
 import type { Expr } from '../expr.js';
 import { broadcastShapes, shapeString } from '../shape.js';
 import { forgetHostValues, Tensor } from '../tensor.js';
-import { backendOf, broadcastView, checkTensor, empty } from './core.js';
+import { backendOf, broadcastView, checkTensor, empty, isContiguous } from './core.js';
 import { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './table.js';
 
 /** A tensor or a plain number (a scalar that broadcasts). */
@@ -262,13 +262,7 @@ export function clone(x: Tensor): Tensor {
 /** x itself when already contiguous (a new handle on the same storage), else a contiguous copy. */
 export function contiguous(x: Tensor): Tensor {
   checkTensor('contiguous', 'x', x);
-  let s = 1;
-  let ok = true; // an offset is fine: a contiguous block anywhere in its storage
-  for (let i = x.rank - 1; i >= 0 && ok; i--) {
-    if (x.shape[i] !== 1 && x.strides[i] !== s) ok = false;
-    s *= x.shape[i];
-  }
-  return ok ? new Tensor(x.backend, x.storage, x.shape, x.dtype, undefined, x.offset) : clone(x);
+  return isContiguous(x) ? new Tensor(x.backend, x.storage, x.shape, x.dtype, undefined, x.offset) : clone(x);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Shape } from '../dtype.js';
 import { axisOf, checkShape, contiguousStrides, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { backendOf, broadcastView, checkTensor, empty } from './core.js';
+import { backendOf, broadcastView, checkTensor, empty, isContiguous } from './core.js';
 import { contiguous } from './elementwise.js';
 
 /** A new tensor handle on `x`'s storage with another shape/strides/offset (no copy). */
@@ -40,10 +40,12 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
         `(${sizeOf(target)} elements)`,
     );
   }
-  const c = contiguous(x);
-  const out = view(c, target, contiguousStrides(target), c.offset);
+  // a contiguous x is viewed directly (no temporary handle, which cost a FinalizationRegistry
+  // registration and removal per reshape); anything else is copied first
+  const c = isContiguous(x) ? x : contiguous(x);
+  const out = view(c, Object.freeze(target), contiguousStrides(target), c.offset);
   if (c.offset === 0) out.hostValues = x.hostValues;
-  c.dispose();
+  if (c !== x) c.dispose();
   return out;
 }
 
@@ -108,8 +110,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   }
   const shape = [...x.shape];
   let offset = x.offset;
-  begin.forEach((b0, i) => {
-    const dim = x.shape[i];
+  for (let i = 0; i < begin.length; i++) {
+    const b0 = begin[i] as number;
+    const dim = x.shape[i] as number;
     const b = b0 < 0 ? b0 + dim : b0;
     const s = size === undefined || size[i] === -1 ? dim - b : (size[i] as number);
     if (b < 0 || b > dim || b + s > dim) {
@@ -119,9 +122,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
       );
     }
     shape[i] = s;
-    offset += b * x.strides[i];
-  });
-  return view(x, shape, x.strides, offset);
+    offset += b * (x.strides[i] as number);
+  }
+  return view(x, Object.freeze(shape), x.strides, offset);
 }
 
 /** `x` broadcast to `shape` (stride 0 along repeated axes). A view. */
