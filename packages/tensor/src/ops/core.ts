@@ -54,8 +54,17 @@ export function checkAllocation(backend: Backend, op: string, shape: Shape, dtyp
   }
 }
 
-/** A fresh, uninitialised, contiguous tensor on `backend`. */
-export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'): Tensor {
+/**
+ * A fresh, uninitialised, contiguous tensor on `backend`. `rowMajorStrides`, when the caller has
+ * them at hand (an operand's, frozen), are shared instead of computed.
+ */
+export function empty(
+  backend: Backend,
+  shape: Shape,
+  dtype: DType,
+  op = 'alloc',
+  rowMajorStrides?: readonly number[],
+): Tensor {
   checkAllocation(backend, op, shape, dtype);
   let storage: Storage;
   try {
@@ -63,7 +72,7 @@ export function empty(backend: Backend, shape: Shape, dtype: DType, op = 'alloc'
   } catch (e) {
     throw namedError(op, e); // as naming() does, without a closure per call
   }
-  return new Tensor(backend, storage, shape, dtype);
+  return new Tensor(backend, storage, shape, dtype, rowMajorStrides);
 }
 
 /**

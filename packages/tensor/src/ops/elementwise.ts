@@ -40,7 +40,8 @@ function run(op: string, backend: Backend, tensors: readonly Tensor[], expr: Exp
   for (let i = 1; same && i < tensors.length; i++)
     same = sameShape((tensors[i] as Tensor).shape, (first as Tensor).shape);
   const shape = same ? (first as Tensor).shape : broadcastShapes(op, ...tensors.map(shapeOf));
-  const out = empty(backend, shape, expr.dtype, op);
+  const strides = same && rowMajor(first as Tensor) ? (first as Tensor).strides : undefined;
+  const out = empty(backend, shape, expr.dtype, op, strides);
   const views: View[] = [];
   for (const t of tensors) views.push(same ? t.view : broadcastView(t, shape));
   backend.map(expr, views, out.view);
@@ -48,6 +49,16 @@ function run(op: string, backend: Backend, tensors: readonly Tensor[], expr: Exp
 }
 
 const shapeOf = (t: Tensor): Shape => t.shape;
+
+/** Whether `t`'s strides are exactly the row-major ones of its shape (then a result may share them). */
+function rowMajor(t: Tensor): boolean {
+  let s = 1;
+  for (let i = t.rank - 1; i >= 0; i--) {
+    if (t.strides[i] !== s) return false;
+    s *= t.shape[i] as number;
+  }
+  return true;
+}
 
 function sameShape(a: Shape, b: Shape): boolean {
   if (a === b) return true;
