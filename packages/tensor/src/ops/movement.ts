@@ -1,4 +1,6 @@
+import type { View } from '../backend.js';
 import type { Shape } from '../dtype.js';
+import type { Expr } from '../expr.js';
 import { axisOf, checkShape, contiguousStrides, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, broadcastView, checkTensor, empty, isContiguous } from './core.js';
@@ -96,16 +98,13 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
  */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   checkTensor('slice', 'x', x);
-  if (!Array.isArray(begin) || begin.length > x.rank || !begin.every(Number.isInteger)) {
+  if (!Array.isArray(begin) || begin.length > x.rank || !allIntegers(begin)) {
     throw new Error(
       `slice: begin ${JSON.stringify(begin)} must be a list of at most ${x.rank} integers for a tensor ` +
         `${shapeString(x.shape)}`,
     );
   }
-  if (
-    size !== undefined &&
-    (!Array.isArray(size) || size.length !== begin.length || !size.every((s) => Number.isInteger(s) && s >= -1))
-  ) {
+  if (size !== undefined && (!Array.isArray(size) || size.length !== begin.length || !allIntegers(size, -1))) {
     throw new Error(`slice: size ${JSON.stringify(size)} must be a list of ${begin.length} integers >= -1`);
   }
   const shape = [...x.shape];
@@ -125,6 +124,12 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     offset += b * (x.strides[i] as number);
   }
   return view(x, Object.freeze(shape), x.strides, offset);
+}
+
+/** Whether every entry of `list` is an integer of at least `min`. */
+function allIntegers(list: readonly unknown[], min = Number.NEGATIVE_INFINITY): boolean {
+  for (const v of list) if (!Number.isInteger(v) || (v as number) < min) return false;
+  return true;
 }
 
 /** `x` broadcast to `shape` (stride 0 along repeated axes). A view. */
@@ -200,15 +205,12 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const shape = [...first.shape];
   shape[a] = xs.reduce((n, x) => n + (x.shape[a] as number), 0);
   const out = empty(backend, shape, first.dtype, 'concat');
+  const copy: Expr = { kind: 'input', index: 0, dtype: first.dtype };
   let at = 0;
   for (const x of xs) {
-    const part = slice(
-      out,
-      shape.map((_, j) => (j === a ? at : 0)),
-      x.shape,
-    );
-    backend.map({ kind: 'input', index: 0, dtype: x.dtype }, [x.view], part.view);
-    part.dispose();
+    // each part is copied into its block of `out`, seen directly (as slice() would give it)
+    const part: View = { ...out.view, shape: x.shape, offset: out.offset + at * (out.strides[a] as number) };
+    backend.map(copy, [x.view], part);
     at += x.shape[a] as number;
   }
   return out;
