@@ -6,6 +6,7 @@
 import binaryen from 'binaryen';
 import { relaxedMadd } from './emit.js';
 import { emitSgemm } from './driver.js';
+import { emitGemv } from './gemv.js';
 import { emitMacroKernel, emitTileCopies } from './macro.js';
 import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
@@ -44,6 +45,7 @@ function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> 
     emitTileCopies(m);
     emitMacroKernel(m);
     emitSgemm(m);
+    emitGemv(m, fma);
     if (!m.validate()) throw new Error('sgemm: generated WebAssembly module does not validate');
     m.optimize();
     return new Uint8Array(m.emitBinary());
