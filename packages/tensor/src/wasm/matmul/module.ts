@@ -11,8 +11,8 @@ import { emitMacroKernel, emitTileCopies } from './macro.js';
 import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
 
-/** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 does not, unflagged). */
-function relaxedSimdAvailable(): boolean {
+/** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 only with a flag: ../v8-flags.ts). */
+export function relaxedSimdAvailable(): boolean {
   const m = new binaryen.Module();
   try {
     m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);
