@@ -1,5 +1,6 @@
 import { type Backend, type Storage, type View, viewIsContiguous } from './backend.js';
 import type { DType, NestedArray, Shape, TypedArray } from './dtype.js';
+import { createFinalizer } from './finalizer.js';
 import { formatTensor, inspectCustom } from './format.js';
 import { contiguousStrides, shapeString, sizeOf } from './shape.js';
 
@@ -25,7 +26,7 @@ import { contiguousStrides, shapeString, sizeOf } from './shape.js';
  * - Tensors you make yourself are yours: `dispose()`, `using t = tensor(...)` (Tensor, Variable,
  *   Module and optimizers implement `Symbol.dispose`), or `tidy(fn)` to free everything `fn`
  *   made except what it returns. `keep(t)` lets one tensor outlive its tidy.
- * - The FinalizationRegistry below is the last safety net: a handle dropped without dispose()
+ * - A FinalizationRegistry (./finalizer.ts) is the last safety net: a handle dropped without dispose()
  *   gives its storage back when the garbage collector notices, at a time no one controls.
  */
 
@@ -109,14 +110,8 @@ export function forgetHostValues(storage: Storage): void {
   hostCopies.delete(storage);
 }
 
-/**
- * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
- * storage back when the garbage collector notices. Explicit disposal (or the tape, or `tidy`)
- * is still the way to keep memory tight.
- */
-const finalizer = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
-  release(backend, storage),
-);
+/** The last safety net for memory (./finalizer.ts): storage of a tensor collected without dispose(). */
+const finalizer = createFinalizer(release);
 
 /** `a` itself if frozen, else a frozen copy. */
 function frozen(a: readonly number[]): readonly number[] {
@@ -177,8 +172,7 @@ export class Tensor {
     this.offset = offset;
     storage.refs++;
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);
-    // the tensor itself is the unregister token (an extra token object cost ~0.1 us per tensor)
-    finalizer.register(this, { backend, storage }, this);
+    finalizer.watch(this, backend, storage);
     scopes[scopes.length - 1]?.push(this);
   }
 
@@ -243,7 +237,7 @@ export class Tensor {
     const s = this.#storage;
     if (s === null) return;
     this.#storage = null;
-    finalizer.unregister(this);
+    finalizer.unwatch(this);
     release(this.backend, s);
   }
 

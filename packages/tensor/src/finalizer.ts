@@ -1,0 +1,57 @@
+/**
+ * The last safety net for memory: a tensor that becomes unreachable without `dispose()` gives its
+ * storage back when the garbage collector notices. Explicit disposal (or the tape, or `tidy`)
+ * is still the way to keep memory tight.
+ *
+ * Registering with a FinalizationRegistry, and unregistering on dispose(), cost ~0.5 us per
+ * tensor (measured: a [2, 2] add and dispose took 1.25 us of CPU registered at once, 0.57 us as
+ * below), while most
+ * tensors of a training step are disposed before the step's synchronous code ends. So a tensor
+ * is registered late: `watch` keeps it in a list, and the list is swept (the tensors still live
+ * registered, the rest dropped) at the end of the current synchronous job (a microtask) or once
+ * it holds `SWEEP_AT` tensors, whichever comes first. Nothing is lost by the delay: a finalizer
+ * callback only ever runs in a later task, so storage of a tensor dropped during a job could not
+ * come back before the job's end anyway; the list merely keeps the tensor's small JavaScript
+ * object alive until then (at most `SWEEP_AT` of them).
+ * @module
+ */
+import type { Backend, Storage } from './backend.js';
+
+/** What the finalizer needs of a tensor. */
+interface Handle {
+  readonly disposed: boolean;
+}
+
+const SWEEP_AT = 4096;
+
+/**
+ * Makes a finalizer that calls `release(backend, storage)` for a watched handle collected
+ * without `unwatch`.
+ */
+export function createFinalizer(release: (backend: Backend, storage: Storage) => void): {
+  watch(handle: Handle, backend: Backend, storage: Storage): void;
+  unwatch(handle: Handle): void;
+} {
+  const registry = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
+    release(backend, storage),
+  );
+  /** Handles not yet registered, three entries each: handle, backend, storage. */
+  let young: Array<Handle | Backend | Storage> = [];
+  const sweep = (): void => {
+    const list = young;
+    young = [];
+    for (let i = 0; i < list.length; i += 3) {
+      const handle = list[i] as Handle;
+      if (!handle.disposed)
+        registry.register(handle, { backend: list[i + 1] as Backend, storage: list[i + 2] as Storage }, handle);
+    }
+  };
+  return {
+    watch(handle, backend, storage) {
+      if (young.push(handle, backend, storage) === 3) queueMicrotask(sweep);
+      else if (young.length >= 3 * SWEEP_AT) sweep();
+    },
+    // unregistering a handle that was never registered is a cheap lookup (~20 ns)
+    unwatch: (handle) => registry.unregister(handle),
+  };
+}
