@@ -14,6 +14,21 @@ export type Expr =
   | { readonly kind: 'where'; readonly cond: Expr; readonly a: Expr; readonly b: Expr; readonly dtype: DType }
   | { readonly kind: 'cast'; readonly a: Expr; readonly dtype: DType };
 
+const leaves = (dtype: DType): Expr[] => Array.from({ length: 8 }, (_, index) => ({ kind: 'input', index, dtype }));
+const LEAVES: Record<DType, Expr[]> = {
+  float32: leaves('float32'),
+  int32: leaves('int32'),
+  float64: leaves('float64'),
+};
+
+/**
+ * The leaf for input `index` of `dtype`: the same object every time (for the first 8), so that
+ * expressions built once from them can be recognised by identity (wasm/elementwise.ts).
+ */
+export function inputLeaf(index: number, dtype: DType): Expr {
+  return index < 8 ? (LEAVES[dtype][index] as Expr) : { kind: 'input', index, dtype };
+}
+
 /** A structural key for an expression (used to cache compiled kernels). */
 export function exprKey(e: Expr): string {
   switch (e.kind) {

@@ -1,6 +1,6 @@
 import type { Backend, View } from '../backend.js';
 import { assertDType, type DType, isFloat, promote, type Shape } from '../dtype.js';
-import type { Expr } from '../expr.js';
+import { type Expr, inputLeaf } from '../expr.js';
 import { broadcastShapes, shapeString } from '../shape.js';
 import { forgetHostValues, Tensor } from '../tensor.js';
 import { backendOf, broadcastView, checkTensor, empty, isContiguous } from './core.js';
@@ -9,7 +9,7 @@ import { type BinaryOp, binaryOps, type UnaryOp, unaryOps } from './table.js';
 /** A tensor or a plain number (a scalar that broadcasts). */
 export type TensorLike = Tensor | number;
 
-const input = (index: number, dtype: DType): Expr => ({ kind: 'input', index, dtype });
+const input = inputLeaf;
 const castTo = (e: Expr, dtype: DType): Expr => (e.dtype === dtype ? e : { kind: 'cast', a: e, dtype });
 
 /**
@@ -276,6 +276,30 @@ export function contiguous(x: Tensor): Tensor {
   return isContiguous(x) ? new Tensor(x.backend, x.storage, x.shape, x.dtype, undefined, x.offset) : clone(x);
 }
 
+/** x converted to `to`, one object per pair of dtypes (as `opExprs`). */
+function copyExpr(from: DType, to: DType): Expr {
+  const byDTypes = exprsOf(opExprs, 'assign');
+  const code = 3 * DTYPE_CODE[from] + DTYPE_CODE[to];
+  let e = byDTypes.get(code);
+  if (e === undefined) {
+    e = castTo(input(0, from), to);
+    byDTypes.set(code, e);
+  }
+  return e;
+}
+
+/** target + source in target's dtype, one object per pair of dtypes. */
+function addIntoExpr(target: DType, source: DType): Expr {
+  const byDTypes = exprsOf(opExprs, 'addInto');
+  const code = 3 * DTYPE_CODE[target] + DTYPE_CODE[source];
+  let e = byDTypes.get(code);
+  if (e === undefined) {
+    e = castTo(binaryExpr('add', input(0, target), input(1, source)), target);
+    byDTypes.set(code, e);
+  }
+  return e;
+}
+
 /**
  * Writes `source` (broadcast to target's shape, converted to its dtype) into `target` in place.
  * For optimizers and buffers outside the tape.
@@ -297,7 +321,7 @@ export function assign(target: Tensor, source: TensorLike): void {
         `assign: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`,
       );
     }
-    backend.map(castTo(input(0, source.dtype), target.dtype), [broadcastView(source, target.shape)], target.view);
+    backend.map(copyExpr(source.dtype, target.dtype), [broadcastView(source, target.shape)], target.view);
   } else {
     backend.map({ kind: 'const', value: source, dtype: target.dtype }, [], target.view);
   }
@@ -318,8 +342,11 @@ export function addInto(target: Tensor, source: TensorLike): void {
         `addInto: source ${shapeString(source.shape)} does not broadcast to target ${shapeString(target.shape)}`,
       );
     }
-    const expr = binaryExpr('add', input(0, target.dtype), input(1, source.dtype));
-    backend.map(castTo(expr, target.dtype), [target.view, broadcastView(source, target.shape)], target.view);
+    backend.map(
+      addIntoExpr(target.dtype, source.dtype),
+      [target.view, broadcastView(source, target.shape)],
+      target.view,
+    );
   } else {
     const expr = binaryExpr('add', input(0, target.dtype), { kind: 'const', value: source, dtype: target.dtype });
     backend.map(castTo(expr, target.dtype), [target.view], target.view);

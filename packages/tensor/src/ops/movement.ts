@@ -1,6 +1,6 @@
 import type { View } from '../backend.js';
 import type { Shape } from '../dtype.js';
-import type { Expr } from '../expr.js';
+import { inputLeaf } from '../expr.js';
 import { axisOf, checkShape, contiguousStrides, shapeString, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, broadcastView, checkTensor, empty, isContiguous } from './core.js';
@@ -205,7 +205,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   const shape = [...first.shape];
   shape[a] = xs.reduce((n, x) => n + (x.shape[a] as number), 0);
   const out = empty(backend, shape, first.dtype, 'concat');
-  const copy: Expr = { kind: 'input', index: 0, dtype: first.dtype };
+  const copy = inputLeaf(0, first.dtype);
   let at = 0;
   for (const x of xs) {
     // each part is copied into its block of `out`, seen directly (as slice() would give it)
