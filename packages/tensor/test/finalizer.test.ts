@@ -34,7 +34,7 @@ it('dropped tensors are freed by the garbage collector, few or many per job', as
   expect(memory().liveTensors).toBe(base + 10);
   expect(await settle(base)).toBe(base);
   (() => {
-    for (let i = 0; i < 10_000; i++) tensor([i]); // past the list's size: most registered during the job
+    for (let i = 0; i < 20_000; i++) tensor([i]); // past the list's size: most registered during the job
   })();
   expect(await settle(base)).toBe(base);
   expect(memory().bytesInUse).toBe(bytes);
