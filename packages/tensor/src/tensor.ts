@@ -172,7 +172,7 @@ export class Tensor {
     this.offset = offset;
     storage.refs++;
     liveCounts.set(backend, (liveCounts.get(backend) ?? 0) + 1);
-    finalizer.watch(this, backend, storage);
+    finalizer.watch(this);
     scopes[scopes.length - 1]?.push(this);
   }
 
