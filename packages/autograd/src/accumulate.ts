@@ -39,6 +39,7 @@ import {
   tidy,
   transpose,
 } from '@wgru/tensor';
+import { E, fuse } from './fused.js';
 import type { Variable } from './variable.js';
 
 /** `grad` placed at `begin` (of extent `size`) in a tensor of zeros: the gradient of a slice. */
@@ -132,19 +133,23 @@ export class Gradients {
    * (add) or return one tensor for two inputs, so each is made owned once.
    */
   handOn(inputs: readonly Variable[], grads: ReadonlyArray<Grad | null>, g: Tensor): void {
-    const owned = new Set<Tensor>();
-    const mine = grads.map((gi) => {
-      if (gi === null) return null;
+    const owned: Tensor[] = [];
+    const mine: Array<Grad | null> = [];
+    for (const gi of grads) {
+      if (gi === null) {
+        mine.push(null);
+        continue;
+      }
       const t = tensorOf(gi);
-      const own = t === g || owned.has(t) ? t.share() : t;
-      owned.add(own);
-      return gi instanceof TensorClass ? own : { ...gi, grad: own };
-    });
+      const own = t === g || owned.includes(t) ? t.share() : t;
+      owned.push(own);
+      mine.push(own === t ? gi : gi instanceof TensorClass ? own : { ...gi, grad: own });
+    }
     g.dispose();
-    inputs.forEach((x, j) => {
+    for (let j = 0; j < mine.length; j++) {
       const gi = mine[j];
-      if (gi !== null && gi !== undefined) this.add(x, gi);
-    });
+      if (gi !== null && gi !== undefined) this.add(inputs[j] as Variable, gi);
+    }
   }
 
   /** Adds one part of `x`'s gradient (taking ownership of its tensor). */
@@ -188,16 +193,26 @@ function sumParts(parts: Tensor[], like: Variable): Tensor {
   const total = tidy(() => {
     let acc: Tensor | null = null;
     for (const same of byShape.values()) {
-      const fitted = fitTo(
-        same.reduce((a, b) => add(a, b)),
-        like,
-      );
+      const fitted = fitTo(addAll(same), like);
       acc = acc === null ? fitted : add(acc, fitted);
     }
     return acc as Tensor;
   });
   for (const t of parts) if (t !== total) t.dispose();
   return total;
+}
+
+/** Operands per kernel of a sum (WebGPU binds each as a buffer: the least limit is 8). */
+const SUM_OPERANDS = 4;
+
+/** Σ same-shaped parts, left to right as `reduce(add)` adds them, up to SUM_OPERANDS in one kernel. */
+function addAll(parts: readonly Tensor[]): Tensor {
+  let acc = parts[0] as Tensor;
+  for (let i = 1; i < parts.length; i += SUM_OPERANDS - 1) {
+    const group = [acc, ...parts.slice(i, i + SUM_OPERANDS - 1)];
+    acc = group.length === 2 ? add(acc, group[1] as Tensor) : fuse('add', group, (...xs) => xs.reduce(E.add));
+  }
+  return acc;
 }
 
 /**
