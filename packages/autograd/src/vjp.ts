@@ -1,5 +1,4 @@
 import {
-  add,
   broadcastTo,
   div,
   equal,
@@ -12,9 +11,7 @@ import {
   pow,
   reshape as reshapeT,
   scatterAdd,
-  sign,
   slice as sliceT,
-  square,
   sub,
   sum as sumT,
   type Shape,
