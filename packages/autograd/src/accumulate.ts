@@ -6,13 +6,15 @@
  * recurrence:
  *
  * 1. **Late sums.** Dense parts are added when the gradient is complete, same-shaped parts first
- *    (on WebGPU those additions fuse into one kernel), then summed back over broadcast axes once
+ *    (up to four in one kernel), then summed back over broadcast axes once
  *    (`unbroadcast`), rather than once per part: a GRU's biases get one part per timestep.
  * 2. **Sparse slices.** `slice`'s rule hands back its `g` placed in a block of zeros
- *    ({@link placed}). The block stays sparse, and the blocks are written into one buffer when
- *    the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
+ *    (`placed`, ./blocks.ts). The block stays sparse, and the blocks are written into one buffer
+ *    when the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
  *    O(T²). Blocks that tile the tensor exactly (the gates of a [B, 3H] matrix) are copied side
- *    by side, with no zero fill.
+ *    by side, with no zero fill. A view whose gradient is blocks alone hands them on to its
+ *    input as they are (a slice of a slice: the gates of one step's input projection go straight
+ *    into the [T, B, 3H] gradient).
  * 3. **Stacked products.** `matmul`'s rule hands back ∂B = Aᵀ G unmultiplied
  *    ({@link transposeTimes}). A weight read at every timestep (a GRU's U) receives one such
  *    product per step, and Σ_t A_tᵀ G_t is computed as ONE matmul of the stacked operands,
@@ -21,34 +23,24 @@
  */
 import {
   add,
-  addInto,
-  assign,
   bytesPerElement,
   cast,
   clone,
   concat,
-  empty,
   keep,
   matmul,
   permute,
   reshape,
-  slice,
   sum,
   type Tensor,
   Tensor as TensorClass,
   tidy,
   transpose,
 } from '@wgru/tensor';
+import { type Placed, placeBlocks, throughView } from './blocks.js';
 import { E, fuse } from './fused.js';
+import type { Node } from './graph.js';
 import type { Variable } from './variable.js';
-
-/** `grad` placed at `begin` (of extent `size`) in a tensor of zeros: the gradient of a slice. */
-export interface Placed {
-  readonly kind: 'placed';
-  readonly begin: readonly number[];
-  readonly size: readonly number[];
-  readonly grad: Tensor;
-}
 
 /** Aᵀ G, not yet multiplied: the gradient of a matmul's right operand. */
 export interface Product {
@@ -61,11 +53,6 @@ export interface Product {
 
 /** What a rule may hand back for one input: a dense tensor, or one of the two deferred forms. */
 export type Grad = Tensor | Placed | Product;
-
-/** `g` placed at `begin` in zeros of the input's shape, kept sparse (see rewrite 2 above). */
-export function placed(g: Tensor, begin: readonly number[], size: readonly number[]): Placed {
-  return { kind: 'placed', begin, size, grad: g };
-}
 
 /**
  * Aᵀ G, kept unmultiplied so that the pass can stack it with the other products of the same
@@ -172,6 +159,21 @@ export class Gradients {
     }
   }
 
+  /**
+   * Where `v` is a view made by `node` and its gradient is blocks alone, hands them to the view's
+   * input, re-addressed, instead of writing them out for the view's rule (see ./blocks.ts). Says
+   * whether it did: then `v`'s rule need not run.
+   */
+  passBlocks(v: Variable, node: Node): boolean {
+    const p = this.#pending.get(v);
+    if (p === undefined || p.parts.length > 0 || p.products.length > 0) return false;
+    const moved = throughView(node, v, p.blocks);
+    if (moved === null) return false;
+    this.#pending.delete(v);
+    for (const b of moved) this.add(node.inputs[0] as Variable, b);
+    return true;
+  }
+
   /** `v`'s complete gradient, with every part added in, or null if nothing reached it. */
   take(v: Variable): Tensor | null {
     const p = this.#pending.get(v);
@@ -273,45 +275,6 @@ function multiplyProducts(products: Product[]): Tensor {
     p.grad.dispose();
   }
   return total;
-}
-
-/** Whether blocks cover a tensor of `size` elements exactly once (pairwise disjoint boxes). */
-function tiles(blocks: readonly Placed[], size: number): boolean {
-  const volume = blocks.reduce((n, b) => n + b.size.reduce((m, d) => m * d, 1), 0);
-  if (volume !== size) return false;
-  for (let i = 0; i < blocks.length; i++) {
-    for (let j = i + 1; j < blocks.length; j++) {
-      const a = blocks[i] as Placed;
-      const b = blocks[j] as Placed;
-      const apart = a.begin.some((a0, k) => {
-        const b0 = b.begin[k];
-        return a0 + a.size[k] <= b0 || b0 + b.size[k] <= a0;
-      });
-      if (!apart) return false;
-    }
-  }
-  return true;
-}
-
-/**
- * The dense part (or zeros) with every block added into place. Blocks that tile the tensor (the
- * gates of a [B, 3H] matrix, the timesteps of a [T, B, G] projection) are copied straight into a
- * fresh buffer, with no zero fill.
- */
-function placeBlocks(blocks: readonly Placed[], dense: Tensor | null, like: Variable): Tensor {
-  // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
-  const base = empty(like.value.backend, like.shape, like.dtype);
-  const copy = dense === null && tiles(blocks, like.size);
-  if (!copy) assign(base, dense ?? 0);
-  dense?.dispose();
-  for (const b of blocks) {
-    const region = slice(base, [...b.begin], [...b.size]);
-    if (copy) assign(region, b.grad);
-    else addInto(region, b.grad);
-    region.dispose();
-    b.grad.dispose();
-  }
-  return base;
 }
 
 /** Whether `t` alone owns its storage, dense and row-major from the start. */

@@ -19,7 +19,8 @@ import {
   type Expr,
   where as whereT,
 } from '@wgru/tensor';
-import { type Grad, placed, transposeTimes } from './accumulate.js';
+import { type Grad, transposeTimes } from './accumulate.js';
+import { placed } from './blocks.js';
 import { E, fuse } from './fused.js';
 
 /**
