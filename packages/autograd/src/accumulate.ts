@@ -12,9 +12,7 @@
  *    (`placed`, ./blocks.ts). The block stays sparse, and the blocks are written into one buffer
  *    when the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
  *    O(T²). Blocks that tile the tensor exactly (the gates of a [B, 3H] matrix) are copied side
- *    by side, with no zero fill. A view whose gradient is blocks alone hands them on to its
- *    input as they are (a slice of a slice: the gates of one step's input projection go straight
- *    into the [T, B, 3H] gradient).
+ *    by side, with no zero fill.
  * 3. **Stacked products.** `matmul`'s rule hands back ∂B = Aᵀ G unmultiplied
  *    ({@link transposeTimes}). A weight read at every timestep (a GRU's U) receives one such
  *    product per step, and Σ_t A_tᵀ G_t is computed as ONE matmul of the stacked operands,
@@ -37,9 +35,8 @@ import {
   tidy,
   transpose,
 } from '@wgru/tensor';
-import { type Placed, placeBlocks, throughView } from './blocks.js';
+import { type Placed, placeBlocks } from './blocks.js';
 import { E, fuse } from './fused.js';
-import type { Node } from './graph.js';
 import type { Variable } from './variable.js';
 
 /** Aᵀ G, not yet multiplied: the gradient of a matmul's right operand. */
@@ -157,21 +154,6 @@ export class Gradients {
       p.products.push(g);
       if (p.products.length >= MAX_PRODUCTS) p.parts.push(multiplyProducts(p.products.splice(0)));
     }
-  }
-
-  /**
-   * Where `v` is a view made by `node` and its gradient is blocks alone, hands them to the view's
-   * input, re-addressed, instead of writing them out for the view's rule (see ./blocks.ts). Says
-   * whether it did: then `v`'s rule need not run.
-   */
-  passBlocks(v: Variable, node: Node): boolean {
-    const p = this.#pending.get(v);
-    if (p === undefined || p.parts.length > 0 || p.products.length > 0) return false;
-    const moved = throughView(node, v, p.blocks);
-    if (moved === null) return false;
-    this.#pending.delete(v);
-    for (const b of moved) this.add(node.inputs[0] as Variable, b);
-    return true;
   }
 
   /** `v`'s complete gradient, with every part added in, or null if nothing reached it. */

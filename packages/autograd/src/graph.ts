@@ -100,11 +100,10 @@ export function backward(root: Variable, gradient: Tensor, opts: BackwardOptions
   grads.add(root, gradient.share());
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i] as Variable;
-    const node = v.node;
-    // A view's sparse gradient goes on to its input as it is (./blocks.ts); else its rule runs.
     // Null where nothing flows in (a `where` condition that requires grad): its part of the graph
     // is consumed all the same.
-    const g = node !== null && grads.passBlocks(v, node) ? null : grads.take(v);
+    const g = grads.take(v);
+    const node = v.node;
     if (g !== null && node === null) accumulateLeaf(v, g);
     if (g !== null && node !== null) grads.handOn(node.inputs, applyRule(node, g, v), g);
     if (!opts.retainGraph) v.release(v === root);
