@@ -75,7 +75,7 @@ async function loadWasm(): Promise<void> {
   if (wasmModule) return;
   wasmModule = await import('./wasm/backend.js');
   await (await import('./wasm/threads/index.js')).loadThreads();
-  await (await import('./wasm/tiering.js')).preferOptimizedWasm();
+  await (await import('./wasm/v8-flags.js')).setWasmFlags();
 }
 
 /** The WebAssembly backend, once its module is loaded (by the probe or by setBackend('wasm')). */

@@ -3,7 +3,7 @@
  * shapes: m, n, k from 1 (GEMV and outer products) through sizes that cross the micro-tile (4 x 8),
  * the packed blocks (MC 48 rows, KC 512 steps, NC 1024 columns) and their edges; A and B read
  * row-major or transposed (swapped strides) or with padded rows, B packed or (few rows of A) read in
- * place; with and without bias; on one
+ * place, one-row products through the GEMV kernel; with and without bias; on one
  * thread and split over a pool of worker threads. The plain three-loop version must agree too.
  *
  * Tolerance: each output is a float32 dot product of k terms, so its error is at most about
@@ -133,6 +133,7 @@ describe('wasm sgemm', () => {
       { m: 2, n: 1030, k: 600 },
       { m: 101, n: 9, k: 513 },
       { m: 1, n: 1, k: 1100 },
+      { m: 1, n: 45, k: 700 }, // one row (gemv.ts): 32 + 8 + 4 + 1 columns
     ]) {
       for (const bT of [false, true]) {
         const { args, check } = setUp({ ...c, aT: false, bT, pad: 0, bias: true, seed: 7 });
@@ -149,7 +150,7 @@ describe('wasm sgemm', () => {
     }
   });
   it('agrees when split over worker threads', () => {
-    agrees(createSgemm(memory, scratch, pool, 1), 60, cases(40, 40, 100));
+    agrees(createSgemm(memory, scratch, pool, 1, 1), 60, cases(40, 80, 100));
   });
   it('works on a plain (not shared) memory', () => {
     const plain = new WebAssembly.Memory({ initial: 1, maximum: 4 });

@@ -8,6 +8,7 @@
  */
 import type { ThreadPool } from '../threads/pool.js';
 import { KC, MC, NC } from './driver.js';
+import { GEMV_MAX_ROWS } from './gemv.js';
 import { MR, NR } from './microkernel.js';
 import { sgemmModule } from './module.js';
 
@@ -45,6 +46,12 @@ const DIRECT_MAX_ROWS = 8 * MR;
  */
 const PARALLEL_MIN_MACS = 1 << 22;
 
+/**
+ * Multiply-adds from which a one-row product (gemv.ts) is split over the pool by columns: a job
+ * handed to a waiting worker costs ~5 us here, a 1x256 @ 256x768 product ~25 us on one thread.
+ */
+const GEMV_PARALLEL_MIN_MACS = 1 << 16;
+
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
 /** Scratch bytes for one thread's share [m, n, k]: packed B block, packed A block, an edge tile. */
@@ -59,6 +66,7 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
  * @param scratch returns a 16-byte aligned offset of `bytes` bytes, valid until the next call
  * @param pool worker threads on `memory`, or null for one thread
  * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
+ * @param gemvParallelMinMacs likewise for one-row products (gemv.ts)
  * @example
  * ```ts
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
@@ -75,11 +83,13 @@ export function createSgemm(
   scratch: (bytes: number) => number,
   pool: ThreadPool | null = null,
   parallelMinMacs = PARALLEL_MIN_MACS,
+  gemvParallelMinMacs = GEMV_PARALLEL_MIN_MACS,
 ): Sgemm {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const { module } = sgemmModule(shared);
   const instance = pool ? pool.instance(module) : new WebAssembly.Instance(module, { env: { memory } });
   const run = instance.exports.sgemm as (...args: number[]) => void;
+  const gemv = instance.exports.gemv as (...args: number[]) => void;
   return (m, n, k, a, ars, acs, b, brs, bcs, c, bias) => {
     if (m === 0 || n === 0) return;
     if (k === 0) {
@@ -87,6 +97,22 @@ export function createSgemm(
       for (let i = 0; i < m; i++) {
         for (let j = 0; j < n; j++) f32[c / 4 + i * n + j] = bias ? f32[bias / 4 + j] : 0;
       }
+      return;
+    }
+    if (m <= GEMV_MAX_ROWS && bcs === 1) {
+      const parts = pool && m * n * k >= gemvParallelMinMacs ? Math.min(pool.size, Math.floor(n / 32)) : 1;
+      if (parts <= 1) {
+        gemv(m, n, k, a, ars, acs, b, brs, c, n, bias);
+        return;
+      }
+      // column ranges of whole 32-column passes, one per thread
+      const step = roundUp(Math.ceil(n / parts), 32);
+      const jobs: number[][] = [];
+      for (let j = 0; j < n; j += step) {
+        const w = Math.min(step, n - j);
+        jobs.push([m, w, k, a, ars, acs, b + 4 * j, brs, c + 4 * j, n, bias && bias + 4 * j]);
+      }
+      pool?.run(module, 'gemv', jobs);
       return;
     }
     const threads = pool && m * n * k >= parallelMinMacs ? pool.size : 1;

@@ -3,8 +3,9 @@
  * locals while the K loop streams one packed A panel (MR floats a step) and one B panel (NR floats
  * a step, `bstep` bytes apart: packed, or B's own rows when B is read in place). Each step
  * broadcasts one A element per row and multiplies it into the NR/4 B vectors: `rows * NR`
- * multiply-adds from `rows + NR/4` loads. Without fused multiply-add (Node 20's V8 does not
- * validate relaxed SIMD), each multiply-add is an `f32x4.mul` then an `f32x4.add`.
+ * multiply-adds from `rows + NR/4` loads. Each multiply-add is one relaxed-SIMD `f32x4.relaxed_madd`
+ * (a fused multiply-add on x86 with FMA; ../v8-flags.ts turns it on in Node 20), or an `f32x4.mul`
+ * then an `f32x4.add` where the engine lacks it.
  *
  * Measured on this machine's 16 SIMD registers (GFLOP/s per CPU-second, 120x1024x256): 4x8 39,
  * 5x8 39, 6x8 39 (one accumulator spilled), 3x16 38; unrolling K by 2 or 4 fell to 35 and 32 (V8

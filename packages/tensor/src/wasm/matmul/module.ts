@@ -6,12 +6,13 @@
 import binaryen from 'binaryen';
 import { relaxedMadd } from './emit.js';
 import { emitSgemm } from './driver.js';
+import { emitGemv } from './gemv.js';
 import { emitMacroKernel, emitTileCopies } from './macro.js';
 import { emitMicroKernel, MR } from './microkernel.js';
 import { emitPackA, emitPackB } from './pack.js';
 
-/** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 does not, unflagged). */
-function relaxedSimdAvailable(): boolean {
+/** Whether this engine validates relaxed-SIMD `f32x4.relaxed_madd` (Node 20's V8 only with a flag: ../v8-flags.ts). */
+export function relaxedSimdAvailable(): boolean {
   const m = new binaryen.Module();
   try {
     m.setFeatures(binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);
@@ -44,6 +45,7 @@ function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> 
     emitTileCopies(m);
     emitMacroKernel(m);
     emitSgemm(m);
+    emitGemv(m, fma);
     if (!m.validate()) throw new Error('sgemm: generated WebAssembly module does not validate');
     m.optimize();
     return new Uint8Array(m.emitBinary());
