@@ -158,6 +158,8 @@ export function freeEarlierOutputs(graph: ReadonlySet<Variable>): void {
  * there; one WeakRef per forward's dead end rather than one per recorded op.
  */
 let madeNow: Variable[] = [];
+/** How long `recentMade` may grow before the collected ones are dropped from it. */
+let pruneAt = 65536;
 
 function noteDeadEnds(): void {
   const made = madeNow;
@@ -165,7 +167,11 @@ function noteDeadEnds(): void {
   const read = new Set<Variable>();
   for (const v of made) for (const x of v.node?.inputs ?? []) read.add(x);
   for (const v of made) if (!read.has(v)) recentMade.push(new WeakRef(v));
-  if (recentMade.length > 65536) recentMade = recentMade.filter((r) => r.deref() !== undefined);
+  // Forwards without a backward (evaluation with the tape on): let go of the collected ones now and then.
+  if (recentMade.length > pruneAt) {
+    recentMade = recentMade.filter((r) => r.deref() !== undefined);
+    pruneAt = Math.max(65536, 2 * recentMade.length);
+  }
 }
 
 /** Dead ends of the modules' forwards since the last backward() that freed a graph. */
