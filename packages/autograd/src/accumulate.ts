@@ -30,6 +30,7 @@ import {
   permute,
   reshape,
   sum,
+  type Expr,
   type Tensor,
   Tensor as TensorClass,
   tidy,
@@ -48,8 +49,22 @@ export interface Product {
   readonly grad: Tensor;
 }
 
-/** What a rule may hand back for one input: a dense tensor, or one of the two deferred forms. */
-export type Grad = Tensor | Placed | Product;
+/** −G, not yet negated: the gradient of a subtraction's right operand. */
+export interface Negated {
+  readonly kind: 'negated';
+  readonly grad: Tensor;
+}
+
+/** What a rule may hand back for one input: a dense tensor, or one of the three deferred forms. */
+export type Grad = Tensor | Placed | Product | Negated;
+
+/**
+ * −g, kept as g: the pass subtracts it where it adds the other parts (a − b in one kernel, where
+ * neg then add would be two), and negates it alone only where it is the only part.
+ */
+export function negated(g: Tensor): Negated {
+  return { kind: 'negated', grad: g };
+}
 
 /**
  * Aᵀ G, kept unmultiplied so that the pass can stack it with the other products of the same
@@ -98,6 +113,8 @@ function fitTo(g: Tensor, x: Variable): Tensor {
 /** The parts of one Variable's gradient, waiting for its turn. */
 interface Pending {
   parts: Tensor[];
+  /** The parts to subtract rather than add (see `negated`). */
+  negated: Tensor[];
   blocks: Placed[];
   products: Product[];
 }
@@ -140,12 +157,17 @@ export class Gradients {
   add(x: Variable, g: Grad): void {
     let p = this.#pending.get(x);
     if (p === undefined) {
-      p = { parts: [], blocks: [], products: [] };
+      p = { parts: [], negated: [], blocks: [], products: [] };
       this.#pending.set(x, p);
     }
-    if (g instanceof TensorClass) {
-      p.parts.push(g);
-      if (p.parts.length >= MAX_PARTS) p.parts = [sumParts(p.parts, x)];
+    if (g instanceof TensorClass || g.kind === 'negated') {
+      const t = tensorOf(g);
+      p.parts.push(t);
+      if (!(g instanceof TensorClass)) p.negated.push(t);
+      if (p.parts.length >= MAX_PARTS) {
+        p.parts = [sumParts(p.parts, p.negated, x)];
+        p.negated = [];
+      }
     } else if (g.kind === 'placed') {
       p.blocks.push(g);
     } else if (!stackable(g, x)) {
@@ -162,13 +184,16 @@ export class Gradients {
     if (p === undefined) return null;
     this.#pending.delete(v);
     if (p.products.length > 0) p.parts.push(multiplyProducts(p.products));
-    const dense = p.parts.length > 0 ? sumParts(p.parts, v) : null;
+    const dense = p.parts.length > 0 ? sumParts(p.parts, p.negated, v) : null;
     return p.blocks.length === 0 ? (dense as Tensor) : placeBlocks(p.blocks, dense, v);
   }
 }
 
-/** Σ parts in `like`'s shape and dtype: same-shaped parts are added first, then reduced once. */
-function sumParts(parts: Tensor[], like: Variable): Tensor {
+/**
+ * Σ parts (less those in `negated`) in `like`'s shape and dtype: same-shaped parts are added
+ * first, then reduced once.
+ */
+function sumParts(parts: Tensor[], negated: readonly Tensor[], like: Variable): Tensor {
   const byShape = new Map<string, Tensor[]>();
   for (const t of parts) {
     const key = t.shape.join(',');
@@ -177,7 +202,7 @@ function sumParts(parts: Tensor[], like: Variable): Tensor {
   const total = tidy(() => {
     let acc: Tensor | null = null;
     for (const same of byShape.values()) {
-      const fitted = fitTo(addAll(same), like);
+      const fitted = fitTo(addAll(same, negated), like);
       acc = acc === null ? fitted : add(acc, fitted);
     }
     return acc as Tensor;
@@ -189,12 +214,24 @@ function sumParts(parts: Tensor[], like: Variable): Tensor {
 /** Operands per kernel of a sum (WebGPU binds each as a buffer: the least limit is 8). */
 const SUM_OPERANDS = 4;
 
-/** Σ same-shaped parts, left to right as `reduce(add)` adds them, up to SUM_OPERANDS in one kernel. */
-function addAll(parts: readonly Tensor[]): Tensor {
+/**
+ * Σ same-shaped parts, left to right as `reduce(add)` adds them (a part in `negated` subtracted:
+ * a − b, as a + neg(b) gives it exactly), up to SUM_OPERANDS in one kernel.
+ */
+function addAll(parts: readonly Tensor[], negated: readonly Tensor[]): Tensor {
   let acc = parts[0] as Tensor;
+  let accMinus = negated.includes(acc);
+  if (parts.length === 1) return accMinus ? fuse('neg', [acc], E.neg) : acc;
   for (let i = 1; i < parts.length; i += SUM_OPERANDS - 1) {
     const group = [acc, ...parts.slice(i, i + SUM_OPERANDS - 1)];
-    acc = group.length === 2 ? add(acc, group[1] as Tensor) : fuse('add', group, (...xs) => xs.reduce(E.add));
+    const minus = group.map((t, k) => (k === 0 ? accMinus : negated.includes(t)));
+    const signed = (x: Expr, k: number): Expr => (minus[k] ? E.neg(x) : x);
+    const plus = (a: Expr, x: Expr, k: number): Expr => (minus[k] ? E.sub(a, x) : E.add(a, x));
+    acc =
+      group.length === 2 && !minus.includes(true)
+        ? add(acc, group[1] as Tensor)
+        : fuse('add', group, (x0, ...xs) => xs.reduce((a, x, k) => plus(a, x, k + 1), signed(x0 as Expr, 0)));
+    accMinus = false;
   }
   return acc;
 }

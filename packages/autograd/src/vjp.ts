@@ -19,7 +19,7 @@ import {
   type Expr,
   where as whereT,
 } from '@wgru/tensor';
-import { type Grad, transposeTimes } from './accumulate.js';
+import { type Grad, negated, transposeTimes } from './accumulate.js';
 import { placed } from './blocks.js';
 import { E, fuse } from './fused.js';
 
@@ -108,7 +108,7 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
  */
 export const vjps: { [P in Primitive]: Vjp<P> } = {
   add: (g) => [g, g],
-  sub: (g, { needs }) => [g, ifNeeded(needs[1], () => neg(g))],
+  sub: (g, { needs }) => [g, needs[1] ? negated(g) : null],
   mul: (g, { inputs: [a, b], needs }) => [
     ifNeeded(needs[0], () => mul(g, b as Tensor)),
     ifNeeded(needs[1], () => mul(g, a as Tensor)),
