@@ -16,6 +16,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['./test-support/global-setup.ts'],
+    // The matmul autotuner's default ('cached') would read a table from the user's cache folder:
+    // tests run the built-in plans unless they ask for tuning (matmul-tuning.test.ts).
+    env: { WGRU_TUNING: 'off' },
     // CI asks for a JSON report beside the usual output (its counts make the closing line).
     reporters: process.env.WGRU_TEST_REPORT
       ? ['default', ['json', { outputFile: process.env.WGRU_TEST_REPORT }]]

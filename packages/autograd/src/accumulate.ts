@@ -6,11 +6,11 @@
  * recurrence:
  *
  * 1. **Late sums.** Dense parts are added when the gradient is complete, same-shaped parts first
- *    (on WebGPU those additions fuse into one kernel), then summed back over broadcast axes once
+ *    (up to four in one kernel), then summed back over broadcast axes once
  *    (`unbroadcast`), rather than once per part: a GRU's biases get one part per timestep.
  * 2. **Sparse slices.** `slice`'s rule hands back its `g` placed in a block of zeros
- *    ({@link placed}). The block stays sparse, and the blocks are written into one buffer when
- *    the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
+ *    (`placed`, ./blocks.ts). The block stays sparse, and the blocks are written into one buffer
+ *    when the gradient is complete: T slices of a [T, ...] tensor cost O(T), not T dense tensors,
  *    O(T²). Blocks that tile the tensor exactly (the gates of a [B, 3H] matrix) are copied side
  *    by side, with no zero fill.
  * 3. **Stacked products.** `matmul`'s rule hands back ∂B = Aᵀ G unmultiplied
@@ -21,33 +21,24 @@
  */
 import {
   add,
-  addInto,
-  assign,
   bytesPerElement,
   cast,
   clone,
   concat,
-  empty,
   keep,
   matmul,
   permute,
   reshape,
-  slice,
   sum,
+  type Expr,
   type Tensor,
   Tensor as TensorClass,
   tidy,
   transpose,
 } from '@wgru/tensor';
+import { type Placed, placeBlocks } from './blocks.js';
+import { E, fuse } from './fused.js';
 import type { Variable } from './variable.js';
-
-/** `grad` placed at `begin` (of extent `size`) in a tensor of zeros: the gradient of a slice. */
-export interface Placed {
-  readonly kind: 'placed';
-  readonly begin: readonly number[];
-  readonly size: readonly number[];
-  readonly grad: Tensor;
-}
 
 /** Aᵀ G, not yet multiplied: the gradient of a matmul's right operand. */
 export interface Product {
@@ -58,12 +49,21 @@ export interface Product {
   readonly grad: Tensor;
 }
 
-/** What a rule may hand back for one input: a dense tensor, or one of the two deferred forms. */
-export type Grad = Tensor | Placed | Product;
+/** −G, not yet negated: the gradient of a subtraction's right operand. */
+export interface Negated {
+  readonly kind: 'negated';
+  readonly grad: Tensor;
+}
 
-/** `g` placed at `begin` in zeros of the input's shape, kept sparse (see rewrite 2 above). */
-export function placed(g: Tensor, begin: readonly number[], size: readonly number[]): Placed {
-  return { kind: 'placed', begin, size, grad: g };
+/** What a rule may hand back for one input: a dense tensor, or one of the three deferred forms. */
+export type Grad = Tensor | Placed | Product | Negated;
+
+/**
+ * −g, kept as g: the pass subtracts it where it adds the other parts (a − b in one kernel, where
+ * neg then add would be two), and negates it alone only where it is the only part.
+ */
+export function negated(g: Tensor): Negated {
+  return { kind: 'negated', grad: g };
 }
 
 /**
@@ -113,6 +113,8 @@ function fitTo(g: Tensor, x: Variable): Tensor {
 /** The parts of one Variable's gradient, waiting for its turn. */
 interface Pending {
   parts: Tensor[];
+  /** The parts to subtract rather than add (see `negated`). */
+  negated: Tensor[];
   blocks: Placed[];
   products: Product[];
 }
@@ -132,31 +134,40 @@ export class Gradients {
    * (add) or return one tensor for two inputs, so each is made owned once.
    */
   handOn(inputs: readonly Variable[], grads: ReadonlyArray<Grad | null>, g: Tensor): void {
-    const owned = new Set<Tensor>();
-    const mine = grads.map((gi) => {
-      if (gi === null) return null;
+    const owned: Tensor[] = [];
+    const mine: Array<Grad | null> = [];
+    for (const gi of grads) {
+      if (gi === null) {
+        mine.push(null);
+        continue;
+      }
       const t = tensorOf(gi);
-      const own = t === g || owned.has(t) ? t.share() : t;
-      owned.add(own);
-      return gi instanceof TensorClass ? own : { ...gi, grad: own };
-    });
+      const own = t === g || owned.includes(t) ? t.share() : t;
+      owned.push(own);
+      mine.push(own === t ? gi : gi instanceof TensorClass ? own : { ...gi, grad: own });
+    }
     g.dispose();
-    inputs.forEach((x, j) => {
+    for (let j = 0; j < mine.length; j++) {
       const gi = mine[j];
-      if (gi !== null && gi !== undefined) this.add(x, gi);
-    });
+      if (gi !== null && gi !== undefined) this.add(inputs[j] as Variable, gi);
+    }
   }
 
   /** Adds one part of `x`'s gradient (taking ownership of its tensor). */
   add(x: Variable, g: Grad): void {
     let p = this.#pending.get(x);
     if (p === undefined) {
-      p = { parts: [], blocks: [], products: [] };
+      p = { parts: [], negated: [], blocks: [], products: [] };
       this.#pending.set(x, p);
     }
-    if (g instanceof TensorClass) {
-      p.parts.push(g);
-      if (p.parts.length >= MAX_PARTS) p.parts = [sumParts(p.parts, x)];
+    if (g instanceof TensorClass || g.kind === 'negated') {
+      const t = tensorOf(g);
+      p.parts.push(t);
+      if (!(g instanceof TensorClass)) p.negated.push(t);
+      if (p.parts.length >= MAX_PARTS) {
+        p.parts = [sumParts(p.parts, p.negated, x)];
+        p.negated = [];
+      }
     } else if (g.kind === 'placed') {
       p.blocks.push(g);
     } else if (!stackable(g, x)) {
@@ -173,13 +184,16 @@ export class Gradients {
     if (p === undefined) return null;
     this.#pending.delete(v);
     if (p.products.length > 0) p.parts.push(multiplyProducts(p.products));
-    const dense = p.parts.length > 0 ? sumParts(p.parts, v) : null;
+    const dense = p.parts.length > 0 ? sumParts(p.parts, p.negated, v) : null;
     return p.blocks.length === 0 ? (dense as Tensor) : placeBlocks(p.blocks, dense, v);
   }
 }
 
-/** Σ parts in `like`'s shape and dtype: same-shaped parts are added first, then reduced once. */
-function sumParts(parts: Tensor[], like: Variable): Tensor {
+/**
+ * Σ parts (less those in `negated`) in `like`'s shape and dtype: same-shaped parts are added
+ * first, then reduced once.
+ */
+function sumParts(parts: Tensor[], negated: readonly Tensor[], like: Variable): Tensor {
   const byShape = new Map<string, Tensor[]>();
   for (const t of parts) {
     const key = t.shape.join(',');
@@ -188,16 +202,38 @@ function sumParts(parts: Tensor[], like: Variable): Tensor {
   const total = tidy(() => {
     let acc: Tensor | null = null;
     for (const same of byShape.values()) {
-      const fitted = fitTo(
-        same.reduce((a, b) => add(a, b)),
-        like,
-      );
+      const fitted = fitTo(addAll(same, negated), like);
       acc = acc === null ? fitted : add(acc, fitted);
     }
     return acc as Tensor;
   });
   for (const t of parts) if (t !== total) t.dispose();
   return total;
+}
+
+/** Operands per kernel of a sum (WebGPU binds each as a buffer: the least limit is 8). */
+const SUM_OPERANDS = 4;
+
+/**
+ * Σ same-shaped parts, left to right as `reduce(add)` adds them (a part in `negated` subtracted:
+ * a − b, as a + neg(b) gives it exactly), up to SUM_OPERANDS in one kernel.
+ */
+function addAll(parts: readonly Tensor[], negated: readonly Tensor[]): Tensor {
+  let acc = parts[0] as Tensor;
+  let accMinus = negated.includes(acc);
+  if (parts.length === 1) return accMinus ? fuse('neg', [acc], E.neg) : acc;
+  for (let i = 1; i < parts.length; i += SUM_OPERANDS - 1) {
+    const group = [acc, ...parts.slice(i, i + SUM_OPERANDS - 1)];
+    const minus = group.map((t, k) => (k === 0 ? accMinus : negated.includes(t)));
+    const signed = (x: Expr, k: number): Expr => (minus[k] ? E.neg(x) : x);
+    const plus = (a: Expr, x: Expr, k: number): Expr => (minus[k] ? E.sub(a, x) : E.add(a, x));
+    acc =
+      group.length === 2 && !minus.includes(true)
+        ? add(acc, group[1] as Tensor)
+        : fuse('add', group, (x0, ...xs) => xs.reduce((a, x, k) => plus(a, x, k + 1), signed(x0 as Expr, 0)));
+    accMinus = false;
+  }
+  return acc;
 }
 
 /**
@@ -258,45 +294,6 @@ function multiplyProducts(products: Product[]): Tensor {
     p.grad.dispose();
   }
   return total;
-}
-
-/** Whether blocks cover a tensor of `size` elements exactly once (pairwise disjoint boxes). */
-function tiles(blocks: readonly Placed[], size: number): boolean {
-  const volume = blocks.reduce((n, b) => n + b.size.reduce((m, d) => m * d, 1), 0);
-  if (volume !== size) return false;
-  for (let i = 0; i < blocks.length; i++) {
-    for (let j = i + 1; j < blocks.length; j++) {
-      const a = blocks[i] as Placed;
-      const b = blocks[j] as Placed;
-      const apart = a.begin.some((a0, k) => {
-        const b0 = b.begin[k];
-        return a0 + a.size[k] <= b0 || b0 + b.size[k] <= a0;
-      });
-      if (!apart) return false;
-    }
-  }
-  return true;
-}
-
-/**
- * The dense part (or zeros) with every block added into place. Blocks that tile the tensor (the
- * gates of a [B, 3H] matrix, the timesteps of a [T, B, G] projection) are copied straight into a
- * fresh buffer, with no zero fill.
- */
-function placeBlocks(blocks: readonly Placed[], dense: Tensor | null, like: Variable): Tensor {
-  // A fresh buffer: the dense part may share storage with another gradient (rules pass `g` on).
-  const base = empty(like.value.backend, like.shape, like.dtype);
-  const copy = dense === null && tiles(blocks, like.size);
-  if (!copy) assign(base, dense ?? 0);
-  dense?.dispose();
-  for (const b of blocks) {
-    const region = slice(base, [...b.begin], [...b.size]);
-    if (copy) assign(region, b.grad);
-    else addInto(region, b.grad);
-    region.dispose();
-    b.grad.dispose();
-  }
-  return base;
 }
 
 /** Whether `t` alone owns its storage, dense and row-major from the start. */

@@ -1,8 +1,8 @@
-import { shapeString, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
+import { type Shape, shapeString, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
 import { accumulateLeaf, type Grad, Gradients } from './accumulate.js';
-import { inspectGradient } from './anomaly.js';
+import { inspectGradient, isAnomalyDetectionEnabled } from './anomaly.js';
 import { freeEarlierOutputs } from './lifetimes.js';
-import type { Primitive, PrimitiveAttrs } from './vjp.js';
+import type { Primitive, PrimitiveAttrs, VjpContext } from './vjp.js';
 import { vjps } from './vjp.js';
 import type { Variable } from './variable.js';
 
@@ -40,31 +40,41 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-/** Variables reachable from `root` through recorded nodes, inputs before the ops that use them. */
-function topologicalOrder(root: Variable): Variable[] {
+/**
+ * Variables reachable from `root` through recorded nodes, inputs before the ops that use them,
+ * and the same Variables as a set.
+ */
+function topologicalOrder(root: Variable): { order: Variable[]; seen: Set<Variable> } {
   const order: Variable[] = [];
   const seen = new Set<Variable>();
   // Iterative depth-first search: a graph unrolled over 10,000 timesteps must not overflow the stack.
-  const stack: Array<{ v: Variable; expanded: boolean }> = [{ v: root, expanded: false }];
+  // A Variable is pushed twice: to expand it, then (marked) to place it after its inputs.
+  const stack: Variable[] = [root];
+  const expanded: boolean[] = [false];
   while (stack.length > 0) {
-    const top = stack.pop() as { v: Variable; expanded: boolean };
-    if (top.expanded) {
-      order.push(top.v);
+    const v = stack.pop() as Variable;
+    if (expanded.pop()) {
+      order.push(v);
       continue;
     }
-    if (seen.has(top.v)) continue;
-    seen.add(top.v);
-    const freed = top.v.freed;
-    if (top.v.node === null && freed !== null) {
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const freed = v.freed;
+    if (v.node === null && freed !== null) {
       throw new Error(
         `backward: the graph through ${freed.op} (output ${shapeString(freed.shape)}) was already freed by an earlier backward(); ` +
           'pass { retainGraph: true } to the first backward() to backpropagate through it again',
       );
     }
-    stack.push({ v: top.v, expanded: true });
-    for (const x of top.v.node?.inputs ?? []) if (!seen.has(x) && x.requiresGrad) stack.push({ v: x, expanded: false });
+    stack.push(v);
+    expanded.push(true);
+    for (const x of v.node?.inputs ?? []) {
+      if (seen.has(x) || !x.requiresGrad) continue;
+      stack.push(x);
+      expanded.push(false);
+    }
   }
-  return order;
+  return { order, seen };
 }
 
 export interface BackwardOptions {
@@ -84,8 +94,8 @@ export function backward(root: Variable, gradient: Tensor, opts: BackwardOptions
   // The forward pass is complete: submit it now, so the device computes it while the host
   // records the backward pass (one more submit per step, no wait).
   root.value.backend.flush();
-  const order = topologicalOrder(root);
-  if (!opts.retainGraph) freeEarlierOutputs(new Set(order));
+  const { order, seen } = topologicalOrder(root);
+  if (!opts.retainGraph) freeEarlierOutputs(seen);
   const grads = new Gradients();
   grads.add(root, gradient.share());
   for (let i = order.length - 1; i >= 0; i--) {
@@ -103,13 +113,28 @@ export function backward(root: Variable, gradient: Tensor, opts: BackwardOptions
 /** The gradients a node's rule gives its inputs (null for those that need none). */
 function applyRule(node: Node, g: Tensor, out: Variable): Array<Grad | null> {
   const inputs = node.inputs;
-  const needs = inputs.map((x) => x.requiresGrad);
-  const rule = vjps[node.op] as (g: Tensor, ctx: unknown) => Array<Grad | null>;
-  const ctx = { inputs: inputs.map((x) => x.value), shapes: inputs.map((x) => x.shape), output: out.value };
-  const grads = tidy(() => rule(g, { ...ctx, attrs: node.attrs, needs }).map((gi, j) => (needs[j] ? gi : null)));
-  // Anomaly mode: a NaN or Infinity in a gradient this rule made.
-  grads.forEach((gi, j) => {
-    if (gi) inspectGradient(node.op, out.shape, j, gi instanceof TensorClass ? gi : gi.grad);
+  const n = inputs.length;
+  const needs = new Array<boolean>(n);
+  const values = new Array<Tensor>(n);
+  const shapes = new Array<Shape>(n);
+  for (let j = 0; j < n; j++) {
+    const x = inputs[j] as Variable;
+    needs[j] = x.requiresGrad;
+    values[j] = x.value;
+    shapes[j] = values[j].shape;
+  }
+  const rule = vjps[node.op] as (g: Tensor, ctx: VjpContext<Primitive>) => Array<Grad | null>;
+  const ctx = { inputs: values, shapes, output: out.value, attrs: node.attrs, needs };
+  const grads = tidy(() => {
+    const gs = rule(g, ctx);
+    for (let j = 0; j < n; j++) if (!needs[j]) gs[j] = null;
+    return gs;
   });
+  // Anomaly mode: a NaN or Infinity in a gradient this rule made.
+  if (isAnomalyDetectionEnabled()) {
+    grads.forEach((gi, j) => {
+      if (gi) inspectGradient(node.op, out.shape, j, gi instanceof TensorClass ? gi : gi.grad);
+    });
+  }
   return grads;
 }

@@ -76,6 +76,7 @@ export function forwardCall<T>(fn: () => T): T {
     result = fn();
   } finally {
     forwardDepth--;
+    if (forwardDepth === 0) noteDeadEnds();
   }
   if (forwardDepth === 0) markOutputs(result);
   return result;
@@ -150,7 +151,30 @@ export function freeEarlierOutputs(graph: ReadonlySet<Variable>): void {
   recentMade = [];
 }
 
-/** Variables recorded inside a module's forward since the last backward() that freed a graph. */
+/**
+ * What the running forward has recorded so far (held strongly: only while it runs). When it
+ * returns, only its dead ends stay, weakly, in `recentMade`: the Variables that no op of the
+ * forward read. Every other one is read by a dead end's branch, and `freeBranch` reaches it from
+ * there; one WeakRef per forward's dead end rather than one per recorded op.
+ */
+let madeNow: Variable[] = [];
+/** How long `recentMade` may grow before the collected ones are dropped from it. */
+let pruneAt = 65536;
+
+function noteDeadEnds(): void {
+  const made = madeNow;
+  madeNow = [];
+  const read = new Set<Variable>();
+  for (const v of made) for (const x of v.node?.inputs ?? []) read.add(x);
+  for (const v of made) if (!read.has(v)) recentMade.push(new WeakRef(v));
+  // Forwards without a backward (evaluation with the tape on): let go of the collected ones now and then.
+  if (recentMade.length > pruneAt) {
+    recentMade = recentMade.filter((r) => r.deref() !== undefined);
+    pruneAt = Math.max(65536, 2 * recentMade.length);
+  }
+}
+
+/** Dead ends of the modules' forwards since the last backward() that freed a graph. */
 let recentMade: WeakRef<Variable>[] = [];
 /** ... and before it: the next such backward frees those that no backward consumed. */
 let earlierMade: Variable[] = [];
@@ -180,10 +204,7 @@ const scopes: Scope[] = [];
 
 /** @internal Called for every Variable an op records, with the node that made it. */
 export function noteRecorded(v: Variable, node: Node): void {
-  if (forwardDepth > 0) {
-    recentMade.push(new WeakRef(v));
-    if (recentMade.length % 65536 === 0) recentMade = recentMade.filter((r) => r.deref() !== undefined);
-  }
+  if (forwardDepth > 0) madeNow.push(v);
   const s = scopes[scopes.length - 1];
   if (!s) return;
   s.created.push(v);

@@ -1,5 +1,4 @@
 import {
-  add,
   broadcastTo,
   div,
   equal,
@@ -12,16 +11,17 @@ import {
   pow,
   reshape as reshapeT,
   scatterAdd,
-  sign,
   slice as sliceT,
-  square,
   sub,
   sum as sumT,
   type Shape,
   type Tensor,
+  type Expr,
   where as whereT,
 } from '@wgru/tensor';
-import { type Grad, placed, transposeTimes } from './accumulate.js';
+import { type Grad, negated, transposeTimes } from './accumulate.js';
+import { placed } from './blocks.js';
+import { E, fuse } from './fused.js';
 
 /**
  * The primitives: the only ops with hand-written gradients. Everything else in @wgru/autograd
@@ -108,7 +108,7 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
  */
 export const vjps: { [P in Primitive]: Vjp<P> } = {
   add: (g) => [g, g],
-  sub: (g, { needs }) => [g, ifNeeded(needs[1], () => neg(g))],
+  sub: (g, { needs }) => [g, needs[1] ? negated(g) : null],
   mul: (g, { inputs: [a, b], needs }) => [
     ifNeeded(needs[0], () => mul(g, b as Tensor)),
     ifNeeded(needs[1], () => mul(g, a as Tensor)),
@@ -116,7 +116,9 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   // d(a/b) = g/b, -g a / b²
   div: (g, { inputs: [a, b], needs }) => [
     ifNeeded(needs[0], () => div(g, b as Tensor)),
-    ifNeeded(needs[1], () => neg(div(mul(g, a as Tensor), square(b as Tensor)))),
+    ifNeeded(needs[1], () =>
+      fuse('div', [g, a as Tensor, b as Tensor], (g, a, b) => E.neg(E.div(E.mul(g, a), E.square(b)))),
+    ),
   ],
   neg: (g) => [neg(g)],
   // d(a^b) = g b a^(b-1), g a^b log a. NOTE: the exponent's gradient is taken as 0 where a <= 0
@@ -127,22 +129,28 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   ],
   // Ties split the gradient evenly, as in PyTorch.
   maximum: (g, { inputs: [a, b] }) => {
-    const share = add(greater(a as Tensor, b as Tensor), mul(equal(a as Tensor, b as Tensor), 0.5));
-    return [mul(g, share), mul(g, sub(1, share))];
+    const share = (a: Expr, b: Expr) => E.add(E.greater(a, b), E.mul(E.equal(a, b), 0.5));
+    return [
+      fuse('maximum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, share(a, b))),
+      fuse('maximum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, E.sub(1, share(a, b)))),
+    ];
   },
   minimum: (g, { inputs: [a, b] }) => {
-    const share = add(greater(b as Tensor, a as Tensor), mul(equal(a as Tensor, b as Tensor), 0.5));
-    return [mul(g, share), mul(g, sub(1, share))];
+    const share = (a: Expr, b: Expr) => E.add(E.greater(b, a), E.mul(E.equal(a, b), 0.5));
+    return [
+      fuse('minimum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, share(a, b))),
+      fuse('minimum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, E.sub(1, share(a, b)))),
+    ];
   },
   exp: (g, { output }) => [mul(g, output)],
   log: (g, { inputs: [a] }) => [div(g, a as Tensor)],
-  sqrt: (g, { output }) => [div(g, mul(output, 2))],
+  sqrt: (g, { output }) => [fuse('sqrt', [g, output], (g, y) => E.div(g, E.mul(y, 2)))],
   // σ' = σ (1 - σ)
-  sigmoid: (g, { output }) => [mul(g, mul(output, sub(1, output)))],
+  sigmoid: (g, { output }) => [fuse('sigmoid', [g, output], (g, y) => E.mul(g, E.mul(y, E.sub(1, y))))],
   // tanh' = 1 - tanh²
-  tanh: (g, { output }) => [mul(g, sub(1, square(output)))],
-  relu: (g, { inputs: [a] }) => [mul(g, greater(a as Tensor, 0))],
-  abs: (g, { inputs: [a] }) => [mul(g, sign(a as Tensor))],
+  tanh: (g, { output }) => [fuse('tanh', [g, output], (g, y) => E.mul(g, E.sub(1, E.square(y))))],
+  relu: (g, { inputs: [a] }) => [fuse('relu', [g, a as Tensor], (g, a) => E.mul(g, E.greater(a, 0)))],
+  abs: (g, { inputs: [a] }) => [fuse('abs', [g, a as Tensor], (g, a) => E.mul(g, E.sign(a)))],
   where: (g, { inputs: [cond], needs }) => [
     null,
     ifNeeded(needs[1], () => whereT(cond as Tensor, g, 0)),

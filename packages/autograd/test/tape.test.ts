@@ -50,6 +50,31 @@ forEachBackend('tape', (name) => {
       expect(x.detach().requiresGrad).toBe(false);
     });
 
+    it('blocks of slices of a view (slice, then reshape) land in the right places, tiling or not', async () => {
+      const x = variable(Tn.zeros([3, 4, 5]), { requiresGrad: true });
+      const v = x.slice([1, 0, 0], [1, 4, 5]).reshape([4, 5]);
+      const loss = v
+        .slice([0, 1], [4, 2])
+        .mul(2)
+        .sum()
+        .add(v.slice([1, 3], [2, 2]).mul(3).sum());
+      loss.add(x.slice([2, 0, 0], [1, 4, 5]).reshape([20]).slice([18], [2]).sum()).backward();
+      const want = new Array<number>(60).fill(0);
+      for (let i = 0; i < 4; i++) for (const j of [1, 2]) want[20 + i * 5 + j] = 2;
+      for (const i of [1, 2]) for (const j of [3, 4]) want[20 + i * 5 + j] = 3;
+      want[58] = want[59] = 1; // through a reshape that is not a unit-axis one
+      expect(await values(x.grad)).toEqual(want);
+      // Blocks that tile their input exactly: copied side by side, no zero fill.
+      const y = variable(Tn.zeros([2, 1, 3]), { requiresGrad: true });
+      const w = y.reshape([2, 3]);
+      w.slice([0, 0], [2, 1])
+        .mul(4)
+        .sum()
+        .add(w.slice([0, 1], [2, 2]).mul(5).sum())
+        .backward();
+      expect(await values(y.grad)).toEqual([4, 5, 5, 4, 5, 5]);
+    });
+
     it('backward of a scalar leaf gives it a gradient of one', async () => {
       const x = variable(2, { requiresGrad: true });
       x.backward();

@@ -8,7 +8,10 @@
  *   pnpm bench --json              the raw figures as JSON on stdout instead of tables
  *   pnpm bench --no-tfjs           without TensorFlow.js
  *   pnpm bench --only=matmul --sizes=512,1024 --no-gru   matmul at chosen square sizes only
+ *   pnpm bench --only=matmul --backends=webgpu           matmul on WebGPU only
  *   pnpm bench --only=soak --minutes=10 --every=30      memory over a long run (only when asked for)
+ *   pnpm bench --only=tuning       the matmul autotuner's choice vs exhaustive timing (only when asked for)
+ *   pnpm bench --only=tuned        the stored tuning table vs the built-in plans, alternating (only when asked for)
  *
  * A benchmark is a `Benchmark` (see lib.ts) in its own `*.bench.ts` file, listed below.
  * @module
@@ -20,11 +23,23 @@ import { gruScoreBench } from './gru-score.bench.js';
 import { gruTrainBench } from './gru-train.bench.js';
 import { matmulBench } from './matmul.bench.js';
 import { soakBench } from './soak.bench.js';
+import { tunedBench } from './tuned.bench.js';
+import { tuningBench } from './tuning.bench.js';
 import { cpuBench } from './cpu.bench.js';
 
-// soak runs only when asked for (--only=soak): it takes ten minutes.
-const benchmarks: Benchmark[] = [matmulBench, gruTrainBench, generateBench, gruScoreBench, cpuBench, soakBench];
-const onRequestOnly = new Set(['soak']);
+const benchmarks: Benchmark[] = [
+  matmulBench,
+  gruTrainBench,
+  generateBench,
+  gruScoreBench,
+  cpuBench,
+  tuningBench,
+  tunedBench,
+  soakBench,
+];
+// soak, tuning and tuned run only when asked for (--only=...): ten minutes; minutes of exhaustive
+// timing; a comparison that needs a filled table.
+const onRequestOnly = new Set(['soak', 'tuning', 'tuned']);
 
 function parseArgs(argv: string[]): { only: string[] | null; json: boolean; opts: BenchOptions } {
   const args: Record<string, string> = {};

@@ -28,17 +28,27 @@ interface Shape {
 type Impl = 'wgru-webgpu' | 'tfjs-webgpu' | 'wgru-cpu' | 'tfjs-cpu' | 'js-loop';
 const IMPLS: Impl[] = ['wgru-webgpu', 'tfjs-webgpu', 'wgru-cpu', 'tfjs-cpu', 'js-loop'];
 
+/** Square sizes timed by default (`--sizes=256,512` to choose). */
+const SQUARES = [256, 512, 1024];
+
+/** The GRU's shapes: batch-1 generation, the recurrent h @ U, the input projection of a whole sequence. */
+const GRU_SHAPES: Shape[] = [
+  { label: 'gen 1x256 @ 256x768', m: 1, k: 256, n: 768 },
+  { label: 'h@U 32x128 @ 128x384', m: 32, k: 128, n: 384 },
+  { label: 'h@U 64x256 @ 256x768', m: 64, k: 256, n: 768 },
+  { label: 'x@W 2048x64 @ 64x384', m: 2048, k: 64, n: 384 },
+];
+
+const square = (s: number): Shape => ({ label: `${s}x${s} @ ${s}x${s}`, m: s, k: s, n: s });
+
+/** Every shape of a full run (the autotuner's `pnpm tune --fill` tunes these). */
+export const MATMUL_SHAPES: Shape[] = [...SQUARES.map(square), ...GRU_SHAPES];
+
 /** The shapes timed: squares (`--sizes=256,512` to choose), then the GRU's (unless `--no-gru`). */
 function shapes(opts: BenchOptions): Shape[] {
-  const sizes = opts.args.sizes ? opts.args.sizes.split(',').map(Number) : opts.quick ? [256, 512] : [256, 512, 1024];
-  const squares = sizes.map((s) => ({ label: `${s}x${s} @ ${s}x${s}`, m: s, k: s, n: s }));
-  const gru: Shape[] = [
-    { label: 'gen 1x256 @ 256x768', m: 1, k: 256, n: 768 },
-    { label: 'h@U 32x128 @ 128x384', m: 32, k: 128, n: 384 },
-    { label: 'h@U 64x256 @ 256x768', m: 64, k: 256, n: 768 },
-    { label: 'x@W 2048x64 @ 64x384', m: 2048, k: 64, n: 384 },
-  ];
-  return opts.args['no-gru'] === 'true' ? squares : [...squares, ...gru];
+  const sizes = opts.args.sizes ? opts.args.sizes.split(',').map(Number) : opts.quick ? [256, 512] : SQUARES;
+  const squares = sizes.map(square);
+  return opts.args['no-gru'] === 'true' ? squares : [...squares, ...GRU_SHAPES];
 }
 
 /** The i-k-j loop over Float32Array rows: the simplest fast JavaScript matmul. */
@@ -122,10 +132,11 @@ export const matmulBench: Benchmark = {
       tb?.dispose();
     }
 
-    // CPU: wgru's CPU backend, TensorFlow.js's, and a plain loop.
-    await setBackend('cpu');
-    const tfCpu = tf !== null && (await tfBackend(tf, 'cpu'));
-    for (const [i, s] of list.entries()) {
+    // CPU: wgru's CPU backend, TensorFlow.js's, and a plain loop (not with --backends=webgpu).
+    const cpuToo = opts.args.backends !== 'webgpu';
+    if (cpuToo) await setBackend('cpu');
+    const tfCpu = cpuToo && tf !== null && (await tfBackend(tf, 'cpu'));
+    for (const [i, s] of cpuToo ? list.entries() : []) {
       opts.log(`  cpu ${s.label}`);
       const a = uniform([s.m, s.k], -1, 1);
       const b = uniform([s.k, s.n], -1, 1);

@@ -50,8 +50,12 @@ export {
   profileKernels,
   setBackend,
   shutdown,
+  type SetBackendOptions,
+  tuning,
   withBackend,
 } from './registry.js';
+export type { TunedChoice, TuningLogEntry, TuningMode, TuningTable } from './webgpu/kernels/matmul-tuner.js';
+export type { TuningState } from './webgpu/tuning.js';
 export type { KernelTime } from './webgpu/profiler.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';
 export { formatTensor, formatValues, inspectCustom } from './format.js';

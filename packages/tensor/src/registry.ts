@@ -12,6 +12,16 @@ import {
 } from './webgpu/device.js';
 import type { WasmBackend } from './wasm/backend.js';
 import { WebGpuBackend } from './webgpu/backend.js';
+import type { TuningMode, TuningTable } from './webgpu/kernels/matmul-tuner.js';
+import {
+  applyTuning,
+  checkTuningOption,
+  envBudgetMs,
+  envTuning,
+  type TuningState,
+  tuningState,
+} from './webgpu/tuning.js';
+import { adapterKey, loadTable, saveTable } from './webgpu/tuning-cache.js';
 import { type KernelTime, KernelProfiler } from './webgpu/profiler.js';
 
 /**
@@ -47,6 +57,10 @@ export async function probe(): Promise<void> {
   if (forced !== 'wasm') {
     try {
       probed = await acquireDevice();
+      // The tuning of a first use without setBackend: the stored table is read now, while it can wait
+      // (a bad WGRU_TUNING is named at that first use).
+      const mode = tuningAtProbe();
+      if (probed && mode !== 'off') probedTuning = { mode, table: await loadTable(adapterKey(probed.adapterInfo)) };
     } catch {
       probed = null;
     }
@@ -54,6 +68,18 @@ export async function probe(): Promise<void> {
   // The wasm backend (and binaryen, which builds its kernels) loads only where it will be used.
   if (forced === 'wasm' || !probed || isSoftwareAdapter(probed.adapterInfo)) await loadWasm();
 }
+
+/** `WGRU_TUNING`, else 'cached'; 'off' where it is invalid (activeBackend names it at first use). */
+function tuningAtProbe(): TuningMode {
+  try {
+    return envTuning() ?? 'cached';
+  } catch {
+    return 'off';
+  }
+}
+
+/** The tuning that the probed device's backend starts with (see probe). */
+let probedTuning: { mode: TuningMode; table: TuningTable } | null = null;
 
 function describe(b: Backend): string {
   const a = b.info.adapter;
@@ -99,7 +125,13 @@ export function activeBackend(): Backend {
   if (forced === 'webgpu' && !probed) throw new Error(`WGRU_BACKEND=webgpu: ${NO_ADAPTER_MESSAGE}`);
   const hardware = probed !== null && !isSoftwareAdapter(probed.adapterInfo);
   if (probed && (forced === 'webgpu' || (forced === undefined && hardware))) {
+    envTuning(); // names a bad WGRU_TUNING
     gpu = new WebGpuBackend(probed);
+    if (probedTuning) {
+      const key = adapterKey(probed.adapterInfo);
+      Object.assign(gpu.tuner, probedTuning, { budgetMs: envBudgetMs() });
+      gpu.tuner.onTuned = (table) => saveTable(key, table);
+    }
     probed = null;
     active = gpu;
   } else if (forced === 'cpu') {
@@ -113,7 +145,29 @@ export function activeBackend(): Backend {
   return active;
 }
 
-export interface SetBackendOptions extends DeviceOptions {}
+export interface SetBackendOptions extends DeviceOptions {
+  /**
+   * The WebGPU matmul autotuner: 'off' (the built-in choice), 'cached' (the fastest plans stored
+   * by earlier runs on this adapter, else the built-in choice), 'full' (as 'cached', and time the
+   * candidates of each new shape class, within a 1 s budget per process). Default: `WGRU_TUNING`,
+   * else 'cached'. See docs/tuning.md.
+   */
+  tuning?: TuningMode;
+}
+
+/**
+ * The WebGPU matmul autotuner's state, once the tunings under way have finished: the mode, the
+ * adapter, the fastest plan per shape class, and the time tuning took (see docs/tuning.md).
+ *
+ * @example
+ * ```ts
+ * const t = await tuning();
+ * console.log(t.mode, Object.keys(t.table).length, `${t.spentMs.toFixed(0)} ms`);
+ * ```
+ */
+export async function tuning(): Promise<TuningState> {
+  return tuningState(active === gpu ? gpu : null);
+}
 
 /**
  * Makes `name` the backend for new tensors. `'webgpu'` rejects with a clear message when no
@@ -137,8 +191,11 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
     throw new Error(`setBackend: name must be 'webgpu', 'wasm' or 'cpu', got ${JSON.stringify(name)}`);
   if (options === null || typeof options !== 'object') throw new Error('setBackend: options must be an object');
   for (const k of Object.keys(options)) {
-    if (k !== 'powerPreference' && k !== 'optionalFeatures') throw new Error(`setBackend: unknown option '${k}'`);
+    if (k !== 'powerPreference' && k !== 'optionalFeatures' && k !== 'tuning')
+      throw new Error(`setBackend: unknown option '${k}'`);
   }
+  checkTuningOption(options.tuning);
+  const tuningMode = options.tuning ?? envTuning() ?? 'cached';
   if (options.optionalFeatures !== undefined) {
     if (!Array.isArray(options.optionalFeatures)) throw new Error('setBackend: optionalFeatures must be an array');
     for (const f of options.optionalFeatures) {
@@ -167,6 +224,7 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   }
   if (gpu && !gpu.engine.lost && !gpu.engine.broken && sameFeatures(gpu.requestedFeatures)) {
     active = gpu;
+    await applyTuning(gpu, tuningMode);
     return gpu.info;
   }
   // A device whose batch failed validation cannot be trusted: give it up for a fresh one.
@@ -176,6 +234,7 @@ export async function setBackend(name: BackendName, options: SetBackendOptions =
   if (!acquired) throw new Error(NO_ADAPTER_MESSAGE);
   gpu = new WebGpuBackend(acquired);
   active = gpu;
+  await applyTuning(gpu, tuningMode);
   return gpu.info;
 }
 

@@ -19,6 +19,7 @@ import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddByRows, scatterAddKernel, scatterAddRowsKernel } from './kernels/indexing.js';
 import { recordMatmul } from './kernels/matmul.js';
 import type { MatmulTarget } from './kernels/matmul-plan.js';
+import { MatmulTuner } from './kernels/matmul-tuner.js';
 import { forgetPacked, packedWeights } from './kernels/packed-operands.js';
 import { randomKernel } from './kernels/random.js';
 import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
@@ -62,6 +63,8 @@ export class WebGpuBackend implements Backend {
   readonly requestedFeatures: readonly OptionalFeature[];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Tile choices for matmul, per shape class (off unless setBackend or WGRU_TUNING asks). */
+  readonly tuner = new MatmulTuner();
   /** What the matmul kernels (kernels/matmul.ts) record through. */
   private readonly matmulTarget: MatmulTarget;
   /** Host-mappable buffers for reads, reused (a token-by-token generation loop reads every step). */
@@ -86,10 +89,12 @@ export class WebGpuBackend implements Backend {
       device: this.device,
       engine: this.engine,
       pipeline: (key, code, op) => this.pipeline(key, code, op),
+      pipelineAsync: (key, code) => this.pipelineAsync(key, code),
       buffer: (v) => this.buf(v),
       contents: (v) => ({ storage: v.storage, version: (v.storage as GpuStorage).version }),
       featureLevel: acquired.featureLevel,
       software: /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' ')),
+      tuner: this.tuner,
     };
     this.maxBufferBytes = this.device.limits.maxStorageBufferBindingSize;
     this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -115,6 +120,18 @@ export class WebGpuBackend implements Backend {
       this.pipelines.set(key, p);
     }
     return p;
+  }
+
+  /** Compiles a kernel off the calling thread (the autotuner's chosen plans), to be found by `pipeline`. */
+  private async pipelineAsync(key: string, code: string): Promise<void> {
+    if (this.pipelines.has(key)) return;
+    const module = this.device.createShaderModule({ code, label: key });
+    const p = await this.device.createComputePipelineAsync({
+      layout: 'auto',
+      compute: { module, entryPoint: 'main' },
+      label: key,
+    });
+    if (!this.pipelines.has(key)) this.pipelines.set(key, p);
   }
 
   /** Records one dispatch of generated kernel `k` (compiled once per key; `family` names it in errors). */
@@ -370,6 +387,7 @@ export class WebGpuBackend implements Backend {
     }
     this.pool.trim();
     this.readbacks.trim();
+    this.tuner.close();
     this.device.destroy();
   }
 }

@@ -57,7 +57,10 @@ export function recordOverBatch(
   }
 }
 
-function bufferKernel(g: Geometry, plan: BufferPlan): { key: string; code: string; params: Params; zBaseAt: number } {
+export function bufferKernel(
+  g: Geometry,
+  plan: BufferPlan,
+): { key: string; code: string; params: Params; zBaseAt: number } {
   const { TM, TN, WX, WY, aMode, bMode, oVec } = plan;
   const T = g.T;
   const nb = g.batchShape.length;

@@ -5,6 +5,7 @@
 import type { View } from '../../backend.js';
 import type { Engine } from '../engine.js';
 import { wgslType } from './common.js';
+import type { MatmulTuner } from './matmul-tuner.js';
 
 /** What recording a matmul needs from the WebGPU backend. */
 export interface MatmulTarget {
@@ -27,6 +28,13 @@ export interface MatmulTarget {
    * per invocation (64 accumulators, within a GPU thread's registers).
    */
   readonly software?: boolean;
+  /** Picks a tuned plan per shape class (matmul-tuner.ts); without one, the heuristic's plan. */
+  readonly tuner?: MatmulTuner;
+  /**
+   * Compiles `code` off the calling thread where the implementation does (createComputePipelineAsync)
+   * and caches it under `key`, so that a later `pipeline(key, ...)` finds it ready.
+   */
+  pipelineAsync?(key: string, code: string): Promise<void>;
 }
 
 /** Where a matmul runs, as far as the kernel choice is concerned. */
@@ -49,6 +57,8 @@ export const matmulTuning: {
   textureMinRows: number;
   /** Called with the plan of every matmul recorded (tests and benchmarks look at the choice). */
   onPlan: ((plan: MatmulPlan) => void) | null;
+  /** Forces candidate i of matmulCandidates (modulo their count) for every matmul (tests). */
+  candidate: number | null;
 } = {
   path: 'auto',
   /**
@@ -65,6 +75,7 @@ export const matmulTuning: {
   /** Fewer rows than this (per matrix) go to the buffer path: a texture tile would be mostly idle. */
   textureMinRows: 16,
   onPlan: null,
+  candidate: null,
 };
 
 /** One operand's strides in elements: s0/s1 for its two matrix axes, then its batch axes. */
@@ -185,7 +196,7 @@ const div4 = (x: number): boolean => x % 4 === 0;
 /** Offset and batch strides all multiples of 4 (so vec4 indices are exact). */
 const aligned = (x: Operand): boolean => div4(x.off) && x.batch.every(div4);
 
-function aModeOf(g: Geometry, TM: number): AMode {
+export function aModeOf(g: Geometry, TM: number): AMode {
   const a = g.a;
   if (div4(g.K) && a.s1 === 1 && div4(a.s0) && aligned(a)) return 'k4';
   if (div4(TM) && div4(g.M) && a.s0 === 1 && div4(a.s1) && aligned(a)) return 'm4';
@@ -231,12 +242,11 @@ export function storageTextureRead(): boolean {
 
 /**
  * Chooses the kernel family and its tile shape for out = a @ b. `bPacked`: B's packed texture is
- * (or will be) kept for later products with the same B, as with
- * h_t @ U at every step of a recurrence; then at most A is packed per product (for few rows it
- * is read in place), and the texture path pays from far smaller products (textureMinWorkPacked).
+ * (or will be) kept for later products with the same B, as with h_t @ U at every step of a
+ * recurrence; then at most A is packed per product (for few rows it is read in place), and the
+ * texture path pays from far smaller products (textureMinWorkPacked).
  */
-export function choose(g: Geometry, device: MatmulDevice, bPacked: boolean): MatmulPlan {
-  const mode = matmulTuning.path;
+export function choose(g: Geometry, device: MatmulDevice, bPacked: boolean, mode = matmulTuning.path): MatmulPlan {
   const texturesOk = device.featureLevel !== 'compatibility' && textureFits(g, device.limits) && storageTextureRead();
   const work = g.batch * g.M * g.N * g.K;
   const minWork = bPacked ? matmulTuning.textureMinWorkPacked : matmulTuning.textureMinWork;
@@ -288,7 +298,7 @@ const pow2ceil = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, x))
  * matrix has fewer tile rows or columns than that (those past the edge would only recompute
  * clamped copies of the last one). Always 64 invocations, so that few pipelines are compiled.
  */
-function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: number } {
+export function workgroupFor(g: Geometry, TM: number, TN: number): { WX: number; WY: number } {
   const wantY = pow2ceil(Math.ceil(g.M / TM));
   const wantX = pow2ceil(Math.ceil(g.N / (4 * TN)));
   let WY = Math.min(8, wantY);

@@ -11,7 +11,10 @@ import { packedOf, poolOf, recordPack } from './packed-operands.js';
 /** How the kernel binds a packed operand. */
 const TEXTURE = 'texture_storage_2d_array<rgba32float, read>';
 
-function textureKernel(g: Geometry, plan: TexturePlan): { key: string; code: string; params: Params; zBaseAt: number } {
+export function textureKernel(
+  g: Geometry,
+  plan: TexturePlan,
+): { key: string; code: string; params: Params; zBaseAt: number } {
   const { TM, TN, WX, WY, oVec } = plan;
   const nb = g.batchShape.length;
   // Layer strides: each operand's distinct matrices are numbered row-major over its non-broadcast axes.

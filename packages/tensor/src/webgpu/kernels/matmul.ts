@@ -33,6 +33,7 @@
  */
 import type { View } from '../../backend.js';
 import { recordBuffer } from './matmul-buffer.js';
+import { forcedCandidate } from './matmul-candidates.js';
 import { choose, geometry, type MatmulTarget, matmulTuning } from './matmul-plan.js';
 import { recordTexture } from './matmul-texture.js';
 import { packedOf, packKey } from './packed-operands.js';
@@ -46,11 +47,11 @@ export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, 
   const bContents = target.contents(b);
   const bKey = packKey(g.b, g.batchShape, g.K, g.N);
   const bPacked = cache.reused(bContents, bKey);
-  const plan = choose(
-    g,
-    { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software },
-    bPacked,
-  );
+  const device = { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software };
+  const heuristic = choose(g, device, bPacked);
+  // A test's forced candidate, else the autotuner's plan for the shape class (matmul-tuner.ts).
+  const plan =
+    forcedCandidate(g, device, bPacked) ?? target.tuner?.pick(target, g, heuristic, bPacked, device) ?? heuristic;
   matmulTuning.onPlan?.(plan);
   if (plan.path === 'texture')
     recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
