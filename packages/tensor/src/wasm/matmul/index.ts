@@ -46,12 +46,6 @@ const DIRECT_MAX_ROWS = 8 * MR;
  */
 const PARALLEL_MIN_MACS = 1 << 22;
 
-/**
- * Multiply-adds from which a one-row product (gemv.ts) is split over the pool by columns: a job
- * handed to a waiting worker costs ~5 us here, a 1x256 @ 256x768 product ~25 us on one thread.
- */
-const GEMV_PARALLEL_MIN_MACS = 1 << 16;
-
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
 /** Scratch bytes for one thread's share [m, n, k]: packed B block, packed A block, an edge tile. */
@@ -66,7 +60,6 @@ function scratchLayout(m: number, n: number, k: number): { a: number; tile: numb
  * @param scratch returns a 16-byte aligned offset of `bytes` bytes, valid until the next call
  * @param pool worker threads on `memory`, or null for one thread
  * @param parallelMinMacs products with fewer multiply-adds stay on the calling thread
- * @param gemvParallelMinMacs likewise for one-row products (gemv.ts)
  * @example
  * ```ts
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
@@ -83,7 +76,6 @@ export function createSgemm(
   scratch: (bytes: number) => number,
   pool: ThreadPool | null = null,
   parallelMinMacs = PARALLEL_MIN_MACS,
-  gemvParallelMinMacs = GEMV_PARALLEL_MIN_MACS,
 ): Sgemm {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const { module } = sgemmModule(shared);
@@ -99,20 +91,11 @@ export function createSgemm(
       }
       return;
     }
+    // One row (generating a token): on the calling thread. Split over the pool it was 3x slower
+    // (a token at H = 256: 0.074 ms on one thread, 0.22 ms split; waking a worker costs more than
+    // the product, ~25 us).
     if (m <= GEMV_MAX_ROWS && bcs === 1) {
-      const parts = pool && m * n * k >= gemvParallelMinMacs ? Math.min(pool.size, Math.floor(n / 32)) : 1;
-      if (parts <= 1) {
-        gemv(m, n, k, a, ars, acs, b, brs, c, n, bias);
-        return;
-      }
-      // column ranges of whole 32-column passes, one per thread
-      const step = roundUp(Math.ceil(n / parts), 32);
-      const jobs: number[][] = [];
-      for (let j = 0; j < n; j += step) {
-        const w = Math.min(step, n - j);
-        jobs.push([m, w, k, a, ars, acs, b + 4 * j, brs, c + 4 * j, n, bias && bias + 4 * j]);
-      }
-      pool?.run(module, 'gemv', jobs);
+      gemv(m, n, k, a, ars, acs, b, brs, c, n, bias);
       return;
     }
     const threads = pool && m * n * k >= parallelMinMacs ? pool.size : 1;
