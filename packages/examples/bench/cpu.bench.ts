@@ -27,7 +27,19 @@ const PEAK_GFLOPS = 234;
 /** What 128-bit SIMD without FMA reaches on one core here (measured: ~57 GFLOP/s, registers only). */
 const SIMD128_CORE_GFLOPS = 58;
 const N = 1024;
-const TOKENS = 64;
+/** Tokens per timed run of generation, for wgru, tfjs and PyTorch alike. */
+const TOKENS = 100;
+
+/**
+ * Every implementation is timed the same way, PyTorch included (pytorch_bench.py gets these counts):
+ * warm-up runs, then timed runs back to back, with no collection or pause between them; the median
+ * is reported. Training: WARMUP_STEPS, then `trainSteps` steps. Generation: TOKEN_WARMUP runs, then 5
+ * runs of TOKENS tokens. JavaScript needs the longer warm-up (wgru's step at B=32 took 60 ms after 3
+ * steps and 52 ms after 10, as V8 optimises the hot functions); PyTorch's figures barely move.
+ */
+const trainSteps = (opts: BenchOptions) => (opts.quick ? 3 : 5);
+const WARMUP_STEPS = 8;
+const TOKEN_WARMUP = 10;
 
 interface TorchFigures {
   matmul1024_gflops: number;
@@ -39,7 +51,13 @@ interface TorchFigures {
 /** PyTorch's figures, the faster of one thread and all cores, or the reason there are none. */
 function runPytorch(opts: BenchOptions): { best: TorchFigures; version: string; threads: string } | string {
   const script = fileURLToPath(new URL('./pytorch_bench.py', import.meta.url));
-  const args = { configs: TRAIN_CONFIGS.map((c) => [c.B, c.T, c.I, c.H, c.V]), tokens: 100, steps: opts.quick ? 2 : 3 };
+  const args = {
+    configs: TRAIN_CONFIGS.map((c) => [c.B, c.T, c.I, c.H, c.V]),
+    tokens: TOKENS,
+    steps: trainSteps(opts),
+    warmup: WARMUP_STEPS,
+    tokenWarmup: TOKEN_WARMUP,
+  };
   const r = spawnSync('/usr/bin/python3', [script, JSON.stringify(args)], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0)
     return `PyTorch not run (${(r.error?.message ?? r.stderr.trim().split('\n').pop()) || 'no python3'})`;
@@ -211,12 +229,13 @@ export const cpuBench: Benchmark = {
       const entries = new Map<string, { step: () => Promise<void>; dispose: () => void }>();
       if (wasm) entries.set('wgru', wgruTrainer(c, batch, true));
       if (tf) entries.set('tfjs', tfTrainer(tf, c, batch));
-      const steps = opts.quick ? 2 : 4;
+      const steps = trainSteps(opts);
       const t = await timeSideBySide(new Map([...entries].map(([k, v]) => [k, v.step])), {
-        warmup: 1,
+        warmup: WARMUP_STEPS,
         minRuns: steps,
         maxRuns: steps,
         budgetMs: 0,
+        settle: false,
       });
       for (const v of entries.values()) v.dispose();
       const w = t.get('wgru')?.ms;
@@ -239,10 +258,11 @@ export const cpuBench: Benchmark = {
     if (lm) gens.set('wgru', wgruGenerator(lm, 'read'));
     if (tf) gens.set('tfjs', tfGenerator(tf, 'read'));
     const g = await timeSideBySide(new Map([...gens].map(([k, v]) => [k, async () => void (await v.run(TOKENS))])), {
-      warmup: 2,
+      warmup: TOKEN_WARMUP,
       minRuns: 5,
-      maxRuns: 9,
-      budgetMs: 4000,
+      maxRuns: 5,
+      budgetMs: 0,
+      settle: false,
     });
     for (const v of gens.values()) v.dispose();
     lm?.dispose();

@@ -47,6 +47,12 @@ export interface TimeOptions {
   maxRuns?: number;
   /** Stop adding rounds once this much time has been spent (after minRuns). */
   budgetMs?: number;
+  /**
+   * A full garbage collection and a short pause before each timed run (the default), so that what
+   * one function leaves behind is not timed as part of the next; false times the runs back to
+   * back, warm, as pytorch_bench.py times PyTorch's.
+   */
+  settle?: boolean;
 }
 
 const median = (xs: number[]): number => {
@@ -80,7 +86,7 @@ export async function timeSideBySide<K>(
 }
 
 async function rotation<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeOptions): Promise<Map<K, Timing>> {
-  const { warmup = 2, minRuns = 3, maxRuns = 15, budgetMs = 1500 } = opts;
+  const { warmup = 2, minRuns = 3, maxRuns = 15, budgetMs = 1500, settle = true } = opts;
   for (const fn of fns.values()) for (let i = 0; i < warmup; i++) await fn();
   const runs = new Map<K, number[]>([...fns.keys()].map((k) => [k, []]));
   const start = performance.now();
@@ -91,8 +97,10 @@ async function rotation<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeO
     // is not timed as part of the next.
     for (let j = 0; j < entries.length; j++) {
       const [k, fn] = entries[(r + j) % entries.length] as [K, () => Promise<void>];
-      (globalThis as { gc?: () => void }).gc?.();
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      if (settle) {
+        (globalThis as { gc?: () => void }).gc?.();
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      }
       const t0 = performance.now();
       await fn();
       runs.get(k)?.push(performance.now() - t0);

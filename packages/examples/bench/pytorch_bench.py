@@ -37,7 +37,7 @@ def matmul_gflops(n, runs):
     return 2 * n**3 / ms / 1e6, 2 * n**3 * (runs + 2) / cpu / 1e9
 
 
-def train_step_ms(B, T, I, H, V, steps):
+def train_step_ms(B, T, I, H, V, steps, warmup=2):
     torch.manual_seed(0)
     embed, gru, head = torch.nn.Embedding(V, I), torch.nn.GRU(I, H), torch.nn.Linear(H, V)
     params = [*embed.parameters(), *gru.parameters(), *head.parameters()]
@@ -54,10 +54,10 @@ def train_step_ms(B, T, I, H, V, steps):
         opt.zero_grad()
         return loss.item()
 
-    return median_ms(step, 2, steps)
+    return median_ms(step, warmup, steps)
 
 
-def token_ms(tokens, V=128, I=128, H=256):
+def token_ms(tokens, warmup=1, V=128, I=128, H=256):
     torch.manual_seed(0)
     embed, gru, head = torch.nn.Embedding(V, I), torch.nn.GRU(I, H), torch.nn.Linear(H, V)
 
@@ -68,7 +68,7 @@ def token_ms(tokens, V=128, I=128, H=256):
                 out, h = gru(embed(torch.tensor([[tok]])), h)
                 tok = head(out).argmax(-1).item()  # the host reads each token
 
-    return median_ms(run, 1, 5) / tokens
+    return median_ms(run, warmup, 5) / tokens
 
 
 def measure(args):
@@ -76,8 +76,8 @@ def measure(args):
     return {
         "matmul1024_gflops": gflops,
         "matmul1024_gflops_per_cpu_second": per_cpu_second,
-        "train_ms": [train_step_ms(*c, args.get("steps", 5)) for c in args["configs"]],
-        "token_ms": token_ms(args.get("tokens", 200)),
+        "train_ms": [train_step_ms(*c, args.get("steps", 5), args.get("warmup", 2)) for c in args["configs"]],
+        "token_ms": token_ms(args.get("tokens", 200), args.get("tokenWarmup", 1)),
     }
 
 
