@@ -1,7 +1,7 @@
 /**
  * The wasm backend's SIMD matrix product (`src/wasm/matmul`) against a float64 reference on random
- * shapes: m, n, k from 1 (GEMV and outer products) through sizes that cross the micro-tile (4 x 8),
- * the packed blocks (MC 48 rows, KC 512 steps, NC 1024 columns) and their edges; A and B read
+ * shapes: m, n, k from 1 (GEMV and outer products) through sizes that cross the micro-tile (6 x 8),
+ * the packed blocks (MC 72 rows, KC 512 steps, NC 1024 columns) and their edges; A and B read
  * row-major or transposed (swapped strides) or with padded rows, B packed or (few rows of A) read in
  * place, one-row products through the GEMV kernel; with and without bias; on one
  * thread and split over a pool of worker threads. The plain three-loop version must agree too.

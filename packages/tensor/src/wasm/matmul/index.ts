@@ -36,7 +36,7 @@ export type Sgemm = (
  * call, one thread): 1x256 @ 256x768 654 packed vs 19 in place; 8 rows 102 vs 87; 32x128 @ 128x384
  * 87 vs 82; 64x256 @ 256x768 672 vs 723.
  */
-const DIRECT_MAX_ROWS = 8 * MR;
+const DIRECT_MAX_ROWS = 32;
 
 /**
  * Multiply-adds below which a product runs on the calling thread: handing work to a worker costs a

@@ -7,10 +7,11 @@
  * (a fused multiply-add on x86 with FMA; ../v8-flags.ts turns it on in Node 20), or an `f32x4.mul`
  * then an `f32x4.add` where the engine lacks it.
  *
- * Measured on this machine's 16 SIMD registers (GFLOP/s per CPU-second, 120x1024x256): 4x8 39,
- * 5x8 39, 6x8 39 (one accumulator spilled), 3x16 38; unrolling K by 2 or 4 fell to 35 and 32 (V8
- * hoists the unrolled loads and spills), so the K loop is not unrolled.
- *
+ * Measured on this machine's 16 SIMD registers. Without FMA (GFLOP/s per CPU-second, 120x1024x256):
+ * 4x8 39, 5x8 39, 6x8 39, 3x16 38; unrolling K by 2 or 4 fell to 35 and 32 (V8 hoists the unrolled
+ * loads and spills), so the K loop is not unrolled. With FMA (no product temporaries to keep),
+ * 1024^3 on one thread: 4x8 43.7, 5x8 49.3, 6x8 50.8 GFLOP/s; the GRU training step at B=64 H=256
+ * 192-199 ms with 6x8 against 213-222 with 4x8. Hence 6x8: 12 accumulators, 2 B vectors, 1 A splat. *
  * Generated function `kernel<rows>(a, b, kc, c, ldc, bias, accumulate, bstep)`, byte addresses:
  * `C[0:rows, 0:NR] (+)= Apanel[0:rows, 0:kc] @ Bpanel[0:kc, 0:NR]`, starting from C itself when
  * `accumulate` is non-zero, else from the bias row (bias non-zero) or zero; `ldc` is C's row pitch.
@@ -19,7 +20,7 @@ import type binaryen from 'binaryen';
 import { type Expr, FnBuilder, relaxedMadd, v128 } from './emit.js';
 
 /** Rows of the full micro-tile (A panel height). */
-export const MR = 4;
+export const MR = 6;
 /** Columns of the micro-tile (B panel width), a multiple of 4. */
 export const NR = 8;
 
