@@ -133,7 +133,7 @@ describe('wasm sgemm', () => {
       { m: 2, n: 1030, k: 600 },
       { m: 101, n: 9, k: 513 },
       { m: 1, n: 1, k: 1100 },
-      { m: 1, n: 45, k: 700 }, // one row (gemv.ts): 32 + 8 + 4 + 1 columns
+      { m: 1, n: 45, k: 703 }, // one row (gemv.ts): 11 vectors and 1 column; 175 passes of 4 rows and 3 single rows
     ]) {
       for (const bT of [false, true]) {
         const { args, check } = setUp({ ...c, aT: false, bT, pad: 0, bias: true, seed: 7 });
