@@ -34,12 +34,13 @@ const TOKENS = 100;
  * Every implementation is timed the same way, PyTorch included (pytorch_bench.py gets these counts):
  * warm-up runs, then timed runs back to back, with no collection or pause between them; the median
  * is reported. Training: WARMUP_STEPS, then `trainSteps` steps. Generation: TOKEN_WARMUP runs, then 5
- * runs of TOKENS tokens. JavaScript needs the longer warm-up (wgru's step at B=32 took 60 ms after 3
- * steps and 52 ms after 10, as V8 optimises the hot functions); PyTorch's figures barely move.
+ * runs of TOKENS tokens. JavaScript needs the longer warm-up, as V8 optimises the hot functions
+ * (wgru's step at B=32 took 60 ms after 3 steps and 52 ms after 10; a token 0.088 ms after 1,000
+ * warm-up tokens and 0.057-0.060 ms after 3,000); PyTorch's figures barely move.
  */
 const trainSteps = (opts: BenchOptions) => (opts.quick ? 3 : 5);
 const WARMUP_STEPS = 8;
-const TOKEN_WARMUP = 10;
+const TOKEN_WARMUP = 30;
 
 interface TorchFigures {
   matmul1024_gflops: number;
