@@ -27,6 +27,7 @@ import {
   concat,
   keep,
   matmul,
+  neg,
   permute,
   reshape,
   sum,
@@ -221,7 +222,7 @@ const SUM_OPERANDS = 4;
 function addAll(parts: readonly Tensor[], negated: readonly Tensor[]): Tensor {
   let acc = parts[0] as Tensor;
   let accMinus = negated.includes(acc);
-  if (parts.length === 1) return accMinus ? fuse('neg', [acc], E.neg) : acc;
+  if (parts.length === 1) return accMinus ? neg(acc) : acc;
   for (let i = 1; i < parts.length; i += SUM_OPERANDS - 1) {
     const group = [acc, ...parts.slice(i, i + SUM_OPERANDS - 1)];
     const minus = group.map((t, k) => (k === 0 ? accMinus : negated.includes(t)));

@@ -68,7 +68,7 @@ function binaryLoop(op: BinaryOp, int: boolean): BinaryLoop {
  * that a strided walk has as few, and as long, inner runs as possible. The row-major order of the
  * elements is unchanged.
  */
-function collapse(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
+export function collapse(shape: readonly number[], strides: readonly number[]): { shape: number[]; strides: number[] } {
   const s: number[] = [];
   const st: number[] = [];
   for (let ax = 0; ax < shape.length; ax++) {

@@ -1,7 +1,16 @@
-import type { Backend, BackendInfo, EngineStats, GruCellArgs, ReduceOp, Storage, View } from '../backend.js';
+import {
+  type Backend,
+  type BackendInfo,
+  type EngineStats,
+  type GruCellArgs,
+  type ReduceOp,
+  type Storage,
+  type View,
+  viewIsContiguous,
+} from '../backend.js';
 import { CpuBackend } from '../cpu/backend.js';
 import { allocHost, type DType, type TypedArray } from '../dtype.js';
-import type { Expr } from '../expr.js';
+import { type Expr, inputLeaf } from '../expr.js';
 import { normalFromBits, seedKey } from '../random/philox.js';
 import { contiguousStrides } from '../shape.js';
 import { WasmElementwise } from './elementwise.js';
@@ -15,7 +24,7 @@ import { type ThreadPool, threadPoolFor } from './threads/index.js';
 import { matmulWasm } from './batched-matmul.js';
 import { gruCellWasm } from './gru-cell.js';
 
-const IDENTITY = (dtype: DType): Expr => ({ kind: 'input', index: 0, dtype });
+const IDENTITY = (dtype: DType): Expr => inputLeaf(0, dtype);
 
 /** Whether `v` walks the same elements as `out` in the same order. */
 function sameView(v: View, out: View): boolean {
@@ -94,8 +103,7 @@ export class WasmBackend implements Backend {
     const size = view.shape.reduce((a, b) => a * b, 1);
     const start = (view.storage as WasmStorage).ptr / 4 + view.offset;
     const all = this.heap.view(view.dtype);
-    const contiguous = view.strides.every((s, i) => view.shape[i] === 1 || s === contiguousStrides(view.shape)[i]);
-    if (contiguous) return all.slice(start, start + size);
+    if (viewIsContiguous(view)) return all.slice(start, start + size);
     const out = allocHost(view.dtype, size);
     const tmp = this.alloc(view.dtype, size);
     this.map(IDENTITY(view.dtype), [view], this.contiguous(tmp, view.shape));

@@ -6,11 +6,11 @@
  */
 import type { View } from '../backend.js';
 import { forEachIndex } from '../cpu/strided.js';
-import type { Expr } from '../expr.js';
+import { type Expr, inputLeaf } from '../expr.js';
 import type { WasmBackend } from './backend.js';
 import type { WasmStorage } from './heap.js';
 
-const COPY: Expr = { kind: 'input', index: 0, dtype: 'float32' };
+const COPY: Expr = inputLeaf(0, 'float32');
 
 /** out = a @ b (+ bias): a [...batch, m, k], b [...batch, k, n], out contiguous [...batch, m, n]. */
 export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: View | null = null): void {

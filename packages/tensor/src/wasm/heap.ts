@@ -52,13 +52,11 @@ export class WasmHeap {
   bytesPooled = 0;
   f32: Float32Array;
   i32: Int32Array;
-  u8: Uint8Array;
 
   constructor(initialPages = 16) {
     this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared: SHARED });
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
-    this.u8 = new Uint8Array(this.memory.buffer);
   }
 
   /** Reserves `bytes` (at least 1) and returns the block's byte offset, 64-byte aligned. */
@@ -105,7 +103,6 @@ export class WasmHeap {
     if (this.f32.buffer.byteLength === this.memory.buffer.byteLength) return;
     this.f32 = new Float32Array(this.memory.buffer);
     this.i32 = new Int32Array(this.memory.buffer);
-    this.u8 = new Uint8Array(this.memory.buffer);
   }
 
   /** The typed view for `dtype` over the whole memory. */

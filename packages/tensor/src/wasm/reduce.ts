@@ -9,6 +9,7 @@
  */
 import binaryen from 'binaryen';
 import type { ReduceOp, View } from '../backend.js';
+import { collapse } from '../cpu/elementwise.js';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import { i32, instantiate, MEM, newModule, none, v128 } from './module.js';
 
@@ -116,24 +117,12 @@ export class WasmReduce {
   /** out = op(x) over `axes`; false (nothing done) where the layout is not one of the two above. */
   run(op: ReduceOp, x: View, axes: readonly number[], out: View): boolean {
     if (op === 'argmax' || op === 'argmin') return false;
-    const merge = (list: number[]) => {
-      const shape: number[] = [];
-      const strides: number[] = [];
-      for (const ax of list) {
-        const d = x.shape[ax];
-        if (d === 1) continue;
-        const st = x.strides[ax];
-        const last = shape.length - 1;
-        if (last >= 0 && strides[last] === st * d) {
-          shape[last] = shape[last] * d;
-          strides[last] = st;
-        } else {
-          shape.push(d);
-          strides.push(st);
-        }
-      }
-      return { shape, strides };
-    };
+    // the kept and the reduced axes, each merged where contiguous (as a strided walk merges them)
+    const merge = (list: number[]) =>
+      collapse(
+        list.map((a) => x.shape[a]),
+        list.map((a) => x.strides[a]),
+      );
     const kept = merge(x.shape.map((_, i) => i).filter((i) => !axes.includes(i)));
     const red = merge([...axes]);
     if (kept.shape.length > 1 || red.shape.length > 1) return false;

@@ -26,7 +26,7 @@ const ROWS = 4;
 
 export function emitGemv(m: binaryen.Module, fma: boolean): void {
   const f = new FnBuilder(m, ['m', 'n', 'k', 'a', 'ars', 'acs', 'b', 'brs', 'c', 'ldc', 'bias']);
-  for (const name of ['i', 'j', 'p', 'arow', 'crow', 'bp', 'rows', 'r']) f.local(name);
+  for (const name of ['i', 'j', 'p', 'arow', 'crow', 'bp']) f.local(name);
   const av = Array.from({ length: ROWS }, (_, r) => f.local(`a${r}`, v128));
   const as = Array.from({ length: ROWS }, (_, r) => f.local(`s${r}`, binaryen.f32));
   f.local('cv', v128);
