@@ -190,7 +190,25 @@ describe('wasm sgemm', () => {
 });
 
 describe('wasm thread pool', () => {
-  it('runs one job per thread and reports a worker failure as an Error', () => {
+  it('hands chunks to whichever thread is free, many times in a row, and every product is right', () => {
+    // Back-to-back products: offers claimed by a spinning worker, taken back from a sleeping one.
+    const sgemm = createSgemm(memory, scratch, pool, 1);
+    for (let i = 0; i < 300; i++) {
+      const { args, check } = setUp({
+        m: 7,
+        n: 40 + (i % 9),
+        k: 3 + (i % 5),
+        aT: false,
+        bT: i % 2 === 1,
+        pad: 0,
+        bias: i % 3 === 0,
+        seed: i,
+      });
+      sgemm(...args);
+      check();
+    }
+  });
+  it('reports a worker failure as an Error', () => {
     const sgemm = createSgemm(memory, scratch, pool, 1);
     const outside = memory.buffer.byteLength + 4096; // B past the end of memory: a trap in every job
     expect(() => sgemm(4, 64, 4, 64, 4, 1, outside, 64, 1, 4096, 0)).toThrow(/memory access out of bounds/);

@@ -1,11 +1,13 @@
 /**
- * float32 matmul on the wasm backend: the batch axes walked here, one sgemm call per matrix. The
+ * float32 matmul on the wasm backend: the batch axes walked here, one sgemm call per matrix, except
+ * where one call does it all (see {@link rowsOfOneMatrix}). The
  * sgemm reads A and B through their strides (a transposed view costs nothing: packing reorders it
  * anyway); a bias whose last axis is not contiguous is copied into a temporary first.
  * @module
  */
 import type { View } from '../backend.js';
 import { forEachIndex } from '../cpu/strided.js';
+import { sizeOf } from '../shape.js';
 import { type Expr, inputLeaf } from '../expr.js';
 import type { WasmBackend } from './backend.js';
 import type { WasmStorage } from './heap.js';
@@ -46,8 +48,9 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
   const sak = a.strides[ra - 1];
   const sbk = b.strides[rb - 2];
   const sbn = b.strides[rb - 1];
-  if (batchShape.length === 0) {
-    be.sgemm(m, n, k, aP + a.offset * 4, sam, sak, bP + b.offset * 4, sbk, sbn, cP + out.offset * 4, biasPtr);
+  const rows = rowsOfOneMatrix(a, b, out, m);
+  if (rows > 0) {
+    be.sgemm(rows, n, k, aP + a.offset * 4, sam, sak, bP + b.offset * 4, sbk, sbn, cP + out.offset * 4, biasPtr);
   } else {
     forEachIndex(batchShape, views, (_, o) => {
       const [oa, ob, oc] = o as [number, number, number];
@@ -55,4 +58,24 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
     });
   }
   for (const t of temps) be.free(t);
+}
+
+/**
+ * The rows of A as one [batch·m, k] matrix, where every batch shares one B and A's batch axes step
+ * over its rows evenly: `x [T, B, I] @ W [I, 3H]` is one [T·B, I] @ [I, 3H] product, big enough to
+ * split over the threads, not T small ones (out is contiguous, so its rows follow likewise). The
+ * count of rows, or 0 where the batch must be walked (1 where there is no batch).
+ */
+function rowsOfOneMatrix(a: View, b: View, out: View, m: number): number {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  for (let i = 0; i < rb - 2; i++) if (b.shape[i] !== 1 && b.strides[i] !== 0) return 0;
+  let rows = m;
+  for (let i = ra - 3; i >= 0; i--) {
+    const d = a.shape[i];
+    if (d !== 1 && a.strides[i] !== rows * a.strides[ra - 2]) return 0;
+    rows *= d;
+  }
+  // A batch that B alone makes (a [m, k] @ b [2, k, n] read twice) needs the walk.
+  return rows === sizeOf(out.shape) / out.shape[out.shape.length - 1] ? rows : 0;
 }

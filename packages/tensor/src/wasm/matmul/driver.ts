@@ -89,3 +89,55 @@ export function emitSgemm(m: binaryen.Module): void {
   ];
   f.finish('sgemm', body);
 }
+
+/**
+ * Exported `sgemmChunk(chunk, thread, byColumns, step, span, scratchBytes, apackAt, tileAt, m, n, k,
+ * a, ars, acs, b, brs, bcs, c, ldc, bias, scratch, direct)`: the part of `sgemm` (same arguments
+ * from `m` on, `ldc` = C's row stride) that is C's columns (or rows) [chunk·step, chunk·step + step)
+ * of `span`, for the thread pool; each thread packs into its own scratch, `scratch + thread ·
+ * scratchBytes`, with the packed A block at `apackAt` and the edge tile at `tileAt` within it.
+ */
+export function emitSgemmChunk(m: binaryen.Module): void {
+  const head = ['chunk', 'thread', 'byColumns', 'step', 'span', 'scratchBytes', 'apackAt', 'tileAt'];
+  const args = ['m', 'n', 'k', 'a', 'ars', 'acs', 'b', 'brs', 'bcs', 'c', 'ldc', 'bias', 'scratch', 'direct'];
+  const f = new FnBuilder(m, [...head, ...args]);
+  for (const name of ['start', 'len', 's']) f.local(name);
+  const g = (name: string) => f.get(name);
+  const bytes = (elements: Expr, stride: Expr) => m.i32.shl(m.i32.mul(elements, stride), f.c(2));
+  const call = (columns: boolean) =>
+    m.call(
+      'sgemm',
+      [
+        columns ? g('m') : g('len'),
+        columns ? g('len') : g('n'),
+        g('k'),
+        columns ? g('a') : m.i32.add(g('a'), bytes(g('start'), g('ars'))),
+        g('ars'),
+        g('acs'),
+        columns ? m.i32.add(g('b'), bytes(g('start'), g('bcs'))) : g('b'),
+        g('brs'),
+        g('bcs'),
+        m.i32.add(g('c'), columns ? m.i32.shl(g('start'), f.c(2)) : bytes(g('start'), g('ldc'))),
+        g('ldc'),
+        columns ? m.if(g('bias'), m.i32.add(g('bias'), m.i32.shl(g('start'), f.c(2))), f.c(0)) : g('bias'),
+        g('s'),
+        m.i32.add(g('s'), g('apackAt')),
+        m.i32.add(g('s'), g('tileAt')),
+        g('direct'),
+      ],
+      0,
+    );
+  f.finish('sgemmChunk', [
+    f.set('start', m.i32.mul(g('chunk'), g('step'))),
+    f.set('len', m.i32.sub(g('span'), g('start'))),
+    f.set(
+      'len',
+      f.min(
+        () => g('step'),
+        () => g('len'),
+      ),
+    ),
+    f.set('s', m.i32.add(g('scratch'), m.i32.mul(g('thread'), g('scratchBytes')))),
+    m.if(m.i32.gt_s(g('len'), f.c(0)), m.if(g('byColumns'), call(true), call(false))),
+  ]);
+}

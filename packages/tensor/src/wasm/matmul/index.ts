@@ -39,12 +39,15 @@ export type Sgemm = (
 const DIRECT_MAX_ROWS = 32;
 
 /**
- * Multiply-adds below which a product runs on the calling thread: handing work to a worker costs a
- * wake-up, and far more when the other cores are busy (GRU training, B=32 H=128, on this shared
- * 2-core machine: the step's 1.5M-MAC products split over 2 threads took 76 ms of sgemm a step,
- * on one thread 41 ms). 4M MACs is ~110 us of work on one core.
+ * Multiply-adds below which a product runs on the calling thread. A split product's chunks go to
+ * whichever thread is free (threads/pool.ts), so a worker that is slow to wake costs nothing but
+ * its share; 1M MACs (~40 us of work on one core) keeps the GRU's recurrent products (h U at B = 32,
+ * H = 128: 1.5M MACs) on both cores.
  */
-const PARALLEL_MIN_MACS = 1 << 22;
+const PARALLEL_MIN_MACS = 1 << 20;
+
+/** Chunks per thread of a split product: a thread that starts late leaves the others less to wait for. */
+const CHUNKS_PER_THREAD = 2;
 
 const roundUp = (x: number, to: number) => Math.ceil(x / to) * to;
 
@@ -98,45 +101,24 @@ export function createSgemm(
       gemv(m, n, k, a, ars, acs, b, brs, c, n, bias);
       return;
     }
-    const threads = pool && m * n * k >= parallelMinMacs ? pool.size : 1;
-    // Split the wider side of C into `parts` ranges of whole micro-tiles.
+    const direct = (rows: number) => (bcs === 1 && rows <= DIRECT_MAX_ROWS ? 1 : 0);
+    if (!pool || m * n * k < parallelMinMacs) {
+      const layout = scratchLayout(m, n, k);
+      const s = scratch(layout.bytes);
+      run(m, n, k, a, ars, acs, b, brs, bcs, c, n, bias, s, s + layout.a, s + layout.tile, direct(m));
+      return;
+    }
+    // Chunks of the wider side of C, whole micro-tiles each, CHUNKS_PER_THREAD per thread: whichever
+    // thread is free takes the next, so a worker that wakes late leaves its chunks to the others.
     const byColumns = n >= m;
     const tile = byColumns ? NR : MR;
     const span = byColumns ? n : m;
-    const parts = Math.max(1, Math.min(threads, Math.floor(span / tile)));
-    const step = roundUp(Math.ceil(span / parts), tile);
-    const layout = scratchLayout(byColumns ? m : step, byColumns ? step : n, k);
-    const base = scratch(layout.bytes * parts);
-    const jobs: number[][] = [];
-    for (let start = 0, t = 0; start < span; start += step, t++) {
-      const len = Math.min(step, span - start);
-      const s = base + t * layout.bytes;
-      const [mm, nn] = byColumns ? [m, len] : [len, n];
-      const aOff = byColumns ? a : a + 4 * start * ars;
-      const bOff = byColumns ? b + 4 * start * bcs : b;
-      const cOff = c + 4 * (byColumns ? start : start * n);
-      const biasOff = bias && byColumns ? bias + 4 * start : bias;
-      const direct = bcs === 1 && mm <= DIRECT_MAX_ROWS ? 1 : 0;
-      jobs.push([
-        mm,
-        nn,
-        k,
-        aOff,
-        ars,
-        acs,
-        bOff,
-        brs,
-        bcs,
-        cOff,
-        n,
-        biasOff,
-        s,
-        s + layout.a,
-        s + layout.tile,
-        direct,
-      ]);
-    }
-    if (jobs.length === 1 || !pool) run(...jobs[0]);
-    else pool.run(module, 'sgemm', jobs);
+    const chunks = Math.max(1, Math.min(pool.size * CHUNKS_PER_THREAD, Math.floor(span / tile)));
+    const step = roundUp(Math.ceil(span / chunks), tile);
+    const rows = byColumns ? m : step;
+    const layout = scratchLayout(rows, byColumns ? step : n, k);
+    const s = scratch(layout.bytes * pool.size);
+    const args = [layout.bytes, layout.a, layout.tile, m, n, k, a, ars, acs, b, brs, bcs, c, n, bias, s, direct(rows)];
+    pool.run(module, 'sgemmChunk', Math.ceil(span / step), [byColumns ? 1 : 0, step, span, ...args]);
   };
 }

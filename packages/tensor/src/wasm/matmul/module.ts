@@ -5,7 +5,7 @@
  */
 import binaryen from 'binaryen';
 import { relaxedMadd } from './emit.js';
-import { emitSgemm } from './driver.js';
+import { emitSgemm, emitSgemmChunk } from './driver.js';
 import { emitGemv } from './gemv.js';
 import { emitMacroKernel, emitTileCopies } from './macro.js';
 import { emitMicroKernel, MR } from './microkernel.js';
@@ -45,6 +45,7 @@ function sgemmModuleBytes(fma: boolean, shared = true): Uint8Array<ArrayBuffer> 
     emitTileCopies(m);
     emitMacroKernel(m);
     emitSgemm(m);
+    emitSgemmChunk(m);
     emitGemv(m, fma);
     if (!m.validate()) throw new Error('sgemm: generated WebAssembly module does not validate');
     m.optimize();

@@ -1,13 +1,34 @@
 /**
  * A pool of worker threads sharing one `WebAssembly.Memory`, for kernels that split their work into
- * independent jobs (matmul panels, ranges of a long elementwise run). `run` is synchronous: it gives
- * jobs 1.. to the workers, runs job 0 on the calling thread, then blocks in `Atomics.wait` until every
- * worker is done. Workers are `unref`ed, so an idle pool never keeps the process alive.
+ * independent chunks (a matmul's column or row ranges). `run` is synchronous: it offers the job to
+ * the workers, runs chunks on the calling thread too, and returns when every chunk is done. Chunks
+ * are taken one at a time by whichever thread is free (./layout.ts), so a worker that wakes late
+ * costs only its share of the work, never a wait. Workers are `unref`ed, so an idle pool never
+ * keeps the process alive.
  *
- * A kernel is a function exported by a module that imports the pool's memory as `env.memory`; each
- * thread instantiates the module once, on that same memory, the first time a job names it.
+ * A kernel is a function exported by a module that imports the pool's memory as `env.memory`, called
+ * as `fn(chunk, thread, ...args)` (thread 0 is the caller: a kernel may use it to pick its scratch
+ * memory); each thread instantiates the module once, on that same memory, the first time a job
+ * names it.
  */
-import { DONE, HEADER_WORDS, KERNEL, MAX_ARGS, NARGS, SEQ, SLOT_BYTES, STATUS } from './layout.js';
+import {
+  ASLEEP,
+  CHUNK_COUNT,
+  HEADER_WORDS,
+  IDLE,
+  JOB_BYTES,
+  KERNEL,
+  MAX_ARGS,
+  NARGS,
+  NEXT_CHUNK,
+  PENDING,
+  RUNNING,
+  SLOT_BYTES,
+  SPIN_MS,
+  STATE,
+  STATUS,
+  WAITING,
+} from './layout.js';
 import { workerSource } from './worker-source.js';
 
 /** What the pool needs of Node's `worker_threads` (imported lazily so that browsers never load it). */
@@ -25,10 +46,28 @@ interface NodePort {
   postMessage(message: unknown): void;
 }
 
+/**
+ * Spins until the worker of `ctl` has finished the job it claimed, then sleeps in `Atomics.wait`
+ * once SPIN_MS have passed. It says so in `waiting` first, and reads `state` again after: a worker
+ * that finishes in between either sees the flag and notifies, or has set IDLE before the wait reads it.
+ */
+function waitUntilIdle(ctl: Int32Array): void {
+  const until = performance.now() + SPIN_MS;
+  for (let spins = 1; Atomics.load(ctl, STATE) !== IDLE; spins++) {
+    if ((spins & 255) === 0 && performance.now() > until) {
+      Atomics.store(ctl, WAITING, 1);
+      Atomics.wait(ctl, STATE, RUNNING);
+      Atomics.store(ctl, WAITING, 0);
+    }
+  }
+}
+
 export class ThreadPool {
   /** Threads that run jobs, the calling thread included. */
   readonly size: number;
   private readonly control: SharedArrayBuffer;
+  /** [next chunk, chunk count] of the job running. */
+  private readonly job: Int32Array;
   private readonly slots: { ctl: Int32Array; args: Float64Array; port: NodePort }[] = [];
   private readonly workers: { terminate(): Promise<number> }[] = [];
   private readonly kernelIds = new Map<WebAssembly.Module, Map<string, number>>();
@@ -44,7 +83,8 @@ export class ThreadPool {
   ) {
     if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('ThreadPool: memory must be shared');
     this.size = Math.max(1, Math.floor(threads));
-    this.control = new SharedArrayBuffer(SLOT_BYTES * Math.max(1, this.size - 1));
+    this.control = new SharedArrayBuffer(JOB_BYTES + SLOT_BYTES * Math.max(1, this.size - 1));
+    this.job = new Int32Array(this.control, 0, 2);
     for (let slot = 0; slot < this.size - 1; slot++) {
       const { port1, port2 } = new wt.MessageChannel();
       const worker = new wt.Worker(workerSource, {
@@ -56,63 +96,57 @@ export class ThreadPool {
       port1.unref();
       this.workers.push(worker);
       this.slots.push({
-        ctl: new Int32Array(this.control, slot * SLOT_BYTES, HEADER_WORDS),
-        args: new Float64Array(this.control, slot * SLOT_BYTES + HEADER_WORDS * 4, MAX_ARGS),
+        ctl: new Int32Array(this.control, JOB_BYTES + slot * SLOT_BYTES, HEADER_WORDS),
+        args: new Float64Array(this.control, JOB_BYTES + slot * SLOT_BYTES + HEADER_WORDS * 4, MAX_ARGS),
         port: port1,
       });
     }
   }
 
   /**
-   * Calls export `fn` of `module` once per entry of `jobs` (its arguments), in parallel: job 0 on the
-   * calling thread, job i on worker i-1. At most `size` jobs. Returns when all have finished; throws
-   * the first worker error, after every job has ended.
+   * Calls export `fn` of `module` as `fn(chunk, thread, ...args)` for every chunk in [0, chunks),
+   * spread over the calling thread (thread 0) and up to `chunks - 1` workers (threads 1..), each
+   * taking the next chunk when it is free. Returns when all have finished; throws the first error,
+   * after every chunk that was started has ended.
+   * @example
+   * ```ts
+   * // a module exporting scale(chunk, thread, ptr, n, factor) over elements [chunk * n, chunk * n + n)
+   * pool.run(module, 'scale', 8, [ptr, 1024, 0.5]); // 8 chunks of 1024 floats
+   * ```
    */
-  run(module: WebAssembly.Module, fn: string, jobs: readonly (readonly number[])[]): void {
-    if (jobs.length > this.size) throw new Error(`ThreadPool.run: ${jobs.length} jobs for ${this.size} threads`);
+  run(module: WebAssembly.Module, fn: string, chunks: number, args: readonly number[]): void {
+    if (args.length > MAX_ARGS) throw new Error(`ThreadPool.run: ${args.length} arguments, at most ${MAX_ARGS}`);
     const kernel = this.kernelId(module, fn);
-    for (let j = 1; j < jobs.length; j++) {
-      const { ctl, args } = this.slots[j - 1];
-      const a = jobs[j];
-      if (a.length > MAX_ARGS) throw new Error(`ThreadPool.run: ${a.length} arguments, at most ${MAX_ARGS}`);
+    const offered = this.slots.slice(0, Math.max(0, Math.min(this.size, chunks) - 1));
+    Atomics.store(this.job, NEXT_CHUNK, 0);
+    Atomics.store(this.job, CHUNK_COUNT, chunks);
+    for (const { ctl, args: slotArgs } of offered) {
       ctl[KERNEL] = kernel;
-      ctl[NARGS] = a.length;
-      args.set(a);
-      Atomics.add(ctl, SEQ, 1);
-      Atomics.notify(ctl, SEQ);
+      ctl[NARGS] = args.length;
+      slotArgs.set(args);
+      Atomics.store(ctl, STATE, PENDING);
+      if (Atomics.load(ctl, ASLEEP) === 1) Atomics.notify(ctl, STATE);
     }
     let error: unknown;
     try {
-      if (jobs.length > 0) (this.instance(module).exports[fn] as (...a: number[]) => void)(...jobs[0]);
+      const f = this.instance(module).exports[fn] as (...a: number[]) => void;
+      for (let c = Atomics.add(this.job, NEXT_CHUNK, 1); c < chunks; c = Atomics.add(this.job, NEXT_CHUNK, 1)) {
+        f(c, 0, ...args);
+      }
     } catch (e) {
       error = e;
+      Atomics.store(this.job, NEXT_CHUNK, chunks); // no more chunks for anyone
     }
-    for (let j = 1; j < jobs.length; j++) {
-      const { ctl, port } = this.slots[j - 1];
-      const seq = Atomics.load(ctl, SEQ);
-      for (let done = Atomics.load(ctl, DONE); done !== seq; done = Atomics.load(ctl, DONE)) {
-        Atomics.wait(ctl, DONE, done);
-      }
+    for (const { ctl, port } of offered) {
+      // An offer no worker has claimed yet is taken back: its chunks are done.
+      if (Atomics.compareExchange(ctl, STATE, PENDING, IDLE) === PENDING) continue;
+      waitUntilIdle(ctl);
       if (ctl[STATUS] !== 0 && error === undefined) {
         const got = this.wt.receiveMessageOnPort(port);
         error = new Error(`ThreadPool: ${fn} failed in a worker: ${got ? String(got.message) : 'unknown error'}`);
       }
     }
     if (error !== undefined) throw error;
-  }
-
-  /**
-   * Splits `[0, count)` into up to `size` ranges (multiples of `grain` except the last) and runs
-   * `fn(start, end, ...args)` on each in parallel; small counts stay on the calling thread. For a
-   * long elementwise run: a module exporting `scale(start, end, ptr, factor)` over the float32
-   * elements [start, end) runs as `pool.parallelFor(module, 'scale', n, 4096, [ptr, 0.5])`.
-   */
-  parallelFor(module: WebAssembly.Module, fn: string, count: number, grain: number, args: readonly number[]): void {
-    const parts = Math.max(1, Math.min(this.size, Math.floor(count / Math.max(1, grain))));
-    const step = Math.ceil(count / parts / grain) * grain;
-    const jobs: number[][] = [];
-    for (let start = 0; start < count; start += step) jobs.push([start, Math.min(count, start + step), ...args]);
-    this.run(module, fn, jobs);
   }
 
   /** Stops the workers (a pool is otherwise kept for the life of its memory). */
