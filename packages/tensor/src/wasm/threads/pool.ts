@@ -40,6 +40,11 @@ export interface WorkerThreads {
   MessageChannel: new () => { port1: NodePort; port2: NodePort };
   receiveMessageOnPort(port: NodePort): { message: unknown } | undefined;
 }
+interface Slot {
+  ctl: Int32Array;
+  args: Float64Array;
+  port: NodePort;
+}
 interface NodePort {
   unref(): void;
   close(): void;
@@ -68,7 +73,9 @@ export class ThreadPool {
   private readonly control: SharedArrayBuffer;
   /** [next chunk, chunk count] of the job running. */
   private readonly job: Int32Array;
-  private readonly slots: { ctl: Int32Array; args: Float64Array; port: NodePort }[] = [];
+  private readonly slots: Slot[] = [];
+  /** The slots offered the job running (reused: `run` allocates nothing). */
+  private readonly offered: Slot[] = [];
   private readonly workers: { terminate(): Promise<number> }[] = [];
   private readonly kernelIds = new Map<WebAssembly.Module, Map<string, number>>();
   private readonly moduleIds = new Map<WebAssembly.Module, number>();
@@ -107,17 +114,24 @@ export class ThreadPool {
    * Calls export `fn` of `module` as `fn(chunk, thread, ...args)` for every chunk in [0, chunks),
    * spread over the calling thread (thread 0) and up to `chunks - 1` workers (threads 1..), each
    * taking the next chunk when it is free. Returns when all have finished; throws the first error,
-   * after every chunk that was started has ended.
+   * after every chunk that was started has ended. With `wake` false, only workers that are awake
+   * (spinning after a job) are offered it: waking one from `Atomics.wait` costs ~20 us of the
+   * caller's time on this VM (the notify is a system call), more than a small job gains.
    * @example
    * ```ts
    * // a module exporting scale(chunk, thread, ptr, n, factor) over elements [chunk * n, chunk * n + n)
    * pool.run(module, 'scale', 8, [ptr, 1024, 0.5]); // 8 chunks of 1024 floats
    * ```
    */
-  run(module: WebAssembly.Module, fn: string, chunks: number, args: readonly number[]): void {
+  run(module: WebAssembly.Module, fn: string, chunks: number, args: readonly number[], wake = true): void {
     if (args.length > MAX_ARGS) throw new Error(`ThreadPool.run: ${args.length} arguments, at most ${MAX_ARGS}`);
     const kernel = this.kernelId(module, fn);
-    const offered = this.slots.slice(0, Math.max(0, Math.min(this.size, chunks) - 1));
+    const offered = this.offered;
+    offered.length = 0;
+    for (const slot of this.slots) {
+      if (offered.length + 1 >= chunks) break;
+      if (wake || Atomics.load(slot.ctl, ASLEEP) === 0) offered.push(slot);
+    }
     Atomics.store(this.job, NEXT_CHUNK, 0);
     Atomics.store(this.job, CHUNK_COUNT, chunks);
     for (const { ctl, args: slotArgs } of offered) {
