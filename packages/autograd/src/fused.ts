@@ -59,3 +59,28 @@ export const E = {
 export function fuse(op: string, tensors: readonly Tensor[], build: (...xs: Expr[]) => Expr): Tensor {
   return elementwise(op, tensors, (leaves) => build(...leaves));
 }
+
+/**
+ * {@link fuse} for a rule whose expression depends on nothing but its operands (a builder that
+ * captures no state): the expression is built once per operand dtypes and reused, so that a
+ * backend finds its kernel by the expression object (the wasm backend's fast path) rather than
+ * by its structural key, and nothing is built per call.
+ *
+ * @example
+ * ```ts
+ * import { tensor } from '@wgru/tensor';
+ * const sigmoidGrad = fusedRule('sigmoid', (g, y) => E.mul(g, E.mul(y, E.sub(1, y))));
+ * await sigmoidGrad([tensor([1, 2]), tensor([0.5, 0.25])]).data();   // Float32Array [0.25, 0.375]
+ * ```
+ */
+export function fusedRule(op: string, build: (...xs: Expr[]) => Expr): (tensors: readonly Tensor[]) => Tensor {
+  const built = new Map<string, Expr>();
+  return (tensors) =>
+    elementwise(op, tensors, (leaves) => {
+      let key = '';
+      for (const leaf of leaves) key += `${leaf.dtype},`;
+      let expr = built.get(key);
+      if (expr === undefined) built.set(key, (expr = build(...leaves)));
+      return expr;
+    });
+}

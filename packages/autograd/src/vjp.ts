@@ -21,7 +21,7 @@ import {
 } from '@wgru/tensor';
 import { type Grad, negated, transposeTimes } from './accumulate.js';
 import { placed } from './blocks.js';
-import { E, fuse } from './fused.js';
+import { E, fusedRule } from './fused.js';
 
 /**
  * The primitives: the only ops with hand-written gradients. Everything else in @wgru/autograd
@@ -92,6 +92,29 @@ function expandReduced(g: Tensor, inputShape: readonly number[], axes: readonly 
   return broadcastTo(kept, inputShape);
 }
 
+// The rules' fused arithmetic, built once per dtypes (fused.ts).
+// d(a/b)/db = -g a / b²
+const divByGrad = fusedRule('div', (g, a, b) => E.neg(E.div(E.mul(g, a), E.square(b))));
+/** The share of a maximum's (minimum's) gradient that goes to a: 1 where a wins, ½ on a tie. */
+const maxShare = (a: Expr, b: Expr) => E.add(E.greater(a, b), E.mul(E.equal(a, b), 0.5));
+const minShare = (a: Expr, b: Expr) => E.add(E.greater(b, a), E.mul(E.equal(a, b), 0.5));
+const maximumGrads = [
+  fusedRule('maximum', (g, a, b) => E.mul(g, maxShare(a, b))),
+  fusedRule('maximum', (g, a, b) => E.mul(g, E.sub(1, maxShare(a, b)))),
+];
+const minimumGrads = [
+  fusedRule('minimum', (g, a, b) => E.mul(g, minShare(a, b))),
+  fusedRule('minimum', (g, a, b) => E.mul(g, E.sub(1, minShare(a, b)))),
+];
+// √a' = 1 / (2 √a)
+const sqrtGrad = fusedRule('sqrt', (g, y) => E.div(g, E.mul(y, 2)));
+// σ' = σ (1 - σ)
+const sigmoidGrad = fusedRule('sigmoid', (g, y) => E.mul(g, E.mul(y, E.sub(1, y))));
+// tanh' = 1 - tanh²
+const tanhGrad = fusedRule('tanh', (g, y) => E.mul(g, E.sub(1, E.square(y))));
+const reluGrad = fusedRule('relu', (g, a) => E.mul(g, E.greater(a, 0)));
+const absGrad = fusedRule('abs', (g, a) => E.mul(g, E.sign(a)));
+
 /**
  * One rule per primitive; a missing rule is a type error.
  *
@@ -116,9 +139,7 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
   // d(a/b) = g/b, -g a / b²
   div: (g, { inputs: [a, b], needs }) => [
     ifNeeded(needs[0], () => div(g, b as Tensor)),
-    ifNeeded(needs[1], () =>
-      fuse('div', [g, a as Tensor, b as Tensor], (g, a, b) => E.neg(E.div(E.mul(g, a), E.square(b)))),
-    ),
+    ifNeeded(needs[1], () => divByGrad([g, a as Tensor, b as Tensor])),
   ],
   neg: (g) => [neg(g)],
   // d(a^b) = g b a^(b-1), g a^b log a. NOTE: the exponent's gradient is taken as 0 where a <= 0
@@ -128,29 +149,21 @@ export const vjps: { [P in Primitive]: Vjp<P> } = {
     ifNeeded(needs[1], () => whereT(greater(a as Tensor, 0), mul(g, mul(output, log(a as Tensor))), 0)),
   ],
   // Ties split the gradient evenly, as in PyTorch.
-  maximum: (g, { inputs: [a, b] }) => {
-    const share = (a: Expr, b: Expr) => E.add(E.greater(a, b), E.mul(E.equal(a, b), 0.5));
-    return [
-      fuse('maximum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, share(a, b))),
-      fuse('maximum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, E.sub(1, share(a, b)))),
-    ];
-  },
-  minimum: (g, { inputs: [a, b] }) => {
-    const share = (a: Expr, b: Expr) => E.add(E.greater(b, a), E.mul(E.equal(a, b), 0.5));
-    return [
-      fuse('minimum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, share(a, b))),
-      fuse('minimum', [g, a as Tensor, b as Tensor], (g, a, b) => E.mul(g, E.sub(1, share(a, b)))),
-    ];
-  },
+  maximum: (g, { inputs: [a, b] }) => [
+    maximumGrads[0]([g, a as Tensor, b as Tensor]),
+    maximumGrads[1]([g, a as Tensor, b as Tensor]),
+  ],
+  minimum: (g, { inputs: [a, b] }) => [
+    minimumGrads[0]([g, a as Tensor, b as Tensor]),
+    minimumGrads[1]([g, a as Tensor, b as Tensor]),
+  ],
   exp: (g, { output }) => [mul(g, output)],
   log: (g, { inputs: [a] }) => [div(g, a as Tensor)],
-  sqrt: (g, { output }) => [fuse('sqrt', [g, output], (g, y) => E.div(g, E.mul(y, 2)))],
-  // σ' = σ (1 - σ)
-  sigmoid: (g, { output }) => [fuse('sigmoid', [g, output], (g, y) => E.mul(g, E.mul(y, E.sub(1, y))))],
-  // tanh' = 1 - tanh²
-  tanh: (g, { output }) => [fuse('tanh', [g, output], (g, y) => E.mul(g, E.sub(1, E.square(y))))],
-  relu: (g, { inputs: [a] }) => [fuse('relu', [g, a as Tensor], (g, a) => E.mul(g, E.greater(a, 0)))],
-  abs: (g, { inputs: [a] }) => [fuse('abs', [g, a as Tensor], (g, a) => E.mul(g, E.sign(a)))],
+  sqrt: (g, { output }) => [sqrtGrad([g, output])],
+  sigmoid: (g, { output }) => [sigmoidGrad([g, output])],
+  tanh: (g, { output }) => [tanhGrad([g, output])],
+  relu: (g, { inputs: [a] }) => [reluGrad([g, a as Tensor])],
+  abs: (g, { inputs: [a] }) => [absGrad([g, a as Tensor])],
   where: (g, { inputs: [cond], needs }) => [
     null,
     ifNeeded(needs[1], () => whereT(cond as Tensor, g, 0)),

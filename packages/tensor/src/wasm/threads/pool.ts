@@ -117,11 +117,8 @@ export class ThreadPool {
    * after every chunk that was started has ended. With `wake` false, only workers that are awake
    * (spinning after a job) are offered it: waking one from `Atomics.wait` costs ~20 us of the
    * caller's time on this VM (the notify is a system call), more than a small job gains.
-   * @example
-   * ```ts
-   * // a module exporting scale(chunk, thread, ptr, n, factor) over elements [chunk * n, chunk * n + n)
-   * pool.run(module, 'scale', 8, [ptr, 1024, 0.5]); // 8 chunks of 1024 floats
-   * ```
+   * For instance, a module exporting `scale(chunk, thread, ptr, n, factor)` over the floats
+   * [chunk·n, chunk·n + n) scales 8 × 1024 floats as `pool.run(module, 'scale', 8, [ptr, 1024, 0.5])`.
    */
   run(module: WebAssembly.Module, fn: string, chunks: number, args: readonly number[], wake = true): void {
     if (args.length > MAX_ARGS) throw new Error(`ThreadPool.run: ${args.length} arguments, at most ${MAX_ARGS}`);
