@@ -38,11 +38,6 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
   const biasd = bias ? dense(bias) : null;
   const ptr = (v: View) => (v.storage as WasmStorage).ptr;
   const biasPtr = biasd ? ptr(biasd) + biasd.offset * 4 : 0;
-  const views = [
-    { strides: a.strides.slice(0, -2), offset: a.offset },
-    { strides: b.strides.slice(0, -2), offset: b.offset },
-    { strides: out.strides.slice(0, -2), offset: out.offset },
-  ];
   const [aP, bP, cP] = [ptr(a), ptr(b), ptr(out)];
   const sam = a.strides[ra - 2];
   const sak = a.strides[ra - 1];
@@ -52,6 +47,11 @@ export function matmulWasm(be: WasmBackend, a: View, b: View, out: View, bias: V
   if (rows > 0) {
     be.sgemm(rows, n, k, aP + a.offset * 4, sam, sak, bP + b.offset * 4, sbk, sbn, cP + out.offset * 4, biasPtr);
   } else {
+    const views = [
+      { strides: a.strides.slice(0, -2), offset: a.offset },
+      { strides: b.strides.slice(0, -2), offset: b.offset },
+      { strides: out.strides.slice(0, -2), offset: out.offset },
+    ];
     forEachIndex(batchShape, views, (_, o) => {
       const [oa, ob, oc] = o as [number, number, number];
       be.sgemm(m, n, k, aP + oa * 4, sam, sak, bP + ob * 4, sbk, sbn, cP + oc * 4, biasPtr);

@@ -125,8 +125,10 @@ export function createSgemm(
     const rows = byColumns ? m : step;
     const layout = scratchLayout(rows, byColumns ? step : n, k);
     const s = scratch(layout.bytes * pool.size);
-    const args = [layout.bytes, layout.a, layout.tile, m, n, k, a, ars, acs, b, brs, bcs, c, n, bias, s, direct(rows)];
     const wake = m * n * k >= WAKE_MIN_MACS;
-    pool.run(module, 'sgemmChunk', Math.ceil(span / step), [byColumns ? 1 : 0, step, span, ...args], wake);
+    // sgemmChunk's arguments after (chunk, thread): how C is cut, the scratch layout, then sgemm's.
+    const args = [byColumns ? 1 : 0, step, span, layout.bytes, layout.a, layout.tile];
+    args.push(m, n, k, a, ars, acs, b, brs, bcs, c, n, bias, s, direct(rows));
+    pool.run(module, 'sgemmChunk', Math.ceil(span / step), args, wake);
   };
 }
