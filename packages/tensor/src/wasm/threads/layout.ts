@@ -46,9 +46,11 @@ export const SLOT_BYTES = Math.ceil((HEADER_WORDS * 4 + MAX_ARGS * 8) / 64) * 64
 export const SPIN_MS = 2;
 /**
  * A spinning worker that sees this long a gap between two looks at the clock has lost its core to
- * another thread: the machine is busy, and spinning would slow everything down (measured, GRU
- * training B=32 beside another busy process: 2x slower with a 2 ms spin). It then sleeps at once
- * after every job for NO_SPIN_MS.
+ * another thread (a garbage collector's helper, another process), so it stops spinning for
+ * NO_SPIN_MS: on a busy machine it then sleeps after every job, as a spin would take time from
+ * threads that have work (measured, GRU training B=32 beside another busy process: 2x slower with
+ * an unconditional 2 ms spin). On a quiet one this happens about once a training step; a longer
+ * pause (1 s) left the worker asleep for most small products.
  */
 export const PREEMPTED_MS = 0.2;
-export const NO_SPIN_MS = 1000;
+export const NO_SPIN_MS = 5;

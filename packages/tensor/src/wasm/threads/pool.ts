@@ -115,8 +115,9 @@ export class ThreadPool {
    * spread over the calling thread (thread 0) and up to `chunks - 1` workers (threads 1..), each
    * taking the next chunk when it is free. Returns when all have finished; throws the first error,
    * after every chunk that was started has ended. With `wake` false, only workers that are awake
-   * (spinning after a job) are offered it: waking one from `Atomics.wait` costs ~20 us of the
-   * caller's time on this VM (the notify is a system call), more than a small job gains.
+   * (spinning after a job) are offered it: one woken from `Atomics.wait` claims its chunk 20-50 us
+   * later on this VM, and the caller would wait for that chunk, longer than a small job takes. A
+   * sleeping worker is still woken, so that it spins for the jobs that follow.
    * For instance, a module exporting `scale(chunk, thread, ptr, n, factor)` over the floats
    * [chunk·n, chunk·n + n) scales 8 × 1024 floats as `pool.run(module, 'scale', 8, [ptr, 1024, 0.5])`.
    */
@@ -128,6 +129,8 @@ export class ThreadPool {
     for (const slot of this.slots) {
       if (offered.length + 1 >= chunks) break;
       if (wake || Atomics.load(slot.ctl, ASLEEP) === 0) offered.push(slot);
+      // Not this job, but the ones that follow: a sleeping worker is woken to spin for them.
+      else Atomics.notify(slot.ctl, STATE);
     }
     Atomics.store(this.job, NEXT_CHUNK, 0);
     Atomics.store(this.job, CHUNK_COUNT, chunks);

@@ -56,7 +56,7 @@ function receive() {
 let quietFrom = 0;
 for (;;) {
   let last = performance.now();
-  const until = last >= quietFrom ? last + ${SPIN_MS} : last;
+  let until = last + ${SPIN_MS};
   for (let spins = 1; Atomics.load(ctl, ${STATE}) !== ${PENDING}; spins++) {
     if ((spins & 63) !== 0) continue;
     const now = performance.now();
@@ -68,7 +68,9 @@ for (;;) {
       Atomics.store(ctl, ${ASLEEP}, 1);
       Atomics.wait(ctl, ${STATE}, ${IDLE});
       Atomics.store(ctl, ${ASLEEP}, 0);
+      // Woken with a job, or by a caller busy with small ones: spin again, for the next.
       last = performance.now();
+      until = last + ${SPIN_MS};
     }
   }
   // The caller may have taken the offer back (it ran every chunk itself).
