@@ -1,7 +1,7 @@
 import { internal, isGradEnabled, releaseShared, sharedConstant, sub, type Variable } from '@wgru/autograd';
 import { expectVariable } from '../checks.js';
 import { type InitOptions, uniformParameter } from '../init.js';
-import { Module, type Parameter, traceModule } from '../module.js';
+import { Module, type Parameter } from '../module.js';
 import { fusedForward, GruSlices, inferenceStep } from './gru-fast.js';
 import { RecurrentLayer } from './layer.js';
 import {
@@ -199,20 +199,6 @@ export class GRU extends RecurrentLayer<GRUCell> {
    * it before `backward()` frees the graph.
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
-    // While exportOnnx traces, one op (see traceModule): ONNX GRU nodes.
-    return traceModule(
-      this,
-      [x, h0, opts?.lengths],
-      () => {
-        const r = this.run(x, h0 ? [h0] : undefined, opts);
-        return {
-          output: r.output,
-          get hN(): Variable {
-            return r.states[0] as Variable;
-          },
-        };
-      },
-      (r) => [r.output, r.hN],
-    );
+    return this.forwardHidden(x, h0, opts);
   }
 }

@@ -1,6 +1,6 @@
 import type { Variable } from '@wgru/autograd';
 import type { InitOptions } from '../init.js';
-import { Module } from '../module.js';
+import { Module, traceModule } from '../module.js';
 import {
   checkRecurrentOptions,
   type RecurrentCell,
@@ -84,5 +84,31 @@ export abstract class RecurrentLayer<C extends RecurrentCell> extends Module {
       training: this.training,
       lengths: opts.lengths,
     });
+  }
+
+  /**
+   * The forward of a layer whose only state is h (GRU, RNN): output and hN. While exportOnnx
+   * traces, the whole layer is one op (see traceModule): one ONNX GRU or RNN node per layer.
+   */
+  protected forwardHidden(
+    x: Variable,
+    h0: Variable | undefined,
+    opts: { lengths?: Int32Array },
+  ): { output: Variable; hN: Variable } {
+    return traceModule(
+      this,
+      [x, h0, opts?.lengths],
+      () => {
+        const r = this.run(x, h0 ? [h0] : undefined, opts);
+        // hN is made when first read (reading it after backward() is an error).
+        return {
+          output: r.output,
+          get hN(): Variable {
+            return r.states[0] as Variable;
+          },
+        };
+      },
+      (r) => [r.output, r.hN],
+    );
   }
 }

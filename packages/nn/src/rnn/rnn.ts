@@ -1,6 +1,6 @@
 import { releaseShared, sharedConstant, type Variable } from '@wgru/autograd';
 import { type InitOptions, uniformParameter } from '../init.js';
-import { Module, type Parameter, traceModule } from '../module.js';
+import { Module, type Parameter } from '../module.js';
 import { RecurrentLayer } from './layer.js';
 import {
   checkCellStep,
@@ -107,21 +107,6 @@ export class RNN extends RecurrentLayer<RNNCell> {
    * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H].
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
-    // While exportOnnx traces, one op (see traceModule): ONNX RNN nodes.
-    return traceModule(
-      this,
-      [x, h0, opts?.lengths],
-      () => {
-        const r = this.run(x, h0 ? [h0] : undefined, opts);
-        // hN is made when first read (reading it after backward() is an error).
-        return {
-          output: r.output,
-          get hN(): Variable {
-            return r.states[0] as Variable;
-          },
-        };
-      },
-      (r) => [r.output, r.hN],
-    );
+    return this.forwardHidden(x, h0, opts);
   }
 }
