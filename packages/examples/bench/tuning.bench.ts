@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { matmul, setBackend, shutdown, type Tensor, tuning, uniform } from '@wgru/tensor';
 import { type Geometry, matmulTuning } from '../../tensor/src/webgpu/kernels/matmul-plan.js';
-import { shapeClass } from '../../tensor/src/webgpu/kernels/matmul-tuner.js';
+import { shapeClass } from '../../tensor/src/webgpu/kernels/tuner.js';
 import { type Benchmark, fmt, formatTable, timeSideBySide } from './lib.js';
 
 const formatRows = (columns: string[], rows: string[][]) =>
@@ -149,7 +149,7 @@ export const tuningBench: Benchmark = {
                 )
                 .join(', '),
           );
-        const choice = c ? `${c.path} ${c.TM}x${c.TN}` : builtIn;
+        const choice = c && 'path' in c ? `${c.path} ${c.TM}x${c.TN}` : builtIn;
         for (const v of [a, b]) v.dispose();
         const ratio = ms(choice) / ms(best);
         rows.push([

@@ -12,7 +12,7 @@ import {
 } from './webgpu/device.js';
 import type { WasmBackend } from './wasm/backend.js';
 import { WebGpuBackend } from './webgpu/backend.js';
-import type { TuningMode, TuningTable } from './webgpu/kernels/matmul-tuner.js';
+import type { TuningMode, TuningTable } from './webgpu/kernels/tuner.js';
 import {
   applyTuning,
   checkTuningOption,
@@ -131,6 +131,7 @@ export function activeBackend(): Backend {
       const key = adapterKey(probed.adapterInfo);
       Object.assign(gpu.tuner, probedTuning, { budgetMs: envBudgetMs() });
       gpu.tuner.onTuned = (table) => saveTable(key, table);
+      void gpu.tuner.prepare();
     }
     probed = null;
     active = gpu;
