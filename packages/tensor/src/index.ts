@@ -51,11 +51,13 @@ export {
   setBackend,
   shutdown,
   type SetBackendOptions,
+  tunedChoice,
   tuning,
   withBackend,
 } from './registry.js';
 export type {
   MatmulChoice,
+  TimedCandidates,
   TunedChoice,
   TuningLogEntry,
   TuningMode,

@@ -86,7 +86,8 @@ export class WebGpuBackend implements Backend {
     this.requestedFeatures = acquired.requested;
     this.engine = new Engine(this.device, this.stats);
     const software = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' '));
-    this.tuner = new KernelTuner({ featureLevel: acquired.featureLevel, software, features: acquired.features });
+    const like = { featureLevel: acquired.featureLevel, software, features: acquired.features };
+    this.tuner = new KernelTuner(like, this.device, () => this.flush(), acquired.adapterInfo.description);
     this.matmulTarget = {
       device: this.device,
       engine: this.engine,

@@ -56,7 +56,7 @@ export function cacheLocation(): string {
   return cacheFile() ?? 'localStorage (wgru-tuning)';
 }
 
-/** A stored entry that the kernels can run: a matmul plan of a known family and tile, or a known candidate of its class's family. */
+/** A stored entry that can run: a matmul plan of a known family and tile, or a candidate of its class's family. */
 function validChoice(key: string, c: unknown): c is TunedChoice {
   const x = c as Record<string, unknown>;
   if (typeof x !== 'object' || x === null || typeof x.ms !== 'number' || typeof x.heuristicMs !== 'number')
@@ -64,6 +64,8 @@ function validChoice(key: string, c: unknown): c is TunedChoice {
   const family = key.slice(0, key.indexOf('|'));
   if (family === 'elementwise') return (ELEMENTWISE_CHOICES as readonly unknown[]).includes(x.choice);
   if (family === 'reduce') return (REDUCE_CHOICES as readonly unknown[]).includes(x.choice);
+  // A family timed as operations (tunedChoice): its caller checks the name against its choices.
+  if (!('path' in x)) return typeof x.choice === 'string';
   return (
     (x.path === 'buffer' || x.path === 'texture') &&
     [1, 2, 4, 8, 16].includes(x.TM as number) &&

@@ -20,18 +20,8 @@ import { bufferKernel, recordBuffer } from './matmul-buffer.js';
 import type { Geometry, MatmulPlan, MatmulTarget, Operand } from './matmul-plan.js';
 import { recordTexture, textureKernel } from './matmul-texture.js';
 import { forgetPacked } from './packed-operands.js';
+import { jitMs, type Timings, timeCandidates } from './candidate-timing.js';
 import { CUT, type TuningBudget } from './tuning-budget.js';
-
-/** What timing one class measured: per candidate, ms per run (Infinity: not timed), and costs. */
-export interface Timings {
-  ms: number[];
-  /** Wall time from createComputePipelineAsync to its resolution, per candidate (off the thread). */
-  compileMs: number[];
-  /** The single-workgroup warm-up dispatch, per candidate (a software driver's JIT). */
-  warmupMs: number[];
-  /** Every candidate ran to the end within the budget. */
-  complete: boolean;
-}
 
 /** One candidate of a kernel family other than matmul: a kernel and how the real dispatch runs it. */
 export interface KernelVariant {
@@ -41,23 +31,6 @@ export interface KernelVariant {
   workgroups: [number, number, number];
 }
 
-/** A timed run aims at about this many milliseconds of work per submit. */
-const SUBMIT_MS = 4;
-const MAX_REPS = 16;
-/** Rounds over the candidates (each candidate's best counts: a shared machine's load comes and goes). */
-const ROUNDS = 3;
-/**
- * Rounds more of the built-in choice against the provisional winner, alternating, before a switch:
- * one slow spell during a single round (a JIT on the training device sharing the CPU) must not
- * decide which kernel a class runs for good.
- */
-const CONFIRM_ROUNDS = 3;
-/**
- * The longest warm-up to expect where submits run on the calling thread (Dawn's OpenGL ES
- * backend): llvmpipe's JIT there took 280 to 590 ms per kernel with an empty Mesa shader cache
- * (1 to 4 ms once the cache has the kernel).
- */
-const SYNC_JIT_MS = 600;
 /** Scratch buffers hold 0.5 (as f32; as i32 a large positive number): no NaN, no denormal. */
 const FILL = 0x3f000000;
 
@@ -81,8 +54,8 @@ export class TimingRig {
    * Whether submits run the GPU work on the calling thread (Dawn on OpenGL ES: known from the
    * adapter, or seen in a submit that took most of its step's time), and the longest warm-up then.
    */
-  private synchronous: boolean;
-  private longestJitMs = 0;
+  synchronous: boolean;
+  longestJitMs = 0;
   /** Compiles under way (abandoned ones included): the device is destroyed once they end. */
   private readonly compiling = new Set<Promise<number>>();
 
@@ -146,9 +119,7 @@ export class TimingRig {
 
   /**
    * Times candidates 0..n-1 (0 is the built-in choice, the reference): all compiled in one step,
-   * then each warmed up (`record(i, true)`: one workgroup) and run once, then ROUNDS rounds of
-   * timed submits of `record(i, false)`, then CONFIRM_ROUNDS of candidate 0 against
-   * `challenger(ms)` where that is not 0. Stops at the first step the budget cuts.
+   * then timed by timeCandidates (a warm-up `record(i, true)` dispatches one workgroup).
    */
   private async timeEach(
     kernels: { key: string; code: string }[],
@@ -156,7 +127,6 @@ export class TimingRig {
     budget: TuningBudget,
     challenger: (ms: number[]) => number,
   ): Promise<Timings> {
-    const n = kernels.length;
     const out: Timings = {
       ms: kernels.map(() => Number.POSITIVE_INFINITY),
       compileMs: [],
@@ -165,65 +135,17 @@ export class TimingRig {
     };
     const device = this.acquired.device;
     // Not even one warm-up would fit: the class is left alone (its compiles would be wasted).
-    if (this.synchronous && budget.left() < this.jitMs()) return out;
+    if (budget.left() < jitMs(this)) return out;
     const compiled = await budget.step(() => Promise.all(kernels.map((k) => this.compile(k.key, k.code))));
     if (compiled === CUT) return out;
     out.compileMs = compiled;
-    /** One submit of `reps` runs (or a warm-up), as a budget step; its wall time, or CUT. */
-    const run = async (i: number, warm: boolean, reps: number, expectedMs: number) => {
-      let t0 = 0;
-      let t1 = 0;
-      const done = await budget.step(() => {
-        t0 = performance.now();
-        for (let r = 0; r < reps; r++) record(i, warm);
-        this.target.engine.flush();
-        t1 = performance.now();
-        return device.queue.onSubmittedWorkDone();
-      }, expectedMs);
-      if (done === CUT) return CUT;
-      const ms = performance.now() - t0;
-      // Most of the work done inside submit: the adapter runs it on the calling thread.
-      if (t1 - t0 >= 2 && t1 - t0 >= 0.5 * ms) this.synchronous = true;
-      if (warm && this.synchronous) this.longestJitMs = Math.max(this.longestJitMs, ms);
-      return ms;
-    };
-    // Where submits run on the calling thread no timer can cut a step: a warm-up (a JIT compile
-    // there) starts only where what is left covers the longest one to expect, and a candidate's
-    // first run only where it covers 4 times the built-in choice's (slower ones are pruned).
-    const first: number[] = kernels.map(() => Number.POSITIVE_INFINITY);
-    for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(compiled[i])) continue;
-      const expected = Number.isFinite(first[0]) ? (this.synchronous && i > 0 ? 4 : 1) * first[0] : 0;
-      const warm = await run(i, true, 1, this.jitMs());
-      if (warm === CUT) return out;
-      out.warmupMs[i] = warm;
-      const once = await run(i, false, 1, expected);
-      if (once === CUT) return out;
-      first[i] = once;
-    }
-    const best = Math.min(...first);
-    const timeRound = async (which: number[]): Promise<boolean> => {
-      for (const i of which) {
-        const reps = Math.min(MAX_REPS, Math.max(1, Math.round(SUBMIT_MS / Math.max(first[i], 1e-3))));
-        const ms = await run(i, false, reps, reps * first[i]);
-        if (ms === CUT) return false;
-        out.ms[i] = Math.min(out.ms[i], ms / reps);
-      }
-      return true;
-    };
-    // Candidates 4x slower than the best in a single run are not worth more of the budget (the
-    // built-in choice, the reference, always is).
-    const kept = first.flatMap((f, i) => (Number.isFinite(f) && (i === 0 || f <= 4 * best) ? [i] : []));
-    for (let round = 0; round < ROUNDS; round++) if (!(await timeRound(kept))) return out;
-    const w = challenger(out.ms);
-    for (let round = 0; w !== 0 && round < CONFIRM_ROUNDS; round++) if (!(await timeRound([0, w]))) return out;
-    out.complete = true;
-    return out;
-  }
-
-  /** The longest warm-up to expect: where submits run on the calling thread, see SYNC_JIT_MS. */
-  private jitMs(): number {
-    return this.synchronous ? Math.max(SYNC_JIT_MS, 1.5 * this.longestJitMs) : 0;
+    return timeCandidates(
+      compiled.map((ms) => Number.isFinite(ms)),
+      { record, submit: () => this.target.engine.flush(), done: () => device.queue.onSubmittedWorkDone(), site: this },
+      budget,
+      challenger,
+      out,
+    );
   }
 
   /** A scratch buffer of `bytes` (rounded up to 16), filled with FILL. */

@@ -27,7 +27,8 @@ import type { OptionalFeature } from '../device.js';
 import type { Geometry, MatmulDevice, MatmulPlan, MatmulTarget } from './matmul-plan.js';
 import { matmulCandidates, planFor, type Tile } from './matmul-candidates.js';
 import { matmulTuning } from './matmul-plan.js';
-import { type KernelVariant, kernelOf, TimingRig, type Timings } from './timing-rig.js';
+import { type SubmitSite, type Timings, timeCandidates } from './candidate-timing.js';
+import { type KernelVariant, kernelOf, TimingRig } from './timing-rig.js';
 import { CUT, TuningBudget } from './tuning-budget.js';
 
 export type TuningMode = 'off' | 'cached' | 'full';
@@ -62,6 +63,22 @@ export interface TuningLogEntry {
   candidates: { plan: string; ms: number | null; compileMs: number; warmupMs: number | null }[];
   /** False where the budget ran out before every candidate was timed. */
   complete: boolean;
+}
+
+/**
+ * A family timed as whole operations on the device that runs them (see pickTimed): each
+ * candidate's work, recorded once per call, and the release of what `prepare` made for it.
+ */
+export interface TimedCandidates<C extends string> {
+  run(choice: C): void;
+  dispose(): void;
+}
+
+/** The backend's own queue, for families timed as operations: flush what is recorded, and wait. */
+interface MainQueue {
+  flush(): void;
+  done(): Promise<void>;
+  site: SubmitSite;
 }
 
 /** What a variant family's timing needs, built when the timing starts (see pickVariant). */
@@ -132,13 +149,26 @@ export class KernelTuner {
   onTuned: ((table: TuningTable) => Promise<void>) | null = null;
   readonly log: TuningLogEntry[] = [];
   /** Classes waiting to be timed, and the loop that times them one at a time (null: none running). */
-  private readonly waiting: { key: string; priority: number; job: (rig: TimingRig) => Promise<void> }[] = [];
+  private readonly waiting: { key: string; priority: number; job: (rig: TimingRig | null) => Promise<void> }[] = [];
   private running: Promise<void> | null = null;
   private readonly scheduled = new Set<string>();
   /** The timing device, opening or open (null: not yet, or given back). */
   private rig: Promise<TimingRig | null> | null = null;
 
-  constructor(private readonly like: Like) {}
+  /** The backend's own queue, for families timed as operations (pickTimed). */
+  private readonly main: MainQueue;
+
+  /** A tuner for the backend on `device` (`flush` submits what it has recorded; the description names the driver). */
+  constructor(
+    private readonly like: Like,
+    device: GPUDevice,
+    flush: () => void,
+    description: string,
+  ) {
+    // Dawn on OpenGL ES runs GPU work inside submit, on the calling thread.
+    const site = { synchronous: /OpenGL/i.test(description), longestJitMs: 0 };
+    this.main = { flush, done: () => device.queue.onSubmittedWorkDone(), site };
+  }
 
   get mode(): TuningMode {
     return this.tuningMode;
@@ -196,6 +226,20 @@ export class KernelTuner {
     return choices[0];
   }
 
+  /**
+   * As pickVariant, for a family whose candidates are compositions of operations rather than one
+   * kernel each (nn's GRU step: one fused kernel, or a matmul and fused gates): they are timed on
+   * the backend's own queue, as `prepare()`'s candidates record them, at a moment when the calling
+   * thread is idle (so, between the user's reads: nothing of theirs is pending).
+   */
+  pickTimed<C extends string>(key: string, choices: readonly C[], prepare: () => TimedCandidates<C>): C {
+    if (this.mode === 'off') return choices[0];
+    const tuned = this.table[key];
+    if (tuned && !isMatmulChoice(tuned) && choices.includes(tuned.choice as C)) return tuned.choice as C;
+    if (this.mode === 'full') this.schedule(key, 1, () => this.tuneTimed(key, choices, prepare), false);
+    return choices[0];
+  }
+
   /** Resolves once every tuning scheduled so far has finished. */
   idle(): Promise<void> {
     return this.running ?? Promise.resolve();
@@ -212,10 +256,11 @@ export class KernelTuner {
    * go before the others (1): a training step's time is mostly its products, so they get the
    * budget first. A job that fails leaves its class untuned.
    */
-  private schedule(key: string, priority: number, job: (rig: TimingRig) => Promise<void>): void {
+  private schedule(key: string, priority: number, job: (rig: TimingRig) => Promise<void>, rig = true): void {
     if (this.scheduled.has(key) || this.budget.left() <= 0) return;
     this.scheduled.add(key);
-    this.waiting.push({ key, priority, job });
+    const run = rig ? (r: TimingRig | null) => (r ? job(r) : Promise.resolve()) : job;
+    this.waiting.push({ key, priority, job: run as (rig: TimingRig | null) => Promise<void> });
     this.running ??= this.drain();
   }
 
@@ -229,7 +274,7 @@ export class KernelTuner {
           const rig = await this.openRig();
           const i = this.waiting.reduce((best, w, j) => (w.priority < this.waiting[best].priority ? j : best), 0);
           const [next] = this.waiting.splice(i, 1);
-          if (rig) await next.job(rig);
+          await next.job(rig);
         } catch {
           // a lost timing device or a failed compile: the class keeps its built-in choice
         }
@@ -307,6 +352,33 @@ export class KernelTuner {
       if (done === CUT) return;
     }
     await this.store(key, { path: win.path, TM: win.TM, TN: win.TN, ms: round(t.ms[w]), heuristicMs: round(t.ms[0]) });
+  }
+
+  private async tuneTimed<C extends string>(key: string, choices: readonly C[], prepare: () => TimedCandidates<C>) {
+    const c = await this.budget.step(async () => prepare());
+    if (c === CUT) return;
+    const out: Timings = {
+      ms: choices.map(() => Number.POSITIVE_INFINITY),
+      compileMs: [],
+      warmupMs: [],
+      complete: false,
+    };
+    try {
+      const { flush, done, site } = this.main;
+      const record = (i: number) => c.run(choices[i]);
+      const t = await timeCandidates(
+        choices.map(() => true),
+        { record, submit: flush, done, site },
+        this.budget,
+        fastest,
+        out,
+      );
+      this.record(key, [...choices], t);
+      const w = this.winner(t);
+      if (w !== null) await this.store(key, { choice: choices[w], ms: round(t.ms[w]), heuristicMs: round(t.ms[0]) });
+    } finally {
+      c.dispose();
+    }
   }
 
   private async tuneVariant(rig: TimingRig, key: string, choices: readonly string[], request: () => VariantRequest) {
