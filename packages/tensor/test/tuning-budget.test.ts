@@ -3,7 +3,7 @@
  * steps that fit are charged their length; work unfinished at the deadline is abandoned (CUT) and
  * charged exactly what was left; a step whose expected length does not fit never starts; a result
  * that arrives late is not used; a synchronous start past the deadline is charged in full and
- * noted. A property then runs random sequences of steps (some never ending) and checks that the
+ * noted, and no step starts unless 1.5 times the longest start so far is left. A property then runs random sequences of steps (some never ending) and checks that the
  * charged time never exceeds the budget and adds up. No wall clock is read: these cannot flake.
  */
 import fc from 'fast-check';
@@ -140,6 +140,24 @@ describe('the tuning budget', () => {
       return Promise.resolve('ran');
     });
     expect([r, budget.spentMs, budget.threadMs, budget.overrunMs]).toEqual([CUT, 120, 120, 20]);
+  });
+
+  it('starts no step unless 1.5 times the longest synchronous start so far is left', async () => {
+    const clock = new FakeClock();
+    const budget = new TuningBudget(100, clock);
+    const r = await settle(
+      clock,
+      budget.step(() => {
+        clock.t += 40; // a start that takes 40 ms on the calling thread
+        return clock.after(10, 'done');
+      }),
+    );
+    expect([r, budget.left()]).toEqual(['done', 50]);
+    let started = false;
+    const next = await budget.step(async () => {
+      started = true;
+    });
+    expect([next, started, budget.overrunMs]).toEqual([CUT, false, 0]);
   });
 
   it('passes a failed step on, charged its length', async () => {

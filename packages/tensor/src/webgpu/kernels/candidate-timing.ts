@@ -37,9 +37,8 @@ const CONFIRM_ROUNDS = 3;
  */
 const SYNC_JIT_MS = 600;
 /**
- * Where the submits go: whether they run the GPU work on the calling thread (Dawn on OpenGL ES:
- * known from the adapter, or seen in a submit that took most of its step's time), and the
- * longest warm-up seen there.
+ * Where the submits go: whether they run the GPU work on the calling thread (Dawn on OpenGL ES,
+ * known from the adapter's description), and the longest warm-up submit seen there.
  */
 export interface SubmitSite {
   synchronous: boolean;
@@ -84,9 +83,7 @@ export async function timeCandidates(
     }, expectedMs);
     if (done === CUT) return CUT;
     const ms = performance.now() - t0;
-    // Most of the work done inside submit: the adapter runs it on the calling thread.
-    if (t1 - t0 >= 2 && t1 - t0 >= 0.5 * ms) s.site.synchronous = true;
-    if (warm && s.site.synchronous) s.site.longestJitMs = Math.max(s.site.longestJitMs, ms);
+    if (warm && s.site.synchronous) s.site.longestJitMs = Math.max(s.site.longestJitMs, t1 - t0);
     return ms;
   };
   // Where submits run on the calling thread no timer can cut a step: a warm-up (a JIT compile

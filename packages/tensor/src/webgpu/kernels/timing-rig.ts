@@ -50,10 +50,7 @@ type Like = Pick<MatmulTarget, 'featureLevel' | 'software'> & { features: readon
 export class TimingRig {
   readonly target: MatmulTarget;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /**
-   * Whether submits run the GPU work on the calling thread (Dawn on OpenGL ES: known from the
-   * adapter, or seen in a submit that took most of its step's time), and the longest warm-up then.
-   */
+  /** Whether submits run the GPU work on the calling thread (see SubmitSite), and the longest warm-up there. */
   synchronous: boolean;
   longestJitMs = 0;
   /** Compiles under way (abandoned ones included): the device is destroyed once they end. */

@@ -268,7 +268,7 @@ export class KernelTuner {
     try {
       while (this.waiting.length > 0) {
         try {
-          await calm();
+          if (this.budget.left() > 0) await calm();
           // The next class is picked once the device is open: by then the dispatches recorded
           // with the first one (a whole forward pass) have queued their classes too.
           const rig = await this.openRig();
@@ -300,7 +300,9 @@ export class KernelTuner {
     return this.rig;
   }
 
+  /** Logs a class's timings (not a class left alone: nothing compiled, nothing run). */
   private record(key: string, names: string[], t: Timings): void {
+    if (t.compileMs.length === 0 && t.warmupMs.length === 0) return;
     this.log.push({
       shapeClass: key,
       candidates: names.map((plan, i) => ({

@@ -4,7 +4,8 @@
  * **step**: a synchronous start on the calling thread that returns a promise of the work's end.
  * `step` charges the step's wall time to the budget and keeps three promises:
  *
- * 1. A step whose expected length exceeds what is left (or with nothing left) is not started.
+ * 1. A step whose expected length exceeds what is left (or with nothing left) is not started; nor
+ *    one where what is left is less than 1.5 times the longest synchronous start so far.
  * 2. A started step is waited for until the **deadline** (its start + what was left) and no longer:
  *    the wait is raced against a timer. Work that has not ended by the deadline is abandoned: its
  *    result is never used (so nothing unfinished counts as tuned) and the step is charged exactly
@@ -13,8 +14,9 @@
  *    treated as unfinished too.
  *
  * So `spentMs <= budgetMs`, except for one thing no timer can cut: a step's synchronous start
- * running past the deadline (recording and submitting a few kernels; a few ms). That excess is
- * charged in full and kept apart in `overrunMs`. Abandoned work may still run in the driver's
+ * (recording and submitting kernels, creating shader modules) running past the deadline, which
+ * rule 1 makes unlikely but cannot rule out (a start 1.5 times longer than any before it). That
+ * excess is charged in full and kept apart in `overrunMs`. Abandoned work may still run in the driver's
  * threads (a JIT compile cannot be cancelled): not charged, since the tuner no longer waits for it,
  * but reported in `afterDeadlineMs` (how long after its deadline the last such work ended).
  *
@@ -24,6 +26,9 @@
  * if (v === CUT) return; // not started, or unfinished at the deadline
  * ```
  */
+
+/** A step starts only where this many times the longest synchronous start so far is left. */
+const SYNC_MARGIN = 1.5;
 
 /** What `step` returns for work that was not started, or not finished by the deadline. */
 export const CUT: unique symbol = Symbol('cut');
@@ -59,6 +64,8 @@ export class TuningBudget {
   /** Steps abandoned at their deadline; how long after it the last of their work ended. */
   abandoned = 0;
   afterDeadlineMs = 0;
+  /** The longest synchronous start so far: no step starts unless SYNC_MARGIN times it is left. */
+  private longestStartMs = 0;
 
   constructor(
     public budgetMs: number,
@@ -77,7 +84,7 @@ export class TuningBudget {
    */
   async step<T>(start: () => Promise<T>, expectedMs = 0, late?: (value: T) => void): Promise<T | typeof CUT> {
     const left = this.left();
-    if (left <= 0 || expectedMs > left) return CUT;
+    if (left <= 0 || Math.max(expectedMs, SYNC_MARGIN * this.longestStartMs) > left) return CUT;
     const t0 = this.clock.now();
     const deadline = t0 + left;
     let work: Promise<T>;
@@ -89,6 +96,7 @@ export class TuningBudget {
     }
     const t1 = this.clock.now();
     this.threadMs += t1 - t0;
+    this.longestStartMs = Math.max(this.longestStartMs, t1 - t0);
     const outcome = work.then(
       (value): Outcome<T> => ({ ok: true, value }),
       (error): Outcome<T> => ({ ok: false, error }),
