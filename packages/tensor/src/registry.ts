@@ -148,17 +148,18 @@ export function activeBackend(): Backend {
 
 export interface SetBackendOptions extends DeviceOptions {
   /**
-   * The WebGPU matmul autotuner: 'off' (the built-in choice), 'cached' (the fastest plans stored
-   * by earlier runs on this adapter, else the built-in choice), 'full' (as 'cached', and time the
-   * candidates of each new shape class, within a 1 s budget per process). Default: `WGRU_TUNING`,
+   * The WebGPU autotuner (matmul plans, elementwise workgroup sizes, reduction strategies, choices
+   * made through tunedChoice): 'off' (the built-in choices), 'cached' (the fastest choices stored
+   * by earlier runs on this adapter, else the built-in ones), 'full' (as 'cached', and time the
+   * candidates of each new shape class, within a strict 1 s budget per process). Default: `WGRU_TUNING`,
    * else 'cached'. See docs/tuning.md.
    */
   tuning?: TuningMode;
 }
 
 /**
- * The WebGPU matmul autotuner's state, once the tunings under way have finished: the mode, the
- * adapter, the fastest plan per shape class, and the time tuning took (see docs/tuning.md).
+ * The WebGPU autotuner's state, once the tunings under way have finished: the mode, the adapter,
+ * the fastest choice per shape class, and the time tuning took (see docs/tuning.md).
  *
  * @example
  * ```ts

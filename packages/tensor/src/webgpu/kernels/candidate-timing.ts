@@ -3,7 +3,8 @@
  * work, a submit, and a wait for the queue. Each candidate is warmed up (a software driver
  * JIT-compiles there) and run once, then ROUNDS rounds of submits of several runs each time every
  * candidate not 4x slower than the best (wall time from submit to the queue's completion, the best
- * round counts), then CONFIRM_ROUNDS of the built-in choice against the provisional winner. Every
+ * round counts; device time from timestamp queries where the timing device has them), then
+ * CONFIRM_ROUNDS of the built-in choice against the provisional winner. Every
  * submit is a step of the budget (tuning-budget.ts): the loop stops at the first step it cuts.
  */
 import { CUT, type TuningBudget } from './tuning-budget.js';
@@ -17,6 +18,8 @@ export interface Timings {
   warmupMs: number[];
   /** Every candidate ran to the end within the budget. */
   complete: boolean;
+  /** `ms` is device time from timestamp queries (else wall time around a submit). */
+  timestamps?: boolean;
 }
 
 /** A timed run aims at about this many milliseconds of work per submit. */
@@ -50,12 +53,26 @@ export function jitMs(site: SubmitSite): number {
   return site.synchronous ? Math.max(SYNC_JIT_MS, 1.5 * site.longestJitMs) : 0;
 }
 
-/** What the loop drives: candidate i's work (a warm-up, or one timed run), the submit, the wait. */
+/**
+ * Device time from timestamp queries, where the device has them: `start` before a submit's
+ * recording, `read` once it is done (the summed time of its kernels, in ms).
+ */
+export interface DeviceTimer {
+  start(): void;
+  read(): Promise<number>;
+}
+
+/**
+ * What the loop drives: candidate i's work (a warm-up, or one timed run), the submit, the wait;
+ * with a `timer`, timed runs are measured in device time rather than wall time (warm-ups, whose
+ * cost is the driver's JIT, always in wall time).
+ */
 export interface Candidates {
   record(i: number, warm: boolean): void;
   submit(): void;
   done(): Promise<void>;
   site: SubmitSite;
+  timer?: DeviceTimer;
 }
 
 /**
@@ -74,15 +91,17 @@ export async function timeCandidates(
   const run = async (i: number, warm: boolean, reps: number, expectedMs: number) => {
     let t0 = 0;
     let t1 = 0;
+    const timer = warm ? undefined : s.timer;
     const done = await budget.step(() => {
       t0 = performance.now();
+      timer?.start();
       for (let r = 0; r < reps; r++) s.record(i, warm);
       s.submit();
       t1 = performance.now();
-      return s.done();
+      return timer ? s.done().then(() => timer.read()) : s.done().then(() => -1);
     }, expectedMs);
     if (done === CUT) return CUT;
-    const ms = performance.now() - t0;
+    const ms = done >= 0 ? done : performance.now() - t0;
     if (warm && s.site.synchronous) s.site.longestJitMs = Math.max(s.site.longestJitMs, t1 - t0);
     return ms;
   };

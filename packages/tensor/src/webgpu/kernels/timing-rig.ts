@@ -20,7 +20,8 @@ import { bufferKernel, recordBuffer } from './matmul-buffer.js';
 import type { Geometry, MatmulPlan, MatmulTarget, Operand } from './matmul-plan.js';
 import { recordTexture, textureKernel } from './matmul-texture.js';
 import { forgetPacked } from './packed-operands.js';
-import { jitMs, type Timings, timeCandidates } from './candidate-timing.js';
+import { type DeviceTimer, jitMs, type Timings, timeCandidates } from './candidate-timing.js';
+import { KernelProfiler } from '../profiler.js';
 import { CUT, type TuningBudget } from './tuning-budget.js';
 
 /** One candidate of a kernel family other than matmul: a kernel and how the real dispatch runs it. */
@@ -136,13 +137,34 @@ export class TimingRig {
     const compiled = await budget.step(() => Promise.all(kernels.map((k) => this.compile(k.key, k.code))));
     if (compiled === CUT) return out;
     out.compileMs = compiled;
+    const submit = () => this.target.engine.flush();
+    const done = () => device.queue.onSubmittedWorkDone();
+    const timer = this.deviceTimer();
+    out.timestamps = timer !== undefined;
     return timeCandidates(
       compiled.map((ms) => Number.isFinite(ms)),
-      { record, submit: () => this.target.engine.flush(), done: () => device.queue.onSubmittedWorkDone(), site: this },
+      { record, submit, done, site: this, timer },
       budget,
       challenger,
       out,
     );
+  }
+
+  /** Device time per submit from timestamp queries (each dispatch in a pass of its own), where the device has them. */
+  private deviceTimer(): DeviceTimer | undefined {
+    if (!this.acquired.device.features.has('timestamp-query')) return undefined;
+    const engine = this.target.engine;
+    let profiler = new KernelProfiler();
+    return {
+      start: () => {
+        profiler = new KernelProfiler();
+        engine.profiler = profiler;
+      },
+      read: async () => {
+        engine.profiler = null;
+        return (await profiler.results()).reduce((sum, k) => sum + k.ms, 0);
+      },
+    };
   }
 
   /** A scratch buffer of `bytes` (rounded up to 16), filled with FILL. */

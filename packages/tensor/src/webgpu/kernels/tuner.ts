@@ -63,6 +63,8 @@ export interface TuningLogEntry {
   candidates: { plan: string; ms: number | null; compileMs: number; warmupMs: number | null }[];
   /** False where the budget ran out before every candidate was timed. */
   complete: boolean;
+  /** How the runs were timed: device time from timestamp queries, or wall time around a submit. */
+  clock: 'timestamps' | 'wall';
 }
 
 /**
@@ -312,6 +314,7 @@ export class KernelTuner {
         warmupMs: t.warmupMs[i] === undefined ? null : round(t.warmupMs[i]),
       })),
       complete: t.complete,
+      clock: t.timestamps ? 'timestamps' : 'wall',
     });
   }
 
