@@ -144,7 +144,7 @@ async function calm(): Promise<void> {
 type Like = Pick<MatmulTarget, 'featureLevel' | 'software'> & { features: readonly OptionalFeature[] };
 
 export class KernelTuner {
-  private tuningMode: TuningMode = 'off';
+  mode: TuningMode = 'off';
   table: TuningTable = {};
   readonly budget = new TuningBudget(DEFAULT_BUDGET_MS);
   /** Called after a class is tuned (the backend saves the table). */
@@ -172,20 +172,13 @@ export class KernelTuner {
     this.main = { flush, done: () => device.queue.onSubmittedWorkDone(), site };
   }
 
-  get mode(): TuningMode {
-    return this.tuningMode;
-  }
-  set mode(mode: TuningMode) {
-    this.tuningMode = mode;
-  }
-
   /**
    * In 'full', opens the timing device now (a budget step like any other), while the backend is
    * idle: opened later, during a first training step whose kernels compile on the calling thread,
    * its wall time was 400 to 800 ms on lavapipe instead of 15 to 60.
    */
   async prepare(): Promise<void> {
-    if (this.tuningMode === 'full') await this.openRig().catch(() => null);
+    if (this.mode === 'full') await this.openRig().catch(() => null);
   }
 
   get budgetMs(): number {
@@ -273,12 +266,12 @@ export class KernelTuner {
           if (this.budget.left() > 0) await calm();
           // The next class is picked once the device is open: by then the dispatches recorded
           // with the first one (a whole forward pass) have queued their classes too.
-          const rig = await this.openRig();
+          const rig = await this.openRig().catch(() => null);
           const i = this.waiting.reduce((best, w, j) => (w.priority < this.waiting[best].priority ? j : best), 0);
           const [next] = this.waiting.splice(i, 1);
           await next.job(rig);
         } catch {
-          // a lost timing device or a failed compile: the class keeps its built-in choice
+          // a lost device or a failed compile: the class keeps its built-in choice
         }
       }
     } finally {

@@ -22,8 +22,8 @@
  *
  * ```ts
  * const budget = new TuningBudget(1000);
- * const v = await budget.step(() => device.queue.onSubmittedWorkDone(), 5);
- * if (v === CUT) return; // not started, or unfinished at the deadline
+ * const v = await budget.step(() => new Promise((done) => setTimeout(() => done('ran'), 5)), 5);
+ * // 'ran', or CUT: not started, or unfinished at the deadline
  * ```
  */
 
