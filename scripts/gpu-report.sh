@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for a machine with a GPU (or any WebGPU adapter): fills the matmul autotuner's table
+# One command for a machine with a GPU (or any WebGPU adapter): fills the autotuner's table
 # for the adapter it finds, times the tuner's choices against every candidate, then runs
 # `pnpm bench` with tuning off and with the table, and writes everything to one file.
 #   bash scripts/gpu-report.sh [out-file]      (default gpu-report-<UTC time>.txt)

@@ -1,8 +1,9 @@
 /**
- * `pnpm tune`: the WebGPU matmul autotuner's table for the current adapter (docs/tuning.md).
+ * `pnpm tune`: the WebGPU autotuner's table for the current adapter (docs/tuning.md).
  *
- *   pnpm tune            prints the stored table (shape class, fastest plan, its time and the
- *                        built-in plan's, per product)
+ *   pnpm tune            prints the stored table (shape class, fastest choice, its time and the
+ *                        built-in choice's, per run: matmul plans, elementwise workgroup sizes,
+ *                        reduction strategies)
  *   pnpm tune --fill     first tunes, without the 1 s budget, every shape class that the examples
  *                        and `pnpm bench` meet (the matmul bench's shapes, a training step of each
  *                        gru-train configuration, token generation), with a progress line each,
@@ -78,9 +79,21 @@ function print(t: TuningState): void {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, c]) => {
       const speedup = c.heuristicMs / c.ms;
-      return [k, `${c.path} ${c.TM}x${c.TN}`, c.ms.toFixed(3), c.heuristicMs.toFixed(3), `${speedup.toFixed(2)}x`];
+      return [
+        k,
+        'path' in c ? `${c.path} ${c.TM}x${c.TN}` : c.choice,
+        c.ms.toFixed(3),
+        c.heuristicMs.toFixed(3),
+        `${speedup.toFixed(2)}x`,
+      ];
     });
-  const head = ['shape class (dtype|B|layouts|M x K x N, rounded up)', 'fastest plan', 'ms', 'built-in ms', 'speedup'];
+  const head = [
+    'shape class (matmul: dtype|B|layouts|M x K x N, rounded up)',
+    'fastest choice',
+    'ms',
+    'built-in ms',
+    'speedup',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((x, i) => x.padEnd(widths[i])).join('  ');
   process.stdout.write(`adapter: ${t.adapter}\nstored in: ${t.store}\n${line(head)}\n`);
@@ -88,7 +101,8 @@ function print(t: TuningState): void {
   if (rows.length === 0) process.stdout.write('(no classes tuned yet: `pnpm tune --fill`)\n');
   if (t.spentMs > 0)
     process.stdout.write(
-      `tuning this run: ${(t.spentMs / 1000).toFixed(1)} s (${t.threadMs.toFixed(0)} ms on the main thread)\n`,
+      `tuning this run: ${(t.spentMs / 1000).toFixed(1)} s (${t.threadMs.toFixed(0)} ms on the main thread; ` +
+        `${t.abandoned} steps abandoned at the deadline, ${t.overrunMs.toFixed(0)} ms past it)\n`,
     );
 }
 

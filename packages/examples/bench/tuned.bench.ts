@@ -1,5 +1,5 @@
 /**
- * Tuned vs built-in plans in one process (`pnpm bench --only=tuned`): the matmul autotuner's stored
+ * Tuned vs built-in choices in one process (`pnpm bench --only=tuned`): the autotuner's stored
  * table ('cached': fill it first with `pnpm tune --fill`) against 'off', alternating run by run
  * (timeSideBySide's rounds), so that the load of a shared machine hits both alike. The matmul
  * bench's shapes (compute + read back), a training step of gru-train's first configuration, and

@@ -7,7 +7,8 @@
  * each with its exhaustively timed ms, and choice / best (the issue asks for within 10%).
  * `--sizes=256,512` / `--no-gru` / `--quick` as for the matmul bench. First (unless `--no-train`), a
  * training run from an empty table under 'off' and under 'full' (the default 1 s budget), step by
- * step (`--steps=10`), with the time tuning spent: the time bound, measured.
+ * step (`--steps=10`), with the time tuning spent: the time bound, measured (with the synchronous
+ * overrun past the deadline, if any, and the steps abandoned at it).
  * @module
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { matmul, setBackend, shutdown, type Tensor, tuning, uniform } from '@wgru/tensor';
 import { type Geometry, matmulTuning } from '../../tensor/src/webgpu/kernels/matmul-plan.js';
-import { shapeClass } from '../../tensor/src/webgpu/kernels/matmul-tuner.js';
+import { shapeClass } from '../../tensor/src/webgpu/kernels/tuner.js';
 import { type Benchmark, fmt, formatTable, timeSideBySide } from './lib.js';
 
 const formatRows = (columns: string[], rows: string[][]) =>
@@ -71,6 +72,8 @@ async function trainingRun(dir: string, steps: number, log: (line: string) => vo
         .join(', '),
       fmt(later, 0),
       fmt(state.spentMs, 0),
+      fmt(state.overrunMs, 0),
+      String(state.abandoned),
       fmt(state.threadMs, 0),
       String(Object.keys(state.table).length),
       String(state.log.length),
@@ -149,7 +152,7 @@ export const tuningBench: Benchmark = {
                 )
                 .join(', '),
           );
-        const choice = c ? `${c.path} ${c.TM}x${c.TN}` : builtIn;
+        const choice = c && 'path' in c ? `${c.path} ${c.TM}x${c.TN}` : builtIn;
         for (const v of [a, b]) v.dispose();
         const ratio = ms(choice) / ms(best);
         rows.push([
@@ -193,7 +196,17 @@ export const tuningBench: Benchmark = {
               '',
               "A training run from an empty table (fresh device), 'off' then 'full' with the default budget:",
               formatRows(
-                ['run', 'steps 1-3 ms', 'later steps ms (median)', 'tuning ms', 'on main thread ms', 'stored', 'timed'],
+                [
+                  'run',
+                  'steps 1-3 ms',
+                  'later steps ms (median)',
+                  'tuning ms',
+                  'past deadline ms',
+                  'abandoned',
+                  'on main thread ms',
+                  'stored',
+                  'timed',
+                ],
                 train,
               ),
             ]

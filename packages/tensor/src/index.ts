@@ -51,10 +51,19 @@ export {
   setBackend,
   shutdown,
   type SetBackendOptions,
+  tunedChoice,
   tuning,
   withBackend,
 } from './registry.js';
-export type { TunedChoice, TuningLogEntry, TuningMode, TuningTable } from './webgpu/kernels/matmul-tuner.js';
+export type {
+  MatmulChoice,
+  TimedCandidates,
+  TunedChoice,
+  TuningLogEntry,
+  TuningMode,
+  TuningTable,
+  VariantChoice,
+} from './webgpu/kernels/tuner.js';
 export type { TuningState } from './webgpu/tuning.js';
 export type { KernelTime } from './webgpu/profiler.js';
 export { broadcastShapes, contiguousStrides, normalizeAxes, normalizeAxis, shapeString, sizeOf } from './shape.js';

@@ -12,7 +12,7 @@ import {
 } from './webgpu/device.js';
 import type { WasmBackend } from './wasm/backend.js';
 import { WebGpuBackend } from './webgpu/backend.js';
-import type { TuningMode, TuningTable } from './webgpu/kernels/matmul-tuner.js';
+import type { TimedCandidates, TuningMode, TuningTable } from './webgpu/kernels/tuner.js';
 import {
   applyTuning,
   checkTuningOption,
@@ -131,6 +131,7 @@ export function activeBackend(): Backend {
       const key = adapterKey(probed.adapterInfo);
       Object.assign(gpu.tuner, probedTuning, { budgetMs: envBudgetMs() });
       gpu.tuner.onTuned = (table) => saveTable(key, table);
+      void gpu.tuner.prepare();
     }
     probed = null;
     active = gpu;
@@ -147,17 +148,18 @@ export function activeBackend(): Backend {
 
 export interface SetBackendOptions extends DeviceOptions {
   /**
-   * The WebGPU matmul autotuner: 'off' (the built-in choice), 'cached' (the fastest plans stored
-   * by earlier runs on this adapter, else the built-in choice), 'full' (as 'cached', and time the
-   * candidates of each new shape class, within a 1 s budget per process). Default: `WGRU_TUNING`,
+   * The WebGPU autotuner (matmul plans, elementwise workgroup sizes, reduction strategies, choices
+   * made through tunedChoice): 'off' (the built-in choices), 'cached' (the fastest choices stored
+   * by earlier runs on this adapter, else the built-in ones), 'full' (as 'cached', and time the
+   * candidates of each new shape class, within a strict 1 s budget per process). Default: `WGRU_TUNING`,
    * else 'cached'. See docs/tuning.md.
    */
   tuning?: TuningMode;
 }
 
 /**
- * The WebGPU matmul autotuner's state, once the tunings under way have finished: the mode, the
- * adapter, the fastest plan per shape class, and the time tuning took (see docs/tuning.md).
+ * The WebGPU autotuner's state, once the tunings under way have finished: the mode, the adapter,
+ * the fastest choice per shape class, and the time tuning took (see docs/tuning.md).
  *
  * @example
  * ```ts
@@ -167,6 +169,33 @@ export interface SetBackendOptions extends DeviceOptions {
  */
 export async function tuning(): Promise<TuningState> {
   return tuningState(active === gpu ? gpu : null);
+}
+
+/**
+ * A choice between candidates that compute the same thing by different operations, tuned per
+ * adapter like the kernels (docs/tuning.md): for a WebGPU backend, the choice stored for `key`
+ * (e.g. 'gru|8|256|after'), else `choices[0]`, the built-in one; in 'full' tuning, a key seen for
+ * the first time has its candidates timed (as `prepare()`'s `run(choice)` records them, on the
+ * backend's own queue, within the tuning budget). Other backends get `choices[0]`. The layers
+ * above use it for choices the tensor layer cannot see, such as @wgru/nn's fused GRU step.
+ *
+ * @example
+ * ```ts
+ * const x = uniform([8, 64], -1, 1);
+ * const how = tunedChoice(x.backend, 'example|8x64', ['sum', 'mean-times-n'], () => ({
+ *   run: (c) => (c === 'sum' ? sum(x) : mul(mean(x), 512)).dispose(),
+ *   dispose: () => {},
+ * }));
+ * console.log(how); // 'sum', unless 'full' tuning found the other clearly faster here
+ * ```
+ */
+export function tunedChoice<C extends string>(
+  on: Backend,
+  key: string,
+  choices: readonly C[],
+  prepare: () => TimedCandidates<C>,
+): C {
+  return on instanceof WebGpuBackend ? on.tuner.pickTimed(key, choices, prepare) : choices[0];
 }
 
 /**

@@ -16,12 +16,29 @@
  *    57-71 ms, B = 4 56-64 vs 65-69 ms, B = 64 555-771 vs 236-256 ms. So on WebGPU a batch over
  *    FUSED_MAX_BATCH_WEBGPU rows runs the composed equations, in a tidy scope (their
  *    intermediates are freed at once, so the engine's fused gate kernel stores only h').
+ *    That crossover was measured on lavapipe; other adapters may differ, so @wgru/tensor's
+ *    autotuner may decide it per adapter and class of batch and hidden sizes (tunedChoice: both
+ *    steps timed on a twin cell in 'full' tuning; the built-in rule otherwise).
  *    The kernel takes c [H] only; with recurrentBias, c_z and c_r are added to the projected
  *    input first (x W + b + [c_z, c_r, 0]): the same sums in another order.
  */
-import { isGradEnabled, type Variable, variable } from '@wgru/autograd';
-import { add, assign, concat, empty, gruCell, slice, type Tensor, tidy } from '@wgru/tensor';
-import type { GRUCell } from './gru.js';
+import { isGradEnabled, noGrad, type Variable, variable } from '@wgru/autograd';
+import {
+  add,
+  assign,
+  type Backend,
+  concat,
+  empty,
+  gruCell,
+  slice,
+  type Tensor,
+  type TimedCandidates,
+  tidy,
+  tunedChoice,
+  uniform,
+  withBackend,
+} from '@wgru/tensor';
+import type { GRUCell, GRUCellOptions } from './gru.js';
 
 /** The largest batch whose inference step runs as the fused cell kernel on WebGPU (see the file comment). */
 const FUSED_MAX_BATCH_WEBGPU = 4;
@@ -71,9 +88,65 @@ export class GruSlices {
   }
 }
 
-/** Whether the fused cell kernel suits this batch (x or xp [B, ...]; see the file comment). */
-function fusable(x: Variable): boolean {
-  return x.value.backend.info.name !== 'webgpu' || x.shape[0] <= FUSED_MAX_BATCH_WEBGPU;
+/** Which inference step runs (module state, for tests and benchmarks): 'auto' is the rule below. */
+export const gruTuning: { path: 'auto' | 'fused' | 'composed' } = { path: 'auto' };
+
+type Step = 'fused' | 'composed';
+const pow2ceil = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+
+/**
+ * Whether the fused cell kernel suits this batch (x or xp [B, ...]; see the file comment): always
+ * off WebGPU; on WebGPU, the tuned choice for the class (batch and hidden size rounded up to powers
+ * of two, the reset placement), else B <= FUSED_MAX_BATCH_WEBGPU.
+ */
+function fusable(cell: GRUCell, x: Variable): boolean {
+  if (gruTuning.path !== 'auto') return gruTuning.path === 'fused';
+  const backend = x.value.backend;
+  if (backend.info.name !== 'webgpu') return true;
+  const B = x.shape[0];
+  const choices: Step[] = B <= FUSED_MAX_BATCH_WEBGPU ? ['fused', 'composed'] : ['composed', 'fused'];
+  const key = `gru|${pow2ceil(B)}|${pow2ceil(cell.hiddenSize)}|${cell.resetAfter ? 'after' : 'before'}`;
+  return tunedChoice(backend, key, choices, () => twinSteps(cell, B, backend)) === 'fused';
+}
+
+/**
+ * Both inference steps at batch B on a twin of `cell` (same class and options, its own weights),
+ * so that timing them later never touches the cell itself, which may be gone by then.
+ */
+function twinSteps(cell: GRUCell, B: number, backend: Backend): TimedCandidates<Step> {
+  const H = cell.hiddenSize;
+  // Seeded: the twin draws nothing from the global random stream the user's modules use.
+  const opts: GRUCellOptions = {
+    inputSize: 1,
+    hiddenSize: H,
+    bias: cell.b !== null,
+    resetAfter: cell.resetAfter,
+    recurrentBias: cell.recurrentBias,
+    seed: 1,
+    backend,
+  };
+  const twin = new (cell.constructor as new (o: GRUCellOptions) => GRUCell)(opts);
+  const [xp, h] = withBackend(backend, () => [
+    variable(uniform([B, 3 * H], -1, 1, { seed: 1 })),
+    variable(uniform([B, H], -1, 1, { seed: 2 })),
+  ]);
+  return {
+    // Each run: one step with the path forced, its output freed (its intermediates: by the step).
+    run: (step) => {
+      const saved = gruTuning.path;
+      gruTuning.path = step;
+      try {
+        noGrad(() => twin.step(xp, [h])[0]?.value.dispose());
+      } finally {
+        gruTuning.path = saved;
+      }
+    },
+    dispose: () => {
+      for (const p of twin.parameters()) p.value.dispose();
+      xp.value.dispose();
+      h.value.dispose();
+    },
+  };
 }
 
 /**
@@ -86,7 +159,7 @@ export function inferenceStep(
   h: Variable,
   equations: (xp: Variable, h: Variable) => Variable,
 ): Variable {
-  if (!fusable(xp)) return variable(tidy(() => equations(xp, h).value));
+  if (!fusable(cell, xp)) return variable(tidy(() => equations(xp, h).value));
   const { U, c, resetAfter } = cell;
   if (!(cell.recurrentBias && c)) {
     return variable(gruCell({ x: xp.value, h: h.value, U: U.value, c: c?.value ?? null, resetAfter }));
@@ -101,7 +174,7 @@ export function inferenceStep(
 
 /** One whole inference step from x [B, I] (x W + b inside the kernel), or null where the kernel does not suit. */
 export function fusedForward(cell: GRUCell, x: Variable, h0: Variable): Variable | null {
-  if (!fusable(x)) return null;
+  if (!fusable(cell, x)) return null;
   const { W, U, b, c, resetAfter } = cell;
   if (!(cell.recurrentBias && c && b)) {
     return variable(

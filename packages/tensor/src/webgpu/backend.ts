@@ -19,10 +19,10 @@ import { gruCellKernel } from './kernels/gru.js';
 import { gatherKernel, scatterAddByRows, scatterAddKernel, scatterAddRowsKernel } from './kernels/indexing.js';
 import { recordMatmul } from './kernels/matmul.js';
 import type { MatmulTarget } from './kernels/matmul-plan.js';
-import { MatmulTuner } from './kernels/matmul-tuner.js';
+import { reduceWithStrategy, tunedFusedKernel } from './kernels/tuned-choices.js';
+import { KernelTuner } from './kernels/tuner.js';
 import { forgetPacked, packedWeights } from './kernels/packed-operands.js';
 import { randomKernel } from './kernels/random.js';
-import { reduceByWorkgroup, reduceKernel, reduceWorkgroupKernel } from './kernels/reduce.js';
 import { BufferPool } from './pool.js';
 import { groupRun, fusedKernel, type MapCommand } from './fusion.js';
 
@@ -63,8 +63,8 @@ export class WebGpuBackend implements Backend {
   readonly requestedFeatures: readonly OptionalFeature[];
   private readonly pool: BufferPool;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** Tile choices for matmul, per shape class (off unless setBackend or WGRU_TUNING asks). */
-  readonly tuner = new MatmulTuner();
+  /** Kernel choices per shape class (kernels/tuner.ts; off unless setBackend or WGRU_TUNING asks). */
+  readonly tuner: KernelTuner;
   /** What the matmul kernels (kernels/matmul.ts) record through. */
   private readonly matmulTarget: MatmulTarget;
   /** Host-mappable buffers for reads, reused (a token-by-token generation loop reads every step). */
@@ -85,6 +85,9 @@ export class WebGpuBackend implements Backend {
     this.subgroups = acquired.features.includes('subgroups');
     this.requestedFeatures = acquired.requested;
     this.engine = new Engine(this.device, this.stats);
+    const software = /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' '));
+    const like = { featureLevel: acquired.featureLevel, software, features: acquired.features };
+    this.tuner = new KernelTuner(like, this.device, () => this.flush(), acquired.adapterInfo.description);
     this.matmulTarget = {
       device: this.device,
       engine: this.engine,
@@ -93,7 +96,7 @@ export class WebGpuBackend implements Backend {
       buffer: (v) => this.buf(v),
       contents: (v) => ({ storage: v.storage, version: (v.storage as GpuStorage).version }),
       featureLevel: acquired.featureLevel,
-      software: /llvmpipe|lavapipe|swiftshader|software/i.test(Object.values(acquired.adapterInfo).join(' ')),
+      software,
       tuner: this.tuner,
     };
     this.maxBufferBytes = this.device.limits.maxStorageBufferBindingSize;
@@ -224,7 +227,9 @@ export class WebGpuBackend implements Backend {
         continue;
       }
       start += group.length;
-      if (k) this.dispatch(k.ops, k, k.buffers, grid1d(k.n), 'elementwise');
+      if (!k) continue;
+      const t = tunedFusedKernel(this.tuner, group, needed, k, this.device.limits.maxComputeInvocationsPerWorkgroup);
+      this.dispatch(k.ops, t.kernel, k.buffers, t.workgroups, 'elementwise');
     }
     for (const s of this.deferred) this.pool.release(s.buffer);
     this.deferred = [];
@@ -306,13 +311,10 @@ export class WebGpuBackend implements Backend {
     if (n === 0) return;
     this.closeRun();
     this.wrote(out);
-    if (reduceByWorkgroup(x, axes)) {
-      const k = reduceWorkgroupKernel(op, x, axes, out, this.subgroups);
-      this.dispatch(op, k, [this.buf(out), this.buf(x)], grid1d(k.n, 1));
-      return;
-    }
-    const k = reduceKernel(op, x, axes, out);
-    this.dispatch(op, k, [this.buf(out), this.buf(x)], grid1d(n));
+    const buffers = [this.buf(out), this.buf(x)];
+    const bytes: [number, number] = [buffers[0].size, buffers[1].size];
+    const d = reduceWithStrategy(this.tuner, op, x, axes, out, this.subgroups, bytes);
+    this.dispatch(op, d.k, buffers, d.workgroups);
   }
 
   matmul(a: View, b: View, out: View, bias: View | null = null): void {

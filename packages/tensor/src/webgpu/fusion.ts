@@ -155,9 +155,11 @@ export interface FusedKernel {
 
 /**
  * Generates one kernel for a group. `needed[k]` says whether op k's result must be stored (a
- * live tensor or a reader outside the group); the others live only in registers.
+ * live tensor or a reader outside the group); the others live only in registers. `wg` is the
+ * workgroup size (the autotuner may pick another than 64: each invocation still computes one
+ * element with the same expression, so the results are the same bit for bit).
  */
-export function fusedKernel(group: readonly MapCommand[], needed: readonly boolean[]): FusedKernel {
+export function fusedKernel(group: readonly MapCommand[], needed: readonly boolean[], wg = 64): FusedKernel {
   const first = group[0] as MapCommand;
   const shape = first.out.shape;
   const rank = shape.length;
@@ -236,8 +238,8 @@ export function fusedKernel(group: readonly MapCommand[], needed: readonly boole
   const code = `${WGSL_PRELUDE}
 ${paramsDecl(params.words.length)}
 ${decls.join('\n')}
-${ENTRY_1D()} {
-  ${linearIndex()}
+${ENTRY_1D(wg)} {
+  ${linearIndex(wg)}
   if (k >= ${P(0)}) { return; }
   ${anyStrided ? decompose('k', rank, shapeAt) : ''}
   ${loads.join('\n  ')}
@@ -246,7 +248,7 @@ ${ENTRY_1D()} {
 }`;
   keyParts.push(types.map((t, i) => `${t}${written[i] ? 'w' : 'r'}`).join(','), `${params.words.length}`);
   return {
-    key: `fused|${keyParts.join('|')}`,
+    key: `fused|${keyParts.join('|')}${wg === 64 ? '' : `|wg${wg}`}`,
     code,
     params: params.toArray(),
     buffers,

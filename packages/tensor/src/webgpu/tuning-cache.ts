@@ -1,12 +1,12 @@
 /**
- * Where the matmul autotuner's tables are kept between runs: one JSON file holding a table per
+ * Where the autotuner's tables are kept between runs: one JSON file holding a table per
  * adapter, keyed by the adapter's vendor, architecture and description (the description names the
  * driver and its version, so a driver update starts a new table). Node: `$WGRU_TUNING_CACHE`, else
  * `$XDG_CACHE_HOME/wgru/tuning.json`, else `~/.cache/wgru/tuning.json`; browsers: localStorage.
  * A missing or unreadable file is an empty table, entries that are not valid plans are dropped,
  * and a failed save is ignored (the next run tunes again).
  */
-import type { TunedChoice, TuningTable } from './kernels/matmul-tuner.js';
+import { ELEMENTWISE_CHOICES, REDUCE_CHOICES, type TunedChoice, type TuningTable } from './kernels/tuner.js';
 
 type Tables = Record<string, TuningTable>;
 
@@ -56,16 +56,20 @@ export function cacheLocation(): string {
   return cacheFile() ?? 'localStorage (wgru-tuning)';
 }
 
-/** A stored entry that the kernels can run: a known family and one of the candidates' tile sizes. */
-function validChoice(c: unknown): c is TunedChoice {
-  const x = c as TunedChoice;
+/** A stored entry that can run: a matmul plan of a known family and tile, or a candidate of its class's family. */
+function validChoice(key: string, c: unknown): c is TunedChoice {
+  const x = c as Record<string, unknown>;
+  if (typeof x !== 'object' || x === null || typeof x.ms !== 'number' || typeof x.heuristicMs !== 'number')
+    return false;
+  const family = key.slice(0, key.indexOf('|'));
+  if (family === 'elementwise') return (ELEMENTWISE_CHOICES as readonly unknown[]).includes(x.choice);
+  if (family === 'reduce') return (REDUCE_CHOICES as readonly unknown[]).includes(x.choice);
+  // A family timed as operations (tunedChoice): its caller checks the name against its choices.
+  if (!('path' in x)) return typeof x.choice === 'string';
   return (
-    typeof x === 'object' &&
-    x !== null &&
     (x.path === 'buffer' || x.path === 'texture') &&
-    [1, 2, 4, 8, 16].includes(x.TM) &&
-    [1, 2, 4].includes(x.TN) &&
-    typeof x.ms === 'number'
+    [1, 2, 4, 8, 16].includes(x.TM as number) &&
+    [1, 2, 4].includes(x.TN as number)
   );
 }
 
@@ -74,7 +78,7 @@ export async function loadTable(adapter: string): Promise<TuningTable> {
   const all = await readAll();
   const t = all[adapter];
   if (!t || typeof t !== 'object') return {};
-  return Object.fromEntries(Object.entries(t).filter(([, c]) => validChoice(c)));
+  return Object.fromEntries(Object.entries(t).filter(([k, c]) => validChoice(k, c)));
 }
 
 /** Saves an adapter's table beside the other adapters' tables. */

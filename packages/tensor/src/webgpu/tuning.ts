@@ -10,7 +10,7 @@ import {
   type TuningLogEntry,
   type TuningMode,
   type TuningTable,
-} from './kernels/matmul-tuner.js';
+} from './kernels/tuner.js';
 import { adapterKey, cacheLocation, loadTable, saveTable } from './tuning-cache.js';
 
 const env = (name: string): string | undefined =>
@@ -52,21 +52,30 @@ export async function applyTuning(b: WebGpuBackend, mode: TuningMode): Promise<v
     tuner.onTuned = (table) => saveTable(key, table);
   }
   tuner.mode = mode;
+  await tuner.prepare();
 }
 
-/** The WebGPU matmul autotuner's state: see `tuning()` in registry.ts. */
+/** The WebGPU autotuner's state: see `tuning()` in registry.ts. */
 export interface TuningState {
   mode: TuningMode;
   /** The adapter's key in the stored tables ('' without a WebGPU backend). */
   adapter: string;
   /** Where the tables are stored (a file in Node, localStorage in a browser). */
   store: string;
-  /** The fastest plan per shape class. */
+  /** The fastest choice per shape class (matmul plans, elementwise workgroup sizes, reduction strategies). */
   table: TuningTable;
   /** Tuning's wall time in this process, all steps; the part on the calling thread; the budget. */
   spentMs: number;
   threadMs: number;
   budgetMs: number;
+  /**
+   * The budget's accounting (kernels/tuning-budget.ts): synchronous starts that ran past the
+   * deadline (charged, in spentMs too), steps abandoned at the deadline, and how long after its
+   * deadline the last abandoned piece of driver work ended (not charged: nothing waited for it).
+   */
+  overrunMs: number;
+  abandoned: number;
+  afterDeadlineMs: number;
   /** Each class timed in this process: its candidates' times, compile and warm-up times. */
   log: TuningLogEntry[];
 }
@@ -82,6 +91,9 @@ export async function tuningState(b: WebGpuBackend | null): Promise<TuningState>
       spentMs: 0,
       threadMs: 0,
       budgetMs: 0,
+      overrunMs: 0,
+      abandoned: 0,
+      afterDeadlineMs: 0,
       log: [],
     };
   const t = b.tuner;
@@ -91,9 +103,12 @@ export async function tuningState(b: WebGpuBackend | null): Promise<TuningState>
     adapter: b.info.adapter ? adapterKey(b.info.adapter) : '',
     store: cacheLocation(),
     table: { ...t.table },
-    spentMs: t.spentMs,
-    threadMs: t.threadMs,
+    spentMs: t.budget.spentMs,
+    threadMs: t.budget.threadMs,
     budgetMs: t.budgetMs,
+    overrunMs: t.budget.overrunMs,
+    abandoned: t.budget.abandoned,
+    afterDeadlineMs: t.budget.afterDeadlineMs,
     log: [...t.log],
   };
 }

@@ -1,5 +1,5 @@
 /**
- * The plans the matmul autotuner (matmul-tuner.ts) chooses among for one product: the heuristic's
+ * The plans the matmul autotuner (tuner.ts) chooses among for one product: the heuristic's
  * own plan (choose in matmul-plan.ts) first, then other tiles of its family, then tiles of the other
  * family where that one can run the product (the texture family needs f32 and a core adapter).
  *

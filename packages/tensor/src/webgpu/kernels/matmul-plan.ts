@@ -5,7 +5,7 @@
 import type { View } from '../../backend.js';
 import type { Engine } from '../engine.js';
 import { wgslType } from './common.js';
-import type { MatmulTuner } from './matmul-tuner.js';
+import type { KernelTuner } from './tuner.js';
 
 /** What recording a matmul needs from the WebGPU backend. */
 export interface MatmulTarget {
@@ -28,8 +28,8 @@ export interface MatmulTarget {
    * per invocation (64 accumulators, within a GPU thread's registers).
    */
   readonly software?: boolean;
-  /** Picks a tuned plan per shape class (matmul-tuner.ts); without one, the heuristic's plan. */
-  readonly tuner?: MatmulTuner;
+  /** Picks a tuned plan per shape class (tuner.ts); without one, the heuristic's plan. */
+  readonly tuner?: KernelTuner;
   /**
    * Compiles `code` off the calling thread where the implementation does (createComputePipelineAsync)
    * and caches it under `key`, so that a later `pipeline(key, ...)` finds it ready.

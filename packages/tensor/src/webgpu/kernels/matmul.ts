@@ -49,9 +49,9 @@ export function recordMatmul(target: MatmulTarget, a: View, b: View, out: View, 
   const bPacked = cache.reused(bContents, bKey);
   const device = { limits: target.device.limits, featureLevel: target.featureLevel, software: target.software };
   const heuristic = choose(g, device, bPacked);
-  // A test's forced candidate, else the autotuner's plan for the shape class (matmul-tuner.ts).
+  // A test's forced candidate, else the autotuner's plan for the shape class (tuner.ts).
   const plan =
-    forcedCandidate(g, device, bPacked) ?? target.tuner?.pick(target, g, heuristic, bPacked, device) ?? heuristic;
+    forcedCandidate(g, device, bPacked) ?? target.tuner?.pickMatmul(target, g, heuristic, bPacked, device) ?? heuristic;
   matmulTuning.onPlan?.(plan);
   if (plan.path === 'texture')
     recordTexture(target, g, plan, a, b, out, bPacked ? { contents: bContents, key: bKey } : null, bias);
