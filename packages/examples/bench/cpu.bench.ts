@@ -33,14 +33,17 @@ const TOKENS = 100;
 /**
  * Every implementation is timed the same way, PyTorch included (pytorch_bench.py gets these counts):
  * warm-up runs, then timed runs back to back, with no collection or pause between them; the median
- * is reported. Training: WARMUP_STEPS, then `trainSteps` steps. Generation: TOKEN_WARMUP runs, then 5
- * runs of TOKENS tokens. JavaScript needs the longer warm-up, as V8 optimises the hot functions
- * (wgru's step at B=32 took 60 ms after 3 steps and 52 ms after 10; a token 0.088 ms after 1,000
- * warm-up tokens and 0.057-0.060 ms after 3,000); PyTorch's figures barely move.
+ * is reported. Warm-up is at least WARMUP_STEPS steps (TOKEN_WARMUP runs of TOKENS tokens) and at
+ * least WARMUP_MS of them. Training: then `trainSteps` steps; generation: then 5 runs of TOKENS
+ * tokens. JavaScript needs the longer warm-up, as V8 optimises the hot functions on background
+ * threads as they run (wgru's step at B=32 took 63-66 ms over its first 18 steps and 39-40 ms once
+ * warm; a token 0.088 ms after 1,000 warm-up tokens and 0.057-0.060 ms after 3,000); PyTorch's
+ * figures barely move.
  */
 const trainSteps = (opts: BenchOptions) => (opts.quick ? 3 : 5);
 const WARMUP_STEPS = 8;
 const TOKEN_WARMUP = 30;
+const WARMUP_MS = 3000;
 
 interface TorchFigures {
   matmul1024_gflops: number;
@@ -58,6 +61,7 @@ function runPytorch(opts: BenchOptions): { best: TorchFigures; version: string; 
     steps: trainSteps(opts),
     warmup: WARMUP_STEPS,
     tokenWarmup: TOKEN_WARMUP,
+    warmupMs: WARMUP_MS,
   };
   const r = spawnSync('/usr/bin/python3', [script, JSON.stringify(args)], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0)
@@ -233,6 +237,7 @@ export const cpuBench: Benchmark = {
       const steps = trainSteps(opts);
       const t = await timeSideBySide(new Map([...entries].map(([k, v]) => [k, v.step])), {
         warmup: WARMUP_STEPS,
+        warmupMs: WARMUP_MS,
         minRuns: steps,
         maxRuns: steps,
         budgetMs: 0,
@@ -260,6 +265,7 @@ export const cpuBench: Benchmark = {
     if (tf) gens.set('tfjs', tfGenerator(tf, 'read'));
     const g = await timeSideBySide(new Map([...gens].map(([k, v]) => [k, async () => void (await v.run(TOKENS))])), {
       warmup: TOKEN_WARMUP,
+      warmupMs: WARMUP_MS,
       minRuns: 5,
       maxRuns: 5,
       budgetMs: 0,

@@ -43,6 +43,11 @@ export interface Timing {
 export interface TimeOptions {
   /** Untimed runs of each function first (compilation, caches). */
   warmup?: number;
+  /**
+   * And keep warming up until this much time has passed (per function): a JavaScript engine
+   * optimises hot code on background threads, over time rather than over a count of runs.
+   */
+  warmupMs?: number;
   minRuns?: number;
   maxRuns?: number;
   /** Stop adding rounds once this much time has been spent (after minRuns). */
@@ -86,8 +91,11 @@ export async function timeSideBySide<K>(
 }
 
 async function rotation<K>(fns: ReadonlyMap<K, () => Promise<void>>, opts: TimeOptions): Promise<Map<K, Timing>> {
-  const { warmup = 2, minRuns = 3, maxRuns = 15, budgetMs = 1500, settle = true } = opts;
-  for (const fn of fns.values()) for (let i = 0; i < warmup; i++) await fn();
+  const { warmup = 2, warmupMs = 0, minRuns = 3, maxRuns = 15, budgetMs = 1500, settle = true } = opts;
+  for (const fn of fns.values()) {
+    const start = performance.now();
+    for (let i = 0; i < warmup || performance.now() - start < warmupMs; i++) await fn();
+  }
   const runs = new Map<K, number[]>([...fns.keys()].map((k) => [k, []]));
   const start = performance.now();
   const entries = [...fns];
