@@ -5,39 +5,22 @@
  * budget, stores valid choices and uses them; 'cached' runs a stored choice. Both reduction
  * strategies, forced in turn, are checked against the oracle in reduce.property.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { add, backend, exp, mul, ones, setBackend, shutdown, sum, tanh, transpose, tuning } from '@wgru/tensor';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { reduceTuning } from '../src/webgpu/kernels/reduce.js';
 import { elementwiseTuning } from '../src/webgpu/kernels/tuned-choices.js';
 import { ELEMENTWISE_CHOICES } from '../src/webgpu/kernels/tuner.js';
 import { adapterKey } from '../src/webgpu/tuning-cache.js';
+import { temporaryTuningCache, restoreEnv } from './tuning-support.js';
 import { DUT_NAME, deviceUnderTest, expectClose, FC_SEED, f32, onDut, onOracle, withBag } from './property-support.js';
 
-const cacheDir = mkdtempSync(join(tmpdir(), 'wgru-kernel-tuning-'));
-const saved = { cache: process.env.WGRU_TUNING_CACHE, budget: process.env.WGRU_TUNING_BUDGET_MS };
-const restore = (name: string, v: string | undefined) => {
-  if (v === undefined) delete process.env[name];
-  else process.env[name] = v;
-};
-beforeAll(async () => {
-  process.env.WGRU_TUNING_CACHE = join(cacheDir, 'tuning.json');
-  await deviceUnderTest();
-});
-afterAll(async () => {
+const { dir: cacheDir, saved } = temporaryTuningCache('wgru-kernel-tuning-', () => {
   elementwiseTuning.workgroup = null;
   elementwiseTuning.onChoice = null;
   reduceTuning.onKernel = null;
-  if (DUT_NAME === 'webgpu') {
-    shutdown(); // a fresh backend, without this file's tables
-    await setBackend('webgpu', { tuning: 'off' });
-  }
-  restore('WGRU_TUNING_CACHE', saved.cache);
-  restore('WGRU_TUNING_BUDGET_MS', saved.budget);
-  rmSync(cacheDir, { recursive: true, force: true });
 });
 
 const lanesOf = (c: string) => Number(c.slice(3));
@@ -123,7 +106,7 @@ describe.runIf(DUT_NAME === 'webgpu')('elementwise and reduction tuning', () => 
       elementwiseTuning.onChoice = null;
       reduceTuning.onKernel = null;
       x.dispose();
-      restore('WGRU_TUNING_BUDGET_MS', saved.budget);
+      restoreEnv('WGRU_TUNING_BUDGET_MS', saved.budget);
     }
   });
 

@@ -8,12 +8,11 @@
  * (M and N in (32, 64], or M <= 4; K and N multiples of 4; row-major): workgroup shapes and load
  * modes are then the same whatever the sizes, and the run costs a dozen compiles, not hundreds.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { backend, matmul, ones, setBackend, shutdown, tuning } from '@wgru/tensor';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { matmulTuning } from '../src/webgpu/kernels/matmul-plan.js';
 import { adapterKey } from '../src/webgpu/tuning-cache.js';
 import {
@@ -27,26 +26,9 @@ import {
   oracle,
   withBag,
 } from './property-support.js';
+import { restoreEnv, temporaryTuningCache } from './tuning-support.js';
 
-const cacheDir = mkdtempSync(join(tmpdir(), 'wgru-tuning-'));
-const saved = { cache: process.env.WGRU_TUNING_CACHE, budget: process.env.WGRU_TUNING_BUDGET_MS };
-const restore = (name: string, v: string | undefined) => {
-  if (v === undefined) delete process.env[name];
-  else process.env[name] = v;
-};
-beforeAll(async () => {
-  process.env.WGRU_TUNING_CACHE = join(cacheDir, 'tuning.json');
-  await deviceUnderTest();
-});
-afterAll(async () => {
-  if (DUT_NAME === 'webgpu') {
-    shutdown(); // a fresh backend, without this file's tables
-    await setBackend('webgpu', { tuning: 'off' });
-  }
-  restore('WGRU_TUNING_CACHE', saved.cache);
-  restore('WGRU_TUNING_BUDGET_MS', saved.budget);
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const { dir: cacheDir, saved } = temporaryTuningCache('wgru-tuning-');
 
 const size = (n: number) => fc.integer({ min: 1, max: n / 4 }).map((x) => 4 * x);
 
@@ -130,7 +112,7 @@ describe.runIf(DUT_NAME === 'webgpu')('matmul tuning', () => {
       matmulTuning.onPlan = null;
       a.dispose();
       b.dispose();
-      restore('WGRU_TUNING_BUDGET_MS', saved.budget);
+      restoreEnv('WGRU_TUNING_BUDGET_MS', saved.budget);
     }
   });
 
@@ -151,7 +133,7 @@ describe.runIf(DUT_NAME === 'webgpu')('matmul tuning', () => {
     } finally {
       a.dispose();
       b.dispose();
-      restore('WGRU_TUNING_BUDGET_MS', saved.budget);
+      restoreEnv('WGRU_TUNING_BUDGET_MS', saved.budget);
     }
   });
 
