@@ -10,6 +10,7 @@
  * k rounding errors of the magnitudes involved: k * 2^-23 * (|A| @ |B| + |bias|), plus a tiny floor.
  */
 import { spawnSync } from 'node:child_process';
+import binaryen from 'binaryen';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FC_SEED } from '../../../test-support/backends.js';
@@ -208,10 +209,22 @@ describe('wasm thread pool', () => {
       check();
     }
   });
-  it('reports a worker failure as an Error', () => {
+  it('reports a failure as an Error, in the caller or in a worker', () => {
     const sgemm = createSgemm(memory, scratch, pool, 1);
-    const outside = memory.buffer.byteLength + 4096; // B past the end of memory: a trap in every job
+    const outside = memory.buffer.byteLength + 4096; // B past the end of memory: a trap in every chunk
     expect(() => sgemm(4, 64, 4, 64, 4, 1, outside, 64, 1, 4096, 0)).toThrow(/memory access out of bounds/);
+    // A kernel that traps on a worker only; the caller's chunk is long, so a worker claims the other.
+    const bytes = binaryen.parseText(`(module
+      (global $g (mut i32) (i32.const 0))
+      (func (export "f") (param $chunk i32) (param $thread i32) (local $i i32)
+        (if (local.get $thread) (then unreachable))
+        (loop $spin
+          (global.set $g (i32.add (global.get $g) (local.get $i)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $spin (i32.lt_u (local.get $i) (i32.const 100000000))))))`);
+    const trapsOnWorkers = new WebAssembly.Module(bytes.emitBinary());
+    bytes.dispose();
+    expect(() => pool.run(trapsOnWorkers, 'f', 2, [])).toThrow(/failed in a worker: .*unreachable/);
     const { args, check } = setUp({ m: 8, n: 64, k: 8, aT: false, bT: false, pad: 0, bias: false, seed: 3 });
     sgemm(...args); // the pool still works after a failure
     check();
