@@ -222,7 +222,7 @@ describe('wasm thread pool', () => {
           (global.set $g (i32.add (global.get $g) (local.get $i)))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br_if $spin (i32.lt_u (local.get $i) (i32.const 100000000))))))`);
-    const trapsOnWorkers = new WebAssembly.Module(bytes.emitBinary());
+    const trapsOnWorkers = new WebAssembly.Module(new Uint8Array(bytes.emitBinary()));
     bytes.dispose();
     expect(() => pool.run(trapsOnWorkers, 'f', 2, [])).toThrow(/failed in a worker: .*unreachable/);
     const { args, check } = setUp({ m: 8, n: 64, k: 8, aT: false, bT: false, pad: 0, bias: false, seed: 3 });
