@@ -38,7 +38,7 @@ import {
   transpose,
 } from '@wgru/tensor';
 import { type Placed, placeBlocks } from './blocks.js';
-import { E, fuse } from './fused.js';
+import { E, fusedRule } from './fused.js';
 import type { Variable } from './variable.js';
 
 /** Aᵀ G, not yet multiplied: the gradient of a matmul's right operand. */
@@ -216,6 +216,25 @@ function sumParts(parts: Tensor[], negated: readonly Tensor[], like: Variable): 
 const SUM_OPERANDS = 4;
 
 /**
+ * The kernel that adds one group of parts, by sign pattern ('+' or '-' per part: "+-+" is
+ * x0 − x1 + x2), built once per pattern (see fusedRule): a GRU's h_{t-1} sums three or four parts
+ * at every timestep.
+ */
+const signedSums = new Map<string, (parts: readonly Tensor[]) => Tensor>();
+
+function signedSum(signs: string): (parts: readonly Tensor[]) => Tensor {
+  let rule = signedSums.get(signs);
+  if (rule === undefined) {
+    const minus = (k: number) => signs[k] === '-';
+    rule = fusedRule('add', (x0, ...xs) =>
+      xs.reduce((a, x, k) => (minus(k + 1) ? E.sub(a, x) : E.add(a, x)), minus(0) ? E.neg(x0 as Expr) : (x0 as Expr)),
+    );
+    signedSums.set(signs, rule);
+  }
+  return rule;
+}
+
+/**
  * Σ same-shaped parts, left to right as `reduce(add)` adds them (a part in `negated` subtracted:
  * a − b, as a + neg(b) gives it exactly), up to SUM_OPERANDS in one kernel.
  */
@@ -225,13 +244,9 @@ function addAll(parts: readonly Tensor[], negated: readonly Tensor[]): Tensor {
   if (parts.length === 1) return accMinus ? neg(acc) : acc;
   for (let i = 1; i < parts.length; i += SUM_OPERANDS - 1) {
     const group = [acc, ...parts.slice(i, i + SUM_OPERANDS - 1)];
-    const minus = group.map((t, k) => (k === 0 ? accMinus : negated.includes(t)));
-    const signed = (x: Expr, k: number): Expr => (minus[k] ? E.neg(x) : x);
-    const plus = (a: Expr, x: Expr, k: number): Expr => (minus[k] ? E.sub(a, x) : E.add(a, x));
-    acc =
-      group.length === 2 && !minus.includes(true)
-        ? add(acc, group[1] as Tensor)
-        : fuse('add', group, (x0, ...xs) => xs.reduce((a, x, k) => plus(a, x, k + 1), signed(x0 as Expr, 0)));
+    let signs = accMinus ? '-' : '+';
+    for (let k = 1; k < group.length; k++) signs += negated.includes(group[k] as Tensor) ? '-' : '+';
+    acc = signs === '++' ? add(acc, group[1] as Tensor) : signedSum(signs)(group);
     accMinus = false;
   }
   return acc;

@@ -67,14 +67,20 @@ export function tidy<T>(fn: () => T): T {
   } finally {
     scopes.pop();
   }
-  const kept = new Set<Tensor>();
-  if (result instanceof Tensor) kept.add(result);
-  else if (result !== null && typeof result === 'object') {
-    for (const v of Array.isArray(result) ? result : Object.values(result)) if (v instanceof Tensor) kept.add(v);
-  }
+  // What `fn` returns (a tensor, or an array or object of them) is kept. Scanned as a list: a
+  // scope runs for every rule of a backward pass, and most return one to three values.
+  const returned: readonly unknown[] =
+    result instanceof Tensor
+      ? [result]
+      : Array.isArray(result)
+        ? result
+        : result !== null && typeof result === 'object'
+          ? Object.values(result)
+          : [];
+  const kept = returned.length > 16 ? new Set(returned) : returned;
   const outer = scopes[scopes.length - 1];
   for (const t of created) {
-    if (!kept.has(t)) t.dispose();
+    if (kept instanceof Set ? !kept.has(t) : !kept.includes(t)) t.dispose();
     else outer?.push(t); // a returned tensor belongs to the enclosing scope, if any
   }
   return result;

@@ -16,7 +16,7 @@ import { contiguousStrides } from '../shape.js';
 import { WasmElementwise } from './elementwise.js';
 import { WasmHeap, WasmStorage } from './heap.js';
 import { hostView } from './host.js';
-import { gatherRows, scatterAddRows } from './indexing.js';
+import { WasmIndexing } from './indexing.js';
 import { WasmReduce } from './reduce.js';
 import { createPhilox, type Philox } from './kernels/philox.js';
 import { createSgemm, type Sgemm } from './matmul/index.js';
@@ -49,6 +49,7 @@ export class WasmBackend implements Backend {
   readonly pool: ThreadPool | null = threadPoolFor(this.heap.memory);
   private philox: Philox | null = null;
   private readonly reducer = new WasmReduce(this.heap);
+  private readonly indexing = new WasmIndexing(this.heap);
   /** The CPU backend's loops, run in place over this memory for the ops not yet in wasm. */
   private readonly host = new CpuBackend();
   private scratchBlock = { ptr: 0, capacity: 0 };
@@ -164,13 +165,13 @@ export class WasmBackend implements Backend {
 
   gather(x: View, indices: View, axis: number, out: View): void {
     this.stats.dispatches++;
-    if (gatherRows(this.heap, x, indices, axis, out)) return;
+    if (this.indexing.gather(x, indices, axis, out)) return;
     this.host.gather(hostView(this.heap, x), hostView(this.heap, indices), axis, hostView(this.heap, out));
   }
 
   scatterAdd(src: View, indices: View, axis: number, out: View): void {
     this.stats.dispatches++;
-    if (scatterAddRows(this.heap, src, indices, axis, out)) return;
+    if (this.indexing.scatterAdd(src, indices, axis, out)) return;
     this.host.scatterAdd(hostView(this.heap, src), hostView(this.heap, indices), axis, hostView(this.heap, out));
   }
 
