@@ -22,7 +22,10 @@ import { tfGenerator, WgruLm, wgruGenerator } from './generate.bench.js';
 import { randomBatch, TRAIN_CONFIGS, tfTrainer, wgruTrainer } from './gru-train.bench.js';
 import { type Benchmark, type BenchOptions, fmt, loadTfjs, type Tf, timeSideBySide } from './lib.js';
 
-/** This CPU's float32 peak, 2 cores with 256-bit FMA (the issue's figure). */
+/**
+ * This CPU's float32 peak, 2 cores with 256-bit FMA (the issue's figure). The CPU also has AVX-512,
+ * which PyTorch's OpenBLAS uses (it reaches over 100% of this figure) and WebAssembly cannot.
+ */
 const PEAK_GFLOPS = 234;
 /** What 128-bit SIMD without FMA reaches on one core here (measured: ~57 GFLOP/s, registers only). */
 const SIMD128_CORE_GFLOPS = 58;
@@ -34,16 +37,20 @@ const TOKENS = 100;
  * Every implementation is timed the same way, PyTorch included (pytorch_bench.py gets these counts):
  * warm-up runs, then timed runs back to back, with no collection or pause between them; the median
  * is reported. Warm-up is at least WARMUP_STEPS steps (TOKEN_WARMUP runs of TOKENS tokens) and at
- * least WARMUP_MS of them. Training: then `trainSteps` steps; generation: then 5 runs of TOKENS
- * tokens. JavaScript needs the longer warm-up, as V8 optimises the hot functions on background
- * threads as they run (wgru's step at B=32 took 63-66 ms over its first 18 steps and 39-40 ms once
- * warm; a token 0.088 ms after 1,000 warm-up tokens and 0.057-0.060 ms after 3,000); PyTorch's
- * figures barely move.
+ * least WARMUP_MS of them. Training: then at least `trainSteps` steps and at least TIMED_MS of them
+ * (at most MAX_STEPS), so that one slow moment of a shared machine moves a median of dozens of
+ * steps, not of three; generation: then 5 runs of TOKENS tokens. JavaScript needs the longer
+ * warm-up, as V8 optimises the hot functions on background threads as they run (wgru's step at
+ * B=32 took 63-66 ms over its first 18 steps and 39-40 ms once warm; a token 0.088 ms after 1,000
+ * warm-up tokens and 0.057-0.060 ms after 3,000); PyTorch's figures barely move.
  */
 const trainSteps = (opts: BenchOptions) => (opts.quick ? 3 : 5);
 const WARMUP_STEPS = 8;
 const TOKEN_WARMUP = 30;
 const WARMUP_MS = 3000;
+const TIMED_MS = 2000;
+/** pytorch_bench.py's MAX_RUNS. */
+const MAX_STEPS = 100;
 
 interface TorchFigures {
   matmul1024_gflops: number;
@@ -62,6 +69,7 @@ function runPytorch(opts: BenchOptions): { best: TorchFigures; version: string; 
     warmup: WARMUP_STEPS,
     tokenWarmup: TOKEN_WARMUP,
     warmupMs: WARMUP_MS,
+    timedMs: TIMED_MS,
   };
   const r = spawnSync('/usr/bin/python3', [script, JSON.stringify(args)], { encoding: 'utf8', timeout: 600_000 });
   if (r.status !== 0)
@@ -239,8 +247,8 @@ export const cpuBench: Benchmark = {
         warmup: WARMUP_STEPS,
         warmupMs: WARMUP_MS,
         minRuns: steps,
-        maxRuns: steps,
-        budgetMs: 0,
+        maxRuns: MAX_STEPS,
+        budgetMs: TIMED_MS,
         settle: false,
       });
       for (const v of entries.values()) v.dispose();
@@ -284,7 +292,7 @@ export const cpuBench: Benchmark = {
     ]);
 
     notes.push(
-      `Peak: ${PEAK_GFLOPS} GFLOP/s (${cores} cores, 256-bit FMA); 128-bit SIMD without FMA reaches ~${SIMD128_CORE_GFLOPS} GFLOP/s a core, ${SIMD128_CORE_GFLOPS * cores} on all.`,
+      `Peak: ${PEAK_GFLOPS} GFLOP/s (${cores} cores, 256-bit FMA; where the CPU has AVX-512, as PyTorch's OpenBLAS uses, more); 128-bit SIMD without FMA reaches ~${SIMD128_CORE_GFLOPS} GFLOP/s a core, ${SIMD128_CORE_GFLOPS * cores} on all.`,
       typeof torch === 'string' ? '' : `PyTorch ${torch.version}, the faster of: ${torch.threads}.`,
       'wgru wasm: resetAfter true (as PyTorch); TensorFlow.js: resetAfter false (its only placement).',
     );

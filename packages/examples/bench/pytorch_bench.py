@@ -15,15 +15,20 @@ import time
 import torch
 
 
-def median_ms(fn, warmup, runs, warmup_s=0.0):
-    # At least `warmup` runs, and at least `warmup_s` seconds of them: the rule wgru and tfjs follow.
+MAX_RUNS = 100
+
+
+def median_ms(fn, warmup, runs, warmup_s=0.0, timed_s=0.0):
+    # The rule wgru and tfjs follow: at least `warmup` runs and at least `warmup_s` seconds of them,
+    # then at least `runs` timed runs and at least `timed_s` seconds of them (at most MAX_RUNS).
     start = time.perf_counter()
     done = 0
     while done < warmup or time.perf_counter() - start < warmup_s:
         fn()
         done += 1
     times = []
-    for _ in range(runs):
+    start = time.perf_counter()
+    while len(times) < runs or (time.perf_counter() - start < timed_s and len(times) < MAX_RUNS):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
@@ -41,7 +46,7 @@ def matmul_gflops(n, runs):
     return 2 * n**3 / ms / 1e6, 2 * n**3 * (runs + 2) / cpu / 1e9
 
 
-def train_step_ms(B, T, I, H, V, steps, warmup=2, warmup_s=0.0):
+def train_step_ms(B, T, I, H, V, steps, warmup=2, warmup_s=0.0, timed_s=0.0):
     torch.manual_seed(0)
     embed, gru, head = torch.nn.Embedding(V, I), torch.nn.GRU(I, H), torch.nn.Linear(H, V)
     params = [*embed.parameters(), *gru.parameters(), *head.parameters()]
@@ -58,7 +63,7 @@ def train_step_ms(B, T, I, H, V, steps, warmup=2, warmup_s=0.0):
         opt.zero_grad()
         return loss.item()
 
-    return median_ms(step, warmup, steps, warmup_s)
+    return median_ms(step, warmup, steps, warmup_s, timed_s)
 
 
 def token_ms(tokens, warmup=1, warmup_s=0.0, V=128, I=128, H=256):
@@ -81,7 +86,13 @@ def measure(args):
         "matmul1024_gflops": gflops,
         "matmul1024_gflops_per_cpu_second": per_cpu_second,
         "train_ms": [
-            train_step_ms(*c, args.get("steps", 5), args.get("warmup", 2), args.get("warmupMs", 0) / 1000)
+            train_step_ms(
+                *c,
+                args.get("steps", 5),
+                args.get("warmup", 2),
+                args.get("warmupMs", 0) / 1000,
+                args.get("timedMs", 0) / 1000,
+            )
             for c in args["configs"]
         ],
         "token_ms": token_ms(args.get("tokens", 200), args.get("tokenWarmup", 1), args.get("warmupMs", 0) / 1000),
