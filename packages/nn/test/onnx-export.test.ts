@@ -151,6 +151,24 @@ forEachBackend('exportOnnx runs in ONNX Runtime', (backend) => {
   it('a forward with plain ops between modules (RNN, GRU with lengths, slices, reductions, where, concat)', async () => {
     await checkPlainOps(17);
   });
+
+  it('gives the bytes at once where weights read at once (cpu, wasm), as API.md and torch.onnx.export; a Promise on WebGPU', async () => {
+    const embed = new Embedding(7, 3, { seed: 1 });
+    const gru = new GRU({ inputSize: 3, hiddenSize: 4, seed: 2 });
+    const lstm = new LSTM({ inputSize: 4, hiddenSize: 2, seed: 3 });
+    const head = new Linear(2, 7, { seed: 4 });
+    const forward = (x: Tensor) =>
+      head.forward(lstm.forward(gru.forward(embed.forward(x)).output).output).logSoftmax(-1);
+    const example = tensor(ids(4, 2, 7, 1), [4, 2], 'int32');
+    const got = exportOnnx(forward, [example]);
+    expect(got instanceof Promise).toBe(backend === 'webgpu');
+    const bytes = await got;
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    // The weights are the module's either way: ONNX Runtime computes what wgru does.
+    const ort = await runOnnx(bytes, { input: { dims: [4, 2], data: ids(4, 2, 7, 1) } });
+    const [want] = await wgruOutputs(() => forward(example));
+    expect(maxDiff(ort.output?.data as Float32Array, want as Float32Array)).toBeLessThan(TOL);
+  });
 });
 
 /**

@@ -23,6 +23,7 @@ import { elemType, OnnxGraph, supportedDtype, type Value } from './graph.js';
 import { moduleExport } from './modules.js';
 import { opExports } from './ops.js';
 import { type Dim, dimName, fixed } from './shapes.js';
+import { after } from './values.js';
 import { writeOnnxModel, type WriteValueInfo } from './write.js';
 
 /** An example input: a Variable or a Tensor (int32 token ids), or an Int32Array (sequence lengths). */
@@ -92,8 +93,9 @@ function axesOf(name: string, shape: readonly number[], spec: unknown): Record<n
  * Gather. Weights become initializers. Call `model.eval()` first.
  *
  * Everything is checked at the call (bad options, an op with no ONNX mapping, a shape ONNX cannot
- * express): it throws before anything is written. Reading the weights waits for the device, so
- * the bytes come as a Promise.
+ * express): it throws before anything is written. The bytes come at once, as `torch.onnx.export`
+ * writes them, where the weights can be read at once (the CPU and wasm backends); on WebGPU,
+ * reading them waits for the device, and the bytes come as a Promise. `await` works for both.
  *
  * @example
  * ```ts
@@ -110,7 +112,7 @@ export function exportOnnx(
   forward: (...inputs: never[]) => Variable | readonly Variable[],
   exampleInputs: readonly OnnxExampleInput[],
   opts: ExportOnnxOptions = {},
-): Promise<Uint8Array> {
+): Uint8Array | Promise<Uint8Array> {
   if (typeof forward !== 'function')
     throw new Error(`exportOnnx: forward must be a function, got ${describeValue(forward)}`);
   if (!Array.isArray(exampleInputs))
@@ -214,11 +216,9 @@ export function exportOnnx(
   }
   // The outputs were made for this trace only.
   for (const v of outs as Variable[]) if (g.born.has(v)) v.dispose();
-  return g
-    .initializers()
-    .then((initializers) =>
-      writeOnnxModel({ graphName: 'wgru', producerName: 'wgru', opset, nodes: g.nodes, initializers, inputs, outputs }),
-    );
+  return after(g.initializers(), (initializers) =>
+    writeOnnxModel({ graphName: 'wgru', producerName: 'wgru', opset, nodes: g.nodes, initializers, inputs, outputs }),
+  );
 }
 
 /** Maps one traced op into the graph, or throws naming what has no ONNX mapping. */

@@ -1,6 +1,6 @@
 /**
  * The ONNX graph that a trace builds, one op at a time: value names, symbolic shapes (./shapes.ts),
- * nodes, and initializers whose values are read from the device only when the file is written.
+ * nodes, and initializers whose values are read only when the file is written (./values.ts).
  *
  * Every Variable or Tensor an op reads is one of three things:
  * - a graph input (the example inputs, recognised by their storage, so views and shares of them
@@ -13,6 +13,7 @@
 import { Variable } from '@wgru/autograd';
 import { type DType, shapeString, type Storage, type Tensor } from '@wgru/tensor';
 import { type Dim, fixed, type SymbolSizes } from './shapes.js';
+import { after, all, type Maybe, settled, valuesOf } from './values.js';
 import { ONNX_FLOAT, ONNX_INT32, type WriteAttribute, type WriteNode, type WriteTensor } from './write.js';
 
 /** A named value of the graph with its element type and symbolic shape. */
@@ -26,7 +27,7 @@ export interface Value {
 interface PendingInitializer {
   name: string;
   dims: number[];
-  read: () => Promise<Float32Array | Int32Array | BigInt64Array>;
+  read: () => Maybe<Float32Array | Int32Array | BigInt64Array>;
 }
 
 /** The ONNX element type of a wgru dtype the exporter supports. */
@@ -176,10 +177,7 @@ export class OnnxGraph {
     this.pending.push({
       name: value.name,
       dims: [...t.shape],
-      read: async () => {
-        const data = await share.data();
-        return dtype === 'float32' ? Float32Array.from(data) : Int32Array.from(data);
-      },
+      read: () => valuesOf(share, dtype),
     });
     this.indexStorage(share, value);
     return value;
@@ -203,18 +201,22 @@ export class OnnxGraph {
   /** An int64 initializer with known values (a Reshape's shape, a Slice's starts). */
   int64(base: string, values: readonly number[]): string {
     const data = BigInt64Array.from(values, (v) => BigInt(v));
-    return this.initializer(base, [values.length], async () => data);
+    return this.initializer(base, [values.length], () => data);
   }
 
   /** Reads every initializer and lets go of the tensors held for them. */
-  async initializers(): Promise<WriteTensor[]> {
+  initializers(): Maybe<WriteTensor[]> {
+    let reads: Maybe<Array<Float32Array | Int32Array | BigInt64Array>>;
     try {
-      const out: WriteTensor[] = [];
-      for (const p of this.pending) out.push({ name: p.name, dims: p.dims, data: await p.read() });
-      return out;
-    } finally {
+      reads = all(this.pending.map((p) => p.read()));
+    } catch (e) {
       this.release();
+      throw e;
     }
+    const written = after(reads, (data) =>
+      this.pending.map((p, k) => ({ name: p.name, dims: p.dims, data: data[k]! })),
+    );
+    return settled(written, () => this.release());
   }
 
   /** Frees the tensors held for initializers (after writing, or when the export fails). */

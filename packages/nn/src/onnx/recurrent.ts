@@ -23,6 +23,7 @@ import type { RecurrentCell } from '../rnn/recurrent.js';
 import type { OnnxGraph, Value } from './graph.js';
 import { reshapeTo } from './ops.js';
 import { type Dim, fixed, sizeOf } from './shapes.js';
+import { after, all, type Maybe, settled, valuesOf } from './values.js';
 
 type Weights = { W: Float32Array; R: Float32Array; B?: Float32Array };
 
@@ -39,18 +40,14 @@ function toOnnxGates(src: Float32Array, K: number, G: number, H: number, gateFro
 }
 
 /** One layer of an LSTM (gateFrom [0, 3, 1, 2]: ONNX i o f c ← seed i f g o) or an RNN ([0]). */
-async function cellWeights(cells: Array<LSTMCell | RNNCell>, G: number, gateFrom: readonly number[]): Promise<Weights> {
+function cellWeights(cells: Array<LSTMCell | RNNCell>, G: number, gateFrom: readonly number[]): Maybe<Weights> {
   const H = (cells[0] as RecurrentCell).hiddenSize;
-  const parts = await Promise.all(
-    cells.map(async (c) => {
-      const I = c.inputSize;
-      const [W, U] = [Float32Array.from(await c.W.value.data()), Float32Array.from(await c.U.value.data())];
-      const b = c.b ? Float32Array.from(await c.b.value.data()) : null;
-      const B = b ? new Float32Array(2 * G * H).fill(-0) : null; // Rb = −0: Wb + Rb is Wb exactly
-      if (B && b) for (let g = 0; g < G; g++) B.set(b.subarray(gateFrom[g]! * H, (gateFrom[g]! + 1) * H), g * H);
-      return { W: toOnnxGates(W, I, G, H, gateFrom), R: toOnnxGates(U, H, G, H, gateFrom), B };
-    }),
-  );
+  // W, U and b (or null) of each cell, in that order
+  const reads = cells.flatMap((c) => [
+    valuesOf(c.W.value, 'float32'),
+    valuesOf(c.U.value, 'float32'),
+    c.b ? valuesOf(c.b.value, 'float32') : null,
+  ]);
   const cat = (xs: Float32Array[]) => {
     const out = new Float32Array(xs.reduce((n, x) => n + x.length, 0));
     let at = 0;
@@ -60,22 +57,34 @@ async function cellWeights(cells: Array<LSTMCell | RNNCell>, G: number, gateFrom
     }
     return out;
   };
-  const w: Weights = { W: cat(parts.map((p) => p.W)), R: cat(parts.map((p) => p.R)) };
-  if (parts.every((p) => p.B)) w.B = cat(parts.map((p) => p.B as Float32Array));
-  return w;
+  return after(all(reads), (values) => {
+    const parts = cells.map((c, i) => {
+      const [W, U, b] = values.slice(3 * i, 3 * i + 3) as [Float32Array, Float32Array, Float32Array | null];
+      const B = b ? new Float32Array(2 * G * H).fill(-0) : null; // Rb = −0: Wb + Rb is Wb exactly
+      if (B && b) for (let g = 0; g < G; g++) B.set(b.subarray(gateFrom[g]! * H, (gateFrom[g]! + 1) * H), g * H);
+      return { W: toOnnxGates(W, c.inputSize, G, H, gateFrom), R: toOnnxGates(U, H, G, H, gateFrom), B };
+    });
+    const w: Weights = { W: cat(parts.map((p) => p.W)), R: cat(parts.map((p) => p.R)) };
+    if (parts.every((p) => p.B)) w.B = cat(parts.map((p) => p.B as Float32Array));
+    return w;
+  });
 }
 
 /** The GRU's layer k, through toOnnxGRUWeights (the exact inverse of fromOnnxGRU). */
-async function gruWeights(m: GRU, k: number): Promise<Weights> {
+function gruWeights(m: GRU, k: number): Maybe<Weights> {
   const w = toOnnxGRUWeights(m, { layer: k });
-  try {
-    const host = async (t: typeof w.W) => Float32Array.from(await t.data());
-    const out: Weights = { W: await host(w.W), R: await host(w.R) };
-    if (w.B) out.B = await host(w.B);
-    return out;
-  } finally {
+  const dispose = () => {
     for (const t of [w.W, w.R, w.B]) t?.dispose();
+  };
+  let reads: Maybe<Float32Array[]>;
+  try {
+    reads = all([w.W, w.R, ...(w.B ? [w.B] : [])].map((t) => valuesOf(t, 'float32')));
+  } catch (e) {
+    dispose();
+    throw e;
   }
+  const weights = after(reads, ([W, R, B]): Weights => (B ? { W: W!, R: R!, B } : { W: W!, R: R! }));
+  return settled(weights, dispose);
 }
 
 /** Exports one traced call of a GRU, LSTM or RNN (inputs: x, h0, [c0,] lengths). */
@@ -105,8 +114,8 @@ export function exportRecurrent(g: OnnxGraph, m: RecurrentLayer<RecurrentCell>, 
   for (let k = 0; k < L; k++) {
     const I = k === 0 ? m.inputSize : D * H;
     // The layer's weights, converted once when the first of W, R, B is written.
-    let loaded: Promise<Weights> | null = null;
-    const load = (): Promise<Weights> => {
+    let loaded: Maybe<Weights> | null = null;
+    const load = (): Maybe<Weights> => {
       loaded ??=
         m instanceof GRU
           ? gruWeights(m, k)
@@ -119,9 +128,9 @@ export function exportRecurrent(g: OnnxGraph, m: RecurrentLayer<RecurrentCell>, 
     };
     const hasBias = (m.cell(k, 0) as RecurrentCell & { b: unknown }).b !== null;
     const [W, R, Bn] = g.once(m, `l${k}`, () => [
-      g.initializer(`${base}.l${k}.W`, [D, G * H, I], async () => (await load()).W),
-      g.initializer(`${base}.l${k}.R`, [D, G * H, H], async () => (await load()).R),
-      hasBias ? g.initializer(`${base}.l${k}.B`, [D, 2 * G * H], async () => (await load()).B as Float32Array) : '',
+      g.initializer(`${base}.l${k}.W`, [D, G * H, I], () => after(load(), (w) => w.W)),
+      g.initializer(`${base}.l${k}.R`, [D, G * H, H], () => after(load(), (w) => w.R)),
+      hasBias ? g.initializer(`${base}.l${k}.B`, [D, 2 * G * H], () => after(load(), (w) => w.B as Float32Array)) : '',
     ]);
     const initial = init.map((s) =>
       s
