@@ -36,7 +36,7 @@ const binary =
  * import { tensor } from '@wgru/tensor';
  * // g ⊙ y ⊙ (1 − y) in one kernel:
  * const [g, y] = [tensor([1, 2]), tensor([0.5, 0.25])];
- * await fuse('sigmoid', [g, y], (g, y) => E.mul(g, E.mul(y, E.sub(1, y)))).data();   // Float32Array [0.25, 0.375]
+ * await fusedRule('sigmoid', (g, y) => E.mul(g, E.mul(y, E.sub(1, y))))([g, y]).data();   // Float32Array [0.25, 0.375]
  * ```
  */
 export const E = {
@@ -53,16 +53,9 @@ export const E = {
 };
 
 /**
- * One kernel over `tensors` (broadcast together): `build` receives one expression node per tensor
- * and returns the expression of the result. `op` names the kernel in error messages.
- */
-export function fuse(op: string, tensors: readonly Tensor[], build: (...xs: Expr[]) => Expr): Tensor {
-  return elementwise(op, tensors, (leaves) => build(...leaves));
-}
-
-/**
- * {@link fuse} for a rule whose expression depends on nothing but its operands (a builder that
- * captures no state): the expression is built once per operand dtypes and reused, so that a
+ * One kernel over `tensors` (broadcast together), for a rule whose expression depends on nothing
+ * but its operands (a builder that captures no state): `build` receives one expression node per
+ * tensor and returns the result's; it is built once per operand dtypes and reused, so that a
  * backend finds its kernel by the expression object (the wasm backend's fast path) rather than
  * by its structural key, and nothing is built per call.
  *

@@ -1,13 +1,18 @@
 /**
  * When the values of the graph die, in one file (docs/lifetimes.md tells the whole story, Tensors
- * included). `backward()` frees each node once its rule has run, except:
+ * included). `backward()` frees each node once its rule has run, except what user code may hold,
+ * which stays readable until the next `backward()` (or until disposed), as in PyTorch:
  *
- * - the root (the loss keeps its one number, on the host);
+ * - **the root** (the loss; at the next backward its one number moves to the host, so `item()`
+ *   still answers);
  * - **outputs**: what a module's forward returned to code outside any forward (logits, a GRU's
- *   output and hN), kept readable until the next `backward()` or until disposed;
+ *   output and hN);
+ * - **user values**: what an op called outside any module's forward made (`h = x.matmul(w)` in
+ *   user code);
  * - with `retainGraph`, everything.
  *
- * Two more words decide lifetimes inside the library:
+ * So what backward frees at once is what only the library could reach: the values a module's
+ * forward made on the way. Two more words decide lifetimes inside the library:
  *
  * - **constants**: Variables the library makes for the graph (a scalar operand, a mask, token ids,
  *   an RNN's zero state), freed when the last op that reads them is done with them;
@@ -91,12 +96,23 @@ let recent: WeakRef<Variable>[] = [];
 /** Outputs made before the last backward() that freed a graph: the next one frees them. */
 let earlier: Variable[] = [];
 
+/** Keeps `v`'s value past the backward that consumes it, until the next one. */
+function keep(v: Variable): void {
+  v.isOutput = true;
+  recent.push(new WeakRef(v));
+  if (recent.length % 1024 === 0) recent = recent.filter((r) => r.deref() !== undefined);
+}
+
+/** @internal A backward consumed `root`'s graph: the root stays readable until the next backward. */
+export function keepRoot(root: Variable): void {
+  root.isOutput = true;
+  earlier.push(root);
+}
+
 function markOutputs(result: unknown): void {
   if (result instanceof Variable) {
     if (result.node === null || result.isOutput) return; // no graph, or already marked
-    result.isOutput = true;
-    recent.push(new WeakRef(result));
-    if (recent.length % 1024 === 0) recent = recent.filter((r) => r.deref() !== undefined);
+    keep(result);
   } else if (Array.isArray(result)) for (const v of result) markOutputs(v);
   else if (result !== null && typeof result === 'object') {
     for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(result))) {
@@ -189,7 +205,7 @@ function freeBranch(output: Variable, graph: ReadonlySet<Variable>): void {
     v.release(false);
     for (const x of node.inputs) if (x.node !== null) stack.push(x);
   }
-  output.freeValue();
+  output.retire();
 }
 
 // ---- internal scopes ----
@@ -205,6 +221,7 @@ const scopes: Scope[] = [];
 /** @internal Called for every Variable an op records, with the node that made it. */
 export function noteRecorded(v: Variable, node: Node): void {
   if (forwardDepth > 0) madeNow.push(v);
+  else keep(v); // made by user code, which may hold it
   const s = scopes[scopes.length - 1];
   if (!s) return;
   s.created.push(v);

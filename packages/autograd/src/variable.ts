@@ -4,7 +4,7 @@ import { backwardArgs, noteRetained, seedGradient } from './backward-options.js'
 import { type BackwardOptions, backward as runBackward, type Node } from './graph.js';
 import * as F from './functions.js';
 import { argmax, argmin } from './indices.js';
-import { releaseConstants } from './lifetimes.js';
+import { keepRoot, releaseConstants } from './lifetimes.js';
 import { type MovedValue, variableString } from './print.js';
 import { reportBorn } from './trace.js';
 
@@ -39,11 +39,13 @@ export class Variable {
    * Null for every other Variable.
    */
   holds: number | null = null;
-  /** @internal A module's forward returned it to user code: backward() keeps it until the next one. */
+  /** @internal User code may hold it (see ./lifetimes.ts): backward() keeps it until the next one. */
   isOutput = false;
+  /** A one-element root of a backward() that consumed its graph: keeps its number when retired. */
+  #keepsNumber = false;
   /**
-   * @internal A one-element root after a backward() that consumed its graph: its value was copied
-   * to the host and the device tensor freed (see `backward`). Shape and dtype are kept.
+   * @internal A one-element root after the backward() that followed its own: its value was copied
+   * to the host and the device tensor freed (see `retire`). Shape and dtype are kept.
    */
   #moved: MovedValue | null = null;
 
@@ -73,12 +75,13 @@ export class Variable {
     if (this.#value === null) {
       if (this.#moved !== null) {
         throw new Error(
-          `Variable ${shapeString(this.#moved.shape)}: backward() moved this loss value to the host and freed its device tensor; ` +
-            'read it with await item() or data(), or call backward({ retainGraph: true }) to keep it on the device',
+          `Variable ${shapeString(this.#moved.shape)}: the next backward() moved this loss value to the host and freed its device tensor; ` +
+            'read it with await item() or data()',
         );
       }
       throw new Error(
-        'Variable: its value was freed by backward() (what a module returns stays readable until the next backward()); ' +
+        'Variable: its value was freed by backward() (what your code made, and what a module returned to it, stays readable ' +
+          "until the next backward(); a module's intermediates do not); " +
           'read intermediate values before backward(), or call backward({ retainGraph: true })',
       );
     }
@@ -166,14 +169,22 @@ export class Variable {
       if (seed !== gradient) seed.dispose();
     }
     noteRetained(opts.retainGraph === true);
-    // A loss made by ops is the one value of its graph that backward keeps, and nothing else would
-    // ever free it in a loop that never disposes (`liveTensors` would grow until the GC ran). Its
-    // single number is copied to the host instead: `item()`, `data()` and `array()` still answer,
-    // and the device tensor goes back to the pool now.
-    if (madeByOp && !opts.retainGraph && this.size === 1) this.#moveToHost();
+    // The loss stays readable until the next backward, which frees it (./lifetimes.ts); nothing
+    // else would ever free it in a loop that never disposes. A one-element loss keeps its number,
+    // on the host: `item()`, `data()` and `array()` still answer after that.
+    if (madeByOp && !opts.retainGraph) {
+      this.#keepsNumber = this.size === 1;
+      keepRoot(this);
+    }
   }
 
-  /** Copies the one-element value to the host and frees the device tensor (see `backward`). */
+  /** @internal The next backward is here: frees the value (a loss's number moves to the host). */
+  retire(): void {
+    if (this.#keepsNumber) this.#moveToHost();
+    else this.freeValue();
+  }
+
+  /** Copies the one-element value to the host and frees the device tensor (see `retire`). */
   #moveToHost(): void {
     const t = this.#value;
     if (t === null) return;

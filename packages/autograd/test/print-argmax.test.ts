@@ -59,9 +59,10 @@ forEachBackend('Variable printing and argmax', (name) => {
         'Variable(shape [2, 2], float32, webgpu, requiresGrad, made by mul, values on the device: console.log(await v.format()) prints them)',
       );
     }
-    // After backward: the loss's number on the host, the intermediates freed.
+    // After the next backward: the loss's number on the host, the values freed.
     const loss = h.sum();
     loss.backward();
+    w.mul(1).sum().backward();
     expect(await loss.item()).toBe(5);
     expect(String(loss)).toBe('Variable(5., shape [], float32, host, requiresGrad)');
     expect(String(h)).toBe('Variable(shape [2, 2], value freed by backward() (it was made by mul))');

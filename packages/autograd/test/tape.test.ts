@@ -83,11 +83,17 @@ forEachBackend('tape', (name) => {
   });
 
   describe('freed graphs', () => {
-    it('backward frees intermediates; reading one after says why', () => {
+    it('what user code made stays readable until the next backward, which frees it; reading one after says why', async () => {
       const x = variable([1, 2], { requiresGrad: true });
       const h = x.mul(2);
-      h.sum().backward();
+      const loss = h.sum();
+      loss.backward();
+      expect(Array.from(await h.data())).toEqual([2, 4]); // as in PyTorch: user code holds h
+      expect(Array.from(await loss.value.data())).toEqual([6]);
+      x.mul(3).sum().backward();
       expect(() => h.value).toThrow(/freed by backward/);
+      expect(() => loss.value).toThrow(/next backward\(\) moved this loss value to the host.*item\(\)/);
+      expect(await loss.item()).toBe(6);
     });
 
     it('a second backward through a freed graph throws instead of silently doing nothing', () => {
@@ -124,9 +130,10 @@ forEachBackend('tape', (name) => {
     const x = variable([1, -2, 3], { requiresGrad: true });
     const cond = x.greater(0).mul(x); // made from x: requires grad, but a condition has no gradient
     const y = F.where(cond, x, x.mul(2)).sum();
-    const before = memory().liveTensors;
     y.backward();
     expect(await values(x.grad)).toEqual([1, 2, 1]); // cond = [1, -0, 3]: y = x0 + 2 x1 + x2
+    const before = memory().liveTensors;
+    x.mul(1).sum().backward(); // the next backward frees what this step's user code made
     expect(() => cond.value).toThrow(/freed by backward/);
     expect(memory().liveTensors).toBeLessThan(before);
   });

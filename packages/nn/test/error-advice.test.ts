@@ -77,20 +77,19 @@ const ADVICE: Advice[] = [
     },
   },
   {
-    says: 'read it with await item() or data(), or call backward({ retainGraph: true }) to keep it on the device',
+    says: 'read it with await item() or data()',
     provoke: () => {
       const loss = variable([1, 2], { requiresGrad: true }).mul(2).sum();
       loss.backward();
+      variable([1], { requiresGrad: true }).sum().backward(); // the next backward
       return messageOf(() => loss.value);
     },
     follow: async () => {
       const loss = variable([1, 2], { requiresGrad: true }).mul(2).sum();
       loss.backward();
+      variable([1], { requiresGrad: true }).sum().backward();
       expect(await loss.item()).toBe(6);
       expect(Array.from(await loss.data())).toEqual([6]);
-      const kept = variable([1, 2], { requiresGrad: true }).mul(2).sum();
-      kept.backward({ retainGraph: true });
-      expect(kept.value.shape).toEqual([]);
     },
   },
   {
@@ -98,12 +97,14 @@ const ADVICE: Advice[] = [
     provoke: () => {
       const h = variable([1, 2], { requiresGrad: true }).mul(2);
       h.sum().backward();
+      variable([1], { requiresGrad: true }).sum().backward(); // h was made before the last backward()
       return messageOf(() => h.value);
     },
     follow: async () => {
       const h = variable([1, 2], { requiresGrad: true }).mul(2);
-      const before = await h.data(); // read before backward()
       h.sum().backward();
+      const before = await h.data(); // read before the next backward()
+      variable([1], { requiresGrad: true }).sum().backward();
       expect(Array.from(before)).toEqual([2, 4]);
       const kept = variable([1, 2], { requiresGrad: true }).mul(2);
       kept.sum().backward({ retainGraph: true });

@@ -19,7 +19,6 @@ import {
   loadSafetensors,
   MSELoss,
   Module,
-  type Parameter,
   type RawTensor,
   SGD,
   saveSafetensors,
@@ -500,9 +499,9 @@ function cases(): Case[] {
       message: /^Adam: lr must be a finite number in \[0, ∞\), got Infinity/,
     },
     {
-      name: 'SGD: a Variable that is not a Parameter',
-      call: () => new SGD([v([1, 2], true) as Parameter], { lr: 0.1 }),
-      message: /^SGD: params\[0\] must be a Parameter, got Variable/,
+      name: 'SGD: a Variable made by an op, not a leaf',
+      call: () => new SGD([v([1, 2], true).mul(2)], { lr: 0.1 }),
+      message: /^SGD: params\[0\] was made by an op \(mul\), not created: only leaf Variables can be optimized/,
     },
 
     // ---- @wgru/nn: state dicts ----

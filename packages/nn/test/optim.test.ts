@@ -423,9 +423,14 @@ describe('optimizer options are validated', () => {
     expect(() => new Adam(p(), { foo: 1 } as never)).toThrow(/Adam: unknown option 'foo'/);
   });
 
-  it('checks the parameter list', () => {
+  it('takes any leaf Variable, as torch.optim; checks the parameter list', async () => {
     const v = variable([1, 2], { requiresGrad: true });
-    expect(() => new SGD([v as Parameter], { lr: 0.1 })).toThrow(/SGD: params\[0\] must be a Parameter, got Variable/);
+    const sgd = new SGD([v], { lr: 0.1 });
+    v.mul(v).sum().backward(); // d/dv = 2v
+    sgd.step();
+    expect(Array.from(await v.data())).toEqual([Math.fround(1 - 0.2), Math.fround(2 - 0.4)]);
+    expect(() => new SGD([v.mul(2)], { lr: 0.1 })).toThrow(/SGD: params\[0\] was made by an op \(mul\), not created/);
+    expect(() => new SGD([42 as never], { lr: 0.1 })).toThrow(/SGD: params\[0\] must be a Parameter or Variable/);
     expect(() => new Adam([])).toThrow(/Adam: got an empty parameter list/);
     const q = p()[0] as Parameter;
     expect(() => new Adam([q, q])).toThrow(/Adam: params\[1\] appears more than once/);

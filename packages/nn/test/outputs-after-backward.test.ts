@@ -1,8 +1,8 @@
 /**
- * What a module's forward returns to user code (logits, a GRU's output and hN) stays readable
- * after `loss.backward()` and `opt.step()`, until the next `backward()` (or `dispose()`), as in
- * PyTorch; the loss keeps its number; what the forwards made on the way, and what user code
- * computed from the outputs itself, is freed by `backward()`. See docs/lifetimes.md.
+ * What user code holds (a module's outputs: logits, a GRU's output and hN; what it computed from
+ * them itself; the loss) stays readable after `loss.backward()` and `opt.step()`, until the next
+ * `backward()` (or `dispose()`), as in PyTorch, and the loss keeps its number after that; what the
+ * forwards made on the way is freed by `backward()`. See docs/lifetimes.md.
  */
 import { type Variable, variable } from '@wgru/autograd';
 import { Adam, CrossEntropyLoss, Embedding, GRU, Linear, Module } from '@wgru/nn';
@@ -47,12 +47,14 @@ forEachBackend('outputs after backward', (name) => {
       for (const v of await hN.data()) expect(Math.abs(v)).toBeLessThan(1);
       expect(Number.isFinite(await loss.item())).toBe(true);
       expect((await output.data()).length).toBe(T * B * H);
-      // What user code computed itself is an intermediate like any other.
-      expect(() => flat.value).toThrow(/freed by backward\(\)/);
-      // The previous step's outputs went with this backward().
+      // What user code computed itself too, and the loss itself.
+      expect((await flat.data()).length).toBe(T * B * H);
+      expect((await loss.value.data()).length).toBe(1);
+      // The previous step's went with this backward().
       if (previous) {
         expect(() => previous?.logits.value).toThrow(/freed by backward\(\)/);
         expect(() => previous?.hN.value).toThrow(/freed by backward\(\)/);
+        expect(() => previous?.flat.value).toThrow(/freed by backward\(\)/);
       }
       previous = { logits, hN, flat };
       // Memory is the same after every step: one step's outputs, no more.

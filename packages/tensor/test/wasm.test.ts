@@ -3,7 +3,19 @@
  * against the plain lane-by-lane ones, its sgemm, and the default choice of backend.
  */
 import { spawnSync } from 'node:child_process';
-import { isSoftwareAdapter } from '@wgru/tensor';
+import {
+  add,
+  concat,
+  isSoftwareAdapter,
+  mul,
+  setBackend,
+  sigmoid,
+  slice,
+  type Tensor,
+  tanh,
+  tensor,
+  transpose,
+} from '@wgru/tensor';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Expr } from '../src/expr.js';
@@ -108,6 +120,42 @@ describe('wasm sgemm', () => {
           for (let p = 0; p < k; p++) s += A[i * k + p] * B[p * n + j];
           expect(got[i * n + j], `[${i}, ${j}] of ${m}x${k}x${n}`).toBe(s + bias[j]);
         }
+    }
+  });
+});
+
+describe('wasm elementwise over the thread pool', () => {
+  it('a long run split over the threads gives the bits of short runs on one thread: by rows, by columns, broadcast, strided', async () => {
+    await setBackend('wasm');
+    /** f on column blocks of x and y (each under the split threshold, so on one thread), side by side. */
+    const inPieces = (f: (x: Tensor, y: Tensor) => Tensor, x: Tensor, y: Tensor) => {
+      const [rows, cols] = x.shape as [number, number];
+      const width = Math.max(1, Math.floor(4000 / rows));
+      const parts: Tensor[] = [];
+      for (let c = 0; c < cols; c += width) {
+        const w = Math.min(width, cols - c);
+        const yc = y.shape[1] === 1 ? y : slice(y, [0, c], [y.shape[0] as number, w]);
+        parts.push(f(slice(x, [0, c], [rows, w]), yc));
+      }
+      return concat(parts, 1);
+    };
+    const f = (x: Tensor, y: Tensor) => tanh(mul(sigmoid(add(x, y)), 3));
+    // Values from the host, so that no kernel under test made them.
+    const data = (shape: [number, number], seed: number) =>
+      tensor(
+        Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => Math.sin(i * 0.37 + seed) * 4),
+        shape,
+      );
+    const cases: Array<[string, Tensor, Tensor]> = [
+      ['rows', data([3, 5001], 1), data([3, 5001], 2)],
+      ['one row: columns, a ragged last group', data([1, 20003], 3), data([1, 20003], 4)],
+      ['a broadcast column', data([300, 61], 5), data([300, 1], 6)],
+      ['strided (transposed)', transpose(data([97, 150], 7)), data([150, 97], 8)],
+    ];
+    for (const [name, x, y] of cases) {
+      const whole = await f(x, y).data();
+      const pieces = await inPieces(f, x, y).data();
+      expect(new Uint32Array(whole.buffer), name).toEqual(new Uint32Array(pieces.buffer));
     }
   });
 });

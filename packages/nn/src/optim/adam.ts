@@ -2,8 +2,8 @@
  * Adam and AdamW, as torch.optim.Adam and torch.optim.AdamW.
  * @module
  */
+import type { Variable } from '@wgru/autograd';
 import { assign, fillOn, type Tensor } from '@wgru/tensor';
-import type { Parameter } from '../module.js';
 import { fuse, type Term } from './fused.js';
 import { checkBoolean, checkNumber, checkOptionNames, Optimizer } from './optimizer.js';
 import type { HyperValue, StateLayout } from './state-dict.js';
@@ -69,7 +69,7 @@ export class Adam extends Optimizer<AdamState> {
   /** Set by AdamW (and read from the class being constructed, so that subclasses inherit it). */
   protected static readonly decoupledDecay: boolean = false;
 
-  constructor(params: Iterable<Parameter>, opts: AdamOptions = {}) {
+  constructor(params: Iterable<Variable>, opts: AdamOptions = {}) {
     const decoupled = (new.target as typeof Adam).decoupledDecay;
     const name = decoupled ? 'AdamW' : 'Adam';
     checkOptionNames(name, opts, OPTIONS);
@@ -95,12 +95,12 @@ export class Adam extends Optimizer<AdamState> {
     return { lr, betas: [beta1, beta2], eps, weightDecay, amsgrad };
   }
 
-  protected initState(p: Parameter): AdamState {
+  protected initState(p: Variable): AdamState {
     const zeros = (): Tensor => fillOn(p.value.backend, p.shape, 0, p.dtype, this.name);
     return { step: 0, m: zeros(), v: zeros(), vMax: this.amsgrad ? zeros() : null };
   }
 
-  protected update(p: Parameter, grad: Tensor, s: AdamState): void {
+  protected update(p: Variable, grad: Tensor, s: AdamState): void {
     const { lr, beta1: b1, beta2: b2, eps, weightDecay: wd, decoupled } = this;
     const theta = p.value;
     s.step += 1;

@@ -9,8 +9,8 @@
  *
  * @module
  */
+import { Variable } from '@wgru/autograd';
 import { keep, shapeString, type Tensor, Tensor as TensorClass, tidy } from '@wgru/tensor';
-import { Parameter } from '../module.js';
 import {
   fromStateDict,
   type HyperValue,
@@ -42,29 +42,37 @@ import {
  */
 export abstract class Optimizer<S extends object> {
   /** The parameters, in the order given. */
-  readonly params: readonly Parameter[];
+  readonly params: readonly Variable[];
   /** State per parameter (moment buffers, step counts), created at its first update. */
-  protected readonly state = new Map<Parameter, S>();
+  protected readonly state = new Map<Variable, S>();
   #lr: number;
 
   /**
    * @param name the optimizer's name, for error messages (`'SGD'`, `'Adam'`, ...)
-   * @param params the parameters to update: Parameters, no duplicates, at least one
+   * @param params the parameters to update: Parameters or other leaf Variables, no duplicates, at least one
    * @param lr the learning rate (≥ 0)
    */
   protected constructor(
     readonly name: string,
-    params: Iterable<Parameter>,
+    params: Iterable<Variable>,
     lr: number,
   ) {
     if (params === null || typeof params !== 'object' || !(Symbol.iterator in params)) {
-      throw new Error(`${name}: params must be an array (or iterable) of Parameters, got ${describe(params)}`);
+      throw new Error(
+        `${name}: params must be an array (or iterable) of Parameters or Variables, got ${describe(params)}`,
+      );
     }
     const list = [...params];
     if (list.length === 0) throw new Error(`${name}: got an empty parameter list`);
-    const seen = new Set<Parameter>();
+    const seen = new Set<Variable>();
     list.forEach((p, i) => {
-      if (!(p instanceof Parameter)) throw new Error(`${name}: params[${i}] must be a Parameter, got ${describe(p)}`);
+      // As torch.optim: any leaf Variable (a Variable, or one made with variable(...)).
+      if (!(p instanceof Variable))
+        throw new Error(`${name}: params[${i}] must be a Parameter or Variable, got ${describe(p)}`);
+      if (p.node !== null)
+        throw new Error(
+          `${name}: params[${i}] was made by an op (${p.node.op}), not created: only leaf Variables can be optimized`,
+        );
       if (seen.has(p)) throw new Error(`${name}: params[${i}] appears more than once in the parameter list`);
       if (p.dtype === 'int32')
         throw new Error(`${name}: params[${i}] is int32; only float parameters can be optimized`);
@@ -169,13 +177,13 @@ export abstract class Optimizer<S extends object> {
   }
 
   /** The state of one parameter before its first update. */
-  protected abstract initState(p: Parameter): S;
+  protected abstract initState(p: Variable): S;
 
   /**
    * Updates `p` in place from `grad` (already checked to have p's shape), inside a `tidy`.
    * A state tensor replaced by a new one must be passed through {@link Optimizer.replace}.
    */
-  protected abstract update(p: Parameter, grad: Tensor, state: S): void;
+  protected abstract update(p: Variable, grad: Tensor, state: S): void;
 
   /** Disposes `previous` (if any) and keeps `next` alive beyond the step's `tidy`. */
   protected replace(previous: Tensor | null, next: Tensor): Tensor {

@@ -2,8 +2,8 @@
  * Stochastic gradient descent with momentum, as torch.optim.SGD.
  * @module
  */
+import type { Variable } from '@wgru/autograd';
 import { assign, type Tensor } from '@wgru/tensor';
-import type { Parameter } from '../module.js';
 import { fuse, type Term } from './fused.js';
 import { checkBoolean, checkNumber, checkOptionNames, Optimizer } from './optimizer.js';
 import type { HyperValue, StateLayout } from './state-dict.js';
@@ -55,7 +55,7 @@ export class SGD extends Optimizer<SGDState> {
   readonly nesterov: boolean;
   readonly weightDecay: number;
 
-  constructor(params: Iterable<Parameter>, opts: SGDOptions = {}) {
+  constructor(params: Iterable<Variable>, opts: SGDOptions = {}) {
     checkOptionNames('SGD', opts, OPTIONS);
     super('SGD', params, opts.lr ?? 1e-3);
     this.momentum = checkNumber('SGD', 'momentum', opts.momentum ?? 0, { min: 0 });
@@ -81,7 +81,7 @@ export class SGD extends Optimizer<SGDState> {
     return { momentumBuffer: null };
   }
 
-  protected update(p: Parameter, grad: Tensor, state: SGDState): void {
+  protected update(p: Variable, grad: Tensor, state: SGDState): void {
     const { lr, momentum: mu, dampening, nesterov, weightDecay: wd } = this;
     const theta = p.value;
     // g + λθ, left out entirely when λ = 0 (so that an infinite θ does not give ∞·0 = NaN)

@@ -4,8 +4,8 @@
  * few numbers beside them (which go into the file's JSON metadata).
  * @module
  */
+import type { Variable } from '@wgru/autograd';
 import { assign, fillOn, keep, shapeString, type Tensor, Tensor as TensorClass, tensorOn } from '@wgru/tensor';
-import type { Parameter } from '../module.js';
 
 /** A hyperparameter's value, as it appears in {@link OptimizerStateDict.hyper}. */
 export type HyperValue = number | boolean | readonly number[];
@@ -41,8 +41,8 @@ export interface StateLayout<S> {
 
 /** Builds the dict from per-parameter state (see Optimizer.stateDict). */
 export function toStateDict<S extends object>(
-  params: readonly Parameter[],
-  states: ReadonlyMap<Parameter, S>,
+  params: readonly Variable[],
+  states: ReadonlyMap<Variable, S>,
   layout: StateLayout<S>,
   hyper: Record<string, HyperValue>,
 ): OptimizerStateDict {
@@ -67,12 +67,12 @@ export function toStateDict<S extends object>(
  */
 export function fromStateDict<S extends object>(
   owner: string,
-  params: readonly Parameter[],
+  params: readonly Variable[],
   dict: OptimizerStateDictInput,
   layout: StateLayout<S>,
   hyper: Record<string, HyperValue>,
-  initState: (p: Parameter) => S,
-): { states: Map<Parameter, S>; lr: number } {
+  initState: (p: Variable) => S,
+): { states: Map<Variable, S>; lr: number } {
   const where = `${owner}.loadStateDict`;
   if (dict === null || typeof dict !== 'object' || typeof dict.state !== 'object' || typeof dict.hyper !== 'object') {
     throw new Error(`${where}: expected { state, steps, hyper } as stateDict() returns`);
@@ -97,7 +97,7 @@ export function fromStateDict<S extends object>(
         `${where}: unexpected key '${key}' (keys are <index>.<name>, index below ${params.length}, name one of ${[...names.keys()].join(', ')})`,
       );
     }
-    const p = params[i] as Parameter;
+    const p = params[i] as Variable;
     const v = dict.state[key] as Tensor | Float32Array;
     const size = v instanceof TensorClass ? v.size : v instanceof Float32Array ? v.length : -1;
     if (size !== p.size || (v instanceof TensorClass && shapeString(v.shape) !== shapeString(p.shape))) {
@@ -117,9 +117,9 @@ export function fromStateDict<S extends object>(
       throw new Error(`${where}: steps['${index}'] must be a non-negative integer, got ${JSON.stringify(step)}`);
     known.add(index);
   }
-  const states = new Map<Parameter, S>();
+  const states = new Map<Variable, S>();
   for (const index of known) {
-    const p = params[Number(index)] as Parameter;
+    const p = params[Number(index)] as Variable;
     const s = initState(p) as Record<string, unknown>;
     for (const [field, name] of Object.entries(layout.tensors) as [string, string][]) {
       const v = dict.state[`${index}.${name}`];

@@ -43,10 +43,10 @@ export class WasmBackend implements Backend {
   readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
   readonly maxBufferBytes = 2 ** 30;
   readonly heap = new WasmHeap();
-  readonly elementwise = new WasmElementwise(this.heap);
-  private sgemmKernel: Sgemm | null = null;
   /** Worker threads on the heap's memory (Node, shared memory, more than one core), else null. */
   readonly pool: ThreadPool | null = threadPoolFor(this.heap.memory);
+  readonly elementwise = new WasmElementwise(this.heap, this.pool);
+  private sgemmKernel: Sgemm | null = null;
   private philox: Philox | null = null;
   private readonly reducer = new WasmReduce(this.heap);
   private readonly indexing = new WasmIndexing(this.heap);

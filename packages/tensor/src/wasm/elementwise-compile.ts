@@ -8,9 +8,12 @@
  *   rows, cols, out (ptr, rowStride, colStride), each input (ptr, rowStride, colStride), then the
  *   constants (f32 or i32 bits, in `exprConsts` order); pointers and strides in bytes.
  * It walks rows x cols: whole groups of four columns, then one masked group for the rest.
+ * `chunk(chunk, thread, args, rowStep, colStep)` walks one part of that, for the thread pool
+ * (./threads): rows [chunk·rowStep, +rowStep) where rowStep is non-zero, columns [chunk·colStep,
+ * +colStep) where colStep is (a multiple of 4); `run(args)` is `chunk(0, 0, args, 0, 0)`, all of it.
  * @module
  */
-import type binaryen from 'binaryen';
+import binaryen from 'binaryen';
 import type { Expr } from '../expr.js';
 import { binaryOps, unaryOps } from '../ops/table.js';
 import { emitFast, type FastContext, hasFast } from './fastmath.js';
@@ -42,13 +45,15 @@ export function constNodes(e: Expr, out: Expr[] = []): Expr[] {
 export function compileElementwise(expr: Expr, inModes: readonly Mode[], outMode: 'c' | 's'): binaryen.Module {
   const m = newModule();
   const used = new Set<LibFn>();
-  const vars: number[] = []; // local types after the one parameter
+  // chunk's parameters: chunk, thread, args, rowStep, colStep
+  const [CHUNK, ARGS, ROW_STEP, COL_STEP, PARAMS] = [0, 2, 3, 4, 5];
+  const vars: number[] = []; // local types after the parameters
   const local = (type: number): number => {
     vars.push(type);
-    return vars.length; // param 0 is args
+    return PARAMS + vars.length - 1;
   };
   const get = (l: number, t = i32) => m.local.get(l, t);
-  const word = (w: number) => m.i32.load(w * 4, 4, get(0), MEM);
+  const word = (w: number) => m.i32.load(w * 4, 4, get(ARGS), MEM);
   const n = inModes.length;
 
   // parameters into locals
@@ -64,13 +69,32 @@ export function compileElementwise(expr: Expr, inModes: readonly Mode[], outMode
   const outRs = fromArgs(3);
   const outCs = fromArgs(4);
   const ins = inModes.map((_, i) => ({ base: fromArgs(5 + 3 * i), rs: fromArgs(6 + 3 * i), cs: fromArgs(7 + 3 * i) }));
+  // A chunk's part: its first row (or column), how many, and every pointer moved there.
+  const bases = [{ base: outBase, rs: outRs, cs: outCs }, ...ins];
+  for (const [step, count, stride] of [
+    [ROW_STEP, rows, 'rs'],
+    [COL_STEP, cols, 'cs'],
+  ] as const) {
+    const first = local(i32);
+    stmts.push(
+      m.if(
+        get(step),
+        m.block(null, [
+          m.local.set(first, m.i32.mul(get(CHUNK), get(step))),
+          m.local.set(count, m.i32.sub(get(count), get(first))),
+          m.if(m.i32.gt_s(get(count), get(step)), m.local.set(count, get(step))),
+          ...bases.map((b) => m.local.set(b.base, m.i32.add(get(b.base), m.i32.mul(get(first), get(b[stride]))))),
+        ]),
+      ),
+    );
+  }
   // constants, splatted once
   const consts = constNodes(expr);
   const constLocal = new Map<Expr, number>();
   consts.forEach((e, j) => {
     if (constLocal.has(e)) return;
     const l = local(v128);
-    const w = m.i32.load((5 + 3 * n + j) * 4, 4, get(0), MEM);
+    const w = m.i32.load((5 + 3 * n + j) * 4, 4, get(ARGS), MEM);
     stmts.push(m.local.set(l, m.i32x4.splat(w)));
     constLocal.set(e, l);
   });
@@ -217,7 +241,14 @@ export function compileElementwise(expr: Expr, inModes: readonly Mode[], outMode
     ]),
   );
   for (const fn of used) addLibraryFunction(m, fn);
-  m.addFunction('run', i32, none, vars, m.block(null, stmts));
+  m.addFunction('chunk', binaryen.createType([i32, i32, i32, i32, i32]), none, vars, m.block(null, stmts));
+  m.addFunctionExport('chunk', 'chunk');
+  const all = m.call(
+    'chunk',
+    [m.i32.const(0), m.i32.const(0), m.local.get(0, i32), m.i32.const(0), m.i32.const(0)],
+    none,
+  );
+  m.addFunction('run', i32, none, [], all);
   m.addFunctionExport('run', 'run');
   return m;
 }

@@ -9,6 +9,10 @@
  * see ops/elementwise.ts), and by its structural key only for a new object; the collapse writes
  * into scratch arrays; no closures. Measured on a [2, 2] add, where the kernel is negligible: 1.7 us
  * per call before, 0.12 us after.
+ *
+ * Long runs are split over the thread pool (./threads), one part per thread, by rows or by
+ * columns (whole groups of four): every element is computed by the same code either way, so the
+ * result does not depend on the split. Short ones stay on the calling thread.
  * @module
  */
 import type { View } from '../backend.js';
@@ -16,15 +20,30 @@ import { type Expr, exprKey } from '../expr.js';
 import { compileElementwise, constNodes, type Mode } from './elementwise-compile.js';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import { LIBRARY_IMPORTS } from './library.js';
-import { instantiate } from './module.js';
+import { compile } from './module.js';
+import type { ThreadPool } from './threads/pool.js';
 
-type Run = (args: number) => void;
+/** A compiled kernel: `run(args)` on this thread; `module` for the pool's workers, or null. */
+interface Kernel {
+  run: (args: number) => void;
+  /** Null where the kernel imports JavaScript functions (library.ts), which workers do not have. */
+  module: WebAssembly.Module | null;
+}
+
+/**
+ * Elements from which a run is split over the pool, when a worker is awake (spinning after a
+ * job): a GRU gate at B = 64, H = 256 (16K elements, ~15 us on one thread) gains, one at B = 32,
+ * H = 128 (4K, ~3 us) would not.
+ */
+const SPLIT_MIN = 1 << 13;
+/** Elements from which a split run also wakes a sleeping worker (waking costs ~20 us). */
+const WAKE_MIN = 1 << 18;
 
 /** What is known of one Expr object: its constants, and its kernels by layout code. */
 interface ExprKernels {
   key: string;
   consts: Expr[];
-  runs: Map<number, Run>;
+  runs: Map<number, Kernel>;
 }
 
 const MODES: readonly Mode[] = ['c', 'b', 's'];
@@ -32,7 +51,7 @@ const MODES: readonly Mode[] = ['c', 'b', 's'];
 const modeDigit = (stride: number): number => (stride === 1 ? 0 : stride === 0 ? 1 : 2);
 
 export class WasmElementwise {
-  private readonly kernels = new Map<string, Run>();
+  private readonly kernels = new Map<string, Kernel>();
   private readonly byExpr = new WeakMap<Expr, ExprKernels>();
   /** Byte offset of the parameter block (grown as needed). */
   private args = 0;
@@ -45,7 +64,11 @@ export class WasmElementwise {
   /** Kernels compiled so far (for tests and benchmarks). */
   compiled = 0;
 
-  constructor(private readonly heap: WasmHeap) {}
+  /** @param pool the threads long runs are split over (see the file comment), or null: all on this one */
+  constructor(
+    private readonly heap: WasmHeap,
+    private readonly pool: ThreadPool | null = null,
+  ) {}
 
   private entry(expr: Expr): ExprKernels {
     let e = this.byExpr.get(expr);
@@ -57,23 +80,28 @@ export class WasmElementwise {
   }
 
   /** The kernel for `expr` with the layout `code` (a base-3 digit per input, then the output's). */
-  private kernel(e: ExprKernels, expr: Expr, code: number, inputs: number): Run {
-    let run = e.runs.get(code);
-    if (run !== undefined) return run;
+  private kernel(e: ExprKernels, expr: Expr, code: number, inputs: number): Kernel {
+    let kernel = e.runs.get(code);
+    if (kernel !== undefined) return kernel;
     const inModes: Mode[] = [];
     let rest = code;
     for (let i = 0; i < inputs; i++, rest = Math.floor(rest / 3)) inModes.push(MODES[rest % 3] as Mode);
     const outMode = rest === 0 ? 'c' : 's';
     const key = `${e.key}|${inModes.join('')}|${outMode}`;
-    run = this.kernels.get(key);
-    if (run === undefined) {
-      const inst = instantiate(compileElementwise(expr, inModes, outMode), this.heap.memory, LIBRARY_IMPORTS);
-      run = inst.exports.run as Run;
-      this.kernels.set(key, run);
+    kernel = this.kernels.get(key);
+    if (kernel === undefined) {
+      const { module, instance } = compile(
+        compileElementwise(expr, inModes, outMode),
+        this.heap.memory,
+        LIBRARY_IMPORTS,
+      );
+      const jsImports = WebAssembly.Module.imports(module).some((i) => i.kind === 'function');
+      kernel = { run: instance.exports.run as Kernel['run'], module: jsImports ? null : module };
+      this.kernels.set(key, kernel);
       this.compiled++;
     }
-    e.runs.set(code, run);
-    return run;
+    e.runs.set(code, kernel);
+    return kernel;
   }
 
   private argBlock(words: number): number {
@@ -125,7 +153,7 @@ export class WasmElementwise {
     for (let j = 1; j < n; j++, digit *= 3) code += digit * (rank >= 1 ? modeDigit(steps[colAt + j] as number) : 1);
     if (rank < 1 || steps[colAt] !== 1) code += digit * 2; // a scalar output is 'strided' (stride 0)
     const e = this.entry(expr);
-    const run = this.kernel(e, expr, code, n - 1);
+    const kernel = this.kernel(e, expr, code, n - 1);
     const consts = e.consts;
     const args = this.argBlock(2 + 3 * n + consts.length);
     const w = args >> 2;
@@ -150,6 +178,17 @@ export class WasmElementwise {
     }
     // outer axes (beyond the kernel's two): one call per inner block
     const outer = Math.max(rank - 2, 0);
+    const pool = this.pool;
+    if (outer === 0 && pool !== null && kernel.module !== null && rows * cols >= SPLIT_MIN) {
+      for (let j = 0; j < n; j++) I[w + 2 + 3 * j] = offs[j] as number;
+      const parts = pool.size;
+      // by rows where there are enough, else by columns in whole groups of four
+      const rowStep = rows >= parts ? Math.ceil(rows / parts) : 0;
+      const colStep = rowStep ? 0 : Math.ceil(cols / parts / 4) * 4;
+      pool.run(kernel.module, 'chunk', parts, [args, rowStep, colStep], rows * cols >= WAKE_MIN);
+      return;
+    }
+    const run = kernel.run;
     for (let ax = 0; ax < outer; ax++) idx[ax] = 0;
     for (;;) {
       for (let j = 0; j < n; j++) I[w + 2 + 3 * j] = offs[j] as number;

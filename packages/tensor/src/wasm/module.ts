@@ -34,6 +34,16 @@ export function instantiate(
   imports: Record<string, unknown> = {},
   optimize = false,
 ): WebAssembly.Instance {
+  return compile(m, memory, imports, optimize).instance;
+}
+
+/** {@link instantiate}, with the compiled module too (for a thread pool's workers to instantiate). */
+export function compile(
+  m: binaryen.Module,
+  memory: WebAssembly.Memory,
+  imports: Record<string, unknown> = {},
+  optimize = false,
+): { module: WebAssembly.Module; instance: WebAssembly.Instance } {
   try {
     if (!m.validate()) throw new Error('wasm backend: a generated module failed validation (a bug in wgru)');
     // Generated elementwise kernels are not optimised by binaryen: that cost ~100 ms a kernel
@@ -43,7 +53,8 @@ export function instantiate(
       m.optimize();
     }
     const bytes = m.emitBinary() as Uint8Array<ArrayBuffer>;
-    return new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory, ...imports } });
+    const module = new WebAssembly.Module(bytes);
+    return { module, instance: new WebAssembly.Instance(module, { env: { memory, ...imports } }) };
   } finally {
     m.dispose();
   }
