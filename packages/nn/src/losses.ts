@@ -56,7 +56,7 @@ function checkOptions(op: string, opts: object, allowed: string[]): void {
 
 export interface CrossEntropyOptions {
   reduction?: Reduction;
-  /** Targets equal to this index contribute nothing (and are not counted by 'mean'). */
+  /** Targets equal to this index contribute nothing (and are not counted by 'mean'); -100 by default, as PyTorch. */
   ignoreIndex?: number;
   /** ε in [0, 1]: the target distribution is (1 − ε) one-hot + ε / C uniform. */
   labelSmoothing?: number;
@@ -78,7 +78,7 @@ export interface CrossEntropyOptions {
  */
 export class CrossEntropyLoss extends Module {
   readonly reduction: Reduction;
-  readonly ignoreIndex: number | undefined;
+  readonly ignoreIndex: number;
   readonly labelSmoothing: number;
 
   constructor(opts: CrossEntropyOptions = {}) {
@@ -87,7 +87,7 @@ export class CrossEntropyLoss extends Module {
     this.reduction = checkReduction('CrossEntropyLoss', opts.reduction ?? 'mean');
     if (opts.ignoreIndex !== undefined && !Number.isInteger(opts.ignoreIndex))
       throw new Error(`CrossEntropyLoss: ignoreIndex must be an integer, got ${opts.ignoreIndex}`);
-    this.ignoreIndex = opts.ignoreIndex;
+    this.ignoreIndex = opts.ignoreIndex ?? -100;
     this.labelSmoothing = opts.labelSmoothing ?? 0;
     if (typeof this.labelSmoothing !== 'number' || !(this.labelSmoothing >= 0 && this.labelSmoothing <= 1)) {
       throw new Error(`CrossEntropyLoss: labelSmoothing must be in [0, 1], got ${opts.labelSmoothing}`);
@@ -144,6 +144,8 @@ export class CrossEntropyLoss extends Module {
       }
     }
     const ignore = this.ignoreIndex;
+    // Whether any row may be ignored (where the targets are known on the host: whether one is)
+    const masked = known ? known.includes(ignore) : true;
     const eps = this.labelSmoothing;
     const q = tidy(() => {
       // q = (1 − ε) onehot(t) + ε / C: the target distribution of each row
@@ -151,7 +153,7 @@ export class CrossEntropyLoss extends Module {
       let q = equal(reshape(targets, [n, 1]), classes);
       if (eps > 0) q = add(mul(q, 1 - eps), eps / c);
       // rows whose target is ignoreIndex count for nothing
-      if (ignore !== undefined) q = mul(q, reshape(notEqual(targets, ignore), [n, 1]));
+      if (masked) q = mul(q, reshape(notEqual(targets, ignore), [n, 1]));
       return logits.dtype === 'float64' ? cast(q, 'float64') : q;
     });
     const logp = logits.logSoftmax(1);
@@ -159,7 +161,7 @@ export class CrossEntropyLoss extends Module {
     const perRow = logp.mul(transientConstant(q)).sum(1).neg();
     if (this.reduction === 'none') return perRow;
     const total = perRow.sum();
-    if (this.reduction === 'sum' || ignore === undefined) return this.reduction === 'sum' ? total : total.div(n);
+    if (this.reduction === 'sum' || !masked) return this.reduction === 'sum' ? total : total.div(n);
     // mean over the rows that are not ignored (counted on the device: no host read)
     const count = tidy(() => {
       const k = sumT(cast(notEqual(targets, ignore), 'float32'));
@@ -190,15 +192,17 @@ export class MSELoss extends Module {
     checkOptions('MSELoss', opts, ['reduction']);
     this.reduction = checkReduction('MSELoss', opts.reduction ?? 'mean');
   }
-  forward(input: Variable, target: Variable): Variable {
+  forward(input: Variable, target: Variable | Tensor): Variable {
     expectVariable('MSELoss', 'input', input);
-    expectVariable('MSELoss', 'target', target);
+    if (!(target instanceof Tensor)) expectVariable('MSELoss', 'target', target);
     if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
       throw new Error(
         `MSELoss: input ${shapeString(input.shape)} and target ${shapeString(target.shape)} must have the same shape`,
       );
     }
-    const sq = input.sub(target).square();
+    // A Tensor target (as PyTorch's is) is a constant of the graph, freed with the op that reads it.
+    const t = target instanceof Tensor ? transientConstant(target.share()) : target;
+    const sq = input.sub(t).square();
     return this.reduction === 'none' ? sq : this.reduction === 'sum' ? sq.sum() : sq.mean();
   }
 }

@@ -96,7 +96,9 @@ export abstract class Module {
   /** Whether the module is in training mode (Dropout and GRU dropout act only then). */
   training = true;
 
-  abstract forward(...args: never[]): unknown;
+  // As API.md (and PyTorch's Module): any arguments, any result; each module types its own.
+  // biome-ignore lint/suspicious/noExplicitAny: the base of every module's own signature
+  abstract forward(...args: any[]): any;
 
   constructor() {
     // Every call of `forward` runs inside `forwardCall`, as PyTorch's Module.__call__ wraps its

@@ -290,7 +290,7 @@ function cases(): Case[] {
       call: () => new Embedding(4, 2).forward(tensor([0, 1])),
       message: /^Embedding\.forward: indices must be int32, got float32 \[2\]/,
     },
-    { name: 'Dropout: p = 1', call: () => new Dropout(1), message: /^Dropout: p must be in \[0, 1\), got 1/ },
+    { name: 'Dropout: p = 1.5', call: () => new Dropout(1.5), message: /^Dropout: p must be in \[0, 1\], got 1.5/ },
     {
       name: 'MSELoss: shapes differ',
       call: () => new MSELoss().forward(v([1, 2]), v([1, 2, 3])),
@@ -309,9 +309,9 @@ function cases(): Case[] {
       message: /^GRU: hiddenSize must be a positive integer, got 0/,
     },
     {
-      name: 'GRU: dropout 1',
-      call: () => new GRU({ inputSize: 2, hiddenSize: 3, dropout: 1 }),
-      message: /^GRU: dropout must be in \[0, 1\), got 1/,
+      name: 'GRU: dropout -0.1',
+      call: () => new GRU({ inputSize: 2, hiddenSize: 3, dropout: -0.1 }),
+      message: /^GRU: dropout must be in \[0, 1\], got -0.1/,
     },
     {
       name: 'GRU.forward: the wrong input size',

@@ -52,8 +52,8 @@ export class LogSoftmax extends Module {
 }
 
 /**
- * In training mode, zeroes each element with probability p and scales the rest by 1/(1−p);
- * in eval mode, the identity.
+ * In training mode, zeroes each element with probability p and scales the rest by 1/(1−p)
+ * (p = 1: zeroes everything, as PyTorch); in eval mode, the identity.
  *
  * @example
  * ```ts
@@ -66,7 +66,7 @@ export class LogSoftmax extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`Dropout: p must be in [0, 1), got ${p}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new Error(`Dropout: p must be in [0, 1], got ${p}`);
   }
   forward(x: Variable): Variable {
     expectVariable('Dropout.forward', 'x', x);
@@ -80,6 +80,7 @@ export class Dropout extends Module {
 
   private drop(x: Variable): Variable {
     if (!this.training || this.p === 0) return x;
+    if (this.p === 1) return x.mul(0); // all dropped (and no 1/(1 − p) = ∞ to make a NaN gradient)
     const u = withBackend(x.value.backend, () => uniform(x.shape));
     const keep = greaterEqual(u, this.p);
     u.dispose();

@@ -68,8 +68,8 @@ export function checkRecurrentOptions(
   positive('hiddenSize', opts.hiddenSize);
   positive('numLayers', opts.numLayers ?? 1);
   const dropout = opts.dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
-    throw new Error(`${op}: dropout must be in [0, 1), got ${dropout}`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout <= 1))
+    throw new Error(`${op}: dropout must be in [0, 1], got ${dropout}`);
   return {
     inputSize: opts.inputSize,
     hiddenSize: opts.hiddenSize,
