@@ -2,12 +2,12 @@
  * Code written as PyTorch users write it works unchanged: the defaults and argument forms of
  * torch.nn where API.md is silent. A module called through a `Module` reference (this file is
  * type-checked: `forward` takes any arguments and returns any), CrossEntropyLoss ignoring target
- * -100 by default, MSELoss with a Tensor target, Dropout(1), and optimizers over plain Variables
- * (optim.test.ts).
+ * -100 by default, MSELoss with a Tensor target, Dropout(1), raw argmax with no axis over the
+ * flattened values, and optimizers over plain Variables (optim.test.ts).
  */
 import { variable } from '@wgru/autograd';
 import { CrossEntropyLoss, Dropout, GRU, Linear, MSELoss, type Module } from '@wgru/nn';
-import { setBackend, tensor } from '@wgru/tensor';
+import { argmax, argmin, setBackend, tensor } from '@wgru/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 describe('PyTorch habits', () => {
@@ -68,5 +68,18 @@ describe('PyTorch habits', () => {
     const gru = new GRU({ inputSize: 2, hiddenSize: 3, numLayers: 2, dropout: 1, seed: 3 });
     const { output } = gru.forward(variable([[[1, 2]], [[3, 4]]]));
     expect(output.shape).toEqual([2, 1, 3]);
+  });
+
+  it('argmax / argmin of a Tensor with no axis: the index into the flattened values, as numpy and torch', async () => {
+    const x = tensor([
+      [1, 5],
+      [7, 2],
+    ]);
+    const i = argmax(x);
+    expect(i.shape).toEqual([]);
+    expect(Array.from(await i.data())).toEqual([2]);
+    expect(Array.from(await argmin(x).data())).toEqual([0]);
+    expect(argmax(x, undefined, true).shape).toEqual([1, 1]);
+    expect(Array.from(await argmax(x, 1).data())).toEqual([1, 0]);
   });
 });

@@ -70,21 +70,42 @@ export const max = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceO
 export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => reduceOp('min', x, axes, keepDims);
 
 /**
- * Index of the largest element along one axis (int32; the first on ties; NaN counts as largest).
+ * Index of the largest element (int32; the first on ties; NaN counts as largest), as numpy.argmax
+ * and torch.argmax: with no axis, into the flattened values; else along `axis`.
  *
  * @example
  * ```ts
- * await argmax(tensor([[0.1, 0.7, 0.2], [0.5, 0.5, 0]])).data();   // Int32Array [1, 0]
+ * const x = tensor([[0.1, 0.7, 0.2], [0.5, 0.5, 0]]);
+ * await argmax(x, 1).data();   // Int32Array [1, 0]
+ * await argmax(x).data();      // Int32Array [1] (of the flattened values; shape [])
  * ```
  */
-export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
-  checkTensor('argmax', 'x', x);
-  return reduceOp('argmax', x, axisOf('argmax', axis, x.shape), keepDims);
+export function argmax(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argIndex('argmax', x, axis, keepDims);
 }
 
-export function argmin(x: Tensor, axis = -1, keepDims = false): Tensor {
-  checkTensor('argmin', 'x', x);
-  return reduceOp('argmin', x, axisOf('argmin', axis, x.shape), keepDims);
+/** Index of the smallest element: {@link argmax}'s reading (NaN counts as smallest). */
+export function argmin(x: Tensor, axis?: number, keepDims = false): Tensor {
+  return argIndex('argmin', x, axis, keepDims);
+}
+
+function argIndex(op: 'argmax' | 'argmin', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  checkTensor(op, 'x', x);
+  if (axis !== undefined) return reduceOp(op, x, axisOf(op, axis, x.shape), keepDims);
+  // No axis: over the flattened values, one index (keepDims: in the input's rank, all ones).
+  const flat = reshape(x, [x.size]);
+  try {
+    const out = reduceOp(op, flat, [0], false);
+    if (!keepDims) return out;
+    const kept = reshape(
+      out,
+      x.shape.map(() => 1),
+    );
+    out.dispose();
+    return kept;
+  } finally {
+    flat.dispose();
+  }
 }
 
 /** Mean over `axes` (always a float result). */
