@@ -18,7 +18,15 @@ export * from './functions.js';
 export { argmax, argmin } from './indices.js';
 export { unbroadcast } from './accumulate.js';
 export { type BackwardOptions, isGradEnabled, noGrad } from './graph.js';
-export { forwardCall, internal, releaseShared, sharedConstant, transientConstant } from './lifetimes.js';
+export {
+  forwardCall,
+  freeAtNextBackward,
+  internal,
+  keepPastBackward,
+  releaseShared,
+  sharedConstant,
+  transientConstant,
+} from './lifetimes.js';
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
 export { type Primitive, type PrimitiveAttrs, saves, type Vjp, type VjpContext, vjps } from './vjp.js';
 export { type VariableOptions, variable } from './creation.js';

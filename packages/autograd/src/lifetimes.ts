@@ -103,6 +103,20 @@ function keep(v: Variable): void {
   if (recent.length % 1024 === 0) recent = recent.filter((r) => r.deref() !== undefined);
 }
 
+/**
+ * @internal Keeps a value the library made inside a forward past the backward that consumes it,
+ * until the next one: what a lazily made output reads (a recurrent layer's final states, from
+ * which `hN` is stacked when first read, before or after backward).
+ */
+export function keepPastBackward(v: Variable): void {
+  if (v.node !== null && !v.isOutput) keep(v);
+}
+
+/** @internal A value made after its graph's backward, with no graph of its own: the next backward frees it. */
+export function freeAtNextBackward(v: Variable): void {
+  earlier.push(v);
+}
+
 /** @internal A backward consumed `root`'s graph: the root stays readable until the next backward. */
 export function keepRoot(root: Variable): void {
   root.isOutput = true;

@@ -100,7 +100,7 @@ export abstract class RecurrentLayer<C extends RecurrentCell> extends Module {
       [x, h0, opts?.lengths],
       () => {
         const r = this.run(x, h0 ? [h0] : undefined, opts);
-        // hN is made when first read (reading it after backward() is an error).
+        // hN is made when first read (before backward(), or until the next one: see runRecurrent).
         return {
           output: r.output,
           get hN(): Variable {

@@ -209,7 +209,7 @@ export class LSTM extends RecurrentLayer<LSTMCell> {
     const r = this.run(x, states, opts);
     // A zero state made here is held by the ops that read it from now on.
     for (const z of made) releaseShared(z);
-    // The final states are made when first read (reading them after backward() is an error).
+    // The final states are made when first read (before backward(), or until the next one: see runRecurrent).
     return {
       output: r.output,
       get hN(): Variable {

@@ -1,6 +1,9 @@
 import {
   concat,
+  freeAtNextBackward,
   isGradEnabled,
+  keepPastBackward,
+  noGrad,
   releaseShared,
   sharedConstant,
   stack,
@@ -280,25 +283,30 @@ export function runRecurrent(
     }
     const output = o.batchFirst ? layerInput.transpose([1, 0, 2]) : layerInput;
     // The final states are stacked when first read: a loop that only uses `output` makes no hN
-    // that nothing would free. Read them before backward() frees the graph they come from.
+    // that nothing would free. What they are made from stays readable until the next backward(),
+    // like an output, so that hN may be read first after backward() too (then without a graph:
+    // the one they came from is gone).
+    for (const f of finals) for (const v of f.needs) keepPastBackward(v);
     let states: Variable[] | null = null;
     return {
       output,
       get states(): Variable[] {
         if (states === null) {
-          if (finals.some((f) => f.needs.some((v) => v.freed !== null))) {
-            throw new Error(
-              `${op}.forward: the final states (hN) were first read after backward() freed the graph that made them; ` +
-                'read them (for example `const { output, hN } = rnn.forward(x)`) before backward()',
+          const build = () => {
+            const made = finals.map((f) => f.make());
+            return Array.from({ length: first.stateCount }, (_, j) =>
+              stack(
+                made.map((list) => list[j] as Variable),
+                0,
+              ),
             );
+          };
+          if (!finals.some((f) => f.needs.some((v) => v.freed !== null))) states = build();
+          else {
+            // After backward(): from the values kept for it, with no graph, freed by the next backward().
+            states = noGrad(build);
+            for (const s of states) freeAtNextBackward(s);
           }
-          const made = finals.map((f) => f.make());
-          states = Array.from({ length: first.stateCount }, (_, j) =>
-            stack(
-              made.map((list) => list[j] as Variable),
-              0,
-            ),
-          );
         }
         return states;
       },
