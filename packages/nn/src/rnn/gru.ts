@@ -195,8 +195,8 @@ export class GRU extends RecurrentLayer<GRUCell> {
   /**
    * x: [T, B, inputSize] ([B, T, inputSize] with batchFirst); h0: [numLayers·D, B, H].
    * Returns output [T, B, D·H] (or [B, T, D·H]) and hN [numLayers·D, B, H]. hN is made when first
-   * read (destructuring reads it), so a loop that uses only `output` leaves nothing behind; read
-   * it before `backward()` frees the graph.
+   * read (destructuring reads it), so a loop that uses only `output` leaves nothing behind; it
+   * stays readable until the next `backward()`, like `output`.
    */
   forward(x: Variable, h0?: Variable, opts: { lengths?: Int32Array } = {}): { output: Variable; hN: Variable } {
     return this.forwardHidden(x, h0, opts);
