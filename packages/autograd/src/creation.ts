@@ -1,8 +1,10 @@
 import {
   activeBackend,
   type Backend,
+  cast,
   type DType,
   type NestedArray,
+  reshape,
   type Shape,
   shapeString,
   type Tensor,
@@ -24,7 +26,8 @@ const VARIABLE_OPTIONS = new Set(['shape', 'dtype', 'requiresGrad', 'backend']);
 
 /**
  * A leaf Variable from host values (numbers, nested arrays, a typed array) or a Tensor (used as
- * is, not copied). `requiresGrad` defaults to false, as in PyTorch.
+ * is, not copied; with `shape`, a reshaped view of it; with another `dtype`, a cast copy).
+ * `requiresGrad` defaults to false, as in PyTorch.
  *
  * @example
  * ```ts
@@ -38,14 +41,19 @@ export function variable(values: number | NestedArray | TypedArray | Tensor, opt
   for (const k of Object.keys(opts)) if (!VARIABLE_OPTIONS.has(k)) throw new Error(`variable: unknown option '${k}'`);
   let t: Tensor;
   if (values instanceof TensorClass) {
-    if (opts.shape !== undefined || opts.dtype !== undefined)
-      throw new Error('variable: shape and dtype options apply to host values, not to a Tensor');
     if (opts.backend !== undefined && opts.backend !== values.backend)
       throw new Error(
         `variable: the Tensor lives on the ${values.backend.info.name} backend, the backend option names ` +
           `${opts.backend.info.name}; a Tensor is used as is, not moved`,
       );
     t = values;
+    // As torch.tensor(t, dtype=...) and t.reshape(...): a cast copy, a reshaped view.
+    if (opts.shape !== undefined) t = reshape(t, opts.shape);
+    if (opts.dtype !== undefined && opts.dtype !== t.dtype) {
+      const c = cast(t, opts.dtype);
+      if (t !== values) t.dispose();
+      t = c;
+    }
   } else {
     t = tensorOn(opts.backend ?? activeBackend(), values, opts.shape, opts.dtype);
   }

@@ -104,12 +104,16 @@ forEachBackend('autograd errors', (name) => {
       );
     });
 
-    it('variable() rejects unknown options and options that cannot apply', () => {
+    it('variable() rejects unknown options and options that cannot apply; a Tensor takes shape and dtype as torch does', async () => {
       expect(() => variable([1], { requiresgrad: true } as never)).toThrow(/variable: unknown option 'requiresgrad'/);
-      expect(() => variable(tensor([1]), { dtype: 'float32' })).toThrow(
-        /variable: shape and dtype options apply to host values/,
-      );
       expect(() => variable([1, 2, 3], { shape: [2, 2] })).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
+      expect(() => variable(tensor([1, 2, 3]), { shape: [2, 2] })).toThrow(/reshape/);
+      const t = tensor([1, 2, 3, 4]);
+      const v = variable(t, { shape: [2, 2], dtype: 'int32' });
+      expect(v.shape).toEqual([2, 2]);
+      expect(v.dtype).toBe('int32');
+      expect(Array.from(await v.data())).toEqual([1, 2, 3, 4]);
+      expect(variable(t, { dtype: 'float32' }).value).toBe(t); // the same dtype: the Tensor itself
     });
 
     it('operands that are not Variables or numbers name the op and argument', () => {
