@@ -56,7 +56,8 @@ describe('PyTorch habits', () => {
     expect(await a.item()).toBe(await b.item());
     a.backward();
     const g = await (x.grad as NonNullable<typeof x.grad>).data();
-    [2 / 3, 0, -4 / 3].forEach((want, i) => expect(g[i]).toBeCloseTo(want, 6)); // 2 (x − t) / 3, in float32
+    const want = [2 / 3, 0, -4 / 3]; // 2 (x − t) / 3, in float32
+    for (let i = 0; i < 3; i++) expect(g[i]).toBeCloseTo(want[i] as number, 6);
   });
 
   it('Dropout(1) drops everything, with a zero gradient (not NaN); GRU dropout 1 between layers', async () => {
