@@ -6,11 +6,15 @@
  * the device that trains: a training step is not held up behind tuning work.
  *
  * Each candidate runs on scratch buffers laid out like the real dispatch's operands (same sizes,
- * offsets and strides), so the kernel timed is the very kernel the real dispatch will use: one
- * warm-up dispatch of a single workgroup (it pays the JIT), then runs of several dispatches per
- * submit, wall time from submit to `onSubmittedWorkDone`, the best of three rounds. Every compile,
- * warm-up and submit is a step of the tuning budget (tuning-budget.ts): what is unfinished at the
- * deadline is abandoned, and a candidate is timed only once its compile and warm-up have finished.
+ * offsets and strides), so what is timed is what the real dispatch records: the same kernel, and for
+ * a texture matmul the same packs of its operands (B packed once where the class keeps it packed).
+ * One warm-up dispatch of a single workgroup (it pays the JIT), then runs of several products per
+ * submit, each the time its recording and submit took on the calling thread plus its dispatches'
+ * device time from timestamp queries where the device has them (else wall time to
+ * `onSubmittedWorkDone`), compared in rounds with the built-in choice (candidate-timing.ts).
+ * Every compile, warm-up and submit is a step of the tuning budget (tuning-budget.ts): what is
+ * unfinished at the deadline is abandoned, and a candidate is timed only once its compile and
+ * warm-up have finished.
  */
 import type { Storage, View } from '../../backend.js';
 import type { OptionalFeature } from '../device.js';

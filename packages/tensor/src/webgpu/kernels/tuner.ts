@@ -63,7 +63,10 @@ export interface TuningLogEntry {
   candidates: { plan: string; ms: number | null; compileMs: number; warmupMs: number | null }[];
   /** False where the budget ran out before every candidate was timed. */
   complete: boolean;
-  /** How the runs were timed: device time from timestamp queries, or wall time around a submit. */
+  /**
+   * How the runs were timed: 'timestamps', the calling thread's recording and submit plus the
+   * dispatches' device time from timestamp queries; 'wall', wall time from recording to completion.
+   */
   clock: 'timestamps' | 'wall';
 }
 
@@ -314,10 +317,11 @@ export class KernelTuner {
   /**
    * The index of the fastest candidate: another than the built-in one (0) only where it is clearly
    * faster (timings on a busy machine swing, and a choice that merely ties is not worth a second
-   * kernel); null where the timing was cut short (pruned candidates, 4x slower, count as timed).
+   * kernel) and stayed so through the confirming rounds; null where the timing was cut short
+   * (pruned candidates, 4x slower, count as timed).
    */
   private winner(t: Timings): number | null {
-    return t.complete && Number.isFinite(t.ms[0]) ? fastest(t.ms) : null;
+    return t.complete && Number.isFinite(t.ms[0]) ? (t.winner ?? 0) : null;
   }
 
   /** Stores a class's choice and saves the table (a budget step, like all tuning work). */
