@@ -7,8 +7,8 @@
  *   still answers);
  * - **outputs**: what a module's forward returned to code outside any forward (logits, a GRU's
  *   output and hN);
- * - **user values**: what an op called outside any module's forward made (`h = x.matmul(w)` in
- *   user code);
+ * - **user values**: what an op called outside any module's forward (and outside `internal`)
+ *   made (`h = x.matmul(w)` in user code), and what `internal` returns there;
  * - with `retainGraph`, everything.
  *
  * So what backward frees at once is what only the library could reach: the values a module's
@@ -98,6 +98,7 @@ let earlier: Variable[] = [];
 
 /** Keeps `v`'s value past the backward that consumes it, until the next one. */
 function keep(v: Variable): void {
+  if (v.isOutput) return;
   v.isOutput = true;
   recent.push(new WeakRef(v));
   if (recent.length % 1024 === 0) recent = recent.filter((r) => r.deref() !== undefined);
@@ -235,7 +236,7 @@ const scopes: Scope[] = [];
 /** @internal Called for every Variable an op records, with the node that made it. */
 export function noteRecorded(v: Variable, node: Node): void {
   if (forwardDepth > 0) madeNow.push(v);
-  else keep(v); // made by user code, which may hold it
+  else if (scopes.length === 0) keep(v); // made by user code, which may hold it
   const s = scopes[scopes.length - 1];
   if (!s) return;
   s.created.push(v);
@@ -272,5 +273,7 @@ export function internal<T extends Variable | Variable[]>(fn: () => T): T {
   // The enclosing scope sees what this one made (its readers were recorded here).
   const outer = scopes[scopes.length - 1];
   if (outer) for (const v of scope.created) if (!outer.readers.has(v)) outer.readers.set(v, scope.readers.get(v) ?? []);
+  // Called from user code (a cell's step outside any forward): what it returns is the user's.
+  else if (forwardDepth === 0) for (const v of returned) if (v.node !== null) keep(v);
   return result;
 }

@@ -7,7 +7,7 @@
  * distance a dependency has to span.
  * @module
  */
-import { noGrad, type Variable, variable } from '@wgru/autograd';
+import { forwardCall, noGrad, type Variable, variable } from '@wgru/autograd';
 import { CrossEntropyLoss, GRU, Linear, LSTM, Module, RNN } from '@wgru/nn';
 import { argmax, type Tensor, tensor, tidy, zeros } from '@wgru/tensor';
 
@@ -119,17 +119,23 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
   const H = model.hiddenSize;
   const probes = Array.from({ length: T }, () => variable(zeros([B, H]), { requiresGrad: true }));
   const x = variable(set.x);
-  const xp = cell.project(x);
-  const G = xp.shape[2] ?? 0;
   const initial = Array.from({ length: cell.stateCount }, () => variable(zeros([B, H])));
-  let state = initial;
-  const hs: Variable[] = [];
-  for (let t = 0; t < T; t++) {
-    const next = cell.step(xp.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
-    state = [(next[0] as Variable).add(probes[t] as Variable), ...next.slice(1)];
-    hs.push(state[0] as Variable);
-  }
-  const loss = new CrossEntropyLoss().forward(model.head.forward(state[0] as Variable), set.y);
+  // The layer's forward, step by step, run as a forward (forwardCall, as Module runs one): what it
+  // makes on the way is freed by backward(); what it returns stays readable until disposed below.
+  const { xp, hs, loss } = forwardCall(() => {
+    const xp = cell.project(x);
+    const G = xp.shape[2] ?? 0;
+    let state = initial;
+    const hs: Variable[] = [];
+    for (let t = 0; t < T; t++) {
+      const next = cell.step(xp.slice([t, 0, 0], [1, B, G]).reshape([B, G]), state);
+      state = [(next[0] as Variable).add(probes[t] as Variable), ...next.slice(1)];
+      hs.push(state[0] as Variable);
+    }
+    const loss = new CrossEntropyLoss().forward(model.head.forward(state[0] as Variable), set.y);
+    return { xp, hs, loss };
+  });
+  const last = hs[T - 1] as Variable;
   // Read what is needed from the forward pass before backward() frees its intermediates.
   // The update gate, recomputed from the cell's parameters: z_t = σ(x_t W_z + b_z + h_{t−1} U_z)
   let meanUpdateGate: number[] | null = null;
@@ -157,7 +163,7 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
   // The same final state from the layer's forward: the step-by-step pass is the layer's own.
   // In a tidy scope: the layer's output and the stacked hN are freed, only the reshaped copy kept.
   const hN = tidy(() => noGrad(() => model.rnn.forward(variable(set.x)).hN.reshape([B, H]).value));
-  const [a, b] = [await (state[0] as Variable).data(), await hN.data()];
+  const [a, b] = [await last.data(), await hN.data()];
   let checkMaxDiff = 0;
   a.forEach((v, i) => {
     checkMaxDiff = Math.max(checkMaxDiff, Math.abs(v - (b[i] ?? 0)));
@@ -171,6 +177,6 @@ export async function gradientFlow(model: Recall, set: { x: Tensor; y: Tensor })
     gradNorm.push((await norm.data())[0] ?? Number.NaN);
     norm.dispose();
   }
-  for (const v of [...probes, ...initial, loss]) v.dispose(); // not x: its tensor is the caller's
+  for (const v of [...probes, ...initial, ...hs, xp, loss]) v.dispose(); // not x: its tensor is the caller's
   return { gradNorm, checkMaxDiff, meanUpdateGate };
 }
