@@ -272,8 +272,11 @@ export function internal<T extends Variable | Variable[]>(fn: () => T): T {
   }
   // The enclosing scope sees what this one made (its readers were recorded here).
   const outer = scopes[scopes.length - 1];
-  if (outer) for (const v of scope.created) if (!outer.readers.has(v)) outer.readers.set(v, scope.readers.get(v) ?? []);
-  // Called from user code (a cell's step outside any forward): what it returns is the user's.
-  else if (forwardDepth === 0) for (const v of returned) if (v.node !== null) keep(v);
+  if (outer) {
+    for (const v of scope.created) if (!outer.readers.has(v)) outer.readers.set(v, scope.readers.get(v) ?? []);
+  } else if (forwardDepth === 0) {
+    // Called from user code (a cell's step outside any forward): what it returns is the user's.
+    for (const v of returned) if (v.node !== null) keep(v);
+  }
   return result;
 }

@@ -5,7 +5,7 @@
  * forwards made on the way is freed by `backward()`. See docs/lifetimes.md.
  */
 import { type Variable, variable } from '@wgru/autograd';
-import { Adam, CrossEntropyLoss, Embedding, GRU, Linear, Module } from '@wgru/nn';
+import { Adam, CrossEntropyLoss, Embedding, GRU, GRUCell, Linear, Module } from '@wgru/nn';
 import { memory, setBackend } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
 import { forEachBackend } from '../../../test-support/backends.js';
@@ -111,5 +111,17 @@ forEachBackend('outputs after backward', (name) => {
     }
     // Flat after the first steps: nothing is left for the garbage collector, step after step.
     expect(counts.slice(3)).toEqual(counts.slice(3).map(() => counts[3]));
+  });
+
+  it("a cell's step called from user code: what it returns stays readable after backward(); its gates go with backward()", async () => {
+    using cell = new GRUCell({ inputSize: 2, hiddenSize: 3, seed: 1 });
+    const xp = cell.project(variable([[1, 2]]));
+    const [h] = cell.step(xp, [variable([[0, 0, 0]])]) as [Variable];
+    const loss = h.sum();
+    const live = memory().liveTensors;
+    loss.backward();
+    expect(memory().liveTensors).toBeLessThan(live); // the gates the rules read are freed now
+    expect((await h.data()).length).toBe(3);
+    for (const p of cell.parameters()) p.zeroGrad();
   });
 });
