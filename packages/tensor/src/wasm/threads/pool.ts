@@ -155,9 +155,10 @@ export class ThreadPool {
       // An offer no worker has claimed yet is taken back: its chunks are done.
       if (Atomics.compareExchange(ctl, STATE, PENDING, IDLE) === PENDING) continue;
       waitUntilIdle(ctl);
-      if (ctl[STATUS] !== 0 && error === undefined) {
+      if (ctl[STATUS] !== 0) {
+        // Read even where the caller failed first, so that it is not taken for a later job's.
         const got = this.wt.receiveMessageOnPort(port);
-        error = new Error(`ThreadPool: ${fn} failed in a worker: ${got ? String(got.message) : 'unknown error'}`);
+        error ??= new Error(`ThreadPool: ${fn} failed in a worker: ${got ? String(got.message) : 'unknown error'}`);
       }
     }
     if (error !== undefined) throw error;
