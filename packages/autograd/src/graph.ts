@@ -91,13 +91,11 @@ export interface BackwardOptions {
  * node is freed once its rule has run (see docs/lifetimes.md).
  */
 export function backward(root: Variable, gradient: Tensor, opts: BackwardOptions = {}): void {
-  const { order, seen } = topologicalOrder(root);
-  // The last step's values go now (its loss's number is read on the way: recorded here, that read
-  // travels with the forward pass's work).
-  if (!opts.retainGraph) freeEarlierOutputs(seen);
   // The forward pass is complete: submit it now, so the device computes it while the host
   // records the backward pass (one more submit per step, no wait).
   root.value.backend.flush();
+  const { order, seen } = topologicalOrder(root);
+  if (!opts.retainGraph) freeEarlierOutputs(seen);
   const grads = new Gradients();
   grads.add(root, gradient.share());
   for (let i = order.length - 1; i >= 0; i--) {

@@ -41,8 +41,8 @@ export class Variable {
   holds: number | null = null;
   /** @internal User code may hold it (see ./lifetimes.ts): backward() keeps it until the next one. */
   isOutput = false;
-  /** A one-element root of a backward() that consumed its graph: keeps its number when retired. */
-  #keepsNumber = false;
+  /** A one-element root of a backward() that consumed its graph: its host copy, under way. */
+  #hostCopy: MovedValue | null = null;
   /**
    * @internal A one-element root after the backward() that followed its own: its value was copied
    * to the host and the device tensor freed (see `retire`). Shape and dtype are kept.
@@ -105,19 +105,25 @@ export class Variable {
     return this.node === null && this.freed === null;
   }
 
+  /** A loss's number on the host, where backward() copied it there (see `#startHostCopy`). */
+  get #onHost(): MovedValue | null {
+    return this.#moved ?? this.#hostCopy;
+  }
+
   /** A row-major copy of the value on the host. In anomaly mode, first reports any pending NaN/Inf. */
   async data(): Promise<Float32Array | Float64Array> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    const d = await (this.#moved?.host ?? this.value.data());
+    const d = await (this.#onHost?.host ?? this.value.data());
     return d instanceof Int32Array ? Float32Array.from(d) : d;
   }
 
   async array(): Promise<NestedArray> {
     if (hasPendingAnomalies()) await checkAnomalies();
-    if (this.#moved) {
+    const onHost = this.#onHost;
+    if (onHost) {
       // One element, nested as deep as the shape ([1, 1] -> [[v]]), as Tensor.array() gives it.
-      const one = (await this.#moved.host)[0];
-      return this.#moved.shape.reduce<NestedArray>((inner) => [inner], one);
+      const one = (await onHost.host)[0];
+      return onHost.shape.reduce<NestedArray>((inner) => [inner], one);
     }
     return this.value.array();
   }
@@ -127,7 +133,7 @@ export class Variable {
     if (this.size !== 1)
       throw new Error(`item: needs a Variable with one element, got shape ${shapeString(this.shape)}`);
     if (hasPendingAnomalies()) await checkAnomalies();
-    return (await (this.#moved?.host ?? this.value.data()))[0];
+    return (await (this.#onHost?.host ?? this.value.data()))[0];
   }
 
   /**
@@ -173,29 +179,31 @@ export class Variable {
     // else would ever free it in a loop that never disposes. A one-element loss keeps its number,
     // on the host: `item()`, `data()` and `array()` still answer after that.
     if (madeByOp && !opts.retainGraph) {
-      this.#keepsNumber = this.size === 1;
+      if (this.size === 1) this.#startHostCopy();
       keepRoot(this);
     }
   }
 
-  /** @internal The next backward is here: frees the value (a loss's number moves to the host). */
+  /** @internal The next backward is here: frees the value (a loss keeps its number, on the host). */
   retire(): void {
-    if (this.#keepsNumber) this.#moveToHost();
-    else this.freeValue();
+    if (this.#hostCopy !== null && this.#value !== null) {
+      this.#moved = this.#hostCopy;
+      this.#hostCopy = null;
+    }
+    this.freeValue();
   }
 
-  /** Copies the one-element value to the host and frees the device tensor (see `retire`). */
-  #moveToHost(): void {
+  /**
+   * Starts copying the one-element value to the host (see `backward`): the read is recorded now,
+   * with the step's work, and the device tensor is freed later, by `retire`.
+   */
+  #startHostCopy(): void {
     const t = this.#value;
     if (t === null) return;
-    // The backend's read records its copy before it first awaits, so the storage may go back to
-    // the pool right after: later writes to it are ordered after the copy.
     const host = t.data();
-    const moved: MovedValue = { host, shape: t.shape, dtype: t.dtype };
-    host.then((v) => (moved.values = v)).catch(() => undefined); // a failed read is reported when the value is read
-    this.#moved = moved;
-    t.dispose();
-    this.#value = null;
+    const copy: MovedValue = { host, shape: t.shape, dtype: t.dtype };
+    host.then((v) => (copy.values = v)).catch(() => undefined); // a failed read is reported when the value is read
+    this.#hostCopy = copy;
   }
 
   /** A new leaf sharing this value, cut off from the graph. */
@@ -268,7 +276,7 @@ export class Variable {
   /** `toString()` with the values read from any backend. */
   async format(): Promise<string> {
     const where = this.#moved ? 'host' : this.value.backend.info.name;
-    const values = await (this.#moved?.host ?? this.value.data());
+    const values = await (this.#onHost?.host ?? this.value.data());
     return variableString(this, this.#value, { shape: this.shape, dtype: this.dtype, values }, where);
   }
 
