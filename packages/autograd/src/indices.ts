@@ -4,7 +4,7 @@
  * indices along it, that axis removed unless `keepDims`.
  * @module
  */
-import { argmax as argmaxT, argmin as argminT, reshape, shapeString, type Tensor } from '@wgru/tensor';
+import { argmax as argmaxT, argmin as argminT, shapeString } from '@wgru/tensor';
 import { Variable } from './variable.js';
 
 function argIndex(op: 'argmax' | 'argmin', x: Variable, axis: number | undefined, keepDims: boolean): Variable {
@@ -13,23 +13,8 @@ function argIndex(op: 'argmax' | 'argmin', x: Variable, axis: number | undefined
     throw new Error(`${op}: axis must be an integer or undefined, got ${String(axis)} (x ${shapeString(x.shape)})`);
   if (typeof keepDims !== 'boolean') throw new Error(`${op}: keepDims must be true or false, got ${String(keepDims)}`);
   if (x.size === 0) throw new Error(`${op}: x ${shapeString(x.shape)} is empty; there is no index to return`);
-  const f = op === 'argmax' ? argmaxT : argminT;
-  if (axis !== undefined) return new Variable(f(x.value, axis, keepDims), false);
-  // No axis: over the flattened values, one index (keepDims: in the input's rank, all ones).
-  const flat = reshape(x.value, [x.size]);
-  let out: Tensor;
-  try {
-    out = f(flat, 0, false);
-  } finally {
-    flat.dispose();
-  }
-  if (!keepDims) return new Variable(out, false);
-  const kept = reshape(
-    out,
-    x.shape.map(() => 1),
-  );
-  out.dispose();
-  return new Variable(kept, false);
+  // The tensor op reads a missing axis as torch does: the flattened values.
+  return new Variable((op === 'argmax' ? argmaxT : argminT)(x.value, axis, keepDims), false);
 }
 
 /**

@@ -121,7 +121,7 @@ export function freeAtNextBackward(v: Variable): void {
 /** @internal A backward consumed `root`'s graph: the root stays readable until the next backward. */
 export function keepRoot(root: Variable): void {
   root.isOutput = true;
-  earlier.push(root);
+  freeAtNextBackward(root);
 }
 
 function markOutputs(result: unknown): void {

@@ -31,7 +31,7 @@ export function variableString(
     return `Variable(${shape}value freed${v.freed ? ` by backward() (it was made by ${v.freed.op})` : ''})`;
   }
   const live = value !== null && !value.disposed;
-  const values = moved ? moved.values : live ? (value.hostValues ?? value.backend.readSync?.(value.view)) : undefined;
+  const values = moved ? moved.values : live ? value.valuesNow : undefined;
   const notes: string[] = where ? [where] : [];
   if (v.requiresGrad) notes.push('requiresGrad');
   if (v.node) notes.push(`made by ${v.node.op}`);

@@ -199,6 +199,14 @@ export class Tensor {
     if (this.#storage !== null && values !== undefined) hostCopies.set(this.#storage, values);
   }
 
+  /**
+   * @internal The values now, without waiting: the host's copy, or a read where the backend reads
+   * synchronously (cpu, wasm); undefined where only an asynchronous read can give them (WebGPU).
+   */
+  get valuesNow(): TypedArray | undefined {
+    return this.hostValues ?? this.backend.readSync?.(this.view);
+  }
+
   /** Whether `dispose()` has been called. */
   get disposed(): boolean {
     return this.#storage === null;
@@ -265,7 +273,7 @@ export class Tensor {
   toString(): string {
     const backend = this.backend.info.name;
     if (this.disposed) return formatTensor('Tensor', undefined, this.shape, this.dtype, [backend, 'disposed']);
-    const values = this.hostValues ?? this.backend.readSync?.(this.view);
+    const values = this.valuesNow;
     const notes = values ? [backend] : [backend, 'values on the device: console.log(await t.format()) prints them'];
     return formatTensor('Tensor', values, this.shape, this.dtype, notes);
   }

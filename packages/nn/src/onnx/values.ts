@@ -33,6 +33,6 @@ export function valuesOf(t: Tensor, dtype: 'float32'): Maybe<Float32Array>;
 export function valuesOf(t: Tensor, dtype: 'float32' | 'int32'): Maybe<Float32Array | Int32Array>;
 export function valuesOf(t: Tensor, dtype: 'float32' | 'int32'): Maybe<Float32Array | Int32Array> {
   const convert = (data: TypedArray) => (dtype === 'float32' ? Float32Array.from(data) : Int32Array.from(data));
-  const now = t.hostValues ?? t.backend.readSync?.(t.view);
+  const now = t.valuesNow;
   return now !== undefined ? convert(now) : t.data().then(convert);
 }
