@@ -16,6 +16,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     globalSetup: ['./test-support/global-setup.ts'],
+    // Each test process says which test it is in, so one that dies is named (crash-witness.ts).
+    setupFiles: ['./test-support/crash-witness.ts'],
     // The matmul autotuner's default ('cached') would read a table from the user's cache folder:
     // tests run the built-in plans unless they ask for tuning (matmul-tuning.test.ts).
     env: { WGRU_TUNING: 'off' },

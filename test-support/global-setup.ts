@@ -5,9 +5,11 @@
  * "artificially reduced" warnings like the test workers' (see vitest.config.ts).
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dropDawnNoise } from '../scripts/quiet-dawn.mjs';
+import { witnessFolder } from './witness-folder.js';
 
 interface Probe {
   adapter: { vendor: string; architecture: string; description: string };
@@ -15,7 +17,7 @@ interface Probe {
   features: string[];
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const r = spawnSync(
     path.join(root, 'node_modules/.bin/tsx'),
@@ -37,4 +39,25 @@ export default async function setup(): Promise<void> {
   } else {
     process.stdout.write('wgru tests: no WebGPU adapter; WebGPU tests will be skipped\n');
   }
+  return witnessCrashes();
+}
+
+/**
+ * Test processes say where they are in a folder of this run's (crash-witness.ts); at the end,
+ * those that never finished are named, with the test each was in, and the folder is removed.
+ */
+function witnessCrashes(): () => void {
+  const folder = witnessFolder(process.pid);
+  mkdirSync(folder, { recursive: true });
+  return () => {
+    for (const pid of readdirSync(folder)) {
+      const [file, state] = readFileSync(path.join(folder, pid), 'utf8').split('\n');
+      if (state !== 'finished') {
+        process.stderr.write(
+          `wgru tests: the process of ${file} (pid ${pid}) ended without finishing it; last seen ${state}\n`,
+        );
+      }
+    }
+    rmSync(folder, { recursive: true, force: true });
+  };
 }

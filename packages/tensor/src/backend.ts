@@ -52,6 +52,8 @@ export interface EngineStats {
   submits: number;
   uploads: number;
   reads: number;
+  /** Bind groups made (WebGPU): each lives until the garbage collector finalizes it. */
+  bindGroups: number;
 }
 
 /**

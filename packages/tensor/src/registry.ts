@@ -310,7 +310,8 @@ export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled
 }
 
 /**
- * Engine counters of the active backend (dispatches, submits, uploads, reads).
+ * Engine counters of the active backend (dispatches, submits, uploads, reads, and on WebGPU the
+ * bind groups made: a loop that repeats the same ops reuses them, so they stop growing).
  *
  * @example
  * ```ts
@@ -320,7 +321,13 @@ export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled
  * engineStats().dispatches - before;   // on WebGPU, 2: randn, then one fused kernel for the rest
  * ```
  */
-export function engineStats(): { dispatches: number; submits: number; uploads: number; reads: number } {
+export function engineStats(): {
+  dispatches: number;
+  submits: number;
+  uploads: number;
+  reads: number;
+  bindGroups: number;
+} {
   return { ...activeBackend().stats };
 }
 

@@ -36,7 +36,7 @@ function wrapIndex(j: number, dim: number): number {
  */
 export class CpuBackend implements Backend {
   readonly info: BackendInfo = { name: 'cpu' };
-  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0, bindGroups: 0 };
   readonly maxBufferBytes = Number.POSITIVE_INFINITY;
   private bytes = 0;
   private readonly elementwise = new CpuElementwise();

@@ -40,7 +40,7 @@ function sameView(v: View, out: View): boolean {
  */
 export class WasmBackend implements Backend {
   readonly info: BackendInfo = { name: 'wasm' };
-  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0, bindGroups: 0 };
   readonly maxBufferBytes = 2 ** 30;
   readonly heap = new WasmHeap();
   /** Worker threads on the heap's memory (Node, shared memory, more than one core), else null. */

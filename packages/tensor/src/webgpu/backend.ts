@@ -52,7 +52,7 @@ const IDENTITY = (dtype: DType): Expr => ({ kind: 'input', index: 0, dtype });
  */
 export class WebGpuBackend implements Backend {
   readonly info: BackendInfo;
-  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0 };
+  readonly stats: EngineStats = { dispatches: 0, submits: 0, uploads: 0, reads: 0, bindGroups: 0 };
   readonly device: GPUDevice;
   readonly engine: Engine;
   /** A kernel binds a tensor's whole buffer, so no tensor may exceed the binding size limit. */

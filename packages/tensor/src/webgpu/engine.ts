@@ -120,7 +120,8 @@ export class Engine {
   /**
    * Bind groups by what they bind (pipeline, parameter range, resources), reused: a loop that
    * records the same ops step after step (a generation loop, a training step) binds the same
-   * pooled buffers at the same parameter offsets, and a bind group costs ~20 µs to make (Dawn).
+   * pooled buffers (pool.ts says how) at the same parameter offsets, and a bind group costs
+   * ~20 µs to make (Dawn) and, on lavapipe, a memory mapping until it is garbage collected.
    * Keys are object identities, never reused, so an entry whose buffer was destroyed is never
    * asked for again; the oldest entries go first past BIND_GROUP_CACHE.
    */
@@ -155,6 +156,7 @@ export class Engine {
     });
     const group = this.device.createBindGroup({ layout: this.layoutOf(c.pipeline), entries });
     this.bound.madeBindGroups();
+    this.stats.bindGroups++;
     this.bindGroups.set(key, group);
     if (this.bindGroups.size > BIND_GROUP_CACHE) this.bindGroups.delete(this.bindGroups.keys().next().value as string);
     return group;

@@ -6,8 +6,10 @@
  * schedules. A training loop that never awaits anything never lets either happen: memory grows by
  * about 1.6 MB a step and, measured on Mesa lavapipe, the process dies with a segmentation fault
  * after about 60,000 bind groups made without a turn (some 210 steps of a small GRU language
- * model; the same count with one bind group per dispatch and nothing else). llvmpipe's OpenGL path
- * survived 234,000. Plain submits are cheap: 20,000 of them, with nothing else, did no harm; they
+ * model; the same count with one bind group per dispatch and nothing else). The limit is the
+ * kernel's: on lavapipe each live bind group holds a memory mapping, and a process may have
+ * 65,530 (vm.max_map_count). llvmpipe's OpenGL path survived 234,000. (A repeated step's bind
+ * groups are reused, not made again: see pool.ts.) Plain submits are cheap: 20,000 of them, with nothing else, did no harm; they
  * are bounded all the same (each holds a command buffer).
  *
  * So the engine counts what it makes between two turns of the event loop, and a callback

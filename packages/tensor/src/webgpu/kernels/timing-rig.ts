@@ -67,7 +67,7 @@ export class TimingRig {
   ) {
     const device = acquired.device;
     this.synchronous = /OpenGL/i.test(acquired.adapterInfo.description);
-    const engine = new Engine(device, { dispatches: 0, submits: 0, uploads: 0, reads: 0 });
+    const engine = new Engine(device, { dispatches: 0, submits: 0, uploads: 0, reads: 0, bindGroups: 0 });
     this.target = {
       device,
       engine,
