@@ -3,7 +3,7 @@
  * and the WGSL pieces the texture kernel shares with it (batch decomposition, bias epilogue).
  */
 import type { View } from '../../backend.js';
-import { P, Params, paramsDecl } from './common.js';
+import { P, Params, paramsDecl, sourceOf } from './common.js';
 import { type BufferPlan, dims, type Geometry, type MatmulTarget, range } from './matmul-plan.js';
 
 const MAX_Z = 65535;
@@ -76,69 +76,78 @@ export function bufferKernel(
   const V = `vec4<${T}>`;
   const rows = range(TM);
   const groups = range(TN);
-  const kk4 = range(4);
-
-  // Per-invocation bases (element or vec4 indices), computed once.
-  const setup: string[] = [];
-  if (aMode === 's') setup.push(...rows.map((i) => `let ar${i} = aOff + min(row0 + ${i}, M - 1) * sam;`));
-  if (aMode === 'k4') setup.push(...rows.map((i) => `let ar${i} = (aOff + min(row0 + ${i}, M - 1) * sam) / 4;`));
-  // m4: four rows per vec4; M is a multiple of 4, so a group past the edge is clamped whole.
-  if (aMode === 'm4')
-    setup.push(
-      `let sak4 = sak / 4;`,
-      ...range(TM / 4).map((q) => `let am${q} = (aOff + min(row0 + ${4 * q}, M - 4)) / 4;`),
-    );
-  if (bMode === 's') setup.push(...range(cols).map((c) => `let bc${c} = bOff + min(col0 + ${c}, N - 1) * sbn;`));
-  if (bMode === 'n4')
-    setup.push(`let sbk4 = sbk / 4;`, ...groups.map((j) => `let bg${j} = bOff / 4 + min(g0 + ${j}, N / 4 - 1);`));
-  if (bMode === 'k4') setup.push(...range(cols).map((c) => `let bc${c} = (bOff + min(col0 + ${c}, N - 1) * sbn) / 4;`));
-
-  // Loads of one step: `k` is the WGSL expression of the step's first k. A k4-mode operand reads
-  // four k at once (one vec4 per row or column), the others read each k of the step separately.
-  const loads = (k: string, steps: number[], k4: string): string[] => {
-    const out: string[] = [];
-    if (aMode === 'k4') out.push(...rows.map((i) => `let av${i} = A[ar${i} + ${k4}];`));
-    for (const s of steps) {
-      const ks = s === 0 ? k : `(${k} + ${s})`;
-      if (aMode === 's') out.push(...rows.map((i) => `let a${i}_${s} = A[ar${i} + ${ks} * sak];`));
-      if (aMode === 'm4') out.push(...range(TM / 4).map((q) => `let am${q}_${s} = A[am${q} + ${ks} * sak4];`));
-      if (bMode === 's') out.push(...range(cols).map((c) => `let b${c}_${s} = B[bc${c} + ${ks} * sbk];`));
-      if (bMode === 'n4') out.push(...groups.map((j) => `let bv${j}_${s} = B[bg${j} + ${ks} * sbk4];`));
-    }
-    if (bMode === 'k4') out.push(...range(cols).map((c) => `let bk${c} = B[bc${c} + ${k4}];`));
-    return out;
-  };
-  const aAt = (i: number, s: number): string =>
-    aMode === 'k4' ? `av${i}[${s}]` : aMode === 'm4' ? `am${i >> 2}_${s}[${i & 3}]` : `a${i}_${s}`;
-  const bAt = (j: number, s: number): string => {
-    if (bMode === 'n4') return `bv${j}_${s}`;
-    const c = range(4).map((q) => (bMode === 'k4' ? `bk${4 * j + q}[${s}]` : `b${4 * j + q}_${s}`));
-    return `${V}(${c.join(', ')})`;
-  };
-  const madd = (acc: string, x: string, y: string): string =>
-    T === 'f32' ? `fma(${V}(${x}), ${y}, ${acc})` : `${acc} + ${V}(${x}) * ${y}`;
-  const accumulate = (steps: number[]): string[] =>
-    rows.flatMap((i) =>
-      groups.map((j) => `acc${i}_${j} = ${steps.reduce((s, kk) => madd(s, aAt(i, kk), bAt(j, kk)), `acc${i}_${j}`)};`),
-    );
-
-  const hasTail = aMode !== 'k4' && bMode !== 'k4'; // k4 modes imply K % 4 == 0
-  const stores = rows.flatMap((i) =>
-    groups.map((j) => {
-      if (oVec)
-        return (
-          `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
-          `acc${i}_${j}; }`
-        );
-      const comps = range(4)
-        .map((q) => `if (col0 + ${4 * j + q} < N) { O[ob + (col0 + ${4 * j + q}) * son] = acc${i}_${j}[${q}]; }`)
-        .join(' ');
-      return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; ${comps} }`;
-    }),
-  );
-  const binding = (vec: boolean): string => (vec ? V : T);
   const epilogue = biasEpilogue(g, params, T, rows, groups, (j, q) => `col0 + ${4 * j + q}`);
-  const code = `${paramsDecl(params.words.length)}
+  const bias = g.bias ? 'bias' : '';
+  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${bias}|${params.words.length}`;
+  // The WGSL is the same for every product of a key (all that differs is in params): made once.
+  return { key, code: sourceOf(key, bufferSource), params, zBaseAt };
+
+  function bufferSource(): string {
+    const kk4 = range(4);
+
+    // Per-invocation bases (element or vec4 indices), computed once.
+    const setup: string[] = [];
+    if (aMode === 's') setup.push(...rows.map((i) => `let ar${i} = aOff + min(row0 + ${i}, M - 1) * sam;`));
+    if (aMode === 'k4') setup.push(...rows.map((i) => `let ar${i} = (aOff + min(row0 + ${i}, M - 1) * sam) / 4;`));
+    // m4: four rows per vec4; M is a multiple of 4, so a group past the edge is clamped whole.
+    if (aMode === 'm4')
+      setup.push(
+        `let sak4 = sak / 4;`,
+        ...range(TM / 4).map((q) => `let am${q} = (aOff + min(row0 + ${4 * q}, M - 4)) / 4;`),
+      );
+    if (bMode === 's') setup.push(...range(cols).map((c) => `let bc${c} = bOff + min(col0 + ${c}, N - 1) * sbn;`));
+    if (bMode === 'n4')
+      setup.push(`let sbk4 = sbk / 4;`, ...groups.map((j) => `let bg${j} = bOff / 4 + min(g0 + ${j}, N / 4 - 1);`));
+    if (bMode === 'k4')
+      setup.push(...range(cols).map((c) => `let bc${c} = (bOff + min(col0 + ${c}, N - 1) * sbn) / 4;`));
+
+    // Loads of one step: `k` is the WGSL expression of the step's first k. A k4-mode operand reads
+    // four k at once (one vec4 per row or column), the others read each k of the step separately.
+    const loads = (k: string, steps: number[], k4: string): string[] => {
+      const out: string[] = [];
+      if (aMode === 'k4') out.push(...rows.map((i) => `let av${i} = A[ar${i} + ${k4}];`));
+      for (const s of steps) {
+        const ks = s === 0 ? k : `(${k} + ${s})`;
+        if (aMode === 's') out.push(...rows.map((i) => `let a${i}_${s} = A[ar${i} + ${ks} * sak];`));
+        if (aMode === 'm4') out.push(...range(TM / 4).map((q) => `let am${q}_${s} = A[am${q} + ${ks} * sak4];`));
+        if (bMode === 's') out.push(...range(cols).map((c) => `let b${c}_${s} = B[bc${c} + ${ks} * sbk];`));
+        if (bMode === 'n4') out.push(...groups.map((j) => `let bv${j}_${s} = B[bg${j} + ${ks} * sbk4];`));
+      }
+      if (bMode === 'k4') out.push(...range(cols).map((c) => `let bk${c} = B[bc${c} + ${k4}];`));
+      return out;
+    };
+    const aAt = (i: number, s: number): string =>
+      aMode === 'k4' ? `av${i}[${s}]` : aMode === 'm4' ? `am${i >> 2}_${s}[${i & 3}]` : `a${i}_${s}`;
+    const bAt = (j: number, s: number): string => {
+      if (bMode === 'n4') return `bv${j}_${s}`;
+      const c = range(4).map((q) => (bMode === 'k4' ? `bk${4 * j + q}[${s}]` : `b${4 * j + q}_${s}`));
+      return `${V}(${c.join(', ')})`;
+    };
+    const madd = (acc: string, x: string, y: string): string =>
+      T === 'f32' ? `fma(${V}(${x}), ${y}, ${acc})` : `${acc} + ${V}(${x}) * ${y}`;
+    const accumulate = (steps: number[]): string[] =>
+      rows.flatMap((i) =>
+        groups.map(
+          (j) => `acc${i}_${j} = ${steps.reduce((s, kk) => madd(s, aAt(i, kk), bAt(j, kk)), `acc${i}_${j}`)};`,
+        ),
+      );
+
+    const hasTail = aMode !== 'k4' && bMode !== 'k4'; // k4 modes imply K % 4 == 0
+    const stores = rows.flatMap((i) =>
+      groups.map((j) => {
+        if (oVec)
+          return (
+            `if (row0 + ${i} < M && g0 + ${j} < N / 4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
+            `acc${i}_${j}; }`
+          );
+        const comps = range(4)
+          .map((q) => `if (col0 + ${4 * j + q} < N) { O[ob + (col0 + ${4 * j + q}) * son] = acc${i}_${j}[${q}]; }`)
+          .join(' ');
+        return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; ${comps} }`;
+      }),
+    );
+    const binding = (vec: boolean): string => (vec ? V : T);
+    return `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${binding(oVec)}>;
 @group(0) @binding(2) var<storage, read> A: array<${binding(aMode !== 's')}>;
 @group(0) @binding(3) var<storage, read> B: array<${binding(bMode !== 's')}>;
@@ -180,9 +189,7 @@ ${rows.flatMap((i) => groups.map((j) => `  var acc${i}_${j} = ${V}();`)).join('\
   ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const bias = g.bias ? 'bias' : '';
-  const key = `matmul-buf|${T}|${TM}x${TN}|${WX}x${WY}|${aMode}|${bMode}|${oVec}|${nb}|${bias}|${params.words.length}`;
-  return { key, code, params, zBaseAt };
+  }
 }
 
 export function recordBuffer(

@@ -3,7 +3,7 @@
  * the pack of each operand recorded before it unless the packed-operand cache holds it already.
  */
 import type { View } from '../../backend.js';
-import { P, Params, paramsDecl } from './common.js';
+import { P, Params, paramsDecl, sourceOf } from './common.js';
 import { batchLines, biasEpilogue, recordOverBatch } from './matmul-buffer.js';
 import { dims, type Geometry, type MatmulTarget, type Operand, range, slabs, type TexturePlan } from './matmul-plan.js';
 import { packedOf, poolOf, recordPack } from './packed-operands.js';
@@ -41,35 +41,42 @@ export function textureKernel(
   const oBs = params.push(...g.o.batch);
   const rows = range(TM);
   const groups = range(TN);
-  const kk4 = range(4);
-  const axis = ['x', 'y', 'z', 'w'];
-  // acc += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3, as a chain of fma
-  const madds = (i: number, j: number) =>
-    kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`);
-  const accumulate = rows.flatMap((i) => groups.map((j) => `acc${i}_${j} = ${madds(i, j)};`));
-  const stores = rows.flatMap((i) =>
-    groups.map((j) => {
-      if (oVec)
-        return (
-          `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
-          `acc${i}_${j}; }`
-        );
-      const comps = range(4)
-        .map((q) => `if (c + ${q} < N) { O[ob + (c + ${q}) * son] = acc${i}_${j}.${axis[q]}; }`)
-        .join(' ');
-      return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; let c = (g0 + ${j}) * 4; ${comps} }`;
-    }),
-  );
-  const aBuffer = plan.aBuffer;
-  // One k-step's loads: a texel of A per row (4 consecutive k), a texel of B per k and column group.
-  const aLoads = rows.map((i) =>
-    aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`,
-  );
-  const bLoads = kk4.flatMap((kk) =>
-    groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`),
-  );
   const epilogue = biasEpilogue(g, params, 'f32', rows, groups, (j, q) => `(g0 + ${j}) * 4 + ${q}`);
-  const code = `${paramsDecl(params.words.length)}
+  const aBuffer = plan.aBuffer;
+  const bias = g.bias ? 'bias' : '';
+  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${bias}|${params.words.length}`;
+  // The WGSL is the same for every product of a key (all that differs is in params): made once.
+  const code = sourceOf(key, textureSource);
+  return { key, code, params, zBaseAt };
+
+  function textureSource(): string {
+    const kk4 = range(4);
+    const axis = ['x', 'y', 'z', 'w'];
+    // acc += a.x * b0 + a.y * b1 + a.z * b2 + a.w * b3, as a chain of fma
+    const madds = (i: number, j: number) =>
+      kk4.reduce((s, kk) => `fma(vec4<f32>(a${i}.${axis[kk]}), b${kk}_${j}, ${s})`, `acc${i}_${j}`);
+    const accumulate = rows.flatMap((i) => groups.map((j) => `acc${i}_${j} = ${madds(i, j)};`));
+    const stores = rows.flatMap((i) =>
+      groups.map((j) => {
+        if (oVec)
+          return (
+            `if (row0 + ${i} < M && g0 + ${j} < N4) { O[(oOff + (row0 + ${i}) * som) / 4 + g0 + ${j}] = ` +
+            `acc${i}_${j}; }`
+          );
+        const comps = range(4)
+          .map((q) => `if (c + ${q} < N) { O[ob + (c + ${q}) * son] = acc${i}_${j}.${axis[q]}; }`)
+          .join(' ');
+        return `if (row0 + ${i} < M) { let ob = oOff + (row0 + ${i}) * som; let c = (g0 + ${j}) * 4; ${comps} }`;
+      }),
+    );
+    // One k-step's loads: a texel of A per row (4 consecutive k), a texel of B per k and column group.
+    const aLoads = rows.map((i) =>
+      aBuffer ? `    let a${i} = A[ab${i} + k4];` : `    let a${i} = textureLoad(tA, vec2<i32>(k4, ar${i}), la);`,
+    );
+    const bLoads = kk4.flatMap((kk) =>
+      groups.map((j) => `    let b${kk}_${j} = textureLoad(tB, vec2<i32>(bc${j}, k + ${kk}), lb);`),
+    );
+    return `${paramsDecl(params.words.length)}
 @group(0) @binding(1) var<storage, read_write> O: array<${oVec ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) ${aBuffer ? 'var<storage, read> A: array<vec4<f32>>;' : `var tA: ${TEXTURE};`}
 @group(0) @binding(3) var tB: ${TEXTURE};
@@ -103,9 +110,7 @@ ${bLoads.join('\n')}
   ${epilogue.lines}
   ${stores.join('\n  ')}
 }`;
-  const bias = g.bias ? 'bias' : '';
-  const key = `matmul-tex|${TM}x${TN}|${WX}x${WY}|${oVec}|${aBuffer}|${nb}|${bias}|${params.words.length}`;
-  return { key, code, params, zBaseAt };
+  }
 }
 
 /** Stands for A's texture when A is read from its buffer (never bound, never released). */

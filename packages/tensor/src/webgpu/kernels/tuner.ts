@@ -93,7 +93,7 @@ export interface VariantRequest {
 }
 
 /** A candidate replaces the built-in choice only below this fraction of its time. */
-const SWITCH_BELOW = 0.9;
+const SWITCH_BELOW = 0.95;
 
 /** Wall time that tuning may take in one process, all classes together. */
 export const DEFAULT_BUDGET_MS = 1000;
