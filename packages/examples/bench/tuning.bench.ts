@@ -135,10 +135,9 @@ export const tuningBench: Benchmark = {
         const t0 = performance.now();
         await products(a, b, null, 4)();
         const reps = Math.min(64, Math.max(1, Math.ceil(25 / ((performance.now() - t0) / 4))));
-        const quick = opts.quick;
         const t = await timeSideBySide(
           new Map(names.map((name, i) => [name, products(a, b, i, reps)])),
-          quick
+          opts.quick
             ? { warmup: 1, minRuns: 3, maxRuns: 5, budgetMs: 2000 }
             : { warmup: 1, minRuns: 7, maxRuns: 15, budgetMs: 6000 },
         );

@@ -15,7 +15,9 @@ import { webgpuAvailable } from '../../../test-support/backends.js';
 
 type Counts = { bindGroups: number; submits: number };
 interface BoundInternals {
-  engine: { bound: { bounds: { warn: Counts; limit: Counts; lastResort: Counts }; warned: boolean } };
+  engine: {
+    bound: Counts & { steps: number; bounds: { warn: Counts; limit: Counts; lastResort: Counts }; warned: boolean };
+  };
 }
 const HUGE: Counts = { bindGroups: 1e9, submits: 1e9 };
 const bound = () => (activeBackend() as unknown as BoundInternals).engine.bound;
@@ -118,10 +120,10 @@ describe.skipIf(!(await webgpuAvailable()))('WebGPU: a bound on what is queued w
       if (step === STEPS / 2) madeAtHalf = engineStats().bindGroups;
     }
     expect(engineStats().bindGroups - madeAtHalf).toBe(0);
-    const counted = bound() as unknown as Counts & { steps: number };
+    const counted = bound();
     expect(counted.steps).toBe(STEPS);
-    expect(counted.bindGroups).toBeLessThan(bound().bounds.warn.bindGroups);
-    expect(counted.submits).toBeLessThan(bound().bounds.limit.submits / 10);
+    expect(counted.bindGroups).toBeLessThan(counted.bounds.warn.bindGroups);
+    expect(counted.submits).toBeLessThan(counted.bounds.limit.submits / 10);
     expect(warn).not.toHaveBeenCalled();
     warn.mockRestore();
     await nextTurn();

@@ -1,4 +1,4 @@
-import type { Backend, BackendInfo } from './backend.js';
+import type { Backend, BackendInfo, EngineStats } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { liveTensorCount } from './tensor.js';
 import {
@@ -321,13 +321,7 @@ export function memory(): { liveTensors: number; bytesInUse: number; bytesPooled
  * engineStats().dispatches - before;   // on WebGPU, 2: randn, then one fused kernel for the rest
  * ```
  */
-export function engineStats(): {
-  dispatches: number;
-  submits: number;
-  uploads: number;
-  reads: number;
-  bindGroups: number;
-} {
+export function engineStats(): EngineStats {
   return { ...activeBackend().stats };
 }
 

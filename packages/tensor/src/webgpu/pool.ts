@@ -12,7 +12,7 @@
  * step made 37 bind groups a step, 24,000 different ones in 2,000 steps: Dawn frees a bind group
  * only when the garbage collector finalizes it, and on Mesa's lavapipe each live one holds a
  * memory mapping; past 65,530 mappings (vm.max_map_count) the process dies of a segmentation
- * fault, which a test's process did. Now that step makes none after its first few hundred.
+ * fault, which a test's process did. Now that loop makes none after its first 100 steps.
  */
 export class BufferPool {
   /** Free buffers by size class, each list newest first, so that pop() gives the oldest. */
