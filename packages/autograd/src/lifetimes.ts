@@ -120,6 +120,8 @@ export function freeAtNextBackward(v: Variable): void {
 
 /** @internal A backward consumed `root`'s graph: the root stays readable until the next backward. */
 export function keepRoot(root: Variable): void {
+  // Usually kept already (a loss module's output, or an op's result in user code).
+  if (root.isOutput) return;
   root.isOutput = true;
   freeAtNextBackward(root);
 }

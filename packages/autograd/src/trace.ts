@@ -21,6 +21,7 @@
  * seen;   // ['softmax', 'mul']: softmax is one op, its exp and logSumExp are not reported
  * ```
  */
+import { forwardCall } from './lifetimes.js';
 import type { Variable } from './variable.js';
 
 /** One traced call: a primitive, a composite, or a module (`op: 'module'`, the module in `attrs`). */
@@ -89,11 +90,13 @@ export function traced<R>(
   body: () => R,
   outputs: (result: R) => readonly Variable[],
 ): R {
-  if (!isTracing()) return body();
+  // Run as a forward: called from user code, what the op makes on the way is the library's
+  // (backward frees it), and what it returns is the user's (kept until the next backward).
+  if (!isTracing()) return forwardCall(body);
   depth++;
   let result: R;
   try {
-    result = body();
+    result = forwardCall(body);
   } finally {
     depth--;
   }

@@ -503,6 +503,15 @@ function cases(): Case[] {
       call: () => new SGD([v([1, 2], true).mul(2)], { lr: 0.1 }),
       message: /^SGD: params\[0\] was made by an op \(mul\), not created: only leaf Variables can be optimized/,
     },
+    {
+      name: 'SGD: a Variable made by an op, after the backward that freed its graph',
+      call: () => {
+        const h = v([1, 2], true).mul(2);
+        h.sum().backward();
+        return new SGD([h], { lr: 0.1 });
+      },
+      message: /^SGD: params\[0\] was made by an op \(mul\), not created: only leaf Variables can be optimized/,
+    },
 
     // ---- @wgru/nn: state dicts ----
     {

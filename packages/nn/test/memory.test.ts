@@ -12,7 +12,7 @@
  * `CrossEntropyLoss.forward` upload them for the one step and the graph frees them. (A Tensor the
  * user makes is the user's, as everywhere in the library: dispose it, or make it with `using`.)
  */
-import { noGrad, variable } from '@wgru/autograd';
+import { forwardCall, noGrad, type Variable, variable } from '@wgru/autograd';
 import { Adam, CrossEntropyLoss, Embedding, GRU, GRUCell, Linear } from '@wgru/nn';
 import { engineStats, flush, manualSeed, memory, setBackend, tidy } from '@wgru/tensor';
 import { beforeAll, expect, it } from 'vitest';
@@ -212,8 +212,39 @@ forEachBackend('memory over a long training run', (name) => {
       .forward(model.head.forward(model.gru.forward(model.embed.forward(x)).output.reshape([T * B, H])), y)
       .backward();
     expect(() => late.hN.value).toThrow(/freed by backward\(\)/);
-    expect(memory().liveTensors).toBeLessThanOrEqual(live);
+    // What reading hN made (hN itself) is gone again, and nothing else stayed.
+    expect(memory().liveTensors).toBe(live - 1);
     for (const p of model.parameters()) p.zeroGrad();
+  });
+
+  it('a composite called from user code (logSoftmax, softmax, mean) keeps its result past backward, not what it made on the way', () => {
+    const x = variable(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { requiresGrad: true },
+    );
+    const composites: [string, (v: Variable) => Variable][] = [
+      ['logSoftmax', (v) => v.logSoftmax(1)],
+      ['softmax', (v) => v.softmax(1)],
+      ['mean', (v) => v.mean()],
+    ];
+    // Live tensors after backward(), over those before the forward: what was kept.
+    const kept = (f: (v: Variable) => Variable) => {
+      const before = memory().liveTensors;
+      f(x).sum().backward();
+      const after = memory().liveTensors;
+      x.mul(1).sum().backward(); // the next backward frees what was kept
+      x.zeroGrad();
+      return after - before;
+    };
+    for (const [, f] of composites) kept(f); // cached constants made once, not counted below
+    for (const [name, f] of composites) {
+      // Inside a forward, only its result is the caller's (forwardCall): the same from user code.
+      expect([name, kept(f)]).toEqual([name, kept((v) => forwardCall(() => f(v)))]);
+    }
+    x.dispose();
   });
 
   it('`using` disposes Variables, Modules and optimizers at the end of a block', () => {

@@ -69,6 +69,15 @@ describe('PyTorch habits', () => {
     const gru = new GRU({ inputSize: 2, hiddenSize: 3, numLayers: 2, dropout: 1, seed: 3 });
     const { output } = gru.forward(variable([[[1, 2]], [[3, 4]]]));
     expect(output.shape).toEqual([2, 1, 3]);
+    // Layer 2 sees only zeros: its output is that of a zero input, finite, whatever layer 1 made.
+    const alone = new GRU({ inputSize: 3, hiddenSize: 3, seed: 3 });
+    alone.loadStateDict(
+      Object.fromEntries(
+        Object.entries(gru.stateDict()).flatMap(([k, v]) => (k.startsWith('l1.') ? [[`l0.${k.slice(3)}`, v]] : [])),
+      ),
+    );
+    const zeros = await alone.forward(variable([[[0, 0, 0]], [[0, 0, 0]]])).output.data();
+    expect(Array.from(await output.data())).toEqual(Array.from(zeros));
   });
 
   it('argmax / argmin of a Tensor with no axis: the index into the flattened values, as numpy and torch', async () => {

@@ -30,9 +30,8 @@ describe('pairedMs', () => {
       [2, 1],
       [2, 2],
     ];
-    const ms = pairedMs(rounds, 2);
-    expect(ms).toEqual([2, 2]);
-    expect(Math.min(...rounds.map((r) => r[1]))).toBe(1);
+    // Candidate 1's best round (1) would have made it twice as fast as the built-in choice.
+    expect(pairedMs(rounds, 2)).toEqual([2, 2]);
   });
 
   it('counts only the rounds that timed a candidate with the built-in choice; never timed is Infinity', () => {

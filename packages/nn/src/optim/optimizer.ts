@@ -69,9 +69,9 @@ export abstract class Optimizer<S extends object> {
       // As torch.optim: any leaf Variable (a Variable, or one made with variable(...)).
       if (!(p instanceof Variable))
         throw new Error(`${name}: params[${i}] must be a Parameter or Variable, got ${describe(p)}`);
-      if (p.node !== null)
+      if (!p.isLeaf)
         throw new Error(
-          `${name}: params[${i}] was made by an op (${p.node.op}), not created: only leaf Variables can be optimized`,
+          `${name}: params[${i}] was made by an op (${p.node?.op ?? p.freed?.op}), not created: only leaf Variables can be optimized`,
         );
       if (seen.has(p)) throw new Error(`${name}: params[${i}] appears more than once in the parameter list`);
       if (p.dtype === 'int32')
